@@ -1,0 +1,1 @@
+//! Sans-I/O parser for tegrastats lines (work in progress).

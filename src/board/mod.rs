@@ -1,0 +1,1 @@
+//! Jetson board profiles and their detection (work in progress).

@@ -1,0 +1,89 @@
+//! The command-line front end: argument parsing and dispatch. Each subcommand lives in its own
+//! file with its `clap::Args` struct and a `run` function; this file only wires them together.
+//!
+//! Global options: `--socket PATH` (env `JETGATE_SOCKET`) and `--root DIR` (a fixture tree of a
+//! Jetson's `/proc` and `/sys`, for `--local` reads).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::exit::{self, CliResult};
+use crate::sources::Root;
+
+pub mod board;
+pub mod status;
+pub mod tegrastats;
+
+/// The default control socket path of the agent.
+pub const DEFAULT_SOCKET: &str = "/run/jetgate/control.sock";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "jetgate",
+    version,
+    about = "Memory gate, supervisor and fleet agent for NVIDIA Jetson devices",
+    long_about = "jetgate keeps AI models from taking a Jetson down: it reads Tegra unified memory, \
+gates model loads one at a time on measured free memory, supervises model servers and publishes \
+state and events over MQTT.\n\nExit codes: 0 success, 1 runtime failure, 2 usage error, \
+3 configuration error, 4 agent not reachable."
+)]
+pub struct Cli {
+    /// Control socket of the agent.
+    #[arg(long, global = true, env = "JETGATE_SOCKET", value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+
+    /// Read /proc and /sys under DIR instead of / (a captured fixture tree of a Jetson).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse tegrastats lines from a file or stdin; without FILE, run tegrastats itself.
+    Tegrastats(tegrastats::Args),
+    /// Show the detected Jetson board profile.
+    Board(board::Args),
+    /// Device, memory, gate and services.
+    Status(status::Args),
+}
+
+/// Options every command may use.
+#[derive(Debug, Clone)]
+pub struct Globals {
+    pub socket: PathBuf,
+    pub root: Root,
+}
+
+impl Cli {
+    fn globals(&self) -> Globals {
+        Globals {
+            socket: self
+                .socket
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET)),
+            root: self.root.clone().map(Root::new).unwrap_or_default(),
+        }
+    }
+}
+
+/// Parses the command line, runs the command and turns its outcome into an exit code.
+pub fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let globals = cli.globals();
+    let outcome: CliResult = match cli.command {
+        Command::Tegrastats(args) => tegrastats::run(args, &globals),
+        Command::Board(args) => board::run(args, &globals),
+        Command::Status(args) => status::run(args, &globals),
+    };
+    match outcome {
+        Ok(code) => exit::to_exit_code(code),
+        Err(e) => {
+            eprintln!("jetgate: {:#}", e.error);
+            exit::to_exit_code(e.code)
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! jetgate: the agent that keeps AI models from taking a Jetson down.
+//!
+//! One library, one thin `main`. Data flows one way (see `docs/architecture.md`):
+//!
+//! ```text
+//!  sources (io)                     core (pure)                               actions (io)
+//!  procfs, cgroup, nvmap ─┐                                                  ┌─ process runner
+//!  tegrastats, nvml      ─┼─ Reading ─► inbox ─► State::apply ─► Engine::step ┼─ event store
+//!  process runner  ChildEvent ─────────┤         (gate, policy, trend)        ├─ MQTT publisher
+//!  control socket, MQTT cmd, signals ──┘   Command                           └─ replies
+//!         ▲                                                                        │
+//!         └──────── results of actions come back only as new inputs ◄──────────────┘
+//! ```
+//!
+//! - [`sources`]: readers of `/proc`, `/sys`, cgroups, nvmap, devfreq and NVML, each a pure
+//!   parser plus a thin reader under an injectable [`sources::Root`].
+//! - [`board`]: Jetson module profiles (`board/*.toml`) and their detection.
+//! - [`units`]: [`units::Bytes`] and human sizes and durations.
+//! - [`cli`]: the command-line front end.
+
+pub mod board;
+pub mod cli;
+pub mod exit;
+pub mod sources;
+pub mod units;
