@@ -20,6 +20,8 @@
 
 pub mod board;
 pub mod cli;
+pub mod clock;
+pub mod event;
 pub mod exit;
 pub mod sources;
 pub mod units;
