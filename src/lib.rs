@@ -21,6 +21,7 @@
 pub mod board;
 pub mod cli;
 pub mod clock;
+pub mod control;
 pub mod event;
 pub mod exit;
 pub mod sources;

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The test command from README.md, and exactly what CI runs (.ci/run calls this file).
+#
+# On a fresh Debian/Ubuntu machine it first installs what it needs (idempotently: nothing is
+# reinstalled when present): the aarch64 cross linker and libc, qemu-user to run aarch64
+# binaries, Mosquitto for the broker tests, and the rustup aarch64 target. Then it runs:
+#   1. cargo fmt --check and cargo clippy -D warnings over the whole workspace
+#   2. every test (unit, property, integration with real processes and cgroups)
+#   3. the release cross build for aarch64-unknown-linux-gnu, checked with `file`
+#   4. the parser and device-readings tests built for aarch64 and run under qemu
+#   5. `jetgate tegrastats --json` on the fixture lines: aarch64 (qemu) output must be
+#      byte-identical to the x86-64 output
+# Set JETGATE_SKIP_INSTALL=1 to skip step 0 on a machine you manage yourself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+AARCH64=aarch64-unknown-linux-gnu
+APT_PACKAGES=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user mosquitto mosquitto-clients file)
+
+step() { printf '\n==> %s\n' "$*"; }
+
+install_prerequisites() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    step "installing apt packages: ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  # A package install may start the system broker; the tests start their own on free ports.
+  if command -v systemctl >/dev/null 2>&1; then systemctl stop mosquitto >/dev/null 2>&1 || true; fi
+  rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+  rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+  rustup target list --installed | grep -qx "$AARCH64" || rustup target add "$AARCH64"
+}
+
+[ "${JETGATE_SKIP_INSTALL:-0}" = 1 ] || install_prerequisites
+
+step "format"
+cargo fmt --all -- --check
+
+step "clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "tests (x86-64)"
+cargo test --workspace --locked
+
+step "release cross build for $AARCH64"
+cargo build --release --locked --target "$AARCH64"
+bin="target/$AARCH64/release/jetgate"
+file "$bin"
+file "$bin" | grep -q "ARM aarch64" || { echo "error: $bin is not an aarch64 binary" >&2; exit 1; }
+ls -l "$bin"
+
+step "parser and readings tests as aarch64 binaries under qemu"
+cargo test --locked --target "$AARCH64" -p tegrastats-parser
+cargo test --locked --target "$AARCH64" -p jetgate --lib -- sources:: board:: units::
+
+step "tegrastats --json: aarch64 output byte-identical to x86-64"
+cargo build --release --locked
+lines=crates/tegrastats-parser/tests/data/lines.txt
+host_out=$(mktemp) cross_out=$(mktemp)
+trap 'rm -f "$host_out" "$cross_out"' EXIT
+# Comment lines in the fixture are not tegrastats output: each yields an error (exit 1), so
+# feed only the samples.
+grep -v '^#' "$lines" | target/release/jetgate tegrastats --json - >"$host_out"
+grep -v '^#' "$lines" | qemu-aarch64 -L /usr/aarch64-linux-gnu "$bin" tegrastats --json - >"$cross_out"
+cmp "$host_out" "$cross_out"
+echo "identical: $(wc -l <"$host_out") JSON lines, $(wc -c <"$host_out") bytes"
+
+step "all checks passed"

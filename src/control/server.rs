@@ -1,0 +1,294 @@
+//! The control socket server: a Unix stream socket (mode 0660, optional group) that turns each
+//! request line into a [`ControlRequest`] for the core loop and writes back its response line.
+//!
+//! The server never touches agent state: it decodes, forwards on one channel, and relays the
+//! reply. Garbage, oversized or half-written requests are answered with an error line and change
+//! nothing; the connection is then closed. A client may send several requests on one
+//! connection; each gets exactly one response line, in order.
+
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken as CancelToken;
+
+use super::protocol::{decode_request, Cmd, ErrorCode, Response, MAX_REQUEST_BYTES};
+
+/// How long a connection may sit without sending a complete request.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A decoded request on its way to the core loop, with where to send the answer.
+#[derive(Debug)]
+pub struct ControlRequest {
+    pub cmd: Cmd,
+    pub reply: oneshot::Sender<Response>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("control socket {path}: {source}")]
+    Bind { path: PathBuf, source: io::Error },
+    #[error("control socket {path}: another agent is listening there")]
+    InUse { path: PathBuf },
+    #[error("control socket {path}: group {group:?} does not exist")]
+    NoGroup { path: PathBuf, group: String },
+}
+
+/// Binds the socket: creates its directory, removes a stale socket left by a crashed agent
+/// (but refuses if a live agent answers there), sets mode 0660 and the group.
+pub async fn bind(path: &Path, group: Option<&str>) -> Result<UnixListener, ServerError> {
+    let err = |source| ServerError::Bind {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        tokio::fs::create_dir_all(dir).await.map_err(err)?;
+    }
+    if path.exists() {
+        if UnixStream::connect(path).await.is_ok() {
+            return Err(ServerError::InUse {
+                path: path.to_path_buf(),
+            });
+        }
+        tokio::fs::remove_file(path).await.map_err(err)?;
+    }
+    let listener = UnixListener::bind(path).map_err(err)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(err)?;
+    if let Some(name) = group {
+        let gid = nix::unistd::Group::from_name(name)
+            .ok()
+            .flatten()
+            .ok_or_else(|| ServerError::NoGroup {
+                path: path.to_path_buf(),
+                group: name.to_string(),
+            })?
+            .gid;
+        nix::unistd::chown(path, None, Some(gid)).map_err(|e| err(io::Error::from(e)))?;
+    }
+    Ok(listener)
+}
+
+/// Accepts connections until cancelled; each connection is served on its own task.
+pub async fn serve(
+    listener: UnixListener,
+    core: mpsc::Sender<ControlRequest>,
+    cancel: CancelToken,
+) {
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let core = core.clone();
+                    let cancel = cancel.clone();
+                    tokio::spawn(async move { serve_connection(stream, core, cancel).await });
+                }
+                Err(e) => {
+                    tracing::warn!("control socket accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+}
+
+enum LineRead {
+    Line(Vec<u8>),
+    Eof,
+    TooLong,
+    Partial,
+}
+
+async fn read_request_line(
+    reader: &mut BufReader<tokio::net::unix::OwnedReadHalf>,
+) -> io::Result<LineRead> {
+    let mut line = Vec::new();
+    loop {
+        let buf = reader.fill_buf().await?;
+        if buf.is_empty() {
+            return Ok(if line.is_empty() {
+                LineRead::Eof
+            } else {
+                LineRead::Partial
+            });
+        }
+        let (chunk, done) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (&buf[..i], Some(i + 1)),
+            None => (buf, None),
+        };
+        if line.len() + chunk.len() > MAX_REQUEST_BYTES {
+            return Ok(LineRead::TooLong);
+        }
+        line.extend_from_slice(chunk);
+        let used = done.unwrap_or(buf.len());
+        reader.consume(used);
+        if done.is_some() {
+            return Ok(LineRead::Line(line));
+        }
+    }
+}
+
+async fn serve_connection(
+    stream: UnixStream,
+    core: mpsc::Sender<ControlRequest>,
+    cancel: CancelToken,
+) {
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read);
+    loop {
+        let next = tokio::select! {
+            _ = cancel.cancelled() => return,
+            r = tokio::time::timeout(IDLE_TIMEOUT, read_request_line(&mut reader)) => r,
+        };
+        let (response, close) = match next {
+            Err(_) | Ok(Err(_)) | Ok(Ok(LineRead::Eof)) => return,
+            Ok(Ok(LineRead::TooLong)) => (
+                Response::error(
+                    ErrorCode::BadRequest,
+                    format!("request is over the {MAX_REQUEST_BYTES}-byte limit"),
+                ),
+                true,
+            ),
+            Ok(Ok(LineRead::Partial)) => (
+                Response::error(
+                    ErrorCode::BadRequest,
+                    "incomplete request: no newline before end of stream",
+                ),
+                true,
+            ),
+            Ok(Ok(LineRead::Line(line))) => match decode_request(&line) {
+                Err(resp) => (resp, true),
+                Ok(req) => (forward(&core, req.cmd).await, false),
+            },
+        };
+        if write
+            .write_all(response.to_line().as_bytes())
+            .await
+            .is_err()
+            || close
+        {
+            let _ = write.shutdown().await;
+            return;
+        }
+    }
+}
+
+async fn forward(core: &mpsc::Sender<ControlRequest>, cmd: Cmd) -> Response {
+    let (reply, answer) = oneshot::channel();
+    if core.send(ControlRequest { cmd, reply }).await.is_err() {
+        return Response::error(ErrorCode::ShuttingDown, "the agent is shutting down");
+    }
+    answer
+        .await
+        .unwrap_or_else(|_| Response::error(ErrorCode::ShuttingDown, "the agent is shutting down"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::client::Client;
+    use std::io::{BufRead, BufReader, Write};
+
+    /// A stand-in core loop that answers every command with its debug form.
+    fn echo_core() -> mpsc::Sender<ControlRequest> {
+        let (tx, mut rx) = mpsc::channel::<ControlRequest>(8);
+        tokio::spawn(async move {
+            while let Some(req) = rx.recv().await {
+                let _ = req
+                    .reply
+                    .send(Response::ok(serde_json::json!(format!("{:?}", req.cmd))));
+            }
+        });
+        tx
+    }
+
+    async fn start() -> (tempfile::TempDir, PathBuf, CancelToken) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run/control.sock");
+        let listener = bind(&path, None).await.unwrap();
+        let cancel = CancelToken::new();
+        tokio::spawn(serve(listener, echo_core(), cancel.clone()));
+        (dir, path, cancel)
+    }
+
+    fn raw_exchange(path: &Path, bytes: &[u8]) -> Response {
+        let mut s = std::os::unix::net::UnixStream::connect(path).unwrap();
+        s.write_all(bytes).unwrap();
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut line = String::new();
+        BufReader::new(s).read_line(&mut line).unwrap();
+        serde_json::from_str(&line).unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn answers_valid_requests_in_order_on_one_connection() {
+        let (_dir, path, cancel) = start().await;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o660);
+        let answers = tokio::task::spawn_blocking(move || {
+            let mut c = Client::connect(&path, Some(Duration::from_secs(5))).unwrap();
+            let a = c.call(Cmd::Status {}).unwrap();
+            let b = c.call(Cmd::Unload { name: "llm".into() }).unwrap();
+            (a, b)
+        })
+        .await
+        .unwrap();
+        assert_eq!(answers.0.data.unwrap(), "Status");
+        assert!(answers.1.data.unwrap().as_str().unwrap().contains("llm"));
+        cancel.cancel();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn answers_garbage_oversized_and_half_written_requests_with_errors() {
+        let (_dir, path, cancel) = start().await;
+        let cases: Vec<Vec<u8>> = vec![
+            b"garbage\n".to_vec(),
+            b"{\"v\":1,\"cmd\":\"load\"}\n".to_vec(),
+            b"{\"v\":1,\"cmd\":\"status\"".to_vec(), // no newline, then EOF
+            vec![b'x'; MAX_REQUEST_BYTES + 10],
+            vec![0xff, 0x00, b'\n'],
+        ];
+        for bytes in cases {
+            let p = path.clone();
+            let resp = tokio::task::spawn_blocking(move || raw_exchange(&p, &bytes))
+                .await
+                .unwrap();
+            assert!(!resp.ok);
+            assert_eq!(resp.error.unwrap().code, ErrorCode::BadRequest);
+        }
+        cancel.cancel();
+    }
+
+    #[tokio::test]
+    async fn refuses_to_take_over_a_socket_where_an_agent_listens() {
+        let (_dir, path, cancel) = start().await;
+        assert!(matches!(
+            bind(&path, None).await,
+            Err(ServerError::InUse { .. })
+        ));
+        cancel.cancel();
+    }
+
+    #[tokio::test]
+    async fn replaces_a_stale_socket_left_by_a_crashed_agent() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("control.sock");
+        drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+        assert!(path.exists());
+        bind(&path, None).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn names_a_missing_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("control.sock");
+        let err = bind(&path, Some("no-such-group-jetgate"))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("no-such-group-jetgate"));
+    }
+}
