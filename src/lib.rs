@@ -25,4 +25,5 @@ pub mod control;
 pub mod event;
 pub mod exit;
 pub mod sources;
+pub mod status;
 pub mod units;

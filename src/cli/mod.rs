@@ -12,7 +12,10 @@ use crate::exit::{self, CliResult};
 use crate::sources::Root;
 
 pub mod board;
+pub mod events;
+pub mod remote;
 pub mod status;
+pub mod table;
 pub mod tegrastats;
 
 /// The default control socket path of the agent.
@@ -49,6 +52,18 @@ pub enum Command {
     Board(board::Args),
     /// Device, memory, gate and services.
     Status(status::Args),
+    /// Ask the agent to load a configured model through the gate.
+    Load(remote::LoadArgs),
+    /// Stop a model or service (or take it off the gate's queue).
+    Unload(remote::NameArgs),
+    /// Restart a model or service; revives one that gave up.
+    Restart(remote::NameArgs),
+    /// Each model and service: name, kind, state, pid, memory, restarts.
+    Services(remote::ServicesArgs),
+    /// The event log: every decision and intervention with its figures.
+    Events(events::Args),
+    /// Write an operator note into the event log.
+    Note(remote::NoteArgs),
 }
 
 /// Options every command may use.
@@ -78,6 +93,12 @@ pub fn main() -> std::process::ExitCode {
         Command::Tegrastats(args) => tegrastats::run(args, &globals),
         Command::Board(args) => board::run(args, &globals),
         Command::Status(args) => status::run(args, &globals),
+        Command::Load(args) => remote::load(args, &globals),
+        Command::Unload(args) => remote::unload(args, &globals),
+        Command::Restart(args) => remote::restart(args, &globals),
+        Command::Services(args) => remote::services(args, &globals),
+        Command::Events(args) => events::run(args, &globals),
+        Command::Note(args) => remote::note(args, &globals),
     };
     match outcome {
         Ok(code) => exit::to_exit_code(code),

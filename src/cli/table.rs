@@ -1,0 +1,74 @@
+//! Aligned plain-text tables for human output (`services`, `events`, `status`).
+//!
+//! ```text
+//! NAME  KIND   STATE    PID    MEMORY
+//! llm   model  ready    4242   3.9GiB
+//! det   model  queued   -      -
+//! ```
+
+/// A table with a header row; columns are padded to their widest cell.
+#[derive(Debug, Default)]
+pub struct Table {
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new(header: &[&str]) -> Table {
+        Table {
+            rows: vec![header.iter().map(|h| h.to_string()).collect()],
+        }
+    }
+
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.len() <= 1
+    }
+
+    /// Renders with two spaces between columns; the last column is not padded.
+    pub fn render(&self) -> String {
+        let cols = self.rows.iter().map(Vec::len).max().unwrap_or(0);
+        let mut widths = vec![0usize; cols];
+        for row in &self.rows {
+            for (i, cell) in row.iter().enumerate() {
+                widths[i] = widths[i].max(cell.chars().count());
+            }
+        }
+        let mut out = String::new();
+        for row in &self.rows {
+            let mut line = String::new();
+            for (i, cell) in row.iter().enumerate() {
+                if i + 1 == row.len() {
+                    line.push_str(cell);
+                } else {
+                    line.push_str(cell);
+                    let pad = widths[i] - cell.chars().count() + 2;
+                    line.extend(std::iter::repeat_n(' ', pad));
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pads_columns_to_the_widest_cell() {
+        let mut t = Table::new(&["NAME", "STATE"]);
+        t.row(vec!["llm-large".into(), "ready".into()]);
+        t.row(vec!["det".into(), "queued".into()]);
+        assert_eq!(
+            t.render(),
+            "NAME       STATE\nllm-large  ready\ndet        queued\n"
+        );
+        assert!(!t.is_empty());
+        assert!(Table::new(&["A"]).is_empty());
+    }
+}
