@@ -23,5 +23,7 @@ pub mod cli;
 pub mod clock;
 pub mod event;
 pub mod exit;
+pub mod probe;
+pub mod runner;
 pub mod sources;
 pub mod units;
