@@ -107,3 +107,63 @@ pub fn reap_zombies(root: &Root) -> usize {
     }
     reaped
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn state_of(pid: i32) -> Option<char> {
+        super::super::procstat::read_stat(&Root::host(), pid)
+            .ok()
+            .map(|s| s.state)
+    }
+
+    async fn until(what: &str, mut cond: impl FnMut() -> bool) {
+        for _ in 0..2000 {
+            if cond() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("never happened: {what}");
+    }
+
+    #[tokio::test]
+    async fn a_tracked_zombie_keeps_its_exit_status_for_tokio() {
+        let mut cmd = tokio::process::Command::new("sh");
+        cmd.args(["-c", "exit 7"]);
+        let (mut child, tracked) = spawn_registered(&mut cmd).unwrap();
+        let pid = tracked.pid();
+        assert!(is_tracked(pid));
+        until("the child is a zombie", || state_of(pid) == Some('Z')).await;
+        reap_zombies(&Root::host());
+        assert_eq!(state_of(pid), Some('Z'), "reap_zombies stole a tracked child");
+        let status = child.wait().await.unwrap();
+        assert_eq!(status.code(), Some(7));
+        drop(tracked);
+        assert!(!is_tracked(pid));
+    }
+
+    #[tokio::test]
+    async fn an_adopted_orphan_is_reaped_once_the_agent_is_a_subreaper() {
+        become_subreaper().unwrap();
+        // The middle shell exits at once; its background sleep is re-parented to us and dies.
+        let mut cmd = tokio::process::Command::new("sh");
+        cmd.args(["-c", "sleep 0.2 & echo $!"])
+            .stdout(std::process::Stdio::piped());
+        let (child, tracked) = spawn_registered(&mut cmd).unwrap();
+        let out = child.wait_with_output().await.unwrap();
+        drop(tracked);
+        let orphan: i32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        until("the orphan is our zombie", || {
+            super::super::procstat::read_stat(&Root::host(), orphan)
+                .map(|s| s.state == 'Z' && s.ppid == std::process::id() as i32)
+                .unwrap_or(false)
+        })
+        .await;
+        assert!(reap_zombies(&Root::host()) >= 1);
+        assert_eq!(state_of(orphan), None, "the orphan's zombie is gone");
+    }
+}
