@@ -91,7 +91,11 @@ impl CgroupScope {
     }
 
     /// Creates `<scope>/<name>` and writes the memory limit if one is given.
-    pub fn create_child(&self, name: &str, limit: Option<Bytes>) -> Result<ChildCgroup, CgroupError> {
+    pub fn create_child(
+        &self,
+        name: &str,
+        limit: Option<Bytes>,
+    ) -> Result<ChildCgroup, CgroupError> {
         let path = self.child_path(name)?;
         if let Err(source) = std::fs::create_dir(&path) {
             return Err(match source.kind() {

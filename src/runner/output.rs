@@ -159,7 +159,14 @@ mod tests {
     async fn a_full_channel_counts_dropped_lines_but_the_ring_keeps_them() {
         let (tx, mut rx) = mpsc::channel(1);
         let ring = SharedRing::default();
-        pump(&b"a\nb\nc\n"[..], "m".into(), Stream::Stderr, tx, ring.clone()).await;
+        pump(
+            &b"a\nb\nc\n"[..],
+            "m".into(),
+            Stream::Stderr,
+            tx,
+            ring.clone(),
+        )
+        .await;
         assert_eq!(rx.recv().await.unwrap().line, "a");
         let ring = ring.lock().unwrap();
         assert_eq!(ring.dropped(), 2);

@@ -139,7 +139,11 @@ mod tests {
         assert!(is_tracked(pid));
         until("the child is a zombie", || state_of(pid) == Some('Z')).await;
         reap_zombies(&Root::host());
-        assert_eq!(state_of(pid), Some('Z'), "reap_zombies stole a tracked child");
+        assert_eq!(
+            state_of(pid),
+            Some('Z'),
+            "reap_zombies stole a tracked child"
+        );
         let status = child.wait().await.unwrap();
         assert_eq!(status.code(), Some(7));
         drop(tracked);

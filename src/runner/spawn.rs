@@ -176,23 +176,19 @@ impl Runner {
     /// in `<scope>/<name>` before its first instruction of the new program.
     pub fn spawn(&self, spec: &Spec) -> Result<RunningChild, RunnerError> {
         let name = spec.name.clone();
-        let runtime =
-            tokio::runtime::Handle::try_current().map_err(|_| RunnerError::NoRuntime {
-                name: name.clone(),
-            })?;
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| RunnerError::NoRuntime { name: name.clone() })?;
         let (program, args) = spec
             .argv
             .split_first()
             .ok_or_else(|| RunnerError::EmptyArgv { name: name.clone() })?;
         let cgroup = match &self.scope {
-            Some(scope) => Some(
-                scope
-                    .create_child(&name, spec.memory_limit)
-                    .map_err(|source| RunnerError::Cgroup {
-                        name: name.clone(),
-                        source,
-                    })?,
-            ),
+            Some(scope) => Some(scope.create_child(&name, spec.memory_limit).map_err(
+                |source| RunnerError::Cgroup {
+                    name: name.clone(),
+                    source,
+                },
+            )?),
             None => None,
         };
         let spawned = self.start(spec, program, args, cgroup.as_ref());
@@ -218,11 +214,23 @@ impl Runner {
         let ring = SharedRing::default();
         let mut readers = Vec::new();
         if let Some(out) = child.stdout.take() {
-            let task = pump(BufReader::new(out), name.clone(), Stream::Stdout, self.output.clone(), ring.clone());
+            let task = pump(
+                BufReader::new(out),
+                name.clone(),
+                Stream::Stdout,
+                self.output.clone(),
+                ring.clone(),
+            );
             readers.push(runtime.spawn(task));
         }
         if let Some(err) = child.stderr.take() {
-            let task = pump(BufReader::new(err), name.clone(), Stream::Stderr, self.output.clone(), ring.clone());
+            let task = pump(
+                BufReader::new(err),
+                name.clone(),
+                Stream::Stderr,
+                self.output.clone(),
+                ring.clone(),
+            );
             readers.push(runtime.spawn(task));
         }
 
@@ -288,12 +296,15 @@ impl Runner {
             cmd.current_dir(cwd);
         }
         let procs = match cgroup {
-            Some(cg) => Some(cg.open_procs_for_placement().map_err(|source| {
-                RunnerError::Cgroup {
-                    name: spec.name.clone(),
-                    source,
-                }
-            })?),
+            Some(cg) => {
+                Some(
+                    cg.open_procs_for_placement()
+                        .map_err(|source| RunnerError::Cgroup {
+                            name: spec.name.clone(),
+                            source,
+                        })?,
+                )
+            }
             None => None,
         };
         if let Some(file) = &procs {

@@ -65,10 +65,13 @@ impl RunningChild {
         }
         let group = self.signal_group(Signal::SIGKILL);
         let cgroup = match &self.cgroup {
-            Some(cg) => cg.kill_once().map(|_| ()).map_err(|source| RunnerError::Cgroup {
-                name: self.name().to_string(),
-                source,
-            }),
+            Some(cg) => cg
+                .kill_once()
+                .map(|_| ())
+                .map_err(|source| RunnerError::Cgroup {
+                    name: self.name().to_string(),
+                    source,
+                }),
             None => Ok(()),
         };
         group.and(cgroup)

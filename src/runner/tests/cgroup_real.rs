@@ -45,7 +45,10 @@ fn test_scope(tag: &str) -> Option<TestScope> {
         .to_string();
     let path = PathBuf::from(V1_MEMORY_MOUNT).join(&rel);
     if let Err(e) = fs::create_dir(&path) {
-        eprintln!("SKIP: cgroup v1 memory hierarchy not writable ({}: {e})", path.display());
+        eprintln!(
+            "SKIP: cgroup v1 memory hierarchy not writable ({}: {e})",
+            path.display()
+        );
         return None;
     }
     Some(TestScope {
@@ -67,7 +70,9 @@ fn memory_cgroup_of(pid: i32) -> String {
 
 #[tokio::test]
 async fn a_child_is_in_its_cgroup_before_it_execs() {
-    let Some(ts) = test_scope("first") else { return };
+    let Some(ts) = test_scope("first") else {
+        return;
+    };
     let mut h = harness(Some(ts.scope.clone()));
     let mut s = Spec::new("first", &["cat", "/proc/self/cgroup"]);
     s.parent_env = clean_env();
@@ -139,13 +144,20 @@ async fn a_cgroup_kill_reaches_a_grandchild_that_left_the_process_group() {
 
 #[tokio::test]
 async fn kill_and_remove_empties_a_populated_cgroup_and_removes_it() {
-    let Some(ts) = test_scope("drain") else { return };
+    let Some(ts) = test_scope("drain") else {
+        return;
+    };
     let cg = ts.scope.create_child("drain", None).unwrap();
     let h = harness(None);
-    let victim = h.runner.spawn(&spec("drain-victim", "exec sleep 30")).unwrap();
+    let victim = h
+        .runner
+        .spawn(&spec("drain-victim", "exec sleep 30"))
+        .unwrap();
     cg.add_pid(victim.pid()).unwrap();
     assert_eq!(cg.pids().unwrap(), [victim.pid()]);
     cg.kill_and_remove(PATIENCE).await.unwrap();
     assert!(!cg.path.exists());
-    tokio::time::timeout(PATIENCE, victim.wait_gone()).await.unwrap();
+    tokio::time::timeout(PATIENCE, victim.wait_gone())
+        .await
+        .unwrap();
 }

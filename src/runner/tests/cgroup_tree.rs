@@ -27,8 +27,14 @@ fn v2_limit_goes_to_memory_max_in_bytes_and_pids_to_cgroup_procs() {
     let cg = fake_v2_child(dir.path(), false);
     cg.set_limit(Bytes::from_mib(512)).unwrap();
     cg.add_pid(4242).unwrap();
-    assert_eq!(fs::read_to_string(cg.path.join("memory.max")).unwrap(), "536870912");
-    assert_eq!(fs::read_to_string(cg.path.join("cgroup.procs")).unwrap(), "4242");
+    assert_eq!(
+        fs::read_to_string(cg.path.join("memory.max")).unwrap(),
+        "536870912"
+    );
+    assert_eq!(
+        fs::read_to_string(cg.path.join("cgroup.procs")).unwrap(),
+        "4242"
+    );
     assert_eq!(cg.pids().unwrap(), [4242]);
 }
 
@@ -47,7 +53,10 @@ fn v2_kill_uses_cgroup_kill_when_the_kernel_has_it() {
     let dir = tempfile::tempdir().unwrap();
     let cg = fake_v2_child(dir.path(), true);
     assert_eq!(cg.kill_once().unwrap(), 0);
-    assert_eq!(fs::read_to_string(cg.path.join("cgroup.kill")).unwrap(), "1");
+    assert_eq!(
+        fs::read_to_string(cg.path.join("cgroup.kill")).unwrap(),
+        "1"
+    );
 }
 
 #[tokio::test]
@@ -58,7 +67,9 @@ async fn v2_kill_without_cgroup_kill_signals_every_listed_pid() {
     let victim = h.runner.spawn(&spec("victim", "exec sleep 30")).unwrap();
     fs::write(cg.procs_path(), format!("{}\n", victim.pid())).unwrap();
     assert_eq!(cg.kill_once().unwrap(), 1);
-    tokio::time::timeout(PATIENCE, victim.wait_gone()).await.unwrap();
+    tokio::time::timeout(PATIENCE, victim.wait_gone())
+        .await
+        .unwrap();
 }
 
 #[test]
@@ -87,7 +98,10 @@ fn child_names_that_would_escape_the_scope_are_refused() {
             Err(CgroupError::BadName { .. })
         ));
     }
-    assert_eq!(scope.child_path("llama").unwrap(), std::path::Path::new("/tmp/scope/llama"));
+    assert_eq!(
+        scope.child_path("llama").unwrap(),
+        std::path::Path::new("/tmp/scope/llama")
+    );
 }
 
 #[test]

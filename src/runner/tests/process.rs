@@ -21,7 +21,10 @@ async fn output_lines_arrive_in_order_and_stay_in_the_ring() {
     let mut h = harness(None);
     let child = h
         .runner
-        .spawn(&spec("counter", "for i in 1 2 3 4 5; do echo line$i; done; echo oops >&2"))
+        .spawn(&spec(
+            "counter",
+            "for i in 1 2 3 4 5; do echo line$i; done; echo oops >&2",
+        ))
         .unwrap();
     let mut stdout = Vec::new();
     let mut stderr = Vec::new();
@@ -65,8 +68,7 @@ async fn systemd_variables_are_stripped_but_others_pass_through() {
 
 #[test]
 fn spec_env_overrides_the_parent_and_stripping_applies_only_to_inherited_vars() {
-    let parent = [("A", "1"), ("LISTEN_FDS", "3"), ("B", "2")]
-        .map(|(k, v)| (k.into(), v.into()));
+    let parent = [("A", "1"), ("LISTEN_FDS", "3"), ("B", "2")].map(|(k, v)| (k.into(), v.into()));
     let env = child_env(parent, &[("B".into(), "9".into())]);
     let env: Vec<(String, String)> = env
         .into_iter()
@@ -96,12 +98,18 @@ async fn grandchildren_die_with_a_group_kill() {
         .spawn(&spec("tree", "sleep 30 & sleep 30 & wait"))
         .unwrap();
     let pgid = child.pgid();
-    eventually("three processes in the group", || pids_in_group(pgid).len() == 3).await;
+    eventually("three processes in the group", || {
+        pids_in_group(pgid).len() == 3
+    })
+    .await;
     let members = pids_in_group(pgid);
     child.kill_now().unwrap();
     let exit = h.next_exit().await;
     assert_eq!(exit.signal, Some(libc::SIGKILL));
-    eventually("every group member dead", || members.iter().all(|p| is_dead(*p))).await;
+    eventually("every group member dead", || {
+        members.iter().all(|p| is_dead(*p))
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -109,14 +117,20 @@ async fn a_child_ignoring_sigterm_is_killed_after_the_grace_period() {
     let mut h = harness(None);
     let child = h
         .runner
-        .spawn(&spec("stubborn", "trap '' TERM; echo armed; while :; do sleep 1; done"))
+        .spawn(&spec(
+            "stubborn",
+            "trap '' TERM; echo armed; while :; do sleep 1; done",
+        ))
         .unwrap();
     assert_eq!(h.next_line().await.line, "armed");
     let outcome = child.stop(Duration::from_millis(300)).await.unwrap();
     assert_eq!(outcome, StopOutcome::Killed);
     let exit = h.next_exit().await;
     assert_eq!(exit.signal, Some(libc::SIGKILL));
-    assert_eq!(child.stop(Duration::ZERO).await.unwrap(), StopOutcome::AlreadyGone);
+    assert_eq!(
+        child.stop(Duration::ZERO).await.unwrap(),
+        StopOutcome::AlreadyGone
+    );
 }
 
 #[tokio::test]
