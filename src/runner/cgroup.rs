@@ -16,7 +16,9 @@
 //!
 //! The scope path is given by the caller (resolved from `/proc/self/cgroup` elsewhere). On v2,
 //! `memory.max` exists in the child only when the scope lists `memory` in its
-//! `cgroup.subtree_control`; asking for a limit without it is an error naming the path.
+//! `cgroup.subtree_control`; asking for a limit without it is an error naming the path. The
+//! v2 "no internal processes" rule also means the agent itself must not live in the scope once
+//! controllers are enabled for its children; choosing such a scope is the resolver's job.
 #![allow(clippy::disallowed_methods)] // I/O module: the drain loop measures its own deadline
 
 use std::fs::{File, OpenOptions};

@@ -4,6 +4,7 @@
 
 use std::fs;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use super::*;
 use crate::units::Bytes;
@@ -17,7 +18,27 @@ struct TestScope {
 }
 
 impl Drop for TestScope {
+    /// Best effort even after a failed assertion: kill whatever a child cgroup still holds and
+    /// remove the children, then the scope, so a failing run leaves no cgroups behind.
     fn drop(&mut self) {
+        let children = fs::read_dir(&self.scope.path)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.path().is_dir());
+        for child in children {
+            let cg = ChildCgroup {
+                kind: CgroupKind::V1,
+                path: child.path(),
+            };
+            for _ in 0..200 {
+                let _ = cg.kill_once();
+                if fs::remove_dir(&cg.path).is_ok() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
         let _ = fs::remove_dir(&self.scope.path);
     }
 }
