@@ -17,6 +17,8 @@
 //! - [`board`]: Jetson module profiles (`board/*.toml`) and their detection.
 //! - [`units`]: [`units::Bytes`] and human sizes and durations.
 //! - [`cli`]: the command-line front end.
+//! - [`runner`]: spawns and stops children (own process group, own cgroup, piped output).
+//! - [`probe`]: readiness and liveness probes and the failure counter behind restarts.
 
 pub mod board;
 pub mod cli;
@@ -24,6 +26,8 @@ pub mod clock;
 pub mod control;
 pub mod event;
 pub mod exit;
+pub mod probe;
+pub mod runner;
 pub mod sources;
 pub mod status;
 pub mod units;

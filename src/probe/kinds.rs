@@ -1,0 +1,71 @@
+//! Probes as configured: one enum for readiness, one for liveness, each checked the same way.
+//!
+//! ```text
+//! ready  = { http = "http://127.0.0.1:8080/health" }   → Ready::Http(HttpTarget)
+//! health = { exec = ["/opt/llama/check"] }             → Liveness::Exec(argv)
+//! ```
+//! A [`Ready::Log`] probe is fed the child's output lines with [`Ready::feed`]; `check` then
+//! reports whether a line has matched so far.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use super::{
+    exec, file_exists, heartbeat, http_get, tcp_connect, HttpTarget, LogMatcher, ProbeError,
+    ProbeOutcome,
+};
+
+/// How a model or service shows it is ready.
+#[derive(Debug, Clone)]
+pub enum Ready {
+    Http(HttpTarget),
+    Tcp(String),
+    Log(LogMatcher),
+    File(PathBuf),
+}
+
+/// How a running service shows it is still alive.
+#[derive(Debug, Clone)]
+pub enum Liveness {
+    Http(HttpTarget),
+    Tcp(String),
+    Exec(Vec<String>),
+    Heartbeat {
+        path: PathBuf,
+        stale_after: Duration,
+    },
+}
+
+impl Ready {
+    /// Feeds one output line of the child (only a log probe cares).
+    pub fn feed(&mut self, line: &str) {
+        if let Ready::Log(m) = self {
+            m.feed(line);
+        }
+    }
+
+    pub async fn check(&self, timeout: Duration) -> ProbeOutcome {
+        match self {
+            Ready::Http(t) => http_get(t, timeout).await,
+            Ready::Tcp(addr) => tcp_connect(addr, timeout).await,
+            Ready::Log(m) => m.outcome(),
+            Ready::File(path) => file_exists(path),
+        }
+    }
+}
+
+impl Liveness {
+    /// Runs the probe once; `now` decides heartbeat staleness.
+    pub async fn check(
+        &self,
+        timeout: Duration,
+        now: SystemTime,
+    ) -> Result<ProbeOutcome, ProbeError> {
+        Ok(match self {
+            Liveness::Http(t) => http_get(t, timeout).await,
+            Liveness::Tcp(addr) => tcp_connect(addr, timeout).await,
+            Liveness::Exec(argv) => exec(argv, timeout).await?,
+            Liveness::Heartbeat { path, stale_after } => heartbeat(path, *stale_after, now),
+        })
+    }
+}

@@ -1,0 +1,78 @@
+//! The process runner: spawns models and services, streams their output, stops them, and keeps
+//! each one inside its own cgroup under the memory scope.
+//!
+//! This is the only module that starts processes (clippy's `disallowed-methods` holds the line)
+//! and the only one that signals them. It owns every child from spawn until its tree is gone and
+//! reports what happened on two channels: every output line as a [`ChildOutput`], every end of
+//! a tree as a [`ChildExit`]. Durations are `std::time::Duration`, limits [`Bytes`].
+//!
+//! ```text
+//! let (out_tx, out_rx) = mpsc::channel(1024);   let (exit_tx, exit_rx) = mpsc::channel(64);
+//! let runner = Runner::new(Root::host(), Some(CgroupScope { kind: V1, path }), out_tx, exit_tx);
+//! let child = runner.spawn(&Spec::new("llama", &["llama-server", "-m", "q4.gguf"]))?;
+//! child.kill_now()?;                         // abort a load: SIGKILL group + cgroup, no waiting
+//! child.stop(Duration::from_secs(10)).await?; // or: SIGTERM, grace, SIGKILL
+//! exit_rx.recv().await → ChildExit { name: "llama", pid, code: None, signal: Some(9), .. }
+//! ```
+//!
+//! - [`spawn`]: [`Spec`], [`Runner`], [`RunningChild`], environment stripping, the waiter.
+//! - [`stop`]: SIGTERM → grace → SIGKILL, and `kill_now`.
+//! - [`cgroup`]: child cgroups (v1 and v2): create, limit, kill, remove.
+//! - [`placement`]: the pre-exec write that puts a child in its cgroup before it runs.
+//! - [`output`]: line reading, the output channel, the ring of recent lines.
+//! - [`reap`]: subreaper and reaping adopted orphans without stealing tokio's children.
+//! - [`procstat`]: `/proc/PID/stat` fields (start time for the adoption record).
+//!
+//! [`Bytes`]: crate::units::Bytes
+
+pub mod cgroup;
+pub mod output;
+pub mod placement;
+pub mod procstat;
+pub mod reap;
+pub mod spawn;
+pub mod stop;
+
+#[cfg(test)]
+mod tests;
+
+use std::io;
+use std::time::Duration;
+
+pub use cgroup::{CgroupError, CgroupKind, CgroupScope, ChildCgroup};
+pub use output::{ChildOutput, Stream, OUTPUT_RING_LINES};
+pub use reap::{become_subreaper, reap_zombies};
+pub use spawn::{
+    child_env, ChildExit, ParentEnv, Phase, PidRecord, Runner, RunningChild, Spec, STRIPPED_ENV,
+};
+pub use stop::{StopOutcome, KILL_WAIT};
+
+/// A runner operation failed. Every variant names the child.
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    #[error("{name}: the command is empty (argv needs at least the program)")]
+    EmptyArgv { name: String },
+    #[error("{name}: spawn must run inside a tokio runtime")]
+    NoRuntime { name: String },
+    #[error("{name}: starting {program:?}: {source}")]
+    Spawn {
+        name: String,
+        program: String,
+        source: io::Error,
+    },
+    #[error("{name}: {source}")]
+    Cgroup { name: String, source: CgroupError },
+    #[error("{name}: sending {signal} to process group {pgid}: {source}")]
+    Signal {
+        name: String,
+        pgid: i32,
+        signal: nix::sys::signal::Signal,
+        source: nix::Error,
+    },
+    #[error("{name}: pid {pid} still not gone {waited:?} after SIGKILL")]
+    StillAlive {
+        name: String,
+        pid: i32,
+        waited: Duration,
+    },
+}

@@ -1,0 +1,99 @@
+//! Stopping a child: SIGTERM to its group, a grace period, then SIGKILL to group and cgroup.
+//!
+//! [`RunningChild::stop`] is the polite path (unload, restart, agent shutdown; the caller
+//! shortens `grace` when memory is critical). [`RunningChild::kill_now`] is the abort path of a
+//! load that is eating the reserve: synchronous, it sends SIGKILL to the process group and kills
+//! the cgroup (one `cgroup.kill` write, or one SIGKILL per listed pid) before returning, with
+//! nothing slow awaited first. Either way the exit is reported as a [`ChildExit`] on the exit
+//! channel once the whole tree is gone.
+//!
+//! Signals go to the group only while the child is not yet [`Phase::Gone`]: after that the
+//! group id may belong to someone else.
+//!
+//! [`ChildExit`]: super::ChildExit
+
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+
+use super::spawn::{Phase, RunningChild};
+use super::RunnerError;
+
+/// How long to wait for the tree to vanish after SIGKILL before reporting it stuck (a process
+/// in uninterruptible sleep, e.g. on a hung GPU driver call, cannot die until it wakes).
+pub const KILL_WAIT: Duration = Duration::from_secs(10);
+
+/// How a stop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopOutcome {
+    /// The child was already gone before the stop.
+    AlreadyGone,
+    /// The tree ended within the grace period after SIGTERM.
+    Terminated,
+    /// The grace period ran out and the tree was SIGKILLed.
+    Killed,
+}
+
+impl RunningChild {
+    /// SIGTERM to the process group, up to `grace` for the tree to end, then SIGKILL to the group
+    /// and the cgroup. Returns once the child is gone and its exit has been sent.
+    pub async fn stop(&self, grace: Duration) -> Result<StopOutcome, RunnerError> {
+        if self.phase() == Phase::Gone {
+            return Ok(StopOutcome::AlreadyGone);
+        }
+        self.signal_group(Signal::SIGTERM)?;
+        if tokio::time::timeout(grace, self.wait_gone()).await.is_ok() {
+            return Ok(StopOutcome::Terminated);
+        }
+        self.kill_now()?;
+        tokio::time::timeout(KILL_WAIT, self.wait_gone())
+            .await
+            .map_err(|_| RunnerError::StillAlive {
+                name: self.name().to_string(),
+                pid: self.pid(),
+                waited: KILL_WAIT,
+            })?;
+        Ok(StopOutcome::Killed)
+    }
+
+    /// Immediate SIGKILL to the process group and the child cgroup. Does not wait.
+    pub fn kill_now(&self) -> Result<(), RunnerError> {
+        if self.phase() == Phase::Gone {
+            return Ok(());
+        }
+        let group = self.signal_group(Signal::SIGKILL);
+        let cgroup = match &self.cgroup {
+            Some(cg) => cg
+                .kill_once()
+                .map(|_| ())
+                .map_err(|source| RunnerError::Cgroup {
+                    name: self.name().to_string(),
+                    source,
+                }),
+            None => Ok(()),
+        };
+        group.and(cgroup)
+    }
+
+    /// Resolves once the tree is gone, the cgroup removed and the exit sent.
+    pub async fn wait_gone(&self) {
+        let mut phase = self.phase.clone();
+        // An Err means the waiter task ended without saying Gone (runtime shutting down).
+        let _ = phase.wait_for(|p| *p == Phase::Gone).await;
+    }
+
+    fn signal_group(&self, signal: Signal) -> Result<(), RunnerError> {
+        match killpg(Pid::from_raw(self.pgid()), signal) {
+            // ESRCH: the group is already empty; the waiter is finishing up.
+            Ok(()) | Err(Errno::ESRCH) => Ok(()),
+            Err(source) => Err(RunnerError::Signal {
+                name: self.name().to_string(),
+                pgid: self.pgid(),
+                signal,
+                source,
+            }),
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! The real cgroup v1 memory hierarchy: placement before exec, kill via the cgroup, removal.
+//! Each test creates its own scope directory under this process's memory cgroup and skips,
+//! printing why, when that hierarchy is absent or not writable.
+
+use std::fs;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::*;
+use crate::units::Bytes;
+
+const V1_MEMORY_MOUNT: &str = "/sys/fs/cgroup/memory";
+
+/// A scope directory for one test; removed on drop (after its children are gone).
+struct TestScope {
+    scope: CgroupScope,
+    rel: String,
+}
+
+impl Drop for TestScope {
+    /// Best effort even after a failed assertion: kill whatever a child cgroup still holds and
+    /// remove the children, then the scope, so a failing run leaves no cgroups behind.
+    fn drop(&mut self) {
+        let children = fs::read_dir(&self.scope.path)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.path().is_dir());
+        for child in children {
+            let cg = ChildCgroup {
+                kind: CgroupKind::V1,
+                path: child.path(),
+            };
+            for _ in 0..200 {
+                let _ = cg.kill_once();
+                if fs::remove_dir(&cg.path).is_ok() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        let _ = fs::remove_dir(&self.scope.path);
+    }
+}
+
+/// This process's v1 memory cgroup, relative to the mount (`/process_api/<id>`).
+fn own_memory_cgroup() -> Option<String> {
+    let text = fs::read_to_string("/proc/self/cgroup").ok()?;
+    text.lines().find_map(|line| {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        controllers
+            .split(',')
+            .any(|c| c == "memory")
+            .then(|| path.to_string())
+    })
+}
+
+fn test_scope(tag: &str) -> Option<TestScope> {
+    let Some(own) = own_memory_cgroup() else {
+        eprintln!("SKIP: no cgroup v1 memory controller in /proc/self/cgroup");
+        return None;
+    };
+    let rel = format!("{own}/jetgate-test-{}-{tag}", std::process::id())
+        .trim_start_matches('/')
+        .to_string();
+    let path = PathBuf::from(V1_MEMORY_MOUNT).join(&rel);
+    if let Err(e) = fs::create_dir(&path) {
+        eprintln!(
+            "SKIP: cgroup v1 memory hierarchy not writable ({}: {e})",
+            path.display()
+        );
+        return None;
+    }
+    Some(TestScope {
+        scope: CgroupScope {
+            kind: CgroupKind::V1,
+            path,
+        },
+        rel,
+    })
+}
+
+/// The memory cgroup a live process is in, from `/proc/PID/cgroup`.
+fn memory_cgroup_of(pid: i32) -> String {
+    let text = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    text.lines()
+        .find_map(|l| l.split_once(":memory:").map(|(_, p)| p.to_string()))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_child_is_in_its_cgroup_before_it_execs() {
+    let Some(ts) = test_scope("first") else {
+        return;
+    };
+    let mut h = harness(Some(ts.scope.clone()));
+    let mut s = Spec::new("first", &["cat", "/proc/self/cgroup"]);
+    s.parent_env = clean_env();
+    h.runner.spawn(&s).unwrap();
+    // cat reads its cgroup as the very first thing it does after exec.
+    let expected = format!(":memory:/{}/first", ts.rel);
+    let mut seen = Vec::new();
+    loop {
+        let line = h.next_line().await.line;
+        if line.contains(":memory:") {
+            assert!(line.ends_with(&expected), "{line} vs {expected}");
+            break;
+        }
+        seen.push(line);
+        assert!(seen.len() < 64, "no memory line in {seen:?}");
+    }
+    let exit = h.next_exit().await;
+    assert_eq!(exit.code, Some(0));
+    assert_eq!(exit.cgroup_left, None);
+    assert!(!ts.scope.path.join("first").exists());
+}
+
+#[tokio::test]
+async fn a_cgroup_kill_reaches_a_grandchild_that_left_the_process_group() {
+    let Some(ts) = test_scope("tree") else { return };
+    let mut h = harness(Some(ts.scope.clone()));
+    let mut s = Spec::new("tree", &["sh", "-c", "setsid sleep 30 & sleep 30"]);
+    s.parent_env = clean_env();
+    s.memory_limit = Some(Bytes::from_mib(256));
+    let child = h.runner.spawn(&s).unwrap();
+    let cg = child.cgroup().unwrap().clone();
+
+    // Listed from the first instant: spawn has returned, so the pid must already be there.
+    assert!(cg.pids().unwrap().contains(&child.pid()));
+    assert!(memory_cgroup_of(child.pid()).ends_with("/tree"));
+    assert_eq!(
+        fs::read_to_string(cg.limit_path()).unwrap().trim(),
+        (256 * Bytes::MIB).to_string()
+    );
+
+    // Three processes, one of which has called setsid() and left the process group.
+    let outside_group = |pids: &[i32]| {
+        pids.iter()
+            .filter(|p| {
+                procstat::read_stat(&Root::host(), **p)
+                    .map(|s| s.pgrp != child.pgid())
+                    .unwrap_or(false)
+            })
+            .count()
+    };
+    eventually("sh, the sleep and the setsid sleep in the cgroup", || {
+        cg.pids()
+            .map(|p| p.len() == 3 && outside_group(&p) == 1)
+            .unwrap_or(false)
+    })
+    .await;
+    let pids = cg.pids().unwrap();
+
+    child.kill_now().unwrap();
+    let exit = h.next_exit().await;
+    assert_eq!(exit.signal, Some(libc::SIGKILL));
+    assert_eq!(exit.cgroup_left, None);
+    assert!(!cg.path.exists(), "child cgroup removed");
+    eventually("every process of the tree dead", || {
+        pids.iter().all(|p| is_dead(*p))
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn kill_and_remove_empties_a_populated_cgroup_and_removes_it() {
+    let Some(ts) = test_scope("drain") else {
+        return;
+    };
+    let cg = ts.scope.create_child("drain", None).unwrap();
+    let h = harness(None);
+    let victim = h
+        .runner
+        .spawn(&spec("drain-victim", "exec sleep 30"))
+        .unwrap();
+    cg.add_pid(victim.pid()).unwrap();
+    assert_eq!(cg.pids().unwrap(), [victim.pid()]);
+    cg.kill_and_remove(PATIENCE).await.unwrap();
+    assert!(!cg.path.exists());
+    tokio::time::timeout(PATIENCE, victim.wait_gone())
+        .await
+        .unwrap();
+}
