@@ -186,6 +186,15 @@ struct Load {
 }
 
 impl Load {
+    /// Takes in one reading: consumption so far, the peak seen, the latest PSS and GPU figures.
+    fn observe(&mut self, r: &MemReading) {
+        self.consumed = budget::consumed(self.available_before, r.available);
+        self.tree_pss = r.loading_tree_pss.or(self.tree_pss);
+        self.gpu = r.loading_gpu.or(self.gpu);
+        let seen = self.consumed.max(r.loading_tree_pss.unwrap_or(Bytes::ZERO));
+        self.peak = self.peak.max(seen);
+    }
+
     fn reservation(&self) -> Bytes {
         budget::load_reservation(self.need, self.consumed)
     }
@@ -252,6 +261,11 @@ impl Gate {
     /// Applies one input at `now` and returns what to do, in order.
     pub fn step(&mut self, input: GateInput, now: Instant) -> Vec<GateAction> {
         let mut out = Vec::new();
+        if let GateInput::Reading(r) = &input {
+            self.watch_floor(r, now, &mut out);
+        }
+        // Timeouts next, so the input meets the state as it stands at `now`.
+        self.check_timeouts(now, &mut out);
         match input {
             GateInput::Request {
                 model,
@@ -290,7 +304,6 @@ impl Gate {
             }
             GateInput::Tick => {}
         }
-        self.check_timeouts(now, &mut out);
         self.pump(now, &mut out);
         out
     }
@@ -386,31 +399,33 @@ impl Gate {
         }
     }
 
-    fn reading(&mut self, r: MemReading, now: Instant, out: &mut Vec<GateAction>) {
+    /// The watch: a reading under the kill floor during a load aborts it at once, before
+    /// anything else (a timeout due at the same moment would only stop it with a grace period).
+    fn watch_floor(&mut self, r: &MemReading, now: Instant, out: &mut Vec<GateAction>) {
         let floor = self.config.kill_floor;
+        let Some(load) = self.load.as_mut().filter(|_| r.available < floor) else {
+            return;
+        };
+        load.observe(r);
+        out.push(GateAction::Abort(Abort {
+            model: load.model.clone(),
+            available: r.available,
+            floor,
+            elapsed: now.saturating_duration_since(load.admitted_at),
+            tree_pss: r.loading_tree_pss,
+            available_before: load.available_before,
+            consumed: load.consumed,
+            need: load.need,
+        }));
+        self.end_load(out);
+    }
+
+    /// Records a reading; during a load, tracks consumption and settling.
+    fn reading(&mut self, r: MemReading, now: Instant, out: &mut Vec<GateAction>) {
         let tolerance = self.config.settle_tolerance;
         if let Some(load) = self.load.as_mut() {
-            load.consumed = budget::consumed(load.available_before, r.available);
-            load.tree_pss = r.loading_tree_pss.or(load.tree_pss);
-            load.gpu = r.loading_gpu.or(load.gpu);
-            let seen = load.consumed.max(r.loading_tree_pss.unwrap_or(Bytes::ZERO));
-            load.peak = load.peak.max(seen);
+            load.observe(&r);
             let elapsed = now.saturating_duration_since(load.admitted_at);
-            if r.available < floor {
-                out.push(GateAction::Abort(Abort {
-                    model: load.model.clone(),
-                    available: r.available,
-                    floor,
-                    elapsed,
-                    tree_pss: r.loading_tree_pss,
-                    available_before: load.available_before,
-                    consumed: load.consumed,
-                    need: load.need,
-                }));
-                self.reading = Some(r);
-                self.end_load(out);
-                return;
-            }
             if !load.exceeded && load.peak > load.need {
                 load.exceeded = true;
                 out.push(GateAction::ExceededNeed {

@@ -725,3 +725,19 @@ fn holds_the_third_model_with_its_reason() {
     let actions = h.read(avail.saturating_add(Bytes::from_gib(1)));
     assert_eq!(admitted(&actions), vec!["c"]);
 }
+
+/// Found by the property test: a timeout due at the same moment must not turn a kill into a
+/// graceful stop.
+#[test]
+fn a_reading_under_the_floor_aborts_even_when_a_timeout_is_due() {
+    let mut h = Harness::new();
+    h.read(Bytes::from_gib(6));
+    h.request("llm", Bytes::from_gib(2));
+    h.ready("llm");
+    h.advance(31_000);
+    let actions = h.read(Bytes::from_mib(100));
+    assert!(matches!(&actions[0], GateAction::Abort(_)), "{actions:?}");
+    assert!(!actions
+        .iter()
+        .any(|a| matches!(a, GateAction::LoadFailed { .. })));
+}
