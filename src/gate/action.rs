@@ -353,10 +353,17 @@ impl GateAction {
                     FailReason::Cancelled | FailReason::Stopped => NewEvent::info("load_failed", m),
                     _ => NewEvent::warning("load_failed", m),
                 };
-                e.message(format!("load failed: {reason}"))
+                let e = e
+                    .message(format!("load failed: {reason}"))
                     .figure("elapsed_ms", millis(*elapsed))
                     .figure("consumed_bytes", consumed.get())
-                    .figure("peak_bytes", peak.get())
+                    .figure("peak_bytes", peak.get());
+                match reason {
+                    FailReason::LoadTimeout { limit, .. } | FailReason::SettleTimeout { limit } => {
+                        e.figure("limit_ms", millis(*limit))
+                    }
+                    _ => e,
+                }
             }
         }
     }

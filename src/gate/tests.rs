@@ -444,6 +444,7 @@ fn fails_a_load_whose_ready_probe_never_passes_within_the_load_timeout() {
         .event()
         .message
         .contains("not ready within the load timeout 2m"));
+    assert_eq!(actions[0].event().figures["limit_ms"], 120_000);
 }
 
 #[test]

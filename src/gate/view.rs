@@ -19,7 +19,8 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{budget, Gate, LoadPhase};
+use super::load::LoadPhase;
+use super::{budget, Gate};
 use crate::units::Bytes;
 
 /// Where the load in flight is.
