@@ -14,6 +14,7 @@
 //!
 //! - [`sources`]: readers of `/proc`, `/sys`, cgroups, nvmap, devfreq and NVML, each a pure
 //!   parser plus a thin reader under an injectable [`sources::Root`].
+//! - [`gate`]: the load gate, pure decision code: one load at a time, only when memory covers it.
 //! - [`board`]: Jetson module profiles (`board/*.toml`) and their detection.
 //! - [`units`]: [`units::Bytes`] and human sizes and durations.
 //! - [`cli`]: the command-line front end.
@@ -26,6 +27,7 @@ pub mod clock;
 pub mod control;
 pub mod event;
 pub mod exit;
+pub mod gate;
 pub mod probe;
 pub mod runner;
 pub mod sources;

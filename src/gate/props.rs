@@ -1,0 +1,375 @@
+//! Property tests: random sequences of inputs against the gate's invariants.
+//!
+//! Each case builds a random [`GateConfig`], then feeds a random sequence of requests,
+//! cancels, readings (fresh, stale, huge, under the floor), probes, exits, unloads and
+//! reservations, with time moving forward between them. A shadow model beside the gate
+//! checks after every step:
+//!
+//! - the budget never goes below zero or wraps (`budget = available − reserve − outstanding`,
+//!   saturating, and no arithmetic panics on figures up to `u64::MAX`);
+//! - at most one load is in flight, and each load ends exactly once;
+//! - admissions happen in the FIFO order of accepted requests;
+//! - a stale (or missing) reading never admits, and every admission's budget covers need ×
+//!   (1 + headroom) on the latest reading;
+//! - with no load in flight the outstanding reservations are exactly the external ones, and
+//!   once the sequence is drained (exits, cancels, releases) they are zero;
+//! - a reading under the kill floor during a load always aborts that load.
+#![allow(clippy::disallowed_methods)] // one base `Instant::now()` per case; all else is base + d
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use proptest::prelude::*;
+
+use super::*;
+
+const MODELS: [&str; 5] = ["m0", "m1", "m2", "m3", "m4"];
+const KEYS: [&str; 3] = ["k0", "k1", "k2"];
+const GIB: u64 = Bytes::GIB;
+
+/// Which model an input names: one of [`MODELS`], or whichever is in flight.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    Named(usize),
+    InFlight,
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Request {
+        model: usize,
+        declared: u64,
+        learned: Option<u64>,
+    },
+    Cancel(Target),
+    /// `repeat` readings of the same figures, 100 ms apart, each `age_ms` old when fed.
+    Readings {
+        available: u64,
+        total: u64,
+        age_ms: u64,
+        tree_pss: Option<u64>,
+        repeat: u32,
+    },
+    Ready(Target),
+    Exited(Target),
+    Unloaded(Target),
+    Reserve {
+        key: usize,
+        bytes: u64,
+    },
+    Release {
+        key: usize,
+    },
+    Tick,
+}
+
+fn size() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        8 => 0..4 * GIB,
+        1 => Just(u64::MAX),
+        1 => any::<u64>(),
+    ]
+}
+
+fn target() -> impl Strategy<Value = Target> {
+    prop_oneof![
+        (0..MODELS.len()).prop_map(Target::Named),
+        Just(Target::InFlight)
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        5 => (0..MODELS.len(), size(), prop::option::of(size())).prop_map(|(model, declared, learned)| {
+            Op::Request { model, declared, learned }
+        }),
+        1 => target().prop_map(Op::Cancel),
+        6 => (
+            prop_oneof![8 => 0..10 * GIB, 1 => any::<u64>()],
+            prop_oneof![8 => Just(8 * GIB), 1 => any::<u64>()],
+            prop_oneof![4 => 0u64..200, 1 => 0u64..5000],
+            prop::option::of(size()),
+            prop_oneof![2 => Just(1u32), 1 => 1u32..40],
+        )
+            .prop_map(|(available, total, age_ms, tree_pss, repeat)| Op::Readings {
+                available, total, age_ms, tree_pss, repeat
+            }),
+        3 => target().prop_map(Op::Ready),
+        1 => target().prop_map(Op::Exited),
+        1 => target().prop_map(Op::Unloaded),
+        1 => (0..KEYS.len(), size()).prop_map(|(key, bytes)| Op::Reserve { key, bytes }),
+        1 => (0..KEYS.len()).prop_map(|key| Op::Release { key }),
+        1 => Just(Op::Tick),
+    ]
+}
+
+fn config() -> impl Strategy<Value = GateConfig> {
+    (
+        0..2 * GIB,
+        prop_oneof![Just(0.0), 0.0f64..0.5],
+        0u64..=100,
+        0u64..1000,
+        0u64..3000,
+        0..64 * Bytes::MIB,
+        1u64..10_000,
+        1u64..60_000,
+    )
+        .prop_map(
+            |(reserve, headroom, floor_pct, fresh, window, tol, settle, load)| GateConfig {
+                reserve: Bytes(reserve),
+                headroom,
+                kill_floor: Bytes(reserve / 100 * floor_pct),
+                fresh_within: Duration::from_millis(fresh),
+                settle_window: Duration::from_millis(window),
+                settle_tolerance: Bytes(tol),
+                settle_timeout: Duration::from_millis(settle),
+                load_timeout: Duration::from_millis(load),
+            },
+        )
+}
+
+/// What the gate should look like from the outside, rebuilt from its actions.
+struct Shadow {
+    config: GateConfig,
+    in_flight: Option<String>,
+    /// Accepted requests not yet admitted, denied or withdrawn, in arrival order.
+    pending: Vec<String>,
+    reservations: BTreeMap<String, Bytes>,
+    last: Option<MemReading>,
+    admissions: usize,
+    endings: usize,
+}
+
+impl Shadow {
+    fn target(&self, t: Target) -> String {
+        match (t, &self.in_flight) {
+            (Target::InFlight, Some(m)) => m.clone(),
+            (Target::Named(i), _) => MODELS[i].to_string(),
+            (Target::InFlight, None) => MODELS[0].to_string(),
+        }
+    }
+
+    /// Feeds one input to the gate and checks every invariant on what comes back.
+    fn feed(
+        &mut self,
+        gate: &mut Gate,
+        input: GateInput,
+        now: Instant,
+    ) -> Result<(), TestCaseError> {
+        let was_in_flight = gate.in_flight().map(str::to_string);
+        prop_assert_eq!(&was_in_flight, &self.in_flight);
+        let mut must_abort = None;
+        let mut requested = None;
+        match &input {
+            GateInput::Reading(r) => {
+                if r.available < self.config.kill_floor {
+                    must_abort = was_in_flight.clone();
+                }
+                self.last = Some(r.clone());
+            }
+            GateInput::Reserve { key, bytes } => {
+                self.reservations.insert(key.clone(), *bytes);
+            }
+            GateInput::Release { key } => {
+                self.reservations.remove(key);
+            }
+            GateInput::Request { model, .. } => requested = Some(model.clone()),
+            _ => {}
+        }
+        let actions = gate.step(input, now);
+        if let Some(m) = requested {
+            let accepted = actions.iter().any(|a| {
+                matches!(a, GateAction::Queued { .. } | GateAction::Admit(_)) && a.model() == m
+            });
+            if accepted {
+                self.pending.push(m);
+            }
+        }
+        if let Some(m) = &must_abort {
+            prop_assert!(
+                actions
+                    .iter()
+                    .any(|a| matches!(a, GateAction::Abort(x) if &x.model == m)),
+                "a reading under the floor during the load of {} did not abort it: {:?}",
+                m,
+                actions
+            );
+        }
+        for a in &actions {
+            match a {
+                GateAction::Admit(x) => {
+                    prop_assert!(self.in_flight.is_none(), "second load admitted: {:?}", x);
+                    prop_assert_eq!(
+                        self.pending.first(),
+                        Some(&x.model),
+                        "admitted out of FIFO order"
+                    );
+                    self.pending.remove(0);
+                    let r = self.last.as_ref();
+                    prop_assert!(r.is_some(), "admitted without any reading");
+                    let r = r.expect("checked");
+                    prop_assert!(
+                        budget::is_fresh(r.taken_at, now, self.config.fresh_within),
+                        "admitted on a stale reading"
+                    );
+                    prop_assert_eq!(x.available, r.available);
+                    prop_assert!(x.budget >= x.required);
+                    prop_assert_eq!(x.required, budget::required(x.need, self.config.headroom));
+                    self.in_flight = Some(x.model.clone());
+                    self.admissions += 1;
+                }
+                GateAction::Abort(_)
+                | GateAction::LoadReady { .. }
+                | GateAction::LoadFailed { .. } => {
+                    prop_assert_eq!(
+                        self.in_flight.as_deref(),
+                        Some(a.model()),
+                        "ended a load not in flight"
+                    );
+                    self.in_flight = None;
+                    self.endings += 1;
+                }
+                GateAction::Deny { model, .. } | GateAction::Withdrawn { model, .. } => {
+                    self.pending.retain(|p| p != model);
+                }
+                _ => {}
+            }
+        }
+        self.check_state(gate, now)
+    }
+
+    fn check_state(&self, gate: &Gate, now: Instant) -> Result<(), TestCaseError> {
+        prop_assert_eq!(gate.in_flight(), self.in_flight.as_deref());
+        prop_assert_eq!(
+            gate.queued().collect::<Vec<_>>(),
+            self.pending.iter().map(String::as_str).collect::<Vec<_>>()
+        );
+        let external: Bytes = self.reservations.values().copied().sum();
+        if self.in_flight.is_none() {
+            prop_assert_eq!(
+                gate.outstanding(),
+                external,
+                "a load's reservation outlived it"
+            );
+            prop_assert_eq!(gate.sampling_mode(), SamplingMode::Idle);
+        } else {
+            prop_assert_eq!(gate.sampling_mode(), SamplingMode::Loading);
+        }
+        let view = gate.snapshot(now);
+        if let (Some(b), Some(a)) = (view.budget_bytes, view.available_bytes) {
+            prop_assert!(b <= a);
+            prop_assert_eq!(
+                b,
+                a.saturating_sub(view.reserve_bytes.saturating_add(view.outstanding_bytes))
+            );
+        }
+        prop_assert_eq!(view.queue.len(), self.pending.len());
+        Ok(())
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn random_input_sequences_keep_every_gate_invariant(
+        config in config(),
+        ops in prop::collection::vec((op(), 0u64..1500), 1..80),
+    ) {
+        let base = Instant::now() + Duration::from_secs(3600);
+        let mut now = base;
+        let mut gate = Gate::new(config.clone());
+        let mut shadow = Shadow {
+            config,
+            in_flight: None,
+            pending: Vec::new(),
+            reservations: BTreeMap::new(),
+            last: None,
+            admissions: 0,
+            endings: 0,
+        };
+        for (op, dt) in ops {
+            now += Duration::from_millis(dt);
+            let inputs = match op {
+                Op::Request { model, declared, learned } => vec![GateInput::Request {
+                    model: MODELS[model].into(),
+                    declared: Bytes(declared),
+                    learned_peak: learned.map(Bytes),
+                }],
+                Op::Cancel(t) => vec![GateInput::Cancel { model: shadow.target(t) }],
+                Op::Ready(t) => vec![GateInput::ReadyProbePassed { model: shadow.target(t) }],
+                Op::Exited(t) => vec![GateInput::Exited { model: shadow.target(t) }],
+                Op::Unloaded(t) => vec![GateInput::Unloaded { model: shadow.target(t) }],
+                Op::Reserve { key, bytes } => vec![GateInput::Reserve { key: KEYS[key].into(), bytes: Bytes(bytes) }],
+                Op::Release { key } => vec![GateInput::Release { key: KEYS[key].into() }],
+                Op::Tick => vec![GateInput::Tick],
+                Op::Readings { available, total, age_ms, tree_pss, repeat } => {
+                    for i in 0..repeat {
+                        let at = now + Duration::from_millis(100 * u64::from(i));
+                        let r = MemReading {
+                            available: Bytes(available),
+                            total: Bytes(total),
+                            taken_at: at - Duration::from_millis(age_ms),
+                            loading_tree_pss: tree_pss.map(Bytes),
+                            loading_gpu: None,
+                        };
+                        shadow.feed(&mut gate, GateInput::Reading(r), at)?;
+                    }
+                    now += Duration::from_millis(100 * u64::from(repeat));
+                    Vec::new()
+                }
+            };
+            for input in inputs {
+                shadow.feed(&mut gate, input, now)?;
+            }
+        }
+        // Drain: end the load in flight and withdraw every queued request, until none is left.
+        for _ in 0..=2 * MODELS.len() {
+            if let Some(m) = shadow.in_flight.clone() {
+                shadow.feed(&mut gate, GateInput::Exited { model: m }, now)?;
+            } else if let Some(m) = shadow.pending.first().cloned() {
+                shadow.feed(&mut gate, GateInput::Cancel { model: m }, now)?;
+            }
+        }
+        for key in KEYS {
+            shadow.feed(&mut gate, GateInput::Release { key: key.into() }, now)?;
+        }
+        prop_assert_eq!(gate.in_flight(), None);
+        prop_assert_eq!(gate.queued().count(), 0);
+        prop_assert_eq!(gate.outstanding(), Bytes::ZERO, "reservations left after draining");
+        prop_assert_eq!(shadow.admissions, shadow.endings, "a load never ended");
+    }
+
+    #[test]
+    fn a_reading_under_the_floor_during_any_load_aborts_it(
+        available_before in 0..16 * GIB,
+        need in 0..8 * GIB,
+        settling in any::<bool>(),
+        under in 1..GIB,
+    ) {
+        let mut config = GateConfig::with_reserve(Bytes::from_gib(1));
+        config.headroom = 0.0;
+        let floor = config.kill_floor;
+        prop_assume!(available_before >= need + GIB);
+        let base = Instant::now();
+        let mut gate = Gate::new(config);
+        let reading = |available: u64, at: Instant| GateInput::Reading(MemReading {
+            available: Bytes(available),
+            total: Bytes(32 * GIB),
+            taken_at: at,
+            loading_tree_pss: None,
+            loading_gpu: None,
+        });
+        gate.step(reading(available_before, base), base);
+        let actions = gate.step(GateInput::Request { model: "m".into(), declared: Bytes(need), learned_peak: None }, base);
+        prop_assert!(matches!(&actions[1], GateAction::Admit(_)));
+        if settling {
+            gate.step(GateInput::ReadyProbePassed { model: "m".into() }, base);
+        }
+        let at = base + Duration::from_millis(10);
+        let actions = gate.step(reading(floor.get().saturating_sub(under), at), at);
+        prop_assert!(matches!(&actions[0], GateAction::Abort(a) if a.floor == floor), "{:?}", actions);
+        prop_assert_eq!(gate.in_flight(), None);
+        prop_assert_eq!(gate.outstanding(), Bytes::ZERO);
+    }
+}

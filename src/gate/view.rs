@@ -1,0 +1,119 @@
+//! A read-only snapshot of the gate for `jetgate status`, `jetgate top` and the MQTT state.
+//!
+//! Owns nothing: [`Gate::snapshot`] copies the figures out at `now`. Sizes are bytes (fields end
+//! in `_bytes`), ages and waits are milliseconds (`_ms`), so the JSON is plain:
+//!
+//! ```json
+//! {"reserve_bytes": 536870912, "budget_bytes": 1073741824, "available_bytes": 2684354560,
+//!  "outstanding_bytes": 1073741824, "reading_age_ms": 40,
+//!  "in_flight": {"model": "llm", "elapsed_ms": 1800, "phase": "loading",
+//!                "need_bytes": 1073741824, "consumed_bytes": 0},
+//!  "queue": [{"model": "asr", "need_bytes": 1073741824,
+//!             "reason": "waiting: load of llm in flight", "waiting_ms": 1200}],
+//!  "reservations": [{"key": "leak:api", "bytes": 104857600}]}
+//! ```
+//!
+//! `budget_bytes` and `available_bytes` are null before the first reading.
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::load::LoadPhase;
+use super::{budget, Gate};
+use crate::units::Bytes;
+
+/// Where the load in flight is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Admitted, waiting for its ready probe.
+    Loading,
+    /// Ready probe passed, waiting for memory to settle.
+    Settling,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InFlightView {
+    pub model: String,
+    /// Since admission.
+    pub elapsed_ms: u64,
+    pub phase: Phase,
+    pub need_bytes: Bytes,
+    /// `available` before admission − `available` now.
+    pub consumed_bytes: Bytes,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueuedView {
+    pub model: String,
+    pub need_bytes: Bytes,
+    pub reason: String,
+    pub waiting_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReservationView {
+    pub key: String,
+    pub bytes: Bytes,
+}
+
+/// The gate as `jetgate status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GateView {
+    pub reserve_bytes: Bytes,
+    /// `available − reserve − outstanding`, or null before the first reading.
+    pub budget_bytes: Option<Bytes>,
+    pub available_bytes: Option<Bytes>,
+    /// The load in flight's `need − consumed` plus external reservations.
+    pub outstanding_bytes: Bytes,
+    pub reading_age_ms: Option<u64>,
+    pub in_flight: Option<InFlightView>,
+    pub queue: Vec<QueuedView>,
+    pub reservations: Vec<ReservationView>,
+}
+
+impl Gate {
+    /// The gate's state at `now`, for display. Reasons are those of the last step.
+    pub fn snapshot(&self, now: Instant) -> GateView {
+        let outstanding = self.outstanding();
+        let reading = self.reading.as_ref();
+        GateView {
+            reserve_bytes: self.config.reserve,
+            budget_bytes: reading
+                .map(|r| budget::budget(r.available, self.config.reserve, outstanding)),
+            available_bytes: reading.map(|r| r.available),
+            outstanding_bytes: outstanding,
+            reading_age_ms: reading
+                .map(|r| budget::millis(now.saturating_duration_since(r.taken_at))),
+            in_flight: self.load.as_ref().map(|l| InFlightView {
+                model: l.model.clone(),
+                elapsed_ms: budget::millis(now.saturating_duration_since(l.admitted_at)),
+                phase: match l.phase {
+                    LoadPhase::Loading => Phase::Loading,
+                    LoadPhase::Settling { .. } => Phase::Settling,
+                },
+                need_bytes: l.need,
+                consumed_bytes: l.consumed,
+            }),
+            queue: self
+                .queue
+                .iter()
+                .map(|w| QueuedView {
+                    model: w.model.clone(),
+                    need_bytes: w.need,
+                    reason: w.reason.clone(),
+                    waiting_ms: budget::millis(now.saturating_duration_since(w.requested_at)),
+                })
+                .collect(),
+            reservations: self
+                .reservations
+                .iter()
+                .map(|(key, bytes)| ReservationView {
+                    key: key.clone(),
+                    bytes: *bytes,
+                })
+                .collect(),
+        }
+    }
+}
