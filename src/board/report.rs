@@ -131,7 +131,12 @@ impl BoardReport {
             None => "unknown".to_string(),
         };
         let _ = writeln!(out, "Power rails:  {} ({input})", joined(&self.rails, " "));
-        let _ = writeln!(out, "GPU load:     {}", joined(&self.gpu_load_paths, ", "));
+        let gpu_load = if self.gpu_load_paths.is_empty() && self.nvml_memory {
+            "no devfreq load file (NVML reports utilisation)".to_string()
+        } else {
+            joined(&self.gpu_load_paths, ", ")
+        };
+        let _ = writeln!(out, "GPU load:     {gpu_load}");
         let nvmap = if self.nvmap {
             "yes (per-process GPU memory)"
         } else {
