@@ -1,0 +1,454 @@
+//! Which profile fits this device: the pure matcher, from facts already read.
+//!
+//! Owns [`Facts`] (what the device says about itself), [`Rule`] (one piece of evidence),
+//! [`Detected`] (the verdict) and [`match_profiles`]. No file access here: `read` gathers the
+//! facts under a root. Memory figures are [`Bytes`].
+//!
+//! Scoring, per profile (see `docs/boards.md`):
+//!
+//! ```text
+//! SoC named in compatible (nvidia,tegra234) differs from the profile's → excluded
+//! a compatible entry equals one of the profile's          +100
+//! the model contains one of the profile's substrings      +40   (case-insensitive)
+//! the SoC named in compatible equals the profile's        +10   (evidence only, never alone)
+//! MemTotal inside the profile's range                     +20;  outside → excluded
+//! neither a compatible nor a model hit                    → excluded
+//! ```
+//!
+//! The highest score wins; equal scores go to the profile listed first in `EMBEDDED`, and the
+//! verdict names the others. Compatible entries are also split into their part numbers, so
+//! `nvidia,p3768-0000+p3767-0005-super` counts as `nvidia,p3768-0000` and `nvidia,p3767-0005`.
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+use super::profile::{Profile, Soc};
+use super::release::L4tRelease;
+use crate::units::Bytes;
+
+const COMPATIBLE_SCORE: u32 = 100;
+const MODEL_SCORE: u32 = 40;
+const MEMORY_SCORE: u32 = 20;
+const SOC_SCORE: u32 = 10;
+
+/// The generic reserve: a tenth of MemTotal, never below this.
+pub const GENERIC_RESERVE_FLOOR: Bytes = Bytes::from_mib(512);
+
+/// What the device says about itself; every field may be missing (an x86 dev machine has none
+/// of the device-tree files).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Facts {
+    /// `/proc/device-tree/model`, trailing NUL removed.
+    pub model: Option<String>,
+    /// `/proc/device-tree/compatible`, split at NULs, most specific first.
+    pub compatible: Vec<String>,
+    /// From `/etc/nv_tegra_release`.
+    pub l4t: Option<L4tRelease>,
+    /// `MemTotal` from `/proc/meminfo`.
+    pub mem_total: Option<Bytes>,
+    /// CPUs counted in `/sys/devices/system/cpu/present`.
+    pub cpus_present: Option<u32>,
+}
+
+impl Facts {
+    /// The SoC the compatible list names, if any.
+    pub fn soc(&self) -> Option<Soc> {
+        self.compatible.iter().find_map(|c| Soc::from_compatible(c))
+    }
+}
+
+/// One piece of evidence that tied the device to a profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rule {
+    /// A compatible entry (or a part number inside one) equal to the profile's.
+    Compatible(String),
+    /// A substring of the model.
+    Model(String),
+    /// The SoC named in the compatible list.
+    Soc(Soc),
+    /// MemTotal inside the profile's range.
+    MemTotal {
+        total: Bytes,
+        min: Option<Bytes>,
+        max: Option<Bytes>,
+    },
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rule::Compatible(c) => write!(f, "compatible {c}"),
+            Rule::Model(m) => write!(f, "model contains {m:?}"),
+            Rule::Soc(s) => write!(f, "soc {s}"),
+            Rule::MemTotal { total, min, max } => {
+                let show = |b: &Option<Bytes>| b.map(|b| b.to_string()).unwrap_or_default();
+                write!(f, "memory {total} in {}..{}", show(min), show(max))
+            }
+        }
+    }
+}
+
+/// Serialised as its sentence: `"compatible nvidia,p3767-0005"`.
+impl Serialize for Rule {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// The verdict: a known profile with the rules that chose it, or the generic profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detected {
+    /// The matching profile; `None` means generic (not a known Jetson).
+    pub profile: Option<Profile>,
+    pub model: Option<String>,
+    pub compatible: Vec<String>,
+    pub l4t: Option<L4tRelease>,
+    /// JetPack family of the L4T release: `"6.x"`.
+    pub jetpack: Option<String>,
+    pub mem_total: Option<Bytes>,
+    pub cpus_present: Option<u32>,
+    /// The rules that matched, strongest first; empty for generic.
+    pub how: Vec<Rule>,
+    /// Other profiles that scored as high (the first listed won).
+    pub tied_with: Vec<String>,
+}
+
+impl Detected {
+    pub fn is_known(&self) -> bool {
+        self.profile.is_some()
+    }
+
+    pub fn id(&self) -> &str {
+        self.profile.as_ref().map_or(super::GENERIC_ID, |p| &p.id)
+    }
+
+    pub fn name(&self) -> &str {
+        self.profile
+            .as_ref()
+            .map_or("Generic Linux (not a known Jetson)", |p| &p.name)
+    }
+
+    /// The profile's SoC, or for generic the SoC the compatible list names.
+    pub fn soc(&self) -> Option<Soc> {
+        match &self.profile {
+            Some(p) => Some(p.soc),
+            None => self.compatible.iter().find_map(|c| Soc::from_compatible(c)),
+        }
+    }
+
+    /// CPUs counted on the device, else the profile's nominal count.
+    pub fn cores(&self) -> Option<u32> {
+        self.cpus_present
+            .or_else(|| self.profile.as_ref().map(|p| p.cpu_cores))
+    }
+
+    /// The profile's reserve; for generic a tenth of MemTotal, at least 512 MiB.
+    pub fn default_reserve(&self) -> Bytes {
+        match &self.profile {
+            Some(p) => p.default_reserve,
+            None => generic_reserve(self.mem_total),
+        }
+    }
+}
+
+/// A tenth of MemTotal, at least [`GENERIC_RESERVE_FLOOR`] (also when MemTotal is unknown).
+pub fn generic_reserve(mem_total: Option<Bytes>) -> Bytes {
+    let tenth = mem_total.map_or(Bytes::ZERO, |t| Bytes(t.get() / 10));
+    tenth.max(GENERIC_RESERVE_FLOOR)
+}
+
+/// `p3767-0005` from `p3767-0005-super` or `p3448-0000-b00`: `p`, four digits, `-`, four digits.
+fn part_number(s: &str) -> Option<&str> {
+    let b = s.as_bytes();
+    let shaped = b.len() >= 10
+        && b[0] == b'p'
+        && b[1..5].iter().all(u8::is_ascii_digit)
+        && b[5] == b'-'
+        && b[6..10].iter().all(u8::is_ascii_digit);
+    if shaped {
+        s.get(..10)
+    } else {
+        None
+    }
+}
+
+/// Every form of each compatible entry a profile may name: the entry itself, and for
+/// `vendor,board+module` entries each part number as `vendor,pNNNN-NNNN`.
+pub fn compatible_forms(compatible: &[String]) -> Vec<String> {
+    let mut forms = Vec::new();
+    for entry in compatible {
+        forms.push(entry.clone());
+        if let Some((vendor, rest)) = entry.split_once(',') {
+            for part in rest.split('+').filter_map(part_number) {
+                let form = format!("{vendor},{part}");
+                if !forms.contains(&form) {
+                    forms.push(form);
+                }
+            }
+        }
+    }
+    forms
+}
+
+struct Candidate<'a> {
+    profile: &'a Profile,
+    score: u32,
+    how: Vec<Rule>,
+}
+
+fn score<'a>(profile: &'a Profile, facts: &Facts, forms: &[String]) -> Option<Candidate<'a>> {
+    let soc = facts.soc();
+    if soc.is_some_and(|s| s != profile.soc) {
+        return None;
+    }
+    let rules = &profile.rules;
+    let mut how = Vec::new();
+    let mut score = 0;
+    if let Some(c) = rules.compatible.iter().find(|c| forms.contains(c)) {
+        how.push(Rule::Compatible(c.clone()));
+        score += COMPATIBLE_SCORE;
+    }
+    if let Some(model) = &facts.model {
+        let model = model.to_lowercase();
+        if let Some(m) = rules
+            .model
+            .iter()
+            .find(|m| model.contains(&m.to_lowercase()))
+        {
+            how.push(Rule::Model(m.clone()));
+            score += MODEL_SCORE;
+        }
+    }
+    if how.is_empty() {
+        return None;
+    }
+    if let Some(s) = soc {
+        how.push(Rule::Soc(s));
+        score += SOC_SCORE;
+    }
+    if let (true, Some(total)) = (rules.has_memory_range(), facts.mem_total) {
+        if !rules.memory_in_range(total) {
+            return None;
+        }
+        how.push(Rule::MemTotal {
+            total,
+            min: rules.mem_total_min,
+            max: rules.mem_total_max,
+        });
+        score += MEMORY_SCORE;
+    }
+    Some(Candidate {
+        profile,
+        score,
+        how,
+    })
+}
+
+/// Picks the best profile for the facts, or generic when none fits.
+pub fn match_profiles(facts: &Facts, profiles: &[Profile]) -> Detected {
+    let forms = compatible_forms(&facts.compatible);
+    let candidates: Vec<Candidate> = profiles
+        .iter()
+        .filter_map(|p| score(p, facts, &forms))
+        .collect();
+    let best = candidates.iter().map(|c| c.score).max();
+    let mut winners = candidates.into_iter().filter(|c| Some(c.score) == best);
+    let winner = winners.next();
+    let tied_with = winners.map(|c| c.profile.id.clone()).collect();
+    let (profile, how) = match winner {
+        Some(c) => (Some(c.profile.clone()), c.how),
+        None => (None, Vec::new()),
+    };
+    Detected {
+        profile,
+        model: facts.model.clone(),
+        compatible: facts.compatible.clone(),
+        l4t: facts.l4t,
+        jetpack: facts.l4t.as_ref().and_then(super::release::jetpack_family),
+        mem_total: facts.mem_total,
+        cpus_present: facts.cpus_present,
+        how,
+        tied_with,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::board::profile::embedded;
+
+    fn facts(model: &str, compatible: &[&str], mem_mib: Option<u64>) -> Facts {
+        Facts {
+            model: (!model.is_empty()).then(|| model.to_string()),
+            compatible: compatible.iter().map(|s| s.to_string()).collect(),
+            l4t: None,
+            mem_total: mem_mib.map(Bytes::from_mib),
+            cpus_present: None,
+        }
+    }
+
+    fn id_for(f: &Facts) -> String {
+        match_profiles(f, &embedded().unwrap()).id().to_string()
+    }
+
+    const NANO_DT: [&str; 3] = [
+        "nvidia,p3768-0000+p3767-0005-super",
+        "nvidia,p3767-0005",
+        "nvidia,tegra234",
+    ];
+
+    #[test]
+    fn memtotal_tells_the_4gb_orin_nano_from_the_8gb_on_a_shared_device_tree() {
+        let model = "NVIDIA Jetson Orin Nano Engineering Reference Developer Kit Super";
+        assert_eq!(id_for(&facts(model, &NANO_DT, Some(7620))), "orin-nano-8gb");
+        assert_eq!(id_for(&facts(model, &NANO_DT, Some(3434))), "orin-nano-4gb");
+    }
+
+    #[test]
+    fn memtotal_tells_the_32gb_agx_orin_from_the_64gb() {
+        let dt = [
+            "nvidia,p3737-0000+p3701-0000",
+            "nvidia,p3701-0000",
+            "nvidia,tegra234",
+        ];
+        let model = "NVIDIA Jetson AGX Orin Developer Kit";
+        assert_eq!(id_for(&facts(model, &dt, Some(30623))), "agx-orin-32gb");
+        // A 64 GB module booted with the -0000 tree is still told apart by its memory.
+        assert_eq!(id_for(&facts(model, &dt, Some(62841))), "agx-orin-64gb");
+    }
+
+    #[test]
+    fn without_memtotal_a_shared_tree_is_a_tie_that_the_verdict_names() {
+        let d = match_profiles(&facts("", &NANO_DT, None), &embedded().unwrap());
+        assert_eq!(d.id(), "orin-nano-4gb");
+        assert_eq!(d.tied_with, vec!["orin-nano-8gb".to_string()]);
+    }
+
+    #[test]
+    fn part_numbers_inside_board_pairs_match_with_suffixes_removed() {
+        let nano = ["nvidia,p3449-0000-b00+p3448-0000-b00", "nvidia,tegra210"];
+        let d = match_profiles(&facts("", &nano, Some(3964)), &embedded().unwrap());
+        assert_eq!(d.id(), "nano");
+        assert_eq!(d.how[0], Rule::Compatible("nvidia,p3448-0000".into()));
+        let forms = compatible_forms(&["nvidia,p3768-0000+p3767-0005-super".to_string()]);
+        assert!(
+            forms.contains(&"nvidia,p3767-0005".to_string()),
+            "{forms:?}"
+        );
+        assert!(
+            forms.contains(&"nvidia,p3768-0000".to_string()),
+            "{forms:?}"
+        );
+    }
+
+    #[test]
+    fn recognises_every_family_by_its_device_tree() {
+        let cases: [(&str, &[&str], u64, &str); 6] = [
+            (
+                "quill",
+                &["nvidia,p2771-0000", "nvidia,tegra186"],
+                7854,
+                "tx2",
+            ),
+            (
+                "Jetson-AGX",
+                &["nvidia,p2972-0000", "nvidia,galen", "nvidia,tegra194"],
+                15827,
+                "agx-xavier",
+            ),
+            (
+                "NVIDIA Jetson Xavier NX Developer Kit",
+                &["nvidia,p3449-0000+p3668-0001", "nvidia,tegra194"],
+                7771,
+                "xavier-nx",
+            ),
+            (
+                "NVIDIA Jetson Orin NX Engineering Reference Developer Kit",
+                &[
+                    "nvidia,p3768-0000+p3767-0000",
+                    "nvidia,p3767-0000",
+                    "nvidia,tegra234",
+                ],
+                15388,
+                "orin-nx-16gb",
+            ),
+            (
+                "NVIDIA Jetson Orin NX Engineering Reference Developer Kit",
+                &[
+                    "nvidia,p3768-0000+p3767-0000",
+                    "nvidia,p3767-0000",
+                    "nvidia,tegra234",
+                ],
+                7450,
+                "orin-nx-8gb",
+            ),
+            (
+                "NVIDIA Jetson AGX Thor Developer Kit",
+                &[
+                    "nvidia,p4071-0000+p3834-0008",
+                    "nvidia,p3834-0008",
+                    "nvidia,tegra264",
+                ],
+                125773,
+                "agx-thor",
+            ),
+        ];
+        for (model, dt, mib, want) in cases {
+            assert_eq!(id_for(&facts(model, dt, Some(mib))), want, "{model}");
+        }
+    }
+
+    #[test]
+    fn a_soc_that_contradicts_the_profile_excludes_it_even_when_the_model_matches() {
+        // A Xavier NX tree whose model was edited to say "Orin Nano" must not become an Orin.
+        let dt = ["nvidia,p3509-0000+p3668-0001", "nvidia,tegra194"];
+        assert_eq!(
+            id_for(&facts("Orin Nano clone", &dt, Some(7620))),
+            "xavier-nx"
+        );
+    }
+
+    #[test]
+    fn memory_outside_every_range_falls_back_to_generic() {
+        // An AGX Thor T4000 (64 GB) is not the T5000 profile.
+        let dt = ["nvidia,p4071-0000+p3834-0005", "nvidia,tegra264"];
+        let d = match_profiles(
+            &facts("NVIDIA Jetson AGX Thor Developer Kit", &dt, Some(62000)),
+            &embedded().unwrap(),
+        );
+        assert!(!d.is_known());
+        assert_eq!(d.id(), "generic");
+        assert_eq!(d.soc(), Some(Soc::T264));
+    }
+
+    #[test]
+    fn a_machine_without_a_device_tree_is_generic_with_a_tenth_of_memory_reserved() {
+        let d = match_profiles(&facts("", &[], Some(32768)), &embedded().unwrap());
+        assert_eq!(d.id(), "generic");
+        assert!(d.how.is_empty());
+        assert_eq!(
+            d.default_reserve(),
+            Bytes(Bytes::from_mib(32768).get() / 10)
+        );
+        assert_eq!(
+            generic_reserve(Some(Bytes::from_mib(2048))),
+            GENERIC_RESERVE_FLOOR
+        );
+        assert_eq!(generic_reserve(None), GENERIC_RESERVE_FLOOR);
+    }
+
+    #[test]
+    fn rules_read_as_sentences() {
+        let r = Rule::MemTotal {
+            total: Bytes::from_mib(7620),
+            min: Some(Bytes::from_gib(5)),
+            max: Some(Bytes::from_gib(10)),
+        };
+        assert_eq!(r.to_string(), "memory 7.4GiB in 5.0GiB..10.0GiB");
+        assert_eq!(
+            serde_json::to_string(&Rule::Compatible("nvidia,p3767-0005".into())).unwrap(),
+            "\"compatible nvidia,p3767-0005\""
+        );
+    }
+}
