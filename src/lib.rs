@@ -21,6 +21,7 @@
 //! - [`runner`]: spawns and stops children (own process group, own cgroup, piped output).
 //! - [`probe`]: readiness and liveness probes and the failure counter behind restarts.
 
+pub mod agent;
 pub mod board;
 pub mod cli;
 pub mod clock;

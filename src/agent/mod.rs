@@ -1,0 +1,4 @@
+//! The agent (`jetgate agent`): the composition root that wires sources, the engine and the
+//! I/O layer together, and the pure engine it drives.
+
+pub mod engine;
