@@ -21,6 +21,7 @@
 pub mod board;
 pub mod cli;
 pub mod clock;
+pub mod config;
 pub mod event;
 pub mod exit;
 pub mod sources;
