@@ -12,6 +12,7 @@ use crate::exit::{self, CliResult};
 use crate::sources::Root;
 
 pub mod board;
+pub mod config;
 pub mod status;
 pub mod tegrastats;
 
@@ -49,6 +50,8 @@ pub enum Command {
     Board(board::Args),
     /// Device, memory, gate and services.
     Status(status::Args),
+    /// Configuration files: `jetgate config check FILE` lists every problem with its line.
+    Config(config::Args),
 }
 
 /// Options every command may use.
@@ -78,6 +81,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Tegrastats(args) => tegrastats::run(args, &globals),
         Command::Board(args) => board::run(args, &globals),
         Command::Status(args) => status::run(args, &globals),
+        Command::Config(args) => config::run(args, &globals),
     };
     match outcome {
         Ok(code) => exit::to_exit_code(code),

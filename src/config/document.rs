@@ -18,9 +18,10 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use serde::de::{DeserializeOwned, IntoDeserializer};
-use toml_edit::{DocumentMut, ImDocument, Item, Table, Value};
+use serde::de::DeserializeOwned;
+use toml_edit::{ImDocument, Item, Table, Value};
 
+use crate::config::lenient;
 use crate::config::problem::{line_column, Issues, KeyPath, Problem, Segment};
 use crate::config::program::{
     check_limit_covers_memory, Gating, ModelConfig, ProgramConfig, ServiceConfig, ServiceExtra,
@@ -59,6 +60,7 @@ pub(crate) fn read(text: &str) -> Result<Config, Vec<Problem>> {
         text,
         doc: &doc,
         problems: Vec::new(),
+        skipped: Vec::new(),
     };
     let config = reader.read_all();
     let mut problems = reader.problems;
@@ -76,6 +78,16 @@ struct Reader<'a> {
     text: &'a str,
     doc: &'a ImDocument<&'a str>,
     problems: Vec<Problem>,
+    /// Keys removed after a deserialization error: semantic issues under them are dropped
+    /// (they would judge a default that stands in for the bad value).
+    skipped: Vec<KeyPath>,
+}
+
+/// Where an `[[model]]` / `[[service]]` entry sits, for its errors.
+struct Entry<'a> {
+    base: &'a KeyPath,
+    span: Option<Range<usize>>,
+    label: &'a str,
 }
 
 impl Reader<'_> {
@@ -101,10 +113,11 @@ impl Reader<'_> {
         let gate: Option<GateConfig> = self.section("gate");
         let store: Option<StoreConfig> = self.section("store");
         let control: Option<ControlConfig> = self.section("control");
-        let mqtt: Option<Option<MqttConfig>>;
-        mqtt = match root.get("mqtt") {
+        let mqtt: Option<Option<MqttConfig>> = match root.get("mqtt") {
             None => Some(None),
-            Some(item) => self.deserialize(item.clone(), "mqtt", None).map(Some),
+            Some(item) => self
+                .deserialize(item.clone(), &KeyPath::root().key("mqtt"), "mqtt", None)
+                .map(Some),
         };
         let models = self.entries("model", Self::model);
         let services = self.entries("service", Self::service);
@@ -129,6 +142,9 @@ impl Reader<'_> {
         }
         check_entries(&models, &services, &mut issues);
         for issue in issues.0 {
+            if self.skipped.iter().any(|s| issue.path.0.starts_with(&s.0)) {
+                continue;
+            }
             let span = self.locate(&issue.path);
             let message = match self.entry_label(&issue.path) {
                 Some(label) => format!("{label}: {}", issue.message),
@@ -168,34 +184,30 @@ impl Reader<'_> {
     fn section<T: DeserializeOwned + Default>(&mut self, key: &str) -> Option<T> {
         match self.doc.as_table().get(key) {
             None => Some(T::default()),
-            Some(item) => self.deserialize(item.clone(), key, None),
+            Some(item) => self.deserialize(item.clone(), &KeyPath::root().key(key), key, None),
         }
     }
 
-    /// Deserializes one item, recording an error (labelled, at its span or `fallback`).
+    /// Deserializes one item, recording every error (labelled, at its span or `fallback`)
+    /// and the keys it had to skip; `Some` only for a value that can be checked further.
     fn deserialize<T: DeserializeOwned>(
         &mut self,
         item: Item,
+        base: &KeyPath,
         label: &str,
         fallback: Option<Range<usize>>,
     ) -> Option<T> {
         let fallback = item.span().or(fallback);
-        let result = match item {
-            Item::Table(table) => toml_edit::de::from_document::<T>(DocumentMut::from(table)),
-            Item::Value(value) => T::deserialize(value.into_deserializer()),
-            Item::ArrayOfTables(array) => {
-                T::deserialize(Value::Array(array.into_array()).into_deserializer())
-            }
-            Item::None => toml_edit::de::from_document::<T>(DocumentMut::from(Table::new())),
-        };
-        match result {
-            Ok(value) => Some(value),
-            Err(e) => {
-                let span = e.span().or(fallback);
-                self.push(span, format!("{label}: {}", e.message()));
-                None
-            }
+        let outcome = lenient::deserialize_all::<T>(item);
+        for (span, message) in outcome.errors {
+            self.push(
+                span.or_else(|| fallback.clone()),
+                format!("{label}: {message}"),
+            );
         }
+        self.skipped
+            .extend(outcome.skipped.iter().map(|k| base.key(k)));
+        outcome.value
     }
 
     /// Each entry of an array of tables (`[[model]]` or `model = [{...}]`), read by `read_one`;
@@ -203,7 +215,7 @@ impl Reader<'_> {
     fn entries<T>(
         &mut self,
         key: &str,
-        mut read_one: impl FnMut(&mut Self, Table, Option<Range<usize>>, &str) -> Option<T>,
+        mut read_one: impl FnMut(&mut Self, Table, Entry<'_>) -> Option<T>,
     ) -> Vec<Option<T>> {
         let Some(item) = self.doc.as_table().get(key) else {
             return Vec::new();
@@ -242,7 +254,13 @@ impl Reader<'_> {
                 Some(name) => format!("{key} {name:?}"),
                 None => format!("{key}[{i}]"),
             };
-            out.push(read_one(self, table, span, &label));
+            let base = KeyPath::root().key(key).index(i);
+            let entry = Entry {
+                base: &base,
+                span,
+                label: &label,
+            };
+            out.push(read_one(self, table, entry));
         }
         out
     }
@@ -250,21 +268,19 @@ impl Reader<'_> {
     fn model(
         &mut self,
         mut table: Table,
-        span: Option<Range<usize>>,
-        label: &str,
+        Entry { base, span, label }: Entry<'_>,
     ) -> Option<ModelParts> {
         let split = split_off(&mut table, &SPLIT_KEYS);
         Some(ModelParts {
-            program: self.deserialize(Item::Table(table), label, span.clone()),
-            gating: self.deserialize(Item::Table(split), label, span),
+            program: self.deserialize(Item::Table(table), base, label, span.clone()),
+            gating: self.deserialize(Item::Table(split), base, label, span),
         })
     }
 
     fn service(
         &mut self,
         mut table: Table,
-        span: Option<Range<usize>>,
-        label: &str,
+        Entry { base, span, label }: Entry<'_>,
     ) -> Option<ServiceParts> {
         let mut gated = false;
         for key in MODEL_ONLY_KEYS {
@@ -281,8 +297,8 @@ impl Reader<'_> {
         }
         let split = split_off(&mut table, &["ready"]);
         Some(ServiceParts {
-            program: self.deserialize(Item::Table(table), label, span.clone()),
-            extra: self.deserialize(Item::Table(split), label, span),
+            program: self.deserialize(Item::Table(table), base, label, span.clone()),
+            extra: self.deserialize(Item::Table(split), base, label, span),
             gated,
         })
     }

@@ -31,6 +31,7 @@ pub mod control;
 pub mod device;
 pub mod document;
 pub mod gate;
+mod lenient;
 pub mod memory;
 pub mod mqtt;
 pub mod probe;
@@ -70,7 +71,7 @@ pub struct Config {
 /// Why a configuration file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {}: {source}", path.display())]
+    #[error("cannot read config file {}", path.display())]
     Read {
         path: PathBuf,
         source: std::io::Error,

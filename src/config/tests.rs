@@ -145,6 +145,21 @@ ready = { http = "http://127.0.0.1:8080/health" }
 }
 
 #[test]
+fn a_section_with_several_bad_keys_reports_each_of_them() {
+    let p = problems("[memory]\nreserv = \"1GiB\"\nscope = \"host\"\nheadroom = 2.0\n");
+    let got: Vec<(usize, &str)> = p.iter().map(|p| (p.line, p.message.as_str())).collect();
+    assert_eq!(lines(&p), [2, 3, 4], "{got:#?}");
+}
+
+#[test]
+fn a_bad_value_is_not_judged_again_through_its_default() {
+    // settle_window is unreadable; its 2s default must not be reported against the 1s timeout.
+    let p = problems("[gate]\nsettle_window = \"2 fortnights\"\nsettle_timeout = \"1s\"\n");
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert_eq!(p[0].line, 2);
+}
+
+#[test]
 fn duplicate_names_are_reported_on_the_second_use() {
     let text = format!("{MODEL}\n[[service]]\nname = \"llm\"\ncommand = [\"/x\"]\n");
     let p = problems(&text);
