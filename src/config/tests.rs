@@ -301,3 +301,55 @@ proptest! {
         }
     }
 }
+
+/// Every key path in `item`, array indices dropped: `model.ready.http`.
+fn key_paths(prefix: &str, item: &toml_edit::Item, out: &mut Vec<String>) {
+    let mut visit = |key: &str, child: &toml_edit::Item| {
+        let path = if prefix.is_empty() {
+            key.to_string()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        out.push(path.clone());
+        // `env` holds free-form variable names, not schema keys.
+        if key != "env" {
+            key_paths(&path, child, out);
+        }
+    };
+    match item {
+        toml_edit::Item::Table(t) => t.iter().for_each(|(k, v)| visit(k, v)),
+        toml_edit::Item::Value(toml_edit::Value::InlineTable(t)) => {
+            for (k, v) in t.iter() {
+                visit(k, &toml_edit::Item::Value(v.clone()));
+            }
+        }
+        toml_edit::Item::ArrayOfTables(a) => {
+            for t in a.iter() {
+                key_paths(prefix, &toml_edit::Item::Table(t.clone()), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn every_key_of_the_reference_example_is_documented() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let docs = std::fs::read_to_string(root.join("docs/configuration.md")).unwrap();
+    let documented: Vec<&str> = docs
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `")?.split('`').next())
+        .collect();
+    let example = std::fs::read_to_string(root.join("examples/jetgate.toml")).unwrap();
+    let doc: toml_edit::DocumentMut = example.parse().unwrap();
+    let mut keys = Vec::new();
+    key_paths("", doc.as_item(), &mut keys);
+    assert!(keys.len() > 50, "{keys:?}");
+    for key in keys {
+        let section_only = !key.contains('.');
+        assert!(
+            section_only || documented.contains(&key.as_str()),
+            "`{key}` is in examples/jetgate.toml but not in docs/configuration.md"
+        );
+    }
+}
