@@ -15,18 +15,15 @@
 //! model "llm": `sha256` must be 64 hexadecimal digits, got 12 characters         (step 3)
 //! ```
 
-use std::collections::BTreeMap;
 use std::ops::Range;
 
 use serde::de::DeserializeOwned;
 use toml_edit::{ImDocument, Item, Table, Value};
 
+use crate::config::entries::{check_entries, split_off, ModelParts, ServiceParts};
 use crate::config::lenient;
 use crate::config::problem::{line_column, Issues, KeyPath, Problem, Segment};
-use crate::config::program::{
-    check_limit_covers_memory, Gating, ModelConfig, ProgramConfig, ServiceConfig, ServiceExtra,
-    MODEL_ONLY_KEYS, SPLIT_KEYS,
-};
+use crate::config::program::{MODEL_ONLY_KEYS, SPLIT_KEYS};
 use crate::config::{
     Config, ControlConfig, DeviceConfig, GateConfig, MemoryConfig, MqttConfig, StoreConfig,
 };
@@ -349,95 +346,4 @@ impl Reader<'_> {
             _ => None,
         }
     }
-}
-
-/// A `[[model]]` entry read in two parts, each `None` when it did not deserialize.
-struct ModelParts {
-    program: Option<ProgramConfig>,
-    gating: Option<Gating>,
-}
-
-impl ModelParts {
-    fn complete(self) -> Option<ModelConfig> {
-        Some(ModelConfig::new(self.program?, self.gating?))
-    }
-}
-
-/// A `[[service]]` entry read in two parts; `gated` when it wrongly had model-only keys.
-struct ServiceParts {
-    program: Option<ProgramConfig>,
-    extra: Option<ServiceExtra>,
-    gated: bool,
-}
-
-impl ServiceParts {
-    fn complete(self) -> Option<ServiceConfig> {
-        if self.gated {
-            return None;
-        }
-        Some(ServiceConfig {
-            program: self.program?,
-            ready: self.extra?.ready,
-        })
-    }
-}
-
-/// Semantic checks of every part that deserialized, then unique names across all entries.
-fn check_entries(
-    models: &[Option<ModelParts>],
-    services: &[Option<ServiceParts>],
-    issues: &mut Issues,
-) {
-    let mut named = Vec::new();
-    for (i, parts) in models.iter().enumerate() {
-        let Some(parts) = parts else { continue };
-        let path = KeyPath::root().key("model").index(i);
-        if let Some(program) = &parts.program {
-            program.check(&path, issues);
-            named.push((program.name.as_str(), path.clone()));
-        }
-        if let Some(gating) = &parts.gating {
-            gating.check(&path, issues);
-        }
-        if let (Some(program), Some(gating)) = (&parts.program, &parts.gating) {
-            check_limit_covers_memory(program, gating, &path, issues);
-        }
-    }
-    for (i, parts) in services.iter().enumerate() {
-        let Some(parts) = parts else { continue };
-        let path = KeyPath::root().key("service").index(i);
-        if let Some(program) = &parts.program {
-            program.check(&path, issues);
-            named.push((program.name.as_str(), path.clone()));
-        }
-        if let Some(extra) = &parts.extra {
-            extra.check(&path, issues);
-        }
-    }
-    let mut first_use: BTreeMap<&str, KeyPath> = BTreeMap::new();
-    for (name, path) in named {
-        match first_use.get(name) {
-            Some(first) => issues.report(
-                path.key("name"),
-                format!(
-                    "name {name:?} is already used by {first}: names must be unique across \
-                     models and services"
-                ),
-            ),
-            None => {
-                first_use.insert(name, path);
-            }
-        }
-    }
-}
-
-/// Moves `keys` out of `table` into a new table (items keep their spans).
-fn split_off(table: &mut Table, keys: &[&str]) -> Table {
-    let mut split = Table::new();
-    for key in keys {
-        if let Some((k, item)) = table.remove_entry(key) {
-            split.insert_formatted(&k, item);
-        }
-    }
-    split
 }

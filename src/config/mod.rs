@@ -30,6 +30,7 @@ use std::path::{Path, PathBuf};
 pub mod control;
 pub mod device;
 pub mod document;
+mod entries;
 pub mod gate;
 mod lenient;
 pub mod memory;
