@@ -8,7 +8,7 @@
 //!    error in one does not hide the others; every item keeps its byte span from step 1, so
 //!    errors come back with the position of the offending key or value;
 //! 3. run the semantic checks of each section that did deserialize, which name a
-//!    [`KeyPath`]; [`Reader::locate`] turns the path into a position through the document.
+//!    [`KeyPath`]; `Reader::locate` turns the path into a position through the document.
 //!
 //! ```text
 //! memory: unknown field `reserv`, expected one of `reserve`, `headroom`, ...     (step 2)
