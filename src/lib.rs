@@ -25,6 +25,7 @@ pub mod agent;
 pub mod board;
 pub mod cli;
 pub mod clock;
+pub mod config;
 pub mod control;
 pub mod event;
 pub mod exit;

@@ -12,6 +12,7 @@ use crate::exit::{self, CliResult};
 use crate::sources::Root;
 
 pub mod board;
+pub mod config;
 pub mod events;
 pub mod remote;
 pub mod status;
@@ -64,6 +65,8 @@ pub enum Command {
     Events(events::Args),
     /// Write an operator note into the event log.
     Note(remote::NoteArgs),
+    /// Configuration files: `jetgate config check FILE` lists every problem with its line.
+    Config(config::Args),
 }
 
 /// Options every command may use.
@@ -99,6 +102,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Services(args) => remote::services(args, &globals),
         Command::Events(args) => events::run(args, &globals),
         Command::Note(args) => remote::note(args, &globals),
+        Command::Config(args) => config::run(args, &globals),
     };
     match outcome {
         Ok(code) => exit::to_exit_code(code),

@@ -1,0 +1,63 @@
+//! `jetgate config check FILE`: every problem in a configuration file, one a line, as
+//! `FILE:LINE:COL: message` (the form editors and CI annotate), then a one-line verdict.
+//!
+//! ```text
+//! $ jetgate config check /etc/jetgate/jetgate.toml
+//! /etc/jetgate/jetgate.toml:3:1: memory: unknown field `reserv`, expected one of ...
+//! /etc/jetgate/jetgate.toml:14:1: model "llm": `sha256` must be 64 hexadecimal digits, got 6 characters
+//! /etc/jetgate/jetgate.toml: 2 problems
+//! $ echo $?
+//! 3
+//! ```
+//!
+//! A valid file prints `FILE: ok: 2 models, 1 service, scope system, mqtt on (...)` and exits 0;
+//! an invalid or unreadable one exits 3 ([`exit::CONFIG`]).
+
+use std::path::PathBuf;
+
+use crate::cli::Globals;
+use crate::config::{Config, ConfigError};
+use crate::exit::{self, CliError, CliResult};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: ConfigCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ConfigCommand {
+    /// Check a configuration file and list every problem with its line.
+    Check {
+        /// The TOML file to check.
+        file: PathBuf,
+    },
+}
+
+pub fn run(args: Args, _globals: &Globals) -> CliResult {
+    match args.command {
+        ConfigCommand::Check { file } => check(&file),
+    }
+}
+
+fn check(file: &std::path::Path) -> CliResult {
+    match Config::load(file) {
+        Ok(config) => {
+            println!("{}: ok: {}", file.display(), config.summary());
+            Ok(exit::SUCCESS)
+        }
+        Err(ConfigError::Invalid { path, problems }) => {
+            for problem in &problems {
+                println!("{}:{problem}", path.display());
+            }
+            let n = problems.len();
+            eprintln!(
+                "{}: {n} problem{}",
+                path.display(),
+                if n == 1 { "" } else { "s" }
+            );
+            Ok(exit::CONFIG)
+        }
+        Err(e @ ConfigError::Read { .. }) => Err(CliError::new(exit::CONFIG, e)),
+    }
+}

@@ -1,0 +1,242 @@
+//! `[mqtt]`: the fleet broker. The section is optional: without it the agent publishes
+//! nothing and still keeps its local event log.
+//!
+//! ```toml
+//! [mqtt]
+//! url = "mqtts://broker.example.com:8883"   # mqtt:// (default port 1883) or mqtts:// (8883)
+//! prefix = "jetgate"                        # topics: <prefix>/<device id>/...
+//! ca = "/etc/jetgate/ca.pem"
+//! cert = "/etc/jetgate/device.pem"          # client certificate: cert and key together
+//! key = "/etc/jetgate/device.key"
+//! username = "orin-07"
+//! password_file = "/etc/jetgate/mqtt.pass"
+//! state_interval = "10s"
+//! telemetry_interval = "5s"
+//! outbox_limit = "64MiB"
+//! ```
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::config::probe::{check_absolute, host_port, positive};
+use crate::config::problem::{Issues, KeyPath};
+use crate::units::{Bytes, HumanDuration};
+
+/// Why an `mqtt.url` was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BrokerUrlError {
+    #[error("`mqtt.url` {0:?} must start with mqtt:// or mqtts://")]
+    Scheme(String),
+    #[error("`mqtt.url` {url:?}: {why}")]
+    Address { url: String, why: String },
+}
+
+/// A broker address: `mqtt://host[:port]` (plain, 1883) or `mqtts://host[:port]` (TLS, 8883).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerUrl {
+    pub tls: bool,
+    pub host: String,
+    pub port: u16,
+}
+
+impl FromStr for BrokerUrl {
+    type Err = BrokerUrlError;
+
+    fn from_str(url: &str) -> Result<BrokerUrl, BrokerUrlError> {
+        let (tls, rest) = if let Some(rest) = url.strip_prefix("mqtts://") {
+            (true, rest)
+        } else if let Some(rest) = url.strip_prefix("mqtt://") {
+            (false, rest)
+        } else {
+            return Err(BrokerUrlError::Scheme(url.to_string()));
+        };
+        let address = |why: String| BrokerUrlError::Address {
+            url: url.to_string(),
+            why,
+        };
+        let authority = rest.strip_suffix('/').unwrap_or(rest);
+        if authority.contains(['/', '@', '?', '#']) {
+            return Err(address(
+                "only host and port belong in the URL (credentials go in username and password_file)"
+                    .to_string(),
+            ));
+        }
+        host_port(authority, true).map_err(address)?;
+        let default_port = if tls { 8883 } else { 1883 };
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, p)) if !authority.ends_with(']') => (
+                h,
+                p.parse().map_err(|_| address(format!("bad port {p:?}")))?,
+            ),
+            _ => (authority, default_port),
+        };
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        Ok(BrokerUrl { tls, host, port })
+    }
+}
+
+impl fmt::Display for BrokerUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = if self.tls { "mqtts" } else { "mqtt" };
+        if self.host.contains(':') {
+            write!(f, "{scheme}://[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{scheme}://{}:{}", self.host, self.port)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for BrokerUrl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<BrokerUrl, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttConfig {
+    pub url: BrokerUrl,
+    /// First topic level (default `jetgate`).
+    #[serde(default = "default_prefix")]
+    pub prefix: String,
+    /// CA bundle to verify the broker with (mqtts only); default: the system roots.
+    pub ca: Option<PathBuf>,
+    /// Client certificate (PEM), with `key`.
+    pub cert: Option<PathBuf>,
+    /// Client private key (PEM), with `cert`.
+    pub key: Option<PathBuf>,
+    pub username: Option<String>,
+    /// A file holding the password (never the password itself in the config).
+    pub password_file: Option<PathBuf>,
+    /// Retained state is republished at least this often (default 10s).
+    #[serde(default = "default_state_interval")]
+    pub state_interval: HumanDuration,
+    /// Telemetry period (default 5s).
+    #[serde(default = "default_telemetry_interval")]
+    pub telemetry_interval: HumanDuration,
+    /// Largest size of the durable outbox; the oldest telemetry goes first (default 64MiB).
+    #[serde(default = "default_outbox_limit")]
+    pub outbox_limit: Bytes,
+    /// MQTT client id; default: `<prefix>-<device id>`.
+    pub client_id: Option<String>,
+}
+
+fn default_prefix() -> String {
+    "jetgate".to_string()
+}
+fn default_state_interval() -> HumanDuration {
+    HumanDuration(Duration::from_secs(10))
+}
+fn default_telemetry_interval() -> HumanDuration {
+    HumanDuration(Duration::from_secs(5))
+}
+fn default_outbox_limit() -> Bytes {
+    Bytes::from_mib(64)
+}
+
+impl MqttConfig {
+    pub(crate) fn check(&self, at: &KeyPath, issues: &mut Issues) {
+        let prefix_ok = !self.prefix.is_empty()
+            && !self.prefix.starts_with('/')
+            && !self.prefix.ends_with('/')
+            && !self.prefix.contains(['+', '#'])
+            && !self.prefix.contains("//");
+        issues.require(prefix_ok, at.key("prefix"), || {
+            format!(
+                "`mqtt.prefix` {:?} must be topic levels without wildcards or empty levels",
+                self.prefix
+            )
+        });
+        for (key, path) in [
+            ("ca", &self.ca),
+            ("cert", &self.cert),
+            ("key", &self.key),
+            ("password_file", &self.password_file),
+        ] {
+            if let Some(path) = path {
+                check_absolute(path, &at.key(key), issues);
+                issues.require(self.url.tls || key == "password_file", at.key(key), || {
+                    format!("`mqtt.{key}` needs an mqtts:// url: TLS files mean nothing over plain mqtt://")
+                });
+            }
+        }
+        match (&self.cert, &self.key) {
+            (Some(_), None) => issues.report(
+                at.key("cert"),
+                "`mqtt.cert` without `mqtt.key`: a client certificate needs its private key",
+            ),
+            (None, Some(_)) => issues.report(
+                at.key("key"),
+                "`mqtt.key` without `mqtt.cert`: a private key needs its client certificate",
+            ),
+            _ => {}
+        }
+        if self.password_file.is_some() && self.username.is_none() {
+            issues.report(
+                at.key("password_file"),
+                "`mqtt.password_file` without `mqtt.username`",
+            );
+        }
+        positive(self.state_interval, &at.key("state_interval"), issues);
+        positive(
+            self.telemetry_interval,
+            &at.key("telemetry_interval"),
+            issues,
+        );
+        issues.require(
+            self.outbox_limit >= Bytes::from_mib(1),
+            at.key("outbox_limit"),
+            || {
+                format!(
+                    "`mqtt.outbox_limit` ({}) must be at least 1MiB",
+                    self.outbox_limit
+                )
+            },
+        );
+        if let Some(id) = &self.client_id {
+            issues.require(
+                !id.is_empty() && id.len() <= 256 && !id.contains(char::is_control),
+                at.key("client_id"),
+                || format!("`mqtt.client_id` {id:?} must be 1-256 printable characters"),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broker_urls_take_default_ports_by_scheme() {
+        let u: BrokerUrl = "mqtt://localhost".parse().unwrap();
+        assert_eq!((u.tls, u.host.as_str(), u.port), (false, "localhost", 1883));
+        let u: BrokerUrl = "mqtts://b.example.com:9000/".parse().unwrap();
+        assert_eq!((u.tls, u.port), (true, 9000));
+        let u: BrokerUrl = "mqtt://[::1]:1884".parse().unwrap();
+        assert_eq!((u.host.as_str(), u.port), ("::1", 1884));
+        assert_eq!(u.to_string(), "mqtt://[::1]:1884");
+        let u: BrokerUrl = "mqtts://[fe80::1]".parse().unwrap();
+        assert_eq!(u.port, 8883);
+    }
+
+    #[test]
+    fn broker_urls_with_other_schemes_or_credentials_are_refused() {
+        assert!(matches!(
+            "http://b:1883".parse::<BrokerUrl>(),
+            Err(BrokerUrlError::Scheme(_))
+        ));
+        assert!("mqtt://user:pw@b:1883".parse::<BrokerUrl>().is_err());
+        assert!("mqtt://b:notaport".parse::<BrokerUrl>().is_err());
+        assert!("mqtt://".parse::<BrokerUrl>().is_err());
+    }
+}
