@@ -79,8 +79,10 @@ pub enum Input {
     ReadyProbePassed {
         name: String,
     },
+    /// The process tree of `name` whose leader was `pid` has ended.
     Exited {
         name: String,
+        pid: u32,
         code: Option<i32>,
         signal: Option<i32>,
     },
@@ -94,6 +96,8 @@ pub enum Refusal {
     UnknownName(String),
     #[error("{name} is already {state}")]
     Already { name: String, state: &'static str },
+    #[error("{name} is still stopping (pid {pid}); try again once it has exited")]
+    StillStopping { name: String, pid: u32 },
 }
 
 #[derive(Debug, Clone)]
@@ -233,6 +237,12 @@ impl Engine {
             }
             _ => {}
         }
+        if let Some(pid) = unit.pid {
+            return Err(Refusal::StillStopping {
+                name: name.to_string(),
+                pid,
+            });
+        }
         let spec = unit.spec.clone();
         let Some(declared) = spec.declared else {
             return Ok(self.spawn_service(name));
@@ -325,7 +335,12 @@ impl Engine {
                 Vec::new()
             }
             Input::SpawnFailed { name, error } => self.spawn_failed(&name, error, now),
-            Input::Exited { name, code, signal } => self.exited(&name, code, signal, now),
+            Input::Exited {
+                name,
+                pid,
+                code,
+                signal,
+            } => self.exited(&name, pid, code, signal, now),
         }
     }
 
@@ -409,6 +424,7 @@ impl Engine {
     fn exited(
         &mut self,
         name: &str,
+        pid: u32,
         code: Option<i32>,
         signal: Option<i32>,
         now: Instant,
@@ -416,6 +432,11 @@ impl Engine {
         let Some(unit) = self.units.get_mut(name) else {
             return Vec::new();
         };
+        // Only the exit of the process we track means anything; a late exit of an earlier
+        // incarnation must not fail the load of the current one.
+        if unit.pid != Some(pid) {
+            return Vec::new();
+        }
         unit.pid = None;
         unit.memory = None;
         let expected = std::mem::take(&mut unit.stopping);
@@ -719,6 +740,7 @@ mod tests {
         let out = rig.engine.input(
             Input::Exited {
                 name: "a".into(),
+                pid: 100,
                 code: Some(0),
                 signal: None,
             },
@@ -814,6 +836,7 @@ mod tests {
         let out = rig.engine.input(
             Input::Exited {
                 name: "a".into(),
+                pid: 9,
                 code: Some(3),
                 signal: None,
             },
@@ -823,6 +846,46 @@ mod tests {
         assert!(kinds(&out).contains(&"finished:a:failed".to_string()));
         assert_eq!(rig.engine.view("a").unwrap().state, "failed");
         assert!(rig.engine.gate().in_flight().is_none());
+    }
+
+    #[test]
+    fn ignores_the_late_exit_of_an_earlier_process_and_waits_for_the_old_one_to_go() {
+        let mut rig = Rig::new(vec![spec("a", Some(GIB / 4))]);
+        rig.reading(0, 3 * GIB);
+        let now = rig.at(1);
+        rig.engine.load("a", now).unwrap();
+        rig.engine.input(
+            Input::Spawned {
+                name: "a".into(),
+                pid: 41,
+            },
+            now,
+        );
+        rig.reading(10, 100 << 20); // under the floor: aborted, kill sent
+        assert!(matches!(
+            rig.engine.load("a", now),
+            Err(Refusal::StillStopping { pid: 41, .. })
+        ));
+        let stale = Input::Exited {
+            name: "a".into(),
+            pid: 40,
+            code: None,
+            signal: Some(9),
+        };
+        assert!(rig.engine.input(stale, now).is_empty());
+        let gone = Input::Exited {
+            name: "a".into(),
+            pid: 41,
+            code: None,
+            signal: Some(9),
+        };
+        rig.engine.input(gone, now);
+        rig.reading(20, 3 * GIB);
+        // Once the old process is gone the request reaches the gate again, judged on the peak
+        // it learned from the abort (2.9 GiB of 3 GiB: now it can never fit).
+        let again = kinds(&rig.engine.load("a", rig.now).unwrap());
+        assert!(again.contains(&"load_requested".to_string()), "{again:?}");
+        assert!(again.contains(&"load_denied".to_string()), "{again:?}");
     }
 
     #[test]

@@ -2,3 +2,4 @@
 //! I/O layer together, and the pure engine it drives.
 
 pub mod engine;
+pub mod launch;

@@ -1,0 +1,164 @@
+//! The launch plan: what the configuration says about each model and service, in the forms the
+//! engine (pure [`UnitSpec`]s), the runner ([`Spec`]) and the ready probes need.
+//!
+//! Built once at start-up from a validated [`Config`]; nothing here does I/O.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::agent::engine::UnitSpec;
+use crate::config::{Config, ProgramConfig, ReadyCheck};
+use crate::gate::GateConfig;
+use crate::runner::Spec;
+use crate::units::Bytes;
+
+/// Everything needed to start one unit and tell when it is ready.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    pub spec: Spec,
+    pub ready: Option<ReadyCheck>,
+    /// Pinned weights: the file and its expected sha256 (lowercase hex).
+    pub weights: Option<(PathBuf, String)>,
+}
+
+/// The whole plan.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub units: Vec<UnitSpec>,
+    pub launches: BTreeMap<String, Launch>,
+    pub gate: GateConfig,
+}
+
+fn runner_spec(program: &ProgramConfig) -> Spec {
+    Spec {
+        name: program.name.clone(),
+        argv: program.command.0.clone(),
+        env: program
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        cwd: program.cwd.clone(),
+        memory_limit: None,
+        ..Spec::default()
+    }
+}
+
+/// The gate's policy from `[memory]` and `[gate]`, with the board's default reserve where the
+/// configuration names none.
+pub fn gate_config(config: &Config, board_reserve: Bytes) -> GateConfig {
+    let reserve = config.memory.reserve_or(board_reserve);
+    GateConfig {
+        reserve,
+        headroom: config.memory.headroom,
+        kill_floor: config.memory.kill_floor_for(reserve),
+        fresh_within: config.memory.fresh_within.0,
+        settle_window: config.gate.settle_window.0,
+        settle_tolerance: config.gate.settle_tolerance,
+        settle_timeout: config.gate.settle_timeout.0,
+        load_timeout: config.gate.load_timeout.0,
+    }
+}
+
+/// Builds the plan; models first, then services, each in file order.
+pub fn plan(config: &Config, board_reserve: Bytes) -> Plan {
+    let mut units = Vec::new();
+    let mut launches = BTreeMap::new();
+    for model in &config.models {
+        let p = &model.program;
+        units.push(UnitSpec {
+            name: p.name.clone(),
+            declared: Some(model.memory),
+            verify_weights: model.weights.is_some() && model.sha256.is_some(),
+            autostart: p.autostart,
+            stop_grace: p.stop_grace.0,
+        });
+        let weights = match (&model.weights, &model.sha256) {
+            (Some(path), Some(sum)) => Some((path.clone(), sum.to_ascii_lowercase())),
+            _ => None,
+        };
+        launches.insert(
+            p.name.clone(),
+            Launch {
+                spec: runner_spec(p),
+                ready: Some(model.ready.check.clone()),
+                weights,
+            },
+        );
+    }
+    for service in &config.services {
+        let p = &service.program;
+        units.push(UnitSpec {
+            name: p.name.clone(),
+            declared: None,
+            verify_weights: false,
+            autostart: p.autostart,
+            stop_grace: p.stop_grace.0,
+        });
+        launches.insert(
+            p.name.clone(),
+            Launch {
+                spec: runner_spec(p),
+                ready: service.ready.as_ref().map(|r| r.check.clone()),
+                weights: None,
+            },
+        );
+    }
+    Plan {
+        units,
+        launches,
+        gate: gate_config(config, board_reserve),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_units_and_launches_from_the_configuration() {
+        let text = r#"
+[memory]
+reserve = "1GiB"
+
+[[model]]
+name = "llm"
+command = ["llama-server", "-m", "/models/x.gguf"]
+memory = "4GiB"
+weights = "/models/x.gguf"
+sha256 = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+ready = { http = "http://127.0.0.1:8080/health" }
+env = { CUDA_VISIBLE_DEVICES = "0" }
+
+[[service]]
+name = "exporter"
+command = ["node-exporter"]
+autostart = true
+"#;
+        let config = Config::from_toml_str(text).unwrap();
+        let plan = plan(&config, Bytes::from_mib(512));
+        assert_eq!(plan.gate.reserve, Bytes::from_gib(1));
+        assert_eq!(plan.gate.kill_floor, Bytes::from_mib(512));
+        assert_eq!(plan.units.len(), 2);
+        assert_eq!(plan.units[0].declared, Some(Bytes::from_gib(4)));
+        assert!(plan.units[0].verify_weights);
+        assert_eq!(plan.units[1].declared, None);
+        assert!(plan.units[1].autostart);
+        let llm = &plan.launches["llm"];
+        assert_eq!(llm.spec.argv, vec!["llama-server", "-m", "/models/x.gguf"]);
+        assert_eq!(
+            llm.spec.env,
+            vec![("CUDA_VISIBLE_DEVICES".into(), "0".into())]
+        );
+        assert_eq!(llm.weights.as_ref().unwrap().1, "a".repeat(64));
+    }
+
+    #[test]
+    fn uses_the_board_reserve_when_the_configuration_names_none() {
+        let config = Config::embedded_default();
+        assert_eq!(
+            plan(&config, Bytes::from_mib(768)).gate.reserve,
+            Bytes::from_mib(768)
+        );
+    }
+}
