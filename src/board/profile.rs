@@ -138,8 +138,8 @@ impl MatchRules {
 
     /// Whether `total` lies in the range (an absent bound is open).
     pub fn memory_in_range(&self, total: Bytes) -> bool {
-        self.mem_total_min.map_or(true, |min| total >= min)
-            && self.mem_total_max.map_or(true, |max| total <= max)
+        self.mem_total_min.is_none_or(|min| total >= min)
+            && self.mem_total_max.is_none_or(|max| total <= max)
     }
 }
 
