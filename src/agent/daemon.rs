@@ -1,0 +1,454 @@
+//! The composition root: builds every part of the agent from the configuration, wires the
+//! channels, and runs the core loop, the one owner of the engine.
+//!
+//! ```text
+//! sampling task ──Sampled──┐
+//! runner ──ChildExit, ChildOutput──┤
+//! probes, hashing ──Feedback──┤   core loop: engine.input/command(now) ─► executor.execute
+//! control socket ──ControlRequest──┤                                   (spawn, kill, store, reply)
+//! SIGTERM / SIGINT ──────────┘
+//! ```
+//!
+//! Shutdown is designed: the first SIGTERM or SIGINT records `agent_stopping`, stops every
+//! child (SIGTERM to each process group, its grace, SIGKILL) within a drain deadline, then
+//! exits; a second signal exits at once.
+#![allow(clippy::disallowed_methods)] // the core loop reads the monotonic clock for `now`
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde_json::{json, Value};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::agent::engine::{Action, Engine, Input, Refusal};
+use crate::agent::executor::{Executor, Feedback};
+use crate::agent::launch;
+use crate::agent::sampling::{self, Sampled, SamplingPlan};
+use crate::board::{self, Detected};
+use crate::config::{Config, MemoryScope};
+use crate::control::server::{self, ControlRequest};
+use crate::control::{Cmd, ErrorCode, Response};
+use crate::event::NewEvent;
+use crate::gate::{Gate, SamplingMode};
+use crate::runner::{self, CgroupKind, CgroupScope, Runner};
+use crate::sources::cgroup::{named_cgroup, CgroupVersion};
+use crate::sources::proctree::TreeSampler;
+use crate::sources::{MemorySample, Root, Sampler, Scope};
+use crate::status;
+use crate::store::{EventFilter, Store};
+
+/// The core loop's tick: timeouts are checked and views refreshed at this rate.
+pub const TICK: Duration = Duration::from_millis(100);
+/// How often each running unit's tree memory is refreshed for the views.
+pub const MEMORY_REFRESH: Duration = Duration::from_secs(1);
+/// Shutdown stops all children within this, whatever their grace.
+pub const DRAIN_DEADLINE: Duration = Duration::from_secs(30);
+/// The longest operator note accepted.
+pub const MAX_NOTE_CHARS: usize = 4096;
+/// The most events one `events` request returns.
+pub const MAX_EVENTS_PER_REQUEST: u32 = 10_000;
+
+/// What the command line adds to the configuration.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub config_path: Option<PathBuf>,
+    pub socket: Option<PathBuf>,
+    pub root: Root,
+}
+
+struct Agent {
+    engine: Engine,
+    executor: Executor,
+    board: Detected,
+    device_id: String,
+    socket: PathBuf,
+    started: Instant,
+    latest: Option<(MemorySample, Instant)>,
+    plan_tx: watch::Sender<SamplingPlan>,
+    idle_interval: Duration,
+    load_interval: Duration,
+    trees: TreeSampler,
+    last_refresh: Option<Instant>,
+}
+
+/// Runs the agent until SIGTERM or SIGINT.
+pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
+    let root = options.root.clone();
+    let board = board::detect(&root).context("detecting the board")?;
+    let plan = launch::plan(&config, board.default_reserve());
+    let mut store = Store::open(&config.store.path)
+        .with_context(|| format!("opening the store {}", config.store.path.display()))?;
+    let learned: BTreeMap<_, _> = plan
+        .units
+        .iter()
+        .filter(|u| u.declared.is_some())
+        .filter_map(|u| {
+            let fp = store.footprint(&u.name).ok().flatten()?;
+            Some((u.name.clone(), fp.peak_bytes))
+        })
+        .collect();
+    let pruned = store
+        .prune(
+            config.store.max_events,
+            config.store.max_age.0.as_millis() as u64,
+            crate::clock::now_unix_ms(),
+        )
+        .unwrap_or(0);
+
+    let (sampler_scope, runner_scope) = scopes(&root, &config.memory.scope)?;
+    let (output_tx, mut output_rx) = mpsc::channel(1024);
+    let (exit_tx, mut exit_rx) = mpsc::channel(64);
+    let runner = Runner::new(root.clone(), runner_scope, output_tx, exit_tx);
+    if let Err(e) = runner::become_subreaper() {
+        tracing::warn!("cannot become a child subreaper (orphans go to init): {e}");
+    }
+    let (feedback_tx, mut feedback_rx) = mpsc::unbounded_channel();
+    let launches: HashMap<_, _> = plan.launches.into_iter().collect();
+    let executor = Executor::new(runner, launches, store, feedback_tx);
+    let engine = Engine::new(Gate::new(plan.gate.clone()), plan.units, learned);
+
+    let socket = options.socket.clone().unwrap_or(config.control.socket.clone());
+    let listener = server::bind(&socket, config.control.group.as_deref()).await?;
+    let cancel = CancellationToken::new();
+    let (control_tx, mut control_rx) = mpsc::channel::<ControlRequest>(64);
+    tokio::spawn(server::serve(listener, control_tx, cancel.clone()));
+
+    let idle_interval = config.memory.sample_interval.0;
+    let (plan_tx, plan_rx) = watch::channel(SamplingPlan {
+        interval: idle_interval,
+        tree_root: None,
+    });
+    let (sample_tx, mut sample_rx) = mpsc::channel(16);
+    let sampler = Sampler::new(root.clone(), sampler_scope);
+    tokio::spawn(sampling::run(sampler, plan_rx, sample_tx, cancel.clone()));
+
+    let mut sigterm = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+    let mut sigint = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+
+    let device_id = config.device.id.clone().unwrap_or_else(hostname);
+    let mut agent = Agent {
+        engine,
+        executor,
+        board,
+        device_id,
+        socket: socket.clone(),
+        started: Instant::now(),
+        latest: None,
+        plan_tx,
+        idle_interval,
+        load_interval: config.memory.load_sample_interval.0,
+        trees: TreeSampler::new(root.clone()),
+        last_refresh: None,
+    };
+    agent.executor.record(
+        NewEvent::info("agent_started", None)
+            .message(format!(
+                "jetgate {} started on {} ({}), control socket {}",
+                env!("CARGO_PKG_VERSION"),
+                agent.device_id,
+                agent.board.name(),
+                socket.display()
+            ))
+            .figure("pid", std::process::id())
+            .figure("version", env!("CARGO_PKG_VERSION"))
+            .figure("board", agent.board.id())
+            .figure("reserve_bytes", plan.gate.reserve.get())
+            .figure("kill_floor_bytes", plan.gate.kill_floor.get())
+            .figure("scope", scope_text(&config.memory.scope))
+            .figure("events_pruned", pruned)
+            .figure(
+                "config",
+                options
+                    .config_path
+                    .as_ref()
+                    .map_or("embedded default".to_string(), |p| p.display().to_string()),
+            ),
+    );
+    let start = agent.engine.start(Instant::now());
+    agent.drive(start);
+
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let signal_name = loop {
+        tokio::select! {
+            biased;
+            Some(msg) = sample_rx.recv() => agent.sampled(msg),
+            Some(exit) = exit_rx.recv() => {
+                let input = agent.executor.child_exited(&exit);
+                agent.input(input);
+            }
+            Some(fb) = feedback_rx.recv() => agent.feedback(fb),
+            Some(line) = output_rx.recv() => {
+                if let Some(input) = agent.executor.child_output(&line) {
+                    agent.input(input);
+                }
+            }
+            Some(req) = control_rx.recv() => agent.control(req),
+            _ = tick.tick() => agent.tick(),
+            _ = sigterm.recv() => break "SIGTERM",
+            _ = sigint.recv() => break "SIGINT",
+        }
+        agent.update_sampling();
+    };
+
+    agent.executor.record(
+        NewEvent::info("agent_stopping", None)
+            .message(format!("{signal_name}: stopping every child, then exiting"))
+            .figure("children", agent.engine.pids().len()),
+    );
+    let graces: HashMap<String, Duration> = config
+        .models
+        .iter()
+        .map(|m| &m.program)
+        .chain(config.services.iter().map(|s| &s.program))
+        .map(|p| (p.name.clone(), p.stop_grace.0))
+        .collect();
+    let grace = |name: &str| graces.get(name).copied().unwrap_or(Duration::from_secs(10));
+    tokio::select! {
+        _ = agent.executor.stop_all(grace, DRAIN_DEADLINE) => {}
+        _ = sigterm.recv() => tracing::warn!("second signal: exiting without waiting for children"),
+        _ = sigint.recv() => tracing::warn!("second signal: exiting without waiting for children"),
+    }
+    cancel.cancel();
+    let _ = std::fs::remove_file(&socket);
+    Ok(())
+}
+
+fn hostname() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "jetson".to_string())
+}
+
+fn scope_text(scope: &MemoryScope) -> String {
+    match scope {
+        MemoryScope::System => "system".to_string(),
+        MemoryScope::Cgroup(p) => format!("cgroup:{}", p.display()),
+    }
+}
+
+/// The sampler's scope and the runner's child-cgroup parent for the configured memory scope.
+fn scopes(root: &Root, scope: &MemoryScope) -> anyhow::Result<(Scope, Option<CgroupScope>)> {
+    match scope {
+        MemoryScope::System => Ok((Scope::System, None)),
+        MemoryScope::Cgroup(path) => {
+            let text = path.to_string_lossy();
+            let cgroup = named_cgroup(root, &text)
+                .with_context(|| format!("memory scope cgroup:{text}"))?;
+            let kind = match cgroup.version {
+                CgroupVersion::V1 => CgroupKind::V1,
+                CgroupVersion::V2 => CgroupKind::V2,
+            };
+            let runner_scope = CgroupScope {
+                kind,
+                path: root.path(&cgroup.dir),
+            };
+            Ok((Scope::Cgroup(cgroup), Some(runner_scope)))
+        }
+    }
+}
+
+impl Agent {
+    /// Executes actions and every input that follows from them at once, until quiet.
+    fn drive(&mut self, actions: Vec<Action>) {
+        let mut pending = actions;
+        while !pending.is_empty() {
+            let follow = self.executor.execute(std::mem::take(&mut pending));
+            for input in follow {
+                pending.extend(self.engine.input(input, Instant::now()));
+            }
+        }
+    }
+
+    fn input(&mut self, input: Input) {
+        let actions = self.engine.input(input, Instant::now());
+        self.drive(actions);
+    }
+
+    fn sampled(&mut self, msg: Sampled) {
+        match msg {
+            Sampled::Sample { sample, taken_at } => {
+                let loading = self.engine.loading().and_then(|(_, pid)| pid);
+                let reading = sampling::reading(&sample, taken_at, loading.is_some());
+                self.latest = Some((*sample, taken_at));
+                self.input(Input::Reading(reading));
+            }
+            Sampled::Failed { error } => {
+                self.executor.record(
+                    NewEvent::error("sample_failed", None)
+                        .message(format!("memory sample failed; no load is admitted until it works: {error}")),
+                );
+            }
+        }
+    }
+
+    fn feedback(&mut self, fb: Feedback) {
+        match fb {
+            Feedback::Engine(input) => self.input(input),
+            Feedback::Hashed {
+                name,
+                path,
+                stamp,
+                result,
+            } => {
+                let input = self.executor.hashed(name, path, stamp, result);
+                self.input(input);
+            }
+        }
+    }
+
+    fn tick(&mut self) {
+        self.input(Input::Tick);
+        let now = Instant::now();
+        let due = self
+            .last_refresh
+            .is_none_or(|t| now.duration_since(t) >= MEMORY_REFRESH);
+        if due {
+            self.last_refresh = Some(now);
+            for (name, pid) in self.engine.pids() {
+                let memory = self.trees.sample(pid).ok().flatten().map(|t| t.pss);
+                self.engine.set_memory(&name, memory);
+            }
+        }
+    }
+
+    /// Samples fast while a load is in flight, with its process tree named.
+    fn update_sampling(&mut self) {
+        let wanted = match self.engine.sampling_mode() {
+            SamplingMode::Loading => SamplingPlan {
+                interval: self.load_interval,
+                tree_root: self.engine.loading().and_then(|(_, pid)| pid),
+            },
+            SamplingMode::Idle => SamplingPlan {
+                interval: self.idle_interval,
+                tree_root: None,
+            },
+        };
+        self.plan_tx.send_if_modified(|plan| {
+            let changed = *plan != wanted;
+            *plan = wanted;
+            changed
+        });
+    }
+
+    fn control(&mut self, req: ControlRequest) {
+        let ControlRequest { cmd, reply } = req;
+        let now = Instant::now();
+        let response = match cmd {
+            Cmd::Status {} => Response::ok(self.status_document()),
+            Cmd::Services {} => Response::ok(json!(self.engine.views())),
+            Cmd::Load { name, wait } => match self.engine.load(&name, now) {
+                Err(refusal) => refused(refusal),
+                Ok(actions) => {
+                    if wait {
+                        self.executor.wait_for(&name, reply);
+                        self.drive(actions);
+                        return;
+                    }
+                    self.drive(actions);
+                    self.view_response(&name)
+                }
+            },
+            Cmd::Unload { name } => match self.engine.unload(&name, now) {
+                Err(refusal) => refused(refusal),
+                Ok(actions) => {
+                    self.drive(actions);
+                    self.view_response(&name)
+                }
+            },
+            Cmd::Restart { name } => match self.engine.restart(&name, now) {
+                Err(refusal) => refused(refusal),
+                Ok(actions) => {
+                    self.drive(actions);
+                    self.view_response(&name)
+                }
+            },
+            Cmd::Events {
+                since_ms,
+                after_seq,
+                kind,
+                subject,
+                limit,
+            } => {
+                let filter = EventFilter {
+                    since_ms,
+                    after_seq,
+                    kind,
+                    subject,
+                    min_severity: None,
+                    limit: Some(u64::from(limit.unwrap_or(MAX_EVENTS_PER_REQUEST).min(MAX_EVENTS_PER_REQUEST))),
+                };
+                match self.executor.store().query(&filter) {
+                    Ok(events) => Response::ok(json!(events)),
+                    Err(e) => Response::error(ErrorCode::Internal, e.to_string()),
+                }
+            }
+            Cmd::Note { text } => self.note(text),
+        };
+        let _ = reply.send(response);
+    }
+
+    fn note(&mut self, text: String) -> Response {
+        let text = text.trim().to_string();
+        if text.is_empty() {
+            return Response::error(ErrorCode::BadRequest, "a note needs some text");
+        }
+        if text.chars().count() > MAX_NOTE_CHARS {
+            return Response::error(
+                ErrorCode::BadRequest,
+                format!("a note is at most {MAX_NOTE_CHARS} characters"),
+            );
+        }
+        match self.executor.record(NewEvent::info("note", None).message(text)) {
+            Some(event) => Response::ok(json!(event)),
+            None => Response::error(ErrorCode::Internal, "the note could not be stored"),
+        }
+    }
+
+    fn view_response(&self, name: &str) -> Response {
+        match self.engine.view(name) {
+            Some(view) => Response::ok(json!(view)),
+            None => Response::error(ErrorCode::UnknownName, format!("no unit named {name:?}")),
+        }
+    }
+
+    fn status_document(&self) -> Value {
+        let now = Instant::now();
+        let memory = self
+            .latest
+            .as_ref()
+            .map(|(s, at)| status::memory_json(s, Some(now.duration_since(*at))));
+        json!({
+            "device": {
+                "id": self.device_id,
+                "board": status::board_json(&self.board),
+            },
+            "memory": memory,
+            "gate": self.engine.gate().snapshot(now),
+            "services": self.engine.views(),
+            "agent": {
+                "pid": std::process::id(),
+                "version": env!("CARGO_PKG_VERSION"),
+                "uptime_ms": now.duration_since(self.started).as_millis() as u64,
+                "socket": self.socket.display().to_string(),
+            },
+        })
+    }
+}
+
+fn refused(refusal: Refusal) -> Response {
+    let code = match refusal {
+        Refusal::UnknownName(_) => ErrorCode::UnknownName,
+        _ => ErrorCode::Refused,
+    };
+    Response::error(code, refusal.to_string())
+}
+
+/// Keeps `oneshot` in the import list used by the executor's waiters.
+#[allow(dead_code)]
+type Reply = oneshot::Sender<Response>;

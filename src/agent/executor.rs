@@ -1,0 +1,406 @@
+//! The executor: carries out the engine's [`Action`]s (spawn, kill, stop, store, reply) and turns
+//! what happens to children (exits, output lines, probe results, weights hashes) back into
+//! engine [`Input`]s. It owns the runner's child handles, the ready probes, the store and the
+//! requesters waiting on a load.
+//!
+//! Inputs that follow an action at once (a spawn's pid, a cached weights hash) are returned
+//! from [`Executor::execute`] so the core applies them before anything else can interleave;
+//! slower outcomes (probes, hashing) arrive later on the feedback channel.
+#![allow(clippy::disallowed_methods)] // stamps footprints with the wall clock
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::AbortHandle;
+
+use crate::agent::engine::{Action, Input};
+use crate::agent::launch::Launch;
+use crate::clock;
+use crate::config::ReadyCheck;
+use crate::control::Response;
+use crate::event::{Event, NewEvent};
+use crate::probe::{file_exists, http_get, tcp_connect, HttpTarget, LogMatcher};
+use crate::runner::{ChildExit, ChildOutput, Runner, RunningChild};
+use crate::status::ServiceState;
+use crate::store::{sha256_file, FileStamp, Footprint, Store};
+use crate::units::Bytes;
+
+/// How often an http, tcp or file ready probe is tried while a model loads.
+pub const READY_POLL: Duration = Duration::from_millis(100);
+/// How long one ready-probe attempt may take.
+pub const READY_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Outcomes that arrive later, on the feedback channel.
+#[derive(Debug)]
+pub enum Feedback {
+    Engine(Input),
+    Hashed {
+        name: String,
+        path: PathBuf,
+        stamp: Option<FileStamp>,
+        result: Result<String, String>,
+    },
+}
+
+pub struct Executor {
+    runner: Runner,
+    launches: HashMap<String, Launch>,
+    children: HashMap<String, RunningChild>,
+    probes: HashMap<String, AbortHandle>,
+    log_matchers: HashMap<String, LogMatcher>,
+    waiters: HashMap<String, Vec<oneshot::Sender<Response>>>,
+    store: Store,
+    feedback: mpsc::UnboundedSender<Feedback>,
+    /// Events stored since the last [`Executor::take_stored`], for followers and publishers.
+    stored: Vec<Event>,
+}
+
+impl Executor {
+    pub fn new(
+        runner: Runner,
+        launches: HashMap<String, Launch>,
+        store: Store,
+        feedback: mpsc::UnboundedSender<Feedback>,
+    ) -> Executor {
+        Executor {
+            runner,
+            launches,
+            children: HashMap::new(),
+            probes: HashMap::new(),
+            log_matchers: HashMap::new(),
+            waiters: HashMap::new(),
+            store,
+            feedback,
+            stored: Vec::new(),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn store_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+
+    /// Stores an event; a store failure is logged, never fatal (the event is still traced).
+    pub fn record(&mut self, event: NewEvent) -> Option<Event> {
+        tracing::info!(kind = %event.kind, subject = ?event.subject, "{}", event.message);
+        match self.store.append(event) {
+            Ok(stored) => {
+                self.stored.push(stored.clone());
+                Some(stored)
+            }
+            Err(e) => {
+                tracing::error!("event not stored: {e}");
+                None
+            }
+        }
+    }
+
+    /// Events stored since the last call.
+    pub fn take_stored(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.stored)
+    }
+
+    /// Answers `load --wait` once the load of `name` ends.
+    pub fn wait_for(&mut self, name: &str, reply: oneshot::Sender<Response>) {
+        self.waiters.entry(name.to_string()).or_default().push(reply);
+    }
+
+    /// Carries out `actions` in order; returns inputs that follow from them at once.
+    pub fn execute(&mut self, actions: Vec<Action>) -> Vec<Input> {
+        let mut follow = Vec::new();
+        for action in actions {
+            match action {
+                Action::KillNow { name } => self.kill_now(&name),
+                Action::Spawn { name } => follow.extend(self.spawn(&name)),
+                Action::Stop { name, grace } => self.stop(&name, grace),
+                Action::Event(event) => {
+                    self.record(event);
+                }
+                Action::RecordFootprint { name, footprint } => {
+                    let previous = self.store.footprint(&name).ok().flatten();
+                    let fp = Footprint {
+                        peak_bytes: footprint.peak_bytes,
+                        settled_bytes: footprint.available_drop_bytes,
+                        tree_pss_bytes: footprint.tree_pss_bytes.unwrap_or(Bytes::ZERO),
+                        gpu_bytes: footprint.gpu_bytes,
+                        loads: previous.map_or(0, |p| p.loads) + 1,
+                        updated_ms: clock::now_unix_ms(),
+                    };
+                    if let Err(e) = self.store.record_footprint(&name, fp) {
+                        tracing::error!("footprint of {name} not stored: {e}");
+                    }
+                }
+                Action::RecordPeak { name, peak } => self.record_peak(&name, peak),
+                Action::LoadFinished {
+                    name,
+                    state,
+                    reason,
+                } => self.answer_waiters(&name, state, reason),
+                Action::VerifyWeights { name } => follow.extend(self.verify_weights(&name)),
+            }
+        }
+        follow
+    }
+
+    fn record_peak(&mut self, name: &str, peak: Bytes) {
+        let previous = self.store.footprint(name).ok().flatten();
+        let fp = match previous {
+            Some(p) => Footprint {
+                peak_bytes: peak,
+                updated_ms: clock::now_unix_ms(),
+                ..p
+            },
+            None => Footprint {
+                peak_bytes: peak,
+                settled_bytes: Bytes::ZERO,
+                tree_pss_bytes: Bytes::ZERO,
+                gpu_bytes: None,
+                loads: 0,
+                updated_ms: clock::now_unix_ms(),
+            },
+        };
+        if let Err(e) = self.store.record_footprint(name, fp) {
+            tracing::error!("learned peak of {name} not stored: {e}");
+        }
+    }
+
+    fn answer_waiters(&mut self, name: &str, state: ServiceState, reason: Option<String>) {
+        for waiter in self.waiters.remove(name).unwrap_or_default() {
+            let _ = waiter.send(Response::ok(json!({
+                "name": name,
+                "state": state.as_str(),
+                "reason": reason,
+            })));
+        }
+    }
+
+    fn kill_now(&mut self, name: &str) {
+        self.cancel_probe(name);
+        if let Some(child) = self.children.get(name) {
+            if let Err(e) = child.kill_now() {
+                tracing::error!("kill of {name} failed: {e}");
+            }
+        }
+    }
+
+    fn stop(&mut self, name: &str, grace: Duration) {
+        self.cancel_probe(name);
+        if let Some(child) = self.children.get(name).cloned() {
+            let name = name.to_string();
+            tokio::spawn(async move {
+                if let Err(e) = child.stop(grace).await {
+                    tracing::error!("stop of {name} failed: {e}");
+                }
+            });
+        }
+    }
+
+    fn spawn(&mut self, name: &str) -> Vec<Input> {
+        let Some(launch) = self.launches.get(name).cloned() else {
+            return vec![Input::SpawnFailed {
+                name: name.into(),
+                error: "not in the launch plan".into(),
+            }];
+        };
+        let child = match self.runner.spawn(&launch.spec) {
+            Ok(child) => child,
+            Err(e) => {
+                return vec![Input::SpawnFailed {
+                    name: name.into(),
+                    error: e.to_string(),
+                }]
+            }
+        };
+        let pid = u32::try_from(child.pid()).unwrap_or(0);
+        self.children.insert(name.to_string(), child);
+        let spawned = Input::Spawned {
+            name: name.into(),
+            pid,
+        };
+        match launch.ready {
+            None => vec![spawned],
+            Some(check) => {
+                self.start_ready_probe(name, check);
+                vec![spawned]
+            }
+        }
+    }
+
+    fn start_ready_probe(&mut self, name: &str, check: ReadyCheck) {
+        let passed = Feedback::Engine(Input::ReadyProbePassed { name: name.into() });
+        let feedback = self.feedback.clone();
+        let task = match check {
+            ReadyCheck::Log(pattern) => {
+                match LogMatcher::new(&pattern) {
+                    Ok(m) => {
+                        self.log_matchers.insert(name.to_string(), m);
+                    }
+                    Err(e) => tracing::error!("ready probe of {name}: {e}"),
+                }
+                return;
+            }
+            ReadyCheck::Http(url) => match HttpTarget::parse(&url) {
+                Ok(target) => tokio::spawn(async move {
+                    while !http_get(&target, READY_ATTEMPT_TIMEOUT).await.ok {
+                        tokio::time::sleep(READY_POLL).await;
+                    }
+                    let _ = feedback.send(passed);
+                }),
+                Err(e) => {
+                    tracing::error!("ready probe of {name}: {e}");
+                    return;
+                }
+            },
+            ReadyCheck::Tcp(addr) => tokio::spawn(async move {
+                while !tcp_connect(&addr, READY_ATTEMPT_TIMEOUT).await.ok {
+                    tokio::time::sleep(READY_POLL).await;
+                }
+                let _ = feedback.send(passed);
+            }),
+            ReadyCheck::File(path) => tokio::spawn(async move {
+                while !file_exists(&path).ok {
+                    tokio::time::sleep(READY_POLL).await;
+                }
+                let _ = feedback.send(passed);
+            }),
+        };
+        self.probes.insert(name.to_string(), task.abort_handle());
+    }
+
+    fn cancel_probe(&mut self, name: &str) {
+        if let Some(task) = self.probes.remove(name) {
+            task.abort();
+        }
+        self.log_matchers.remove(name);
+    }
+
+    /// A line of a child's output: feeds its log ready probe.
+    pub fn child_output(&mut self, line: &ChildOutput) -> Option<Input> {
+        let matcher = self.log_matchers.get_mut(&line.name)?;
+        if !matcher.feed(&line.line) {
+            return None;
+        }
+        self.log_matchers.remove(&line.name);
+        Some(Input::ReadyProbePassed {
+            name: line.name.clone(),
+        })
+    }
+
+    /// A child's whole tree has ended.
+    pub fn child_exited(&mut self, exit: &ChildExit) -> Input {
+        self.cancel_probe(&exit.name);
+        if self
+            .children
+            .get(&exit.name)
+            .is_some_and(|c| c.pid() == exit.pid)
+        {
+            self.children.remove(&exit.name);
+        }
+        if let Some(dir) = &exit.cgroup_left {
+            self.record(
+                NewEvent::warning("cgroup_left", Some(&exit.name))
+                    .message(format!("child cgroup {} could not be removed", dir.display())),
+            );
+        }
+        Input::Exited {
+            name: exit.name.clone(),
+            pid: u32::try_from(exit.pid).unwrap_or(0),
+            code: exit.code,
+            signal: exit.signal,
+        }
+    }
+
+    fn verify_weights(&mut self, name: &str) -> Vec<Input> {
+        let Some((path, expected)) = self.launches.get(name).and_then(|l| l.weights.clone()) else {
+            return vec![Input::WeightsChecked {
+                name: name.into(),
+                result: Ok(()),
+            }];
+        };
+        let stamp = match FileStamp::of(&path) {
+            Ok(s) => s,
+            Err(e) => {
+                return vec![Input::WeightsChecked {
+                    name: name.into(),
+                    result: Err(e.to_string()),
+                }]
+            }
+        };
+        if let Ok(Some(cached)) = self.store.cached_hash(&path, stamp.size, stamp.mtime_ns) {
+            return vec![Input::WeightsChecked {
+                name: name.into(),
+                result: compare(&path, &expected, &cached),
+            }];
+        }
+        let feedback = self.feedback.clone();
+        let name = name.to_string();
+        tokio::task::spawn_blocking(move || {
+            let result = sha256_file(&path).map_err(|e| e.to_string());
+            let _ = feedback.send(Feedback::Hashed {
+                name,
+                path,
+                stamp: Some(stamp),
+                result,
+            });
+        });
+        Vec::new()
+    }
+
+    /// A weights hash finished: cache it and compare with the pin.
+    pub fn hashed(
+        &mut self,
+        name: String,
+        path: PathBuf,
+        stamp: Option<FileStamp>,
+        result: Result<String, String>,
+    ) -> Input {
+        let expected = self
+            .launches
+            .get(&name)
+            .and_then(|l| l.weights.as_ref())
+            .map(|(_, sum)| sum.clone())
+            .unwrap_or_default();
+        let result = result.and_then(|actual| {
+            if let Some(s) = stamp {
+                let _ = self.store.store_hash(&path, s.size, s.mtime_ns, &actual);
+            }
+            compare(&path, &expected, &actual)
+        });
+        Input::WeightsChecked { name, result }
+    }
+
+    /// Stops every child (SIGTERM to each group, grace, SIGKILL), all at once, bounded by
+    /// `deadline` overall.
+    pub async fn stop_all(&mut self, grace: impl Fn(&str) -> Duration, deadline: Duration) {
+        let mut stops = tokio::task::JoinSet::new();
+        for (name, child) in self.children.drain() {
+            let grace = grace(&name);
+            stops.spawn(async move { (name, child.stop(grace).await) });
+        }
+        let all = async {
+            while let Some(done) = stops.join_next().await {
+                if let Ok((name, Err(e))) = done {
+                    tracing::error!("stop of {name} failed: {e}");
+                }
+            }
+        };
+        let _ = tokio::time::timeout(deadline, all).await;
+    }
+}
+
+fn compare(path: &std::path::Path, expected: &str, actual: &str) -> Result<(), String> {
+    if actual.eq_ignore_ascii_case(expected) {
+        Ok(())
+    } else {
+        Err(format!(
+            "weights {} have sha256 {actual}, but the configuration pins {expected}",
+            path.display()
+        ))
+    }
+}
