@@ -17,11 +17,15 @@
 //! - [`board`]: Jetson module profiles (`board/*.toml`) and their detection.
 //! - [`units`]: [`units::Bytes`] and human sizes and durations.
 //! - [`cli`]: the command-line front end.
+//! - [`store`]: the durable SQLite store (event log, learned footprints, weights hashes).
+//! - [`simmodel`]: `jetgate sim-model`, a stand-in model server for tests and demos.
 
 pub mod board;
 pub mod cli;
 pub mod clock;
 pub mod event;
 pub mod exit;
+pub mod simmodel;
 pub mod sources;
+pub mod store;
 pub mod units;

@@ -12,6 +12,7 @@ use crate::exit::{self, CliResult};
 use crate::sources::Root;
 
 pub mod board;
+pub mod sim_model;
 pub mod status;
 pub mod tegrastats;
 
@@ -49,6 +50,8 @@ pub enum Command {
     Board(board::Args),
     /// Device, memory, gate and services.
     Status(status::Args),
+    /// A stand-in model server for demos and field tests: allocates, signals ready, misbehaves.
+    SimModel(Box<sim_model::Args>),
 }
 
 /// Options every command may use.
@@ -78,6 +81,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Tegrastats(args) => tegrastats::run(args, &globals),
         Command::Board(args) => board::run(args, &globals),
         Command::Status(args) => status::run(args, &globals),
+        Command::SimModel(args) => sim_model::run(*args, &globals),
     };
     match outcome {
         Ok(code) => exit::to_exit_code(code),
