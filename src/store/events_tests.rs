@@ -208,3 +208,34 @@ proptest! {
         prop_assert_eq!(seqs(&s.query(&filter).unwrap()), expected);
     }
 }
+
+fn plan(s: &Store, filter: &EventFilter) -> String {
+    let (sql, args) = query_sql(filter).unwrap();
+    let mut stmt = s
+        .conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .unwrap();
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(3))
+        .unwrap();
+    rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+}
+
+#[test]
+fn a_since_query_searches_the_time_index_instead_of_scanning_the_table() {
+    let s = Store::open_in_memory().unwrap();
+    let since = EventFilter {
+        since_ms: Some(T0),
+        ..Default::default()
+    };
+    assert!(
+        plan(&s, &since).contains("events_ts_ms"),
+        "{}",
+        plan(&s, &since)
+    );
+    let after = EventFilter {
+        after_seq: Some(5),
+        ..Default::default()
+    };
+    assert!(plan(&s, &after).contains("rowid>?"), "{}", plan(&s, &after));
+}
