@@ -22,7 +22,7 @@ pub struct Args {
     #[arg(long, value_name = "SIZE")]
     pub alloc: Bytes,
 
-    /// Spread the allocation evenly over this long; 0 allocates at once.
+    /// Spread the allocation evenly over this long; 0s allocates at once.
     #[arg(long, value_name = "DUR", default_value = "0s", value_parser = parse_duration)]
     pub ramp: Duration,
 
