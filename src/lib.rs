@@ -20,6 +20,8 @@
 //! - [`cli`]: the command-line front end.
 //! - [`runner`]: spawns and stops children (own process group, own cgroup, piped output).
 //! - [`probe`]: readiness and liveness probes and the failure counter behind restarts.
+//! - [`store`]: the durable SQLite store (event log, learned footprints, weights hashes).
+//! - [`simmodel`]: `jetgate sim-model`, a stand-in model server for tests and demos.
 
 pub mod agent;
 pub mod board;
@@ -32,6 +34,9 @@ pub mod exit;
 pub mod gate;
 pub mod probe;
 pub mod runner;
+pub mod simmodel;
+pub mod sources;
 pub mod sources;
 pub mod status;
+pub mod store;
 pub mod units;

@@ -15,6 +15,7 @@ pub mod board;
 pub mod config;
 pub mod events;
 pub mod remote;
+pub mod sim_model;
 pub mod status;
 pub mod table;
 pub mod tegrastats;
@@ -67,6 +68,8 @@ pub enum Command {
     Note(remote::NoteArgs),
     /// Configuration files: `jetgate config check FILE` lists every problem with its line.
     Config(config::Args),
+    /// A stand-in model server for demos and field tests: allocates, signals ready, misbehaves.
+    SimModel(Box<sim_model::Args>),
 }
 
 /// Options every command may use.
@@ -103,6 +106,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Events(args) => events::run(args, &globals),
         Command::Note(args) => remote::note(args, &globals),
         Command::Config(args) => config::run(args, &globals),
+        Command::SimModel(args) => sim_model::run(*args, &globals),
     };
     match outcome {
         Ok(code) => exit::to_exit_code(code),

@@ -1,0 +1,224 @@
+//! The durable store: one SQLite database holding the event log, learned model footprints and
+//! the weights hash cache (later: the MQTT outbox and the session counter).
+//!
+//! One [`Store`] owns one connection; the agent has one owner of it (STYLE 15). Every write
+//! commits before it returns, so an event shown to a user or acknowledged to a requester is
+//! already on disk. All sizes are bytes, all instants ms since the Unix epoch (`*_ms`).
+//!
+//! # Pragmas, and why
+//! - `journal_mode = WAL`: readers (`jetgate events --local`) never block the writer, and a
+//!   commit appends to the log instead of rewriting pages in place.
+//! - `synchronous = FULL`: the WAL is fsynced at every commit. WAL with `NORMAL` already
+//!   survives a SIGKILL at any moment (the OS keeps the written pages), but on power loss it
+//!   may drop the last commits, and the design promises that an acknowledged event exists.
+//!   eMMC fsync costs a few ms; bursts go through [`Store::append_batch`], one fsync for all.
+//! - `busy_timeout = 5000` ms: a second process (the CLI reading locally) waits, not fails.
+//! - `journal_size_limit = 16 MiB`: the WAL is truncated back after checkpoints, so a burst
+//!   does not leave a large file on a small eMMC.
+//! - `foreign_keys = ON` for later tables; `temp_store = MEMORY` keeps sorts off the flash.
+//!
+//! ```text
+//! let mut store = Store::open("/var/lib/jetgate/jetgate.db")?;
+//! let ev = store.append(NewEvent::info("note", None).message("hello"))?;   // ev.seq = 1
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::Connection;
+
+mod events;
+mod footprint;
+pub mod hash;
+mod hashcache;
+pub mod schema;
+
+pub use events::EventFilter;
+pub use footprint::Footprint;
+
+/// How long a second connection waits for the write lock before failing.
+const BUSY_TIMEOUT_MS: u32 = 5_000;
+
+/// What failed in the store, naming the file or the operation.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create the store's directory {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open store {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("store {path} refused journal_mode=WAL (got {mode:?}); is it on a filesystem without shared memory?")]
+    NotWal { path: PathBuf, mode: String },
+    #[error(
+        "store schema version {found} is newer than this jetgate knows ({known}); upgrade jetgate"
+    )]
+    NewerSchema { found: u32, known: u32 },
+    #[error("store migration to version {version} failed: {source}")]
+    Migrate {
+        version: u32,
+        source: rusqlite::Error,
+    },
+    #[error("store: cannot {what}: {source}")]
+    Sql {
+        what: &'static str,
+        source: rusqlite::Error,
+    },
+    #[error("store: figures of event {seq} are not a JSON object: {source}")]
+    Figures { seq: u64, source: serde_json::Error },
+    #[error("store: event {seq} has unknown severity rank {rank}")]
+    Severity { seq: u64, rank: i64 },
+    #[error("store: {what} = {value} does not fit SQLite's signed 64-bit integers")]
+    TooLarge { what: &'static str, value: u64 },
+}
+
+impl StoreError {
+    /// A `map_err` adapter naming the operation that failed.
+    fn sql(what: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
+        move |source| StoreError::Sql { what, source }
+    }
+}
+
+/// Converts a `u64` for SQLite, which stores signed 64-bit integers.
+fn to_sql(what: &'static str, value: u64) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::TooLarge { what, value })
+}
+
+/// Reads back an integer written by [`to_sql`]; negative values (never written) clamp to 0.
+fn from_sql(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+/// The durable store. See the module documentation for the pragmas.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`, its parent directory included, in
+    /// WAL mode with the pragmas above, and migrates its schema.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
+        let path = path.as_ref();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let conn = Connection::open(path).map_err(|source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(StoreError::sql("set journal_mode=WAL"))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::NotWal {
+                path: path.to_path_buf(),
+                mode,
+            });
+        }
+        Store::configure(conn)
+    }
+
+    /// A private in-memory store for tests (same schema and pragmas, no WAL).
+    pub fn open_in_memory() -> Result<Store, StoreError> {
+        let conn = Connection::open_in_memory().map_err(|source| StoreError::Open {
+            path: PathBuf::from(":memory:"),
+            source,
+        })?;
+        Store::configure(conn)
+    }
+
+    fn configure(mut conn: Connection) -> Result<Store, StoreError> {
+        conn.execute_batch(&format!(
+            "PRAGMA synchronous = FULL;
+             PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};
+             PRAGMA journal_size_limit = {};
+             PRAGMA foreign_keys = ON;
+             PRAGMA temp_store = MEMORY;",
+            16 * 1024 * 1024
+        ))
+        .map_err(StoreError::sql("set pragmas"))?;
+        schema::migrate(&mut conn)?;
+        Ok(Store { conn })
+    }
+
+    /// The schema version of the open database.
+    pub fn schema_version(&self) -> Result<u32, StoreError> {
+        schema::version(&self.conn)
+    }
+
+    /// Runs `PRAGMA integrity_check`; `Ok(vec!["ok"])` for a sound database.
+    pub fn integrity_check(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("PRAGMA integrity_check")
+            .map_err(StoreError::sql("prepare integrity_check"))?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(StoreError::sql("run integrity_check"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(StoreError::sql("read integrity_check"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opening_creates_the_directory_and_a_wal_database_at_the_current_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state/sub/jetgate.db");
+        let store = Store::open(&path).unwrap();
+        assert!(path.exists());
+        assert_eq!(store.schema_version().unwrap(), schema::CURRENT_VERSION);
+        let mode: String = store
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let sync: i64 = store
+            .conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(sync, 2, "synchronous should be FULL");
+        assert_eq!(store.integrity_check().unwrap(), vec!["ok".to_string()]);
+    }
+
+    #[test]
+    fn reopening_keeps_the_schema_and_does_not_rerun_migrations() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.db");
+        drop(Store::open(&path).unwrap());
+        let mut store = Store::open(&path).unwrap();
+        assert_eq!(
+            schema::migrate(&mut store.conn).unwrap(),
+            schema::CURRENT_VERSION
+        );
+    }
+
+    #[test]
+    fn a_store_from_a_newer_jetgate_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.db");
+        let store = Store::open(&path).unwrap();
+        store
+            .conn
+            .execute(
+                "UPDATE meta SET value = 999 WHERE key = 'schema_version'",
+                [],
+            )
+            .unwrap();
+        drop(store);
+        assert!(matches!(
+            Store::open(&path),
+            Err(StoreError::NewerSchema { found: 999, .. })
+        ));
+    }
+}
