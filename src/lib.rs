@@ -36,7 +36,6 @@ pub mod probe;
 pub mod runner;
 pub mod simmodel;
 pub mod sources;
-pub mod sources;
 pub mod status;
 pub mod store;
 pub mod units;
