@@ -1,5 +1,9 @@
 //! Readers of the device: each a pure parser of text plus a thin reader under [`Root`].
 
+pub mod error;
+pub mod meminfo;
+pub mod pressure;
 pub mod root;
 
+pub use error::{ParseError, SourceError};
 pub use root::{ReadError, Root};
