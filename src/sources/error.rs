@@ -46,6 +46,10 @@ pub enum SourceError {
     /// cgroup hierarchy mounted, no devfreq candidate present, a cgroup that does not exist).
     #[error("{what} is not available on this system: {reason}")]
     Unsupported { what: String, reason: String },
+    /// Something the configuration names does not exist (a named cgroup that is not there).
+    /// This is a mistake to report, not an absent feature.
+    #[error("{what}: {path} does not exist")]
+    Missing { what: String, path: PathBuf },
 }
 
 impl SourceError {
@@ -58,7 +62,7 @@ impl SourceError {
         match self {
             SourceError::Read(e) => e.is_unsupported(),
             SourceError::Unsupported { .. } => true,
-            SourceError::Parse { .. } => false,
+            SourceError::Parse { .. } | SourceError::Missing { .. } => false,
         }
     }
 }

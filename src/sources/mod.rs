@@ -1,5 +1,6 @@
 //! Readers of the device: each a pure parser of text plus a thin reader under [`Root`].
 
+pub mod cgroup;
 pub mod error;
 pub mod meminfo;
 pub mod pressure;
