@@ -4,6 +4,7 @@ pub mod cgroup;
 pub mod error;
 pub mod meminfo;
 pub mod pressure;
+pub mod process;
 pub mod root;
 
 pub use error::{ParseError, SourceError};
