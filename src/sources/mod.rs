@@ -5,6 +5,7 @@ pub mod error;
 pub mod meminfo;
 pub mod pressure;
 pub mod process;
+pub mod proctree;
 pub mod root;
 
 pub use error::{ParseError, SourceError};

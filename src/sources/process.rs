@@ -259,6 +259,15 @@ impl ProcReader {
         out.pss = out.rss;
         out.pss_source = PssSource::Rss;
         out.swap = Bytes::ZERO;
+        if out.is_zombie() {
+            // A zombie has no memory left; its smaps_rollup answers ESRCH, which would
+            // otherwise read as "vanished" and hide the zombie from the tree's count.
+            out.rss = Bytes::ZERO;
+            out.pss = Bytes::ZERO;
+            out.pss_source = PssSource::SmapsRollup;
+            out.fds = Some(0);
+            return Ok(true);
+        }
         let rollup_read = if self.has_rollup {
             match self.load(pid, "smaps_rollup") {
                 Ok(true) => true,
