@@ -89,9 +89,12 @@ mod tests {
         let orin = dir.path().join("sys/devices/platform/bus@0/17000000.gpu");
         std::fs::create_dir_all(&orin).unwrap();
         std::fs::write(orin.join("load"), "999\n").unwrap();
-        let (path, load) =
-            read_gpu_load(&Root::new(dir.path()), DEFAULT_GPU_LOAD_PATHS, &mut String::new())
-                .unwrap();
+        let (path, load) = read_gpu_load(
+            &Root::new(dir.path()),
+            DEFAULT_GPU_LOAD_PATHS,
+            &mut String::new(),
+        )
+        .unwrap();
         assert_eq!(path, Path::new(DEFAULT_GPU_LOAD_PATHS[2]));
         assert_eq!(load.permille, 999);
     }
@@ -99,11 +102,18 @@ mod tests {
     #[test]
     fn no_candidate_present_is_unsupported() {
         let dir = tempfile::tempdir().unwrap();
-        let err = read_gpu_load(&Root::new(dir.path()), DEFAULT_GPU_LOAD_PATHS, &mut String::new())
-            .unwrap_err();
+        let err = read_gpu_load(
+            &Root::new(dir.path()),
+            DEFAULT_GPU_LOAD_PATHS,
+            &mut String::new(),
+        )
+        .unwrap_err();
         assert!(err.is_unsupported(), "{err}");
         let err = read_gpu_load(&Root::host(), DEFAULT_GPU_LOAD_PATHS, &mut String::new());
-        assert!(err.is_err_and(|e| e.is_unsupported()), "this host has no Jetson GPU");
+        assert!(
+            err.is_err_and(|e| e.is_unsupported()),
+            "this host has no Jetson GPU"
+        );
     }
 
     proptest! {

@@ -69,7 +69,9 @@ impl SourceError {
 
 /// Parses a decimal `u64` field.
 pub(crate) fn parse_u64(field: &'static str, text: &str) -> Result<u64, ParseError> {
-    text.trim().parse().map_err(|_| ParseError::bad(field, text))
+    text.trim()
+        .parse()
+        .map_err(|_| ParseError::bad(field, text))
 }
 
 /// Parses `12345 kB` (or a bare `12345`, as in `HugePages_Total`) into bytes.

@@ -224,7 +224,8 @@ NvMapMemUsed:      83924 kB
 
     #[test]
     fn the_estimate_falls_back_to_buffers_and_cached_without_file_lru_lines() {
-        let text = "MemTotal: 1000 kB\nMemFree: 100 kB\nBuffers: 50 kB\nCached: 250 kB\nShmem: 100 kB\n";
+        let text =
+            "MemTotal: 1000 kB\nMemFree: 100 kB\nBuffers: 50 kB\nCached: 250 kB\nShmem: 100 kB\n";
         let m = parse_meminfo(text).unwrap();
         assert_eq!(m.available, Bytes::from_kib(100 + (50 + 250 - 100) / 2));
     }

@@ -82,8 +82,7 @@ fn parse_size(text: &str) -> Result<Bytes, ParseError> {
 
 /// Splits off the last whitespace-separated word: `("user  Web Content  11873", "2048K")`.
 fn rsplit_word(t: &str) -> Option<(&str, &str)> {
-    t.trim_end()
-        .rsplit_once(|c: char| c.is_ascii_whitespace())
+    t.trim_end().rsplit_once(|c: char| c.is_ascii_whitespace())
 }
 
 /// Parses the text of `iovmm/clients`.
@@ -149,11 +148,18 @@ total                                              2667024K
         assert_eq!(c.clients.len(), 6);
         assert_eq!(c.total, Some(Bytes::from_kib(2667024)));
         let xorg = &c.clients[1];
-        assert_eq!((xorg.client.as_str(), xorg.process.as_str(), xorg.pid), ("user", "Xorg", 6856));
+        assert_eq!(
+            (xorg.client.as_str(), xorg.process.as_str(), xorg.pid),
+            ("user", "Xorg", 6856)
+        );
         assert_eq!(xorg.size, Bytes::from_kib(84396));
         assert_eq!(c.for_pid(9120), Bytes::from_kib(2539520));
         assert_eq!(c.for_pids(&[7256, 6856]), Bytes::from_kib(36868 + 84396));
-        assert_eq!(c.for_pid(0), Bytes::ZERO, "kernel clients belong to no process");
+        assert_eq!(
+            c.for_pid(0),
+            Bytes::ZERO,
+            "kernel clients belong to no process"
+        );
     }
 
     #[test]

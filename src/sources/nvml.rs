@@ -113,7 +113,8 @@ impl NvmlSource {
 
     /// How many times initialisation was tried (0 or 1).
     pub fn init_attempts(&self) -> u32 {
-        self.init_attempts.load(std::sync::atomic::Ordering::Relaxed)
+        self.init_attempts
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn nvml(&self) -> Result<&Nvml, NvmlError> {
@@ -130,7 +131,9 @@ impl NvmlSource {
     /// Reads every device. The error is the cached init outcome when NVML is unusable here.
     pub fn read(&self) -> Result<NvmlReading, NvmlError> {
         let nvml = self.nvml()?;
-        let count = nvml.device_count().map_err(|e| classify("device_count", e))?;
+        let count = nvml
+            .device_count()
+            .map_err(|e| classify("device_count", e))?;
         let devices = (0..count).map(|i| read_device(nvml, i)).collect();
         Ok(NvmlReading { devices })
     }
@@ -169,7 +172,11 @@ fn read_device(nvml: &Nvml, index: u32) -> NvmlDevice {
         (Err(e), Err(_)) => Err(e),
         (c, g) => {
             let mut all: Vec<GpuProcess> = Vec::new();
-            for p in c.unwrap_or_default().into_iter().chain(g.unwrap_or_default()) {
+            for p in c
+                .unwrap_or_default()
+                .into_iter()
+                .chain(g.unwrap_or_default())
+            {
                 let used = match p.used_gpu_memory {
                     UsedGpuMemory::Used(b) => Some(Bytes(b)),
                     UsedGpuMemory::Unavailable => None,

@@ -64,7 +64,9 @@ fn parse_psi_fields<'a>(words: impl Iterator<Item = &'a str>) -> Result<PsiLine,
     let mut seen = 0u8;
     for word in words {
         let Some((key, value)) = word.split_once('=') else {
-            return Err(ParseError::Malformed(format!("PSI field without '=': {word:.40}")));
+            return Err(ParseError::Malformed(format!(
+                "PSI field without '=': {word:.40}"
+            )));
         };
         let avg = |field: &'static str| -> Result<f32, ParseError> {
             value

@@ -53,7 +53,9 @@ pub fn parse_stat(text: &str) -> Result<StatFields<'_>, ParseError> {
     let open = text.find('(').ok_or(ParseError::Missing("comm"))?;
     let close = text.rfind(')').ok_or(ParseError::Missing("comm"))?;
     if close < open {
-        return Err(ParseError::Malformed("comm parentheses out of order".into()));
+        return Err(ParseError::Malformed(
+            "comm parentheses out of order".into(),
+        ));
     }
     let pid = parse_u64("pid", &text[..open])? as u32;
     let comm = &text[open + 1..close];

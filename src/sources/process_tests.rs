@@ -72,7 +72,11 @@ fn fixture_without_rollup() -> tempfile::TempDir {
     fs::create_dir_all(p.join("fd")).unwrap();
     fs::create_dir_all(dir.path().join("proc/self")).unwrap();
     fs::write(p.join("stat"), TRAP_STAT).unwrap();
-    fs::write(p.join("status"), "Name:\tpython3 ) (x\nVmSwap:\t    2048 kB\n").unwrap();
+    fs::write(
+        p.join("status"),
+        "Name:\tpython3 ) (x\nVmSwap:\t    2048 kB\n",
+    )
+    .unwrap();
     for fd in ["0", "1", "2"] {
         fs::write(p.join("fd").join(fd), "").unwrap();
     }
@@ -121,7 +125,11 @@ fn reads_a_live_process_whose_name_holds_parentheses_and_spaces() {
     let dir = tempfile::tempdir().unwrap();
     let exe = dir.path().join("x) (y z");
     fs::copy("/bin/sleep", &exe).unwrap();
-    let mut child = Command::new(&exe).arg("30").stdout(Stdio::null()).spawn().unwrap();
+    let mut child = Command::new(&exe)
+        .arg("30")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
     let mut reader = ProcReader::new(Root::host());
     let mut s = ProcessSample::default();
     let found = reader.read_process(child.id(), &mut s);

@@ -68,7 +68,10 @@ pub fn descendants(links_by_ppid: &[Link], root: u32, out: &mut Vec<u32>) {
     while i < out.len() {
         let parent = out[i];
         let start = links_by_ppid.partition_point(|l| l.ppid < parent);
-        for l in links_by_ppid[start..].iter().take_while(|l| l.ppid == parent) {
+        for l in links_by_ppid[start..]
+            .iter()
+            .take_while(|l| l.ppid == parent)
+        {
             // pid 0 is the scheduler, never a real child; guards against a cycle.
             if l.pid != 0 && l.pid != root {
                 out.push(l.pid);
@@ -143,12 +146,10 @@ impl TreeSampler {
                 ppid: s.ppid,
                 kernel_thread: s.is_kernel_thread(),
             });
-            match link {
-                Ok(Some(l)) => self.links.push(l),
-                Ok(None) => {}
-                // A stat that fails to parse or read is one bad process, not a failed sample.
-                Err(e) if !e.is_unsupported() => {}
-                Err(_) => {}
+            // A vanished process, or a stat that fails to read or parse, is one process
+            // missing from the links, not a failed sample.
+            if let Ok(Some(l)) = link {
+                self.links.push(l);
             }
         }
         self.links.sort_unstable_by_key(|l| l.ppid);
@@ -205,7 +206,7 @@ impl TreeSampler {
                 _ => {}
             }
         }
-        out.sort_by(|a, b| b.totals.pss.cmp(&a.totals.pss));
+        out.sort_by_key(|t| std::cmp::Reverse(t.totals.pss));
         out.truncate(n);
         Ok(out)
     }

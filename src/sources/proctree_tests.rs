@@ -50,7 +50,15 @@ fn aggregate_sums_memory_and_counts_zombies_and_unknown_fds() {
     };
     let mut rss_only = p(4, 'S', 8, Some(1));
     rss_only.pss_source = PssSource::Rss;
-    let t = aggregate(1, &[p(1, 'S', 100, Some(10)), p(2, 'Z', 0, None), p(3, 'R', 50, Some(5)), rss_only]);
+    let t = aggregate(
+        1,
+        &[
+            p(1, 'S', 100, Some(10)),
+            p(2, 'Z', 0, None),
+            p(3, 'R', 50, Some(5)),
+            rss_only,
+        ],
+    );
     assert_eq!(t.processes, 4);
     assert_eq!(t.zombies, 1);
     assert_eq!(t.threads, 8);
@@ -63,7 +71,7 @@ fn aggregate_sums_memory_and_counts_zombies_and_unknown_fds() {
 
 /// Spawns `sh -c 'sleep 60 & sleep 60 & wait'` and waits until both sleeps are its children.
 fn spawn_three_process_tree() -> std::process::Child {
-    let child = Command::new("sh")
+    let mut child = Command::new("sh")
         .args(["-c", "sleep 60 & sleep 60 & wait"])
         .stdout(Stdio::null())
         .spawn()
@@ -71,12 +79,21 @@ fn spawn_three_process_tree() -> std::process::Child {
     let mut sampler = TreeSampler::new(Root::host());
     for _ in 0..500 {
         if let Ok(Some(t)) = sampler.sample(child.id()) {
-            if t.processes == 3 && sampler.members().iter().filter(|m| m.comm == "sleep").count() == 2 {
+            if t.processes == 3
+                && sampler
+                    .members()
+                    .iter()
+                    .filter(|m| m.comm == "sleep")
+                    .count()
+                    == 2
+            {
                 return child;
             }
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the shell never had two sleep children");
 }
 
@@ -95,7 +112,9 @@ fn samples_a_real_three_process_tree() {
     assert!(t.fds >= 3);
     let members = sampler.members();
     assert_eq!(members[0].comm, "sh");
-    assert!(members[1..].iter().all(|m| m.ppid == child.id() && m.comm == "sleep"));
+    assert!(members[1..]
+        .iter()
+        .all(|m| m.ppid == child.id() && m.comm == "sleep"));
 }
 
 #[test]
@@ -114,8 +133,16 @@ fn a_killed_child_left_unreaped_counts_as_a_zombie() {
     sampler.sample(child.id()).unwrap();
     let sleeper = sampler.members()[1].pid;
     // Stop the shell so it cannot reap, then kill one sleep.
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGSTOP).unwrap();
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(sleeper as i32), nix::sys::signal::Signal::SIGKILL).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGSTOP,
+    )
+    .unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(sleeper as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
     let mut zombies = 0;
     for _ in 0..500 {
         zombies = sampler.sample(child.id()).unwrap().unwrap().zombies;
@@ -135,7 +162,9 @@ fn heaviest_trees_exclude_pid_one_and_kernel_threads_and_are_sorted_by_pss() {
     let trees = sampler.heaviest(50).unwrap();
     assert!(!trees.is_empty());
     assert!(trees.iter().all(|t| t.totals.root_pid != 1));
-    assert!(trees.iter().all(|t| t.totals.root_pid != 2 && t.comm != "kthreadd"));
+    assert!(trees
+        .iter()
+        .all(|t| t.totals.root_pid != 2 && t.comm != "kthreadd"));
     assert!(trees.windows(2).all(|w| w[0].totals.pss >= w[1].totals.pss));
     assert!(sampler.heaviest(1).unwrap().len() <= 1);
 }

@@ -207,7 +207,10 @@ mod tests {
     #[test]
     fn takes_a_full_live_sample_with_our_own_cgroup_and_tree() {
         let mut sampler = Sampler::new(Root::host(), Scope::System);
-        assert!(sampler.cgroup().is_some(), "this machine puts us in a memory cgroup");
+        assert!(
+            sampler.cgroup().is_some(),
+            "this machine puts us in a memory cgroup"
+        );
         let s = sampler.sample(Some(std::process::id())).unwrap();
         assert_eq!(s.available, s.meminfo.available);
         assert!(s.cgroup.is_some_and(|c| c.usage > Bytes::ZERO));

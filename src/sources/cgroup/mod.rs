@@ -67,7 +67,8 @@ impl CgroupMemory {
     /// Room left in the group: `limit − usage + reclaimable`, never above the limit; `None`
     /// when the group has no limit (then only the system figure bounds it).
     pub fn available(&self) -> Option<Bytes> {
-        self.limit.map(|limit| cgroup_available(limit, self.usage, self.reclaimable()))
+        self.limit
+            .map(|limit| cgroup_available(limit, self.usage, self.reclaimable()))
     }
 }
 

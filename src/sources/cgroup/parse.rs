@@ -228,7 +228,9 @@ fn unescape_octal(s: &str) -> String {
         if bytes[i] == b'\\' && i + 3 < bytes.len() {
             let oct = &bytes[i + 1..i + 4];
             if oct.iter().all(|b| (b'0'..=b'7').contains(b)) {
-                let v = oct.iter().fold(0u32, |acc, b| acc * 8 + u32::from(b - b'0'));
+                let v = oct
+                    .iter()
+                    .fold(0u32, |acc, b| acc * 8 + u32::from(b - b'0'));
                 if let Ok(b) = u8::try_from(v) {
                     out.push(b);
                     i += 4;
@@ -251,10 +253,7 @@ mod tests {
     fn v1_page_counter_max_means_unlimited_for_4k_and_64k_pages() {
         assert_eq!(parse_v1_limit("9223372036854771712\n"), Ok(None));
         assert_eq!(parse_v1_limit("9223372036854710272\n"), Ok(None));
-        assert_eq!(
-            parse_v1_limit("2147483648\n"),
-            Ok(Some(Bytes::from_gib(2)))
-        );
+        assert_eq!(parse_v1_limit("2147483648\n"), Ok(Some(Bytes::from_gib(2))));
         assert!(parse_v1_limit("-1").is_err());
     }
 
@@ -267,19 +266,32 @@ mod tests {
 
     #[test]
     fn v1_stat_prefers_hierarchical_totals_and_falls_back_to_local_figures() {
-        let s = parse_v1_stat("cache 100\ninactive_file 40\ntotal_cache 300\ntotal_inactive_file 120\n");
+        let s = parse_v1_stat(
+            "cache 100\ninactive_file 40\ntotal_cache 300\ntotal_inactive_file 120\n",
+        );
         assert_eq!(s.file, Some(Bytes(300)));
         assert_eq!(s.inactive_file, Some(Bytes(120)));
         let s = parse_v1_stat("cache 100\ninactive_file 40\n");
-        assert_eq!((s.file, s.inactive_file), (Some(Bytes(100)), Some(Bytes(40))));
+        assert_eq!(
+            (s.file, s.inactive_file),
+            (Some(Bytes(100)), Some(Bytes(40)))
+        );
     }
 
     #[test]
     fn v2_stat_and_events_are_read_by_key() {
-        let s = parse_v2_stat("anon 4096\nfile 81920\nkernel 0\ninactive_file 40960\nactive_file 40960\n");
-        assert_eq!((s.file, s.inactive_file), (Some(Bytes(81920)), Some(Bytes(40960))));
+        let s = parse_v2_stat(
+            "anon 4096\nfile 81920\nkernel 0\ninactive_file 40960\nactive_file 40960\n",
+        );
+        assert_eq!(
+            (s.file, s.inactive_file),
+            (Some(Bytes(81920)), Some(Bytes(40960)))
+        );
         let e = parse_v2_events("low 0\nhigh 12\nmax 3\noom 2\noom_kill 1\noom_group_kill 0\n");
-        assert_eq!((e.high, e.max, e.oom, e.oom_kill), (Some(12), Some(3), Some(2), Some(1)));
+        assert_eq!(
+            (e.high, e.max, e.oom, e.oom_kill),
+            (Some(12), Some(3), Some(2), Some(1))
+        );
         assert_eq!(e.failcnt, None);
     }
 

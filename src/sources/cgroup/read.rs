@@ -42,7 +42,12 @@ impl Cgroup {
     }
 
     /// An optional file: absent → `Ok(false)` and the caller keeps its defaults.
-    fn read_optional(&self, root: &Root, name: &str, buf: &mut String) -> Result<bool, SourceError> {
+    fn read_optional(
+        &self,
+        root: &Root,
+        name: &str,
+        buf: &mut String,
+    ) -> Result<bool, SourceError> {
         match root.read_into(self.dir.join(name), buf) {
             Ok(()) => Ok(true),
             Err(e) if e.is_unsupported() => Ok(false),
@@ -116,7 +121,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let b = dir.path();
         fs::create_dir_all(b.join("proc/self")).unwrap();
-        fs::write(b.join("proc/self/cgroup"), "0::/system.slice/jetgate.service\n").unwrap();
+        fs::write(
+            b.join("proc/self/cgroup"),
+            "0::/system.slice/jetgate.service\n",
+        )
+        .unwrap();
         fs::write(
             b.join("proc/self/mountinfo"),
             "33 24 0:28 / /sys/fs/cgroup rw,relatime shared:9 - cgroup2 cgroup2 rw,nsdelegate\n",
@@ -168,10 +177,15 @@ mod tests {
     #[test]
     fn a_v2_group_without_memory_events_still_reads() {
         let tree = v2_tree("max\n");
-        let cg_dir = tree.path().join("sys/fs/cgroup/system.slice/jetgate.service");
+        let cg_dir = tree
+            .path()
+            .join("sys/fs/cgroup/system.slice/jetgate.service");
         fs::remove_file(cg_dir.join("memory.events")).unwrap();
         let root = Root::new(tree.path());
-        let m = own_cgroup(&root).unwrap().read_memory(&root, &mut String::new()).unwrap();
+        let m = own_cgroup(&root)
+            .unwrap()
+            .read_memory(&root, &mut String::new())
+            .unwrap();
         assert_eq!(m.counters, OomCounters::default());
     }
 
@@ -179,7 +193,10 @@ mod tests {
     fn a_garbled_limit_names_the_file() {
         let tree = v2_tree("lots\n");
         let root = Root::new(tree.path());
-        let err = own_cgroup(&root).unwrap().read_memory(&root, &mut String::new()).unwrap_err();
+        let err = own_cgroup(&root)
+            .unwrap()
+            .read_memory(&root, &mut String::new())
+            .unwrap_err();
         assert!(err.to_string().contains("memory.max"), "{err}");
         assert!(!err.is_unsupported());
     }

@@ -72,7 +72,9 @@ impl MemoryHierarchies {
 /// Joins a cgroup path (as `/proc/PID/cgroup` prints it) under a mount.
 fn join_under(mount: &CgroupMount, cgroup_path: &str) -> PathBuf {
     let rel = if mount.root != "/" {
-        cgroup_path.strip_prefix(mount.root.as_str()).unwrap_or(cgroup_path)
+        cgroup_path
+            .strip_prefix(mount.root.as_str())
+            .unwrap_or(cgroup_path)
     } else {
         cgroup_path
     };
@@ -104,7 +106,9 @@ pub fn resolve_own(proc_cgroup: &str, mountinfo: &str) -> Result<Cgroup, Resolve
         }
         return Err(ResolveError::NotInHierarchy("no 0:: line for cgroup2"));
     }
-    Err(ResolveError::NotInHierarchy("no memory line for the v1 memory mount"))
+    Err(ResolveError::NotInHierarchy(
+        "no memory line for the v1 memory mount",
+    ))
 }
 
 fn read_hierarchies(root: &Root) -> Result<(String, MemoryHierarchies), SourceError> {
@@ -212,7 +216,10 @@ mod tests {
     fn a_pure_v2_host_resolves_under_the_cgroup2_mount() {
         let cg = resolve_own(V2_CGROUP, V2_MOUNTINFO).unwrap();
         assert_eq!(cg.version, CgroupVersion::V2);
-        assert_eq!(cg.dir, PathBuf::from("/sys/fs/cgroup/system.slice/jetgate.service"));
+        assert_eq!(
+            cg.dir,
+            PathBuf::from("/sys/fs/cgroup/system.slice/jetgate.service")
+        );
     }
 
     #[test]
