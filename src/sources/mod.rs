@@ -1,5 +1,36 @@
 //! Readers of the device: each a pure parser of text plus a thin reader under [`Root`].
+//!
+//! | module | reads | units |
+//! |---|---|---|
+//! | [`meminfo`] | `/proc/meminfo` | [`crate::units::Bytes`] from kB |
+//! | [`pressure`] | `/proc/pressure/memory` (PSI) | percent, µs |
+//! | [`cgroup`] | cgroup v1/v2 memory controller; own or named cgroup | bytes |
+//! | [`process`], [`proctree`] | `/proc/PID/{stat,smaps_rollup,status,fd}`, whole trees | bytes, ticks |
+//! | [`nvmap`] | `/sys/kernel/debug/nvmap/iovmm/clients` (root only) | bytes from K |
+//! | [`devfreq`] | GPU devfreq `load` | tenths of a percent |
+//! | [`nvml`] | libnvidia-ml at run time (discrete GPUs, Thor) | bytes |
+//! | [`sampler`] | one full [`MemorySample`] for the gate | bytes |
+//!
+//! "Unsupported" (absent on this kernel or board) is never "failed": see
+//! [`SourceError::is_unsupported`]. `docs/sources.md` documents every source.
 
+pub mod cgroup;
+pub mod devfreq;
+pub mod error;
+pub mod meminfo;
+pub mod nvmap;
+pub mod nvml;
+pub mod pressure;
+pub mod process;
+pub mod proctree;
 pub mod root;
+pub mod sampler;
 
+pub use cgroup::{Cgroup, CgroupMemory, CgroupVersion};
+pub use error::{ParseError, SourceError};
+pub use meminfo::{parse_meminfo, read_meminfo, MemInfo};
+pub use pressure::{parse_pressure, read_pressure, Pressure};
+pub use process::{ProcReader, ProcessSample, PssSource};
+pub use proctree::{TreeSampler, TreeSummary, TreeTotals};
 pub use root::{ReadError, Root};
+pub use sampler::{AvailableFrom, MemorySample, Sampler, Scope};

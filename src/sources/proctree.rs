@@ -1,0 +1,217 @@
+//! Whole process trees: a service's memory is its tree's memory.
+//!
+//! Owns [`TreeTotals`] (the aggregate), the pure helpers [`descendants`] and [`aggregate`],
+//! and [`TreeSampler`], which scans `/proc/*/stat` once per sample for parent links (children
+//! are found from `ppid`) and then reads every member fully through [`ProcReader`]. Buffers
+//! (the pid list, the link table, the member samples and their comm strings) are reused.
+//!
+//! Sums are in [`Bytes`]: RSS (double-counts shared pages), PSS (shares split, the figure to
+//! limit on), swap; plus fds, threads, process and zombie counts. A member that vanishes
+//! between the scan and its read is skipped.
+//!
+//! "Heaviest trees" ([`TreeSampler::heaviest`], for `jetgate status`): the top-level trees are
+//! the processes whose parent is pid 1 (or 0, as in a pid namespace), each with all its
+//! descendants. **pid 1 itself is excluded**: its tree is the whole system, and listing it would
+//! hide everything below it. Kernel threads (`PF_KTHREAD`: kthreadd and its children) are
+//! excluded: they have no user memory. Sorted by PSS, largest first.
+
+use super::error::SourceError;
+use super::process::{ProcReader, ProcessSample};
+use super::root::Root;
+use crate::units::Bytes;
+
+/// Parent link of one process, from the scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Link {
+    pub pid: u32,
+    pub ppid: u32,
+    pub kernel_thread: bool,
+}
+
+/// Sums over a process tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct TreeTotals {
+    pub root_pid: u32,
+    pub processes: u32,
+    pub zombies: u32,
+    pub threads: u64,
+    pub rss: Bytes,
+    pub pss: Bytes,
+    pub swap: Bytes,
+    /// Sum over the members whose fd directory we could read.
+    pub fds: u64,
+    /// Members whose `/proc/PID/fd` was not readable (not counted in `fds`).
+    pub fds_unknown: u32,
+    /// Members whose PSS is their RSS (no `smaps_rollup`, or denied).
+    pss_from_rss: u32,
+}
+
+impl TreeTotals {
+    /// Members whose PSS fell back to RSS; non-zero means `pss` is an over-estimate.
+    pub fn pss_from_rss(&self) -> u32 {
+        self.pss_from_rss
+    }
+}
+
+/// One top-level tree in the heaviest list.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TreeSummary {
+    pub comm: String,
+    pub totals: TreeTotals,
+}
+
+/// Pids of `root` and all its descendants, root first, from links sorted by `ppid`.
+pub fn descendants(links_by_ppid: &[Link], root: u32, out: &mut Vec<u32>) {
+    out.clear();
+    out.push(root);
+    let mut i = 0;
+    while i < out.len() {
+        let parent = out[i];
+        let start = links_by_ppid.partition_point(|l| l.ppid < parent);
+        for l in links_by_ppid[start..]
+            .iter()
+            .take_while(|l| l.ppid == parent)
+        {
+            // pid 0 is the scheduler, never a real child; guards against a cycle.
+            if l.pid != 0 && l.pid != root {
+                out.push(l.pid);
+            }
+        }
+        i += 1;
+    }
+}
+
+/// Sums the members of a tree.
+pub fn aggregate(root_pid: u32, members: &[ProcessSample]) -> TreeTotals {
+    let mut t = TreeTotals {
+        root_pid,
+        ..TreeTotals::default()
+    };
+    for p in members {
+        t.processes += 1;
+        t.zombies += u32::from(p.is_zombie());
+        t.threads += u64::from(p.threads);
+        t.rss = t.rss + p.rss;
+        t.pss = t.pss + p.pss;
+        t.swap = t.swap + p.swap;
+        match p.fds {
+            Some(n) => t.fds += u64::from(n),
+            None => t.fds_unknown += 1,
+        }
+        t.pss_from_rss += u32::from(p.pss_source == super::process::PssSource::Rss);
+    }
+    t
+}
+
+/// Samples process trees, reusing every buffer between calls.
+#[derive(Debug)]
+pub struct TreeSampler {
+    reader: ProcReader,
+    pids: Vec<u32>,
+    links: Vec<Link>,
+    tree: Vec<u32>,
+    members: Vec<ProcessSample>,
+    len: usize,
+}
+
+impl TreeSampler {
+    pub fn new(root: Root) -> TreeSampler {
+        TreeSampler {
+            reader: ProcReader::new(root),
+            pids: Vec::new(),
+            links: Vec::new(),
+            tree: Vec::new(),
+            members: Vec::new(),
+            len: 0,
+        }
+    }
+
+    pub fn reader(&mut self) -> &mut ProcReader {
+        &mut self.reader
+    }
+
+    /// The members read by the last [`TreeSampler::sample`], root first.
+    pub fn members(&self) -> &[ProcessSample] {
+        &self.members[..self.len]
+    }
+
+    /// One pass over `/proc/*/stat` for parent links, sorted by ppid.
+    fn scan(&mut self) -> Result<(), SourceError> {
+        self.reader.pids(&mut self.pids)?;
+        self.links.clear();
+        for i in 0..self.pids.len() {
+            let pid = self.pids[i];
+            let link = self.reader.with_stat(pid, |s| Link {
+                pid: s.pid,
+                ppid: s.ppid,
+                kernel_thread: s.is_kernel_thread(),
+            });
+            // A vanished process, or a stat that fails to read or parse, is one process
+            // missing from the links, not a failed sample.
+            if let Ok(Some(l)) = link {
+                self.links.push(l);
+            }
+        }
+        self.links.sort_unstable_by_key(|l| l.ppid);
+        Ok(())
+    }
+
+    /// Reads every pid in `self.tree` into `self.members[..self.len]`, skipping the vanished.
+    fn read_tree(&mut self) -> Result<(), SourceError> {
+        self.len = 0;
+        for i in 0..self.tree.len() {
+            if self.members.len() == self.len {
+                self.members.push(ProcessSample::default());
+            }
+            let pid = self.tree[i];
+            if self.reader.read_process(pid, &mut self.members[self.len])? {
+                self.len += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Samples the tree rooted at `root_pid`. `Ok(None)` when the root process is gone.
+    pub fn sample(&mut self, root_pid: u32) -> Result<Option<TreeTotals>, SourceError> {
+        self.scan()?;
+        descendants(&self.links, root_pid, &mut self.tree);
+        self.read_tree()?;
+        if self.members().first().map(|p| p.pid) != Some(root_pid) {
+            return Ok(None);
+        }
+        Ok(Some(aggregate(root_pid, self.members())))
+    }
+
+    /// The `n` heaviest top-level trees by PSS (see the module doc for what counts).
+    pub fn heaviest(&mut self, n: usize) -> Result<Vec<TreeSummary>, SourceError> {
+        self.scan()?;
+        let tops: Vec<u32> = self
+            .links
+            .iter()
+            .filter(|l| (l.ppid == 1 || l.ppid == 0) && l.pid != 1 && !l.kernel_thread)
+            .map(|l| l.pid)
+            .collect();
+        let mut out = Vec::with_capacity(tops.len());
+        for top in tops {
+            descendants(&self.links, top, &mut self.tree);
+            self.read_tree()?;
+            let members = self.members();
+            match members.first() {
+                Some(first) if first.pid == top && !first.kernel_thread => {
+                    out.push(TreeSummary {
+                        comm: first.comm.clone(),
+                        totals: aggregate(top, members),
+                    });
+                }
+                _ => {}
+            }
+        }
+        out.sort_by_key(|t| std::cmp::Reverse(t.totals.pss));
+        out.truncate(n);
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+#[path = "proctree_tests.rs"]
+mod tests;
