@@ -52,3 +52,54 @@ pub struct ServiceView {
     #[serde(default)]
     pub reason: Option<String>,
 }
+
+/// The `memory` section of the status document from one sample. Every size is a `_bytes`
+/// integer; absent figures (no swap, no nvmap, no PSI, no cgroup) are `null`.
+pub fn memory_json(
+    sample: &crate::sources::MemorySample,
+    age: Option<std::time::Duration>,
+) -> serde_json::Value {
+    let m = &sample.meminfo;
+    let cgroup = sample.cgroup.map(|c| {
+        serde_json::json!({
+            "version": c.version,
+            "limit_bytes": c.limit.map(crate::units::Bytes::get),
+            "usage_bytes": c.usage.get(),
+            "reclaimable_bytes": c.reclaimable().get(),
+            "available_bytes": c.available().map(crate::units::Bytes::get),
+            "oom_kill": c.counters.oom_kill,
+            "failcnt": c.counters.failcnt,
+            "events_max": c.counters.max,
+        })
+    });
+    let pressure = sample.pressure.map(|p| {
+        serde_json::json!({
+            "some_avg10": p.some.avg10,
+            "some_avg60": p.some.avg60,
+            "full_avg10": p.full.map(|f| f.avg10),
+            "full_avg60": p.full.map(|f| f.avg60),
+        })
+    });
+    serde_json::json!({
+        "available_bytes": sample.available.get(),
+        "available_from": sample.available_from,
+        "available_estimated": sample.available_estimated,
+        "total_bytes": m.total.get(),
+        "free_bytes": m.free.get(),
+        "buffers_bytes": m.buffers.get(),
+        "cached_bytes": m.cached.get(),
+        "swap_total_bytes": m.swap_total.get(),
+        "swap_used_bytes": m.swap_used().get(),
+        "gpu_held_bytes": m.nvmap_used.map(crate::units::Bytes::get),
+        "cma_total_bytes": m.cma_total.map(crate::units::Bytes::get),
+        "cma_free_bytes": m.cma_free.map(crate::units::Bytes::get),
+        "cgroup": cgroup,
+        "pressure": pressure,
+        "sample_age_ms": age.map(|a| a.as_millis() as u64),
+    })
+}
+
+/// The `device.board` section: the board report (`jetgate board --json`).
+pub fn board_json(board: &crate::board::Detected) -> serde_json::Value {
+    serde_json::to_value(crate::board::BoardReport::from(board)).unwrap_or(serde_json::Value::Null)
+}

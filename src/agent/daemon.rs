@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde_json::{json, Value};
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::agent::engine::{Action, Engine, Input, Refusal};
@@ -111,7 +111,10 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
     let executor = Executor::new(runner, launches, store, feedback_tx);
     let engine = Engine::new(Gate::new(plan.gate.clone()), plan.units, learned);
 
-    let socket = options.socket.clone().unwrap_or(config.control.socket.clone());
+    let socket = options
+        .socket
+        .clone()
+        .unwrap_or(config.control.socket.clone());
     let listener = server::bind(&socket, config.control.group.as_deref()).await?;
     let cancel = CancellationToken::new();
     let (control_tx, mut control_rx) = mpsc::channel::<ControlRequest>(64);
@@ -238,8 +241,8 @@ fn scopes(root: &Root, scope: &MemoryScope) -> anyhow::Result<(Scope, Option<Cgr
         MemoryScope::System => Ok((Scope::System, None)),
         MemoryScope::Cgroup(path) => {
             let text = path.to_string_lossy();
-            let cgroup = named_cgroup(root, &text)
-                .with_context(|| format!("memory scope cgroup:{text}"))?;
+            let cgroup =
+                named_cgroup(root, &text).with_context(|| format!("memory scope cgroup:{text}"))?;
             let kind = match cgroup.version {
                 CgroupVersion::V1 => CgroupKind::V1,
                 CgroupVersion::V2 => CgroupKind::V2,
@@ -279,10 +282,10 @@ impl Agent {
                 self.input(Input::Reading(reading));
             }
             Sampled::Failed { error } => {
-                self.executor.record(
-                    NewEvent::error("sample_failed", None)
-                        .message(format!("memory sample failed; no load is admitted until it works: {error}")),
-                );
+                self.executor
+                    .record(NewEvent::error("sample_failed", None).message(format!(
+                        "memory sample failed; no load is admitted until it works: {error}"
+                    )));
             }
         }
     }
@@ -381,7 +384,11 @@ impl Agent {
                     kind,
                     subject,
                     min_severity: None,
-                    limit: Some(u64::from(limit.unwrap_or(MAX_EVENTS_PER_REQUEST).min(MAX_EVENTS_PER_REQUEST))),
+                    limit: Some(u64::from(
+                        limit
+                            .unwrap_or(MAX_EVENTS_PER_REQUEST)
+                            .min(MAX_EVENTS_PER_REQUEST),
+                    )),
                 };
                 match self.executor.store().query(&filter) {
                     Ok(events) => Response::ok(json!(events)),
@@ -404,7 +411,10 @@ impl Agent {
                 format!("a note is at most {MAX_NOTE_CHARS} characters"),
             );
         }
-        match self.executor.record(NewEvent::info("note", None).message(text)) {
+        match self
+            .executor
+            .record(NewEvent::info("note", None).message(text))
+        {
             Some(event) => Response::ok(json!(event)),
             None => Response::error(ErrorCode::Internal, "the note could not be stored"),
         }
@@ -448,7 +458,3 @@ fn refused(refusal: Refusal) -> Response {
     };
     Response::error(code, refusal.to_string())
 }
-
-/// Keeps `oneshot` in the import list used by the executor's waiters.
-#[allow(dead_code)]
-type Reply = oneshot::Sender<Response>;

@@ -25,7 +25,8 @@ use crate::event::{Event, NewEvent};
 use crate::probe::{file_exists, http_get, tcp_connect, HttpTarget, LogMatcher};
 use crate::runner::{ChildExit, ChildOutput, Runner, RunningChild};
 use crate::status::ServiceState;
-use crate::store::{sha256_file, FileStamp, Footprint, Store};
+use crate::store::hash::{sha256_file, FileStamp};
+use crate::store::{Footprint, Store};
 use crate::units::Bytes;
 
 /// How often an http, tcp or file ready probe is tried while a model loads.
@@ -108,7 +109,10 @@ impl Executor {
 
     /// Answers `load --wait` once the load of `name` ends.
     pub fn wait_for(&mut self, name: &str, reply: oneshot::Sender<Response>) {
-        self.waiters.entry(name.to_string()).or_default().push(reply);
+        self.waiters
+            .entry(name.to_string())
+            .or_default()
+            .push(reply);
     }
 
     /// Carries out `actions` in order; returns inputs that follow from them at once.
@@ -304,8 +308,10 @@ impl Executor {
         }
         if let Some(dir) = &exit.cgroup_left {
             self.record(
-                NewEvent::warning("cgroup_left", Some(&exit.name))
-                    .message(format!("child cgroup {} could not be removed", dir.display())),
+                NewEvent::warning("cgroup_left", Some(&exit.name)).message(format!(
+                    "child cgroup {} could not be removed",
+                    dir.display()
+                )),
             );
         }
         Input::Exited {

@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 use crate::exit::{self, CliResult};
 use crate::sources::Root;
 
+pub mod agent;
 pub mod board;
 pub mod config;
 pub mod events;
@@ -48,6 +49,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the agent in the foreground (what systemd starts).
+    Agent(agent::Args),
     /// Parse tegrastats lines from a file or stdin; without FILE, run tegrastats itself.
     Tegrastats(tegrastats::Args),
     /// Show the detected Jetson board profile.
@@ -75,7 +78,10 @@ pub enum Command {
 /// Options every command may use.
 #[derive(Debug, Clone)]
 pub struct Globals {
+    /// The socket the CLI talks to: `--socket`, `JETGATE_SOCKET`, or the default.
     pub socket: PathBuf,
+    /// `--socket`/`JETGATE_SOCKET` when given: the agent listens there instead of its config's.
+    pub socket_override: Option<PathBuf>,
     pub root: Root,
 }
 
@@ -86,6 +92,7 @@ impl Cli {
                 .socket
                 .clone()
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET)),
+            socket_override: self.socket.clone(),
             root: self.root.clone().map(Root::new).unwrap_or_default(),
         }
     }
@@ -96,6 +103,7 @@ pub fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let globals = cli.globals();
     let outcome: CliResult = match cli.command {
+        Command::Agent(args) => agent::run(args, &globals),
         Command::Tegrastats(args) => tegrastats::run(args, &globals),
         Command::Board(args) => board::run(args, &globals),
         Command::Status(args) => status::run(args, &globals),

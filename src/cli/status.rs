@@ -1,11 +1,218 @@
-//! `jetgate status`: placeholder until its module lands (work in progress, not shipped).
+//! `jetgate status [--json] [--local]`: device, memory, gate and services.
+//!
+//! By default it asks the agent (so it shows what the agent believes). `--local` reads the
+//! device directly under `--root` (default `/`): board, memory, the agent's own cgroup,
+//! pressure, and the heaviest process trees by PSS; it works with no agent running, and on a
+//! captured fixture tree (`--root tests/fixtures/orin-nano-8gb-jp6`).
 
+use serde_json::{json, Value};
+
+use crate::cli::remote::{ask, services_table, REQUEST_TIMEOUT};
+use crate::cli::table::Table;
 use crate::cli::Globals;
-use crate::exit::{CliError, CliResult};
+use crate::control::Cmd;
+use crate::exit::{self, CliError, CliResult};
+use crate::sources::{Sampler, Scope, TreeSampler};
+use crate::status::{board_json, memory_json, ServiceView};
+use crate::units::Bytes;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The status document as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Read the device directly instead of asking the agent.
+    #[arg(long)]
+    pub local: bool,
+    /// How many of the heaviest process trees to list with --local.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub top: usize,
+}
 
-pub fn run(_args: Args, _globals: &Globals) -> CliResult {
-    Err(CliError::usage("jetgate status is not built yet"))
+pub fn run(args: Args, globals: &Globals) -> CliResult {
+    let doc = if args.local {
+        local_document(globals, args.top)?
+    } else {
+        ask(globals, Cmd::Status {}, Some(REQUEST_TIMEOUT))?
+    };
+    if args.json {
+        println!("{doc}");
+    } else {
+        print!("{}", render(&doc));
+    }
+    Ok(exit::SUCCESS)
+}
+
+/// The local status document: the same `device` and `memory` sections as the agent's, plus the
+/// heaviest process trees.
+pub fn local_document(globals: &Globals, top: usize) -> Result<Value, CliError> {
+    let root = &globals.root;
+    let board = crate::board::detect(root).map_err(|e| CliError::new(exit::FAILURE, e))?;
+    let mut sampler = Sampler::new(root.clone(), Scope::System);
+    let sample = sampler
+        .sample(None)
+        .map_err(|e| CliError::new(exit::FAILURE, e))?;
+    let trees = TreeSampler::new(root.clone())
+        .heaviest(top)
+        .map_err(|e| CliError::new(exit::FAILURE, e))?;
+    let trees: Vec<Value> = trees
+        .iter()
+        .map(|t| {
+            json!({
+                "comm": t.comm,
+                "pid": t.totals.root_pid,
+                "processes": t.totals.processes,
+                "zombies": t.totals.zombies,
+                "threads": t.totals.threads,
+                "pss_bytes": t.totals.pss.get(),
+                "rss_bytes": t.totals.rss.get(),
+                "swap_bytes": t.totals.swap.get(),
+                "fds": t.totals.fds,
+            })
+        })
+        .collect();
+    Ok(json!({
+        "source": "local",
+        "root": root.base().display().to_string(),
+        "device": { "board": board_json(&board) },
+        "memory": memory_json(&sample, None),
+        "trees": trees,
+    }))
+}
+
+fn size(v: &Value) -> String {
+    v.as_u64().map_or("-".to_string(), |b| Bytes(b).to_string())
+}
+
+fn text<'a>(v: &'a Value, default: &'a str) -> &'a str {
+    v.as_str().unwrap_or(default)
+}
+
+/// Human form of a status document (local or from the agent).
+pub fn render(doc: &Value) -> String {
+    let mut out = String::new();
+    let board = &doc["device"]["board"];
+    out.push_str(&format!(
+        "board     {} [{}]  L4T {}  JetPack {}\n",
+        text(&board["name"], "unknown"),
+        text(&board["id"], "?"),
+        text(&board["l4t"], "-"),
+        text(&board["jetpack"], "-"),
+    ));
+    let m = &doc["memory"];
+    if m.is_object() {
+        out.push_str(&format!(
+            "memory    available {} of {} ({})  free {}  cached {}\n",
+            size(&m["available_bytes"]),
+            size(&m["total_bytes"]),
+            text(&m["available_from"], "?"),
+            size(&m["free_bytes"]),
+            size(&m["cached_bytes"]),
+        ));
+        let pressure = &m["pressure"];
+        out.push_str(&format!(
+            "          swap {}/{} (never counted)  GPU-held {}  pressure {}\n",
+            size(&m["swap_used_bytes"]),
+            size(&m["swap_total_bytes"]),
+            size(&m["gpu_held_bytes"]),
+            if pressure.is_object() {
+                format!(
+                    "some {:.2}% full {:.2}% (avg10)",
+                    pressure["some_avg10"].as_f64().unwrap_or(0.0),
+                    pressure["full_avg10"].as_f64().unwrap_or(0.0)
+                )
+            } else {
+                "unsupported".to_string()
+            },
+        ));
+        let cg = &m["cgroup"];
+        if cg.is_object() {
+            out.push_str(&format!(
+                "cgroup    {}  limit {}  usage {}  reclaimable {}  oom kills {}\n",
+                text(&cg["version"], "?"),
+                size(&cg["limit_bytes"]),
+                size(&cg["usage_bytes"]),
+                size(&cg["reclaimable_bytes"]),
+                cg["oom_kill"].as_u64().map_or("-".into(), |n| n.to_string()),
+            ));
+        }
+    } else {
+        out.push_str("memory    no sample yet\n");
+    }
+    let gate = &doc["gate"];
+    if gate.is_object() {
+        out.push_str(&render_gate(gate));
+    }
+    if let Ok(services) = serde_json::from_value::<Vec<ServiceView>>(doc["services"].clone()) {
+        out.push('\n');
+        out.push_str(&services_table(&services));
+    }
+    if let Some(trees) = doc["trees"].as_array() {
+        let mut t = Table::new(&["TREE", "PID", "PROCS", "PSS", "RSS", "SWAP", "THREADS", "FDS"]);
+        for tree in trees {
+            t.row(vec![
+                text(&tree["comm"], "?").to_string(),
+                tree["pid"].to_string(),
+                tree["processes"].to_string(),
+                size(&tree["pss_bytes"]),
+                size(&tree["rss_bytes"]),
+                size(&tree["swap_bytes"]),
+                tree["threads"].to_string(),
+                tree["fds"].to_string(),
+            ]);
+        }
+        out.push('\n');
+        out.push_str(&t.render());
+    }
+    out
+}
+
+fn render_gate(gate: &Value) -> String {
+    let mut out = format!(
+        "gate      reserve {}  budget {}  outstanding {}\n",
+        size(&gate["reserve_bytes"]),
+        size(&gate["budget_bytes"]),
+        size(&gate["outstanding_bytes"]),
+    );
+    let flight = &gate["in_flight"];
+    if flight.is_object() {
+        out.push_str(&format!(
+            "          in flight: {} ({}, {} ms, consumed {} of need {})\n",
+            text(&flight["model"], "?"),
+            text(&flight["phase"], "?"),
+            flight["elapsed_ms"],
+            size(&flight["consumed_bytes"]),
+            size(&flight["need_bytes"]),
+        ));
+    }
+    for (i, q) in gate["queue"].as_array().into_iter().flatten().enumerate() {
+        out.push_str(&format!(
+            "          queue {}: {} need {}: {}\n",
+            i + 1,
+            text(&q["model"], "?"),
+            size(&q["need_bytes"]),
+            text(&q["reason"], ""),
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_a_gate_with_its_queue_and_reasons() {
+        let doc = json!({
+            "device": {"board": {"name": "Jetson Orin Nano 8GB", "id": "orin-nano-8gb", "l4t": "36.4.4", "jetpack": "6.x"}},
+            "memory": {"available_bytes": 1u64 << 30, "total_bytes": 8u64 << 30, "available_from": "mem_available"},
+            "gate": {"reserve_bytes": 512u64 << 20, "budget_bytes": 100u64 << 20, "outstanding_bytes": 0,
+                     "queue": [{"model": "llm", "need_bytes": 1u64 << 30, "reason": "waiting: budget 100.0MiB < need"}]},
+            "services": [],
+        });
+        let text = render(&doc);
+        assert!(text.contains("Jetson Orin Nano 8GB [orin-nano-8gb]  L4T 36.4.4"), "{text}");
+        assert!(text.contains("available 1.0GiB of 8.0GiB"), "{text}");
+        assert!(text.contains("queue 1: llm need 1.0GiB: waiting: budget"), "{text}");
+    }
 }

@@ -93,7 +93,7 @@ impl Health {
 
     pub fn is_healthy(&self) -> bool {
         self.unhealthy_after
-            .map_or(true, |d| self.start.elapsed() < d)
+            .is_none_or(|d| self.start.elapsed() < d)
     }
 }
 

@@ -196,11 +196,11 @@ proptest! {
         let expected: Vec<u64> = all
             .iter()
             .filter(|(e, ms)| {
-                filter.since_ms.map_or(true, |s| *ms >= s)
-                    && filter.after_seq.map_or(true, |a| e.seq > a)
-                    && filter.kind.as_ref().map_or(true, |k| &e.kind == k)
-                    && filter.subject.as_ref().map_or(true, |k| e.subject.as_ref() == Some(k))
-                    && filter.min_severity.map_or(true, |m| e.severity >= m)
+                filter.since_ms.is_none_or(|s| *ms >= s)
+                    && filter.after_seq.is_none_or(|a| e.seq > a)
+                    && filter.kind.as_ref().is_none_or(|k| &e.kind == k)
+                    && filter.subject.as_ref().is_none_or(|k| e.subject.as_ref() == Some(k))
+                    && filter.min_severity.is_none_or(|m| e.severity >= m)
             })
             .map(|(e, _)| e.seq)
             .take(filter.limit.map_or(usize::MAX, |l| l as usize))

@@ -1,0 +1,53 @@
+//! `jetgate agent [--config FILE]`: runs the agent in the foreground (systemd `Type=notify`).
+//!
+//! Without `--config` it runs on the embedded default: monitor only (no models, no services,
+//! no broker), control socket at the default path, store under the state directory.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use crate::agent::daemon::{self, Options};
+use crate::cli::Globals;
+use crate::config::Config;
+use crate::exit::{self, CliError, CliResult};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The configuration file (TOML). Without it: the embedded monitor-only default.
+    #[arg(long, short, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Log filter for diagnostics on stderr (e.g. `info`, `jetgate=debug`); env RUST_LOG too.
+    #[arg(long, value_name = "FILTER", default_value = "info")]
+    pub log: String,
+}
+
+pub fn run(args: Args, globals: &Globals) -> CliResult {
+    let config = match &args.config {
+        Some(path) => Config::load(path).map_err(|e| CliError::new(exit::CONFIG, e))?,
+        None => Config::embedded_default(),
+    };
+    init_logging(&args.log);
+    let options = Options {
+        config_path: args.config.clone(),
+        socket: globals.socket_override.clone(),
+        root: globals.root.clone(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(daemon::run(config, options))?;
+    Ok(exit::SUCCESS)
+}
+
+fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
