@@ -57,9 +57,7 @@ fn parsers(c: &mut Criterion) {
         b.iter(|| parse_smaps_rollup(black_box(&rollup)).unwrap())
     });
     g.bench_function("smaps_rollup/procfs", |b| {
-        b.iter(|| {
-            procfs::process::SmapsRollup::from_read(black_box(rollup.as_bytes())).unwrap()
-        })
+        b.iter(|| procfs::process::SmapsRollup::from_read(black_box(rollup.as_bytes())).unwrap())
     });
     g.finish();
 }
