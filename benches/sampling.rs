@@ -20,7 +20,7 @@ use procfs::{Current, FromRead};
 
 /// `sh -c 'sleep 60 & sleep 60 & wait'`, returned once both sleeps are its children.
 fn three_process_tree() -> std::process::Child {
-    let child = Command::new("sh")
+    let mut child = Command::new("sh")
         .args(["-c", "sleep 60 & sleep 60 & wait"])
         .stdout(Stdio::null())
         .spawn()
@@ -32,6 +32,8 @@ fn three_process_tree() -> std::process::Child {
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("sh never had its two sleep children");
 }
 
