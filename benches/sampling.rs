@@ -1,1 +1,119 @@
-fn main() {}
+//! Cost of sampling: one full [`Sampler`] sample against a real 3-process tree, the parsers
+//! alone, and the same parsing and reading done by the `procfs` crate, for the crate-or-hand-
+//! written decision in `docs/sources.md`. Figures: `docs/benchmarks-sampling.md`.
+//!
+//! ```text
+//! cargo bench --bench sampling
+//! ```
+#![allow(clippy::disallowed_methods)] // spawns the measured process tree
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark fails loudly
+
+use std::hint::black_box;
+use std::process::{Command, Stdio};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use jetgate::sources::meminfo::{parse_meminfo, read_meminfo};
+use jetgate::sources::process::{parse_smaps_rollup, parse_stat, ProcReader, ProcessSample};
+use jetgate::sources::proctree::TreeSampler;
+use jetgate::sources::{Root, Sampler, Scope};
+use procfs::{Current, FromRead};
+
+/// `sh -c 'sleep 60 & sleep 60 & wait'`, returned once both sleeps are its children.
+fn three_process_tree() -> std::process::Child {
+    let mut child = Command::new("sh")
+        .args(["-c", "sleep 60 & sleep 60 & wait"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn sh");
+    let mut trees = TreeSampler::new(Root::host());
+    for _ in 0..500 {
+        if trees.sample(child.id()).ok().flatten().map(|t| t.processes) == Some(3) {
+            return child;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("sh never had its two sleep children");
+}
+
+fn parsers(c: &mut Criterion) {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let rollup = std::fs::read_to_string("/proc/self/smaps_rollup").unwrap();
+
+    let mut g = c.benchmark_group("parse");
+    g.bench_function("meminfo/jetgate", |b| {
+        b.iter(|| parse_meminfo(black_box(&meminfo)).unwrap())
+    });
+    g.bench_function("meminfo/procfs", |b| {
+        b.iter(|| procfs::Meminfo::from_read(black_box(meminfo.as_bytes())).unwrap())
+    });
+    g.bench_function("stat/jetgate", |b| {
+        b.iter(|| parse_stat(black_box(&stat)).unwrap().rss_pages)
+    });
+    g.bench_function("stat/procfs", |b| {
+        b.iter(|| procfs::process::Stat::from_read(black_box(stat.as_bytes())).unwrap())
+    });
+    g.bench_function("smaps_rollup/jetgate", |b| {
+        b.iter(|| parse_smaps_rollup(black_box(&rollup)).unwrap())
+    });
+    g.bench_function("smaps_rollup/procfs", |b| {
+        b.iter(|| procfs::process::SmapsRollup::from_read(black_box(rollup.as_bytes())).unwrap())
+    });
+    g.finish();
+}
+
+fn reads(c: &mut Criterion) {
+    let mut g = c.benchmark_group("read");
+    let root = Root::host();
+    let mut buf = String::new();
+    g.bench_function("meminfo/jetgate", |b| {
+        b.iter(|| read_meminfo(&root, &mut buf).unwrap())
+    });
+    g.bench_function("meminfo/procfs", |b| {
+        b.iter(|| procfs::Meminfo::current().unwrap())
+    });
+    let pid = std::process::id();
+    let mut reader = ProcReader::new(Root::host());
+    let mut sample = ProcessSample::default();
+    g.bench_function("process_stat_rollup_fds/jetgate", |b| {
+        b.iter(|| reader.read_process(pid, &mut sample).unwrap())
+    });
+    g.bench_function("process_stat_rollup_fds/procfs", |b| {
+        b.iter(|| {
+            let p = procfs::process::Process::new(pid as i32).unwrap();
+            let stat = p.stat().unwrap();
+            let rollup = p.smaps_rollup().unwrap();
+            let fds = p.fd_count().unwrap();
+            (stat.rss, rollup.memory_map_rollup.0.len(), fds)
+        })
+    });
+    g.finish();
+}
+
+fn full_sample(c: &mut Criterion) {
+    let mut child = three_process_tree();
+    let tree_root = child.id();
+    let mut g = c.benchmark_group("sample");
+    let mut sampler = Sampler::new(Root::host(), Scope::System);
+    let first = sampler.sample(Some(tree_root)).unwrap();
+    assert_eq!(first.tree.map(|t| t.processes), Some(3));
+    assert!(first.cgroup.is_some());
+    g.bench_function("full_3_process_tree", |b| {
+        b.iter(|| sampler.sample(black_box(Some(tree_root))).unwrap())
+    });
+    g.bench_function("system_only_no_tree", |b| {
+        b.iter(|| sampler.sample(None).unwrap())
+    });
+    let mut trees = TreeSampler::new(Root::host());
+    g.bench_function("tree_only_3_processes", |b| {
+        b.iter(|| trees.sample(black_box(tree_root)).unwrap())
+    });
+    g.finish();
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+criterion_group!(benches, parsers, reads, full_sample);
+criterion_main!(benches);
