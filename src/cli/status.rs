@@ -133,7 +133,9 @@ pub fn render(doc: &Value) -> String {
                 size(&cg["limit_bytes"]),
                 size(&cg["usage_bytes"]),
                 size(&cg["reclaimable_bytes"]),
-                cg["oom_kill"].as_u64().map_or("-".into(), |n| n.to_string()),
+                cg["oom_kill"]
+                    .as_u64()
+                    .map_or("-".into(), |n| n.to_string()),
             ));
         }
     } else {
@@ -148,7 +150,9 @@ pub fn render(doc: &Value) -> String {
         out.push_str(&services_table(&services));
     }
     if let Some(trees) = doc["trees"].as_array() {
-        let mut t = Table::new(&["TREE", "PID", "PROCS", "PSS", "RSS", "SWAP", "THREADS", "FDS"]);
+        let mut t = Table::new(&[
+            "TREE", "PID", "PROCS", "PSS", "RSS", "SWAP", "THREADS", "FDS",
+        ]);
         for tree in trees {
             t.row(vec![
                 text(&tree["comm"], "?").to_string(),
@@ -211,8 +215,14 @@ mod tests {
             "services": [],
         });
         let text = render(&doc);
-        assert!(text.contains("Jetson Orin Nano 8GB [orin-nano-8gb]  L4T 36.4.4"), "{text}");
+        assert!(
+            text.contains("Jetson Orin Nano 8GB [orin-nano-8gb]  L4T 36.4.4"),
+            "{text}"
+        );
         assert!(text.contains("available 1.0GiB of 8.0GiB"), "{text}");
-        assert!(text.contains("queue 1: llm need 1.0GiB: waiting: budget"), "{text}");
+        assert!(
+            text.contains("queue 1: llm need 1.0GiB: waiting: budget"),
+            "{text}"
+        );
     }
 }
