@@ -115,14 +115,26 @@ mod tests {
 
     #[test]
     fn decimal_matches_the_standard_parser_on_temperatures() {
-        for t in ["45.375", "40.062", "53.968", "29.45", "0.1", "100", "-256", "31.35"] {
+        for t in [
+            "45.375", "40.062", "53.968", "29.45", "0.1", "100", "-256", "31.35",
+        ] {
             assert_eq!(decimal(t), t.parse::<f64>().ok(), "{t}");
         }
     }
 
     #[test]
     fn decimal_refuses_what_is_not_a_plain_decimal() {
-        for t in ["", ".", "1.", ".5", "1.2.3", "+1", "1e3", "--1", "1234567890.1234567"] {
+        for t in [
+            "",
+            ".",
+            "1.",
+            ".5",
+            "1.2.3",
+            "+1",
+            "1e3",
+            "--1",
+            "1234567890.1234567",
+        ] {
             assert_eq!(decimal(t), None, "{t}");
         }
     }

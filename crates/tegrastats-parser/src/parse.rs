@@ -11,7 +11,7 @@
 //! ```
 
 use crate::num::{self, celsius, load_at, milliwatts, pct, size, u32_of, used_total};
-use crate::sample::{Cpu, Emc, Engine, Gpu, Iram, LocalTime, Ram, Rail, Sample, Swap, Temp};
+use crate::sample::{Cpu, Emc, Engine, Gpu, Iram, LocalTime, Rail, Ram, Sample, Swap, Temp};
 use crate::ParseError;
 
 /// A cursor over the whitespace-separated tokens of a line; cheap to copy, so a field parser
@@ -342,8 +342,7 @@ fn temp<'a>(tok: &'a str, out: &mut Sample<'a>) -> bool {
 /// `NAME a/b[/c]` is a rail; `NAME off|MHz|load%@MHz|@MHz|load%` an engine.
 fn named_value<'a>(name: &'a str, t: &mut Tokens<'a>, out: &mut Sample<'a>) -> bool {
     let first = name.as_bytes().first().copied().unwrap_or(b'0');
-    if !first.is_ascii_alphabetic()
-        || !name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
+    if !first.is_ascii_alphabetic() || !name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
     {
         return false;
     }

@@ -67,7 +67,14 @@ fn tx2_r28_root_line_with_mts_and_unitless_rails() {
     assert_eq!(s.ram, ram(1685, 7854, 1044, 4));
     assert_eq!(s.swap, swap(278, 8192, 23));
     assert_eq!(s.iram, None);
-    let expect = [(0, 1303), (0, 345), (0, 345), (0, 1419), (0, 1420), (0, 1421)];
+    let expect = [
+        (0, 1303),
+        (0, 345),
+        (0, 345),
+        (0, 1419),
+        (0, 1420),
+        (0, 1421),
+    ];
     let expect: Vec<_> = expect.iter().map(|&(l, f)| Some((l, Some(f)))).collect();
     assert_eq!(cpus(&s), expect);
     assert_eq!(s.emc, emc(0, Some(1866)));
@@ -108,7 +115,14 @@ fn tx2_r32_non_root_line_has_loads_without_frequencies() {
     assert_eq!(time(&s), None);
     assert_eq!(s.ram, ram(896, 7859, 26, 4));
     assert_eq!(s.swap, swap(0, 3929, 0));
-    let expect = [(4, 2035), (4, 345), (4, 345), (1, 2035), (0, 2035), (0, 2035)];
+    let expect = [
+        (4, 2035),
+        (4, 345),
+        (4, 345),
+        (1, 2035),
+        (0, 2035),
+        (0, 2035),
+    ];
     let expect: Vec<_> = expect.iter().map(|&(l, f)| Some((l, Some(f)))).collect();
     assert_eq!(cpus(&s), expect);
     assert_eq!(s.emc, emc(0, None));
@@ -380,10 +394,7 @@ fn agx_orin_jetpack6_root_line_has_dla_pva_and_two_gpc_frequencies() {
     assert_eq!(time(&s).as_deref(), Some("2025-10-26T05:10:54"));
     assert_eq!(s.ram, ram(6879, 62841, 3, 4));
     assert_eq!(s.swap, swap(0, 31421, 0));
-    assert_eq!(
-        cpus(&s),
-        at(729, &[5, 1, 0, 9, 1, 3, 5, 0, 3, 1, 1, 7])
-    );
+    assert_eq!(cpus(&s), at(729, &[5, 1, 0, 9, 1, 3, 5, 0, 3, 1, 1, 7]));
     assert_eq!(s.emc, emc(0, Some(2133)));
     assert_eq!(gpu(&s), Some((Some(0), vec![305, 305])));
     let names = [

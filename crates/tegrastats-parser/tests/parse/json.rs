@@ -54,12 +54,25 @@ fn json_keys_come_in_contract_order() {
     let s = parse_line(fixture_lines()[3]).unwrap();
     let text = serde_json::to_string(&s).unwrap();
     let keys = [
-        "\"time\"", "\"ram\"", "\"swap\"", "\"iram\"", "\"cpus\"", "\"emc\"", "\"gpu\"",
-        "\"engines\"", "\"temps\"", "\"rails\"", "\"other\"", "\"unrecognized\"",
+        "\"time\"",
+        "\"ram\"",
+        "\"swap\"",
+        "\"iram\"",
+        "\"cpus\"",
+        "\"emc\"",
+        "\"gpu\"",
+        "\"engines\"",
+        "\"temps\"",
+        "\"rails\"",
+        "\"other\"",
+        "\"unrecognized\"",
     ];
     let at: Vec<usize> = keys.iter().map(|k| text.find(k).unwrap()).collect();
     assert!(at.windows(2).all(|w| w[0] < w[1]), "{text}");
-    assert!(text.starts_with("{\"time\":null,\"ram\":{\"used_bytes\":751828992,"), "{text}");
+    assert!(
+        text.starts_with("{\"time\":null,\"ram\":{\"used_bytes\":751828992,"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -22,7 +22,10 @@ fn gpu(s: &Sample<'_>) -> Option<(Option<u8>, Vec<u32>)> {
 #[test]
 fn date_prefix_becomes_an_iso_local_time() {
     let s = parse_line("07-09-2024 13:31:31 RAM 1/2MB (lfb 1x4MB)").unwrap();
-    assert_eq!(s.time.map(|t| t.to_string()).as_deref(), Some("2024-07-09T13:31:31"));
+    assert_eq!(
+        s.time.map(|t| t.to_string()).as_deref(),
+        Some("2024-07-09T13:31:31")
+    );
 }
 
 #[test]
@@ -132,7 +135,10 @@ fn bracketed_gpu_frequencies_may_differ_per_gpc() {
 
 #[test]
 fn thor_gpu_without_a_load_figure_has_no_load() {
-    assert_eq!(gpu(&with("GR3D_FREQ @[0,0,0]")), Some((None, vec![0, 0, 0])));
+    assert_eq!(
+        gpu(&with("GR3D_FREQ @[0,0,0]")),
+        Some((None, vec![0, 0, 0]))
+    );
 }
 
 #[test]
@@ -208,7 +214,10 @@ fn temperature_may_carry_a_peak() {
 
 #[test]
 fn rails_without_unit_are_milliwatts() {
-    assert_eq!(rails(&with("VDD_IN 1931/1930")), vec![("VDD_IN", 1931, 1930, None)]);
+    assert_eq!(
+        rails(&with("VDD_IN 1931/1930")),
+        vec![("VDD_IN", 1931, 1930, None)]
+    );
 }
 
 #[test]
@@ -221,7 +230,10 @@ fn rails_with_three_values_have_a_peak() {
 
 #[test]
 fn rail_may_mix_units_within_one_token() {
-    assert_eq!(rails(&with("VDD_SOC 598mW/597")), vec![("VDD_SOC", 598, 597, None)]);
+    assert_eq!(
+        rails(&with("VDD_SOC 598mW/597")),
+        vec![("VDD_SOC", 598, 597, None)]
+    );
 }
 
 #[test]
@@ -229,7 +241,11 @@ fn duplicate_rail_names_are_all_kept() {
     let s = with("NC 0mW/0mW VDDQ 707mW/707mW NC 5mW/4mW");
     assert_eq!(
         rails(&s),
-        vec![("NC", 0, 0, None), ("VDDQ", 707, 707, None), ("NC", 5, 4, None)]
+        vec![
+            ("NC", 0, 0, None),
+            ("VDDQ", 707, 707, None),
+            ("NC", 5, 4, None)
+        ]
     );
 }
 
@@ -302,7 +318,11 @@ fn recycling_a_sample_keeps_its_allocations() {
     let caps = (s.cpus.capacity(), s.engines.capacity(), s.rails.capacity());
     let mut next: Sample<'static> = s.recycle();
     assert_eq!(
-        (next.cpus.capacity(), next.engines.capacity(), next.rails.capacity()),
+        (
+            next.cpus.capacity(),
+            next.engines.capacity(),
+            next.rails.capacity()
+        ),
         caps
     );
     tegrastats_parser::parse_line_into("RAM 1/2MB", &mut next).unwrap();
