@@ -10,7 +10,10 @@
 //! 11-15-2024 08:38:09 RAM 6185/7620MB (lfb 8x2MB) CPU [15%@729,off] GR3D_FREQ 63%@[621] ...
 //! ```
 
-use crate::num::{self, celsius, load_at, milliwatts, pct, size, u32_of, used_total};
+use crate::num::{
+    self, after, before, celsius, cut, has, load_at, milliwatts, pct, pieces, size, u32_of,
+    used_total,
+};
 use crate::sample::{Cpu, Emc, Engine, Gpu, Iram, LocalTime, Rail, Ram, Sample, Swap, Temp};
 use crate::ParseError;
 
@@ -103,7 +106,7 @@ fn ram(t: &mut Tokens<'_>) -> Option<Ram> {
         lfb_block_bytes: None,
     };
     if t.eat("(lfb") {
-        let (n, each) = t.next()?.strip_suffix(')')?.split_once('x')?;
+        let (n, each) = cut(before(t.next()?, ")")?, b'x')?;
         ram.lfb_blocks = Some(num::uint(n)?);
         ram.lfb_block_bytes = Some(size(each)?);
     }
@@ -115,7 +118,7 @@ fn swap(t: &mut Tokens<'_>) -> Option<Swap> {
     let (used_bytes, total_bytes) = used_total(t.next()?)?;
     let mut cached_bytes = None;
     if t.eat("(cached") {
-        cached_bytes = Some(size(t.next()?.strip_suffix(')')?)?);
+        cached_bytes = Some(size(before(t.next()?, ")")?)?);
     }
     Some(Swap {
         used_bytes,
@@ -127,13 +130,13 @@ fn swap(t: &mut Tokens<'_>) -> Option<Swap> {
 /// `0/252kB(lfb 252kB)`, with or without a space before `(lfb`.
 fn iram(t: &mut Tokens<'_>) -> Option<Iram> {
     let first = t.next()?;
-    let (figures, has_lfb) = match first.strip_suffix("(lfb") {
+    let (figures, has_lfb) = match before(first, "(lfb") {
         Some(figures) => (figures, true),
         None => (first, t.eat("(lfb")),
     };
     let (used_bytes, total_bytes) = used_total(figures)?;
     let lfb_bytes = if has_lfb {
-        Some(size(t.next()?.strip_suffix(')')?)?)
+        Some(size(before(t.next()?, ")")?)?)
     } else {
         None
     };
@@ -160,15 +163,15 @@ fn cpus(t: &mut Tokens<'_>, out: &mut Vec<Option<Cpu>>) -> bool {
 
 /// Appends the cores of `v` to `out`.
 fn cpu_list(v: &str, out: &mut Vec<Option<Cpu>>) -> Option<()> {
-    let (list, shared) = v.strip_prefix('[')?.split_once(']')?;
+    let (list, shared) = cut(after(v, "[")?, b']')?;
     let shared = match shared {
         "" => None,
-        at => Some(u32_of(at.strip_prefix('@')?)?),
+        at => Some(u32_of(after(at, "@")?)?),
     };
     if list.is_empty() {
         return Some(());
     }
-    for core in list.split(',') {
+    for core in pieces(list, b',') {
         if core == "off" {
             out.push(None);
             continue;
@@ -198,10 +201,10 @@ fn emc(t: &mut Tokens<'_>) -> Option<Emc> {
 
 /// `GR3D_FREQ`, old `GR3D`, and R35's per-GPC `GR3D2_FREQ` (`GR3D<n>`, `GR3D<n>_FREQ`).
 fn is_gpu_name(tok: &str) -> bool {
-    let Some(rest) = tok.strip_prefix("GR3D") else {
+    let Some(rest) = after(tok, "GR3D") else {
         return false;
     };
-    let rest = rest.strip_suffix("_FREQ").unwrap_or(rest);
+    let rest = before(rest, "_FREQ").unwrap_or(rest);
     rest.bytes().all(|c| c.is_ascii_digit())
 }
 
@@ -218,9 +221,8 @@ fn gpu(t: &mut Tokens<'_>, out: &mut Sample<'_>) -> bool {
     let mark = gpu.freq_mhz.len();
     let ok = match freq {
         None => true,
-        Some(f) => match f.strip_prefix('[').and_then(|f| f.strip_suffix(']')) {
-            Some(list) => list
-                .split(',')
+        Some(f) => match after(f, "[").and_then(|f| before(f, "]")) {
+            Some(list) => pieces(list, b',')
                 .all(|mhz| u32_of(mhz).map(|v| gpu.freq_mhz.push(v)).is_some()),
             None => u32_of(f).map(|v| gpu.freq_mhz.push(v)).is_some(),
         },
@@ -313,13 +315,13 @@ fn time(tok: &str, t: &mut Tokens<'_>, out: &mut Sample<'_>) -> bool {
 
 /// `cpu@45.375C`, `cpu@45.375C/45.812C`, `CV0@-256C`.
 fn temp<'a>(tok: &'a str, out: &mut Sample<'a>) -> bool {
-    let Some((name, value)) = tok.split_once('@') else {
+    let Some((name, value)) = cut(tok, b'@') else {
         return false;
     };
     if name.is_empty() || !name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_') {
         return false;
     }
-    let (now, peak) = match value.split_once('/') {
+    let (now, peak) = match cut(value, b'/') {
         Some((now, peak)) => (now, Some(peak)),
         None => (value, None),
     };
@@ -350,10 +352,10 @@ fn named_value<'a>(name: &'a str, t: &mut Tokens<'a>, out: &mut Sample<'a>) -> b
     let Some(value) = probe.next() else {
         return false;
     };
-    let ok = if value.contains('/') {
+    let ok = if has(value, b'/') {
         rail(name, value).map(|r| out.rails.push(r)).is_some()
     } else {
-        let name = name.strip_suffix("_FREQ").unwrap_or(name);
+        let name = before(name, "_FREQ").unwrap_or(name);
         engine(name, value).map(|e| out.engines.push(e)).is_some()
     };
     if ok {
@@ -363,7 +365,7 @@ fn named_value<'a>(name: &'a str, t: &mut Tokens<'a>, out: &mut Sample<'a>) -> b
 }
 
 fn rail<'a>(name: &'a str, value: &str) -> Option<Rail<'a>> {
-    let mut parts = value.split('/');
+    let mut parts = pieces(value, b'/');
     let milliwatts_now = milliwatts(parts.next()?)?;
     let avg_milliwatts = milliwatts(parts.next()?)?;
     let peak_milliwatts = match parts.next() {
