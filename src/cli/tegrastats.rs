@@ -29,6 +29,8 @@ use tegrastats_parser::{parse_line_into, Sample};
 use crate::cli::Globals;
 use crate::exit::{CliError, CliResult, FAILURE, SUCCESS};
 
+mod json;
+
 const LONG_ABOUT: &str = "\
 Parses tegrastats output, one sample a line, from every L4T release (R24 to R39, root or not).
 
@@ -182,6 +184,7 @@ fn stream_lines<R: Read>(
 ) -> io::Result<Summary> {
     let mut summary = Summary::default();
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
+    let mut scratch: Vec<u8> = Vec::with_capacity(4096);
     let mut spare: Sample<'static> = Sample::default();
     let mut line_no: u64 = 0;
     loop {
@@ -196,7 +199,7 @@ fn stream_lines<R: Read>(
                 let mut sample = spare.recycle();
                 match parse_line_into(text, &mut sample) {
                     Ok(()) => {
-                        write_sample(out, &sample, format)?;
+                        write_sample(out, &mut scratch, &sample, format)?;
                         summary.samples += 1;
                     }
                     Err(e) => {
@@ -219,11 +222,19 @@ fn stream_lines<R: Read>(
     Ok(summary)
 }
 
-fn write_sample(out: &mut impl Write, sample: &Sample<'_>, format: Format) -> io::Result<()> {
+fn write_sample(
+    out: &mut impl Write,
+    scratch: &mut Vec<u8>,
+    sample: &Sample<'_>,
+    format: Format,
+) -> io::Result<()> {
     match format {
         Format::Json => {
-            serde_json::to_writer(&mut *out, sample).map_err(io::Error::from)?;
-            out.write_all(b"\n")
+            // One write per line into a reused buffer, by the fast writer (`json.rs`).
+            scratch.clear();
+            json::write(scratch, sample)?;
+            scratch.push(b'\n');
+            out.write_all(scratch)
         }
         Format::Human => write_human(out, sample),
     }
