@@ -48,10 +48,7 @@ pub(crate) fn before<'a>(s: &'a str, p: &str) -> Option<&'a str> {
 
 /// The pieces of `s` between `sep` bytes (like `str::split` with one ASCII separator).
 pub(crate) fn pieces(s: &str, sep: u8) -> Pieces<'_> {
-    Pieces {
-        rest: Some(s),
-        sep,
-    }
+    Pieces { rest: Some(s), sep }
 }
 
 pub(crate) struct Pieces<'a> {

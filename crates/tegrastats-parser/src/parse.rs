@@ -222,8 +222,9 @@ fn gpu(t: &mut Tokens<'_>, out: &mut Sample<'_>) -> bool {
     let ok = match freq {
         None => true,
         Some(f) => match after(f, "[").and_then(|f| before(f, "]")) {
-            Some(list) => pieces(list, b',')
-                .all(|mhz| u32_of(mhz).map(|v| gpu.freq_mhz.push(v)).is_some()),
+            Some(list) => {
+                pieces(list, b',').all(|mhz| u32_of(mhz).map(|v| gpu.freq_mhz.push(v)).is_some())
+            }
             None => u32_of(f).map(|v| gpu.freq_mhz.push(v)).is_some(),
         },
     };
@@ -315,6 +316,9 @@ fn time(tok: &str, t: &mut Tokens<'_>, out: &mut Sample<'_>) -> bool {
 
 /// `cpu@45.375C`, `cpu@45.375C/45.812C`, `CV0@-256C`.
 fn temp<'a>(tok: &'a str, out: &mut Sample<'a>) -> bool {
+    if tok.as_bytes().last() != Some(&b'C') {
+        return false;
+    }
     let Some((name, value)) = cut(tok, b'@') else {
         return false;
     };
