@@ -31,7 +31,7 @@ use crate::exit::{CliError, CliResult, FAILURE, SUCCESS};
 
 mod json;
 
-const LONG_ABOUT: &str = "\
+const AFTER_HELP: &str = "\
 Parses tegrastats output, one sample a line, from every L4T release (R24 to R39, root or not).
 
 Input: FILE (e.g. written by `tegrastats --logfile FILE`), `-` for stdin \
@@ -50,7 +50,7 @@ line number and the stream goes on. Exit code: 0 if every line parsed, 1 if any 
 or the input could not be read (or tegrastats could not be run), 2 for a usage error.";
 
 #[derive(Debug, clap::Args)]
-#[command(long_about = LONG_ABOUT)]
+#[command(after_long_help = AFTER_HELP)]
 pub struct Args {
     /// File of tegrastats lines, or `-` for stdin. Without it, runs `tegrastats` itself.
     #[arg(value_name = "FILE|-")]
