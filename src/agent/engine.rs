@@ -196,7 +196,15 @@ impl Engine {
                 pid: u.pid,
                 memory_bytes: u.memory.map(Bytes::get),
                 restarts: u.restarts,
-                reason: u.reason.clone(),
+                // A queued model's reason changes as the gate re-evaluates: read it live.
+                reason: match u.state {
+                    ServiceState::Queued => self
+                        .gate
+                        .queue_reason(&u.spec.name)
+                        .map(str::to_string)
+                        .or_else(|| u.reason.clone()),
+                    _ => u.reason.clone(),
+                },
             })
             .collect()
     }
@@ -497,7 +505,12 @@ impl Engine {
                 "aborted: available {} fell under the kill floor {}",
                 a.available, a.floor
             );
-            self.set(&name, ServiceState::Failed, Some(reason));
+            self.set(&name, ServiceState::Failed, Some(reason.clone()));
+            out.push(Action::LoadFinished {
+                name: name.clone(),
+                state: ServiceState::Failed,
+                reason: Some(reason),
+            });
         }
         let event = decision.event();
         match decision {
@@ -776,6 +789,7 @@ mod tests {
         assert!(out
             .iter()
             .any(|a| matches!(a, Action::RecordPeak { name, .. } if name == "liar")));
+        assert!(kinds(&out).contains(&"finished:liar:failed".to_string()));
         assert_eq!(rig.engine.view("liar").unwrap().state, "failed");
         // The abort already killed it: no graceful stop on top.
         assert!(!kinds(&out).iter().any(|k| k.starts_with("stop:")));

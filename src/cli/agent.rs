@@ -1,7 +1,8 @@
 //! `jetgate agent [--config FILE]`: runs the agent in the foreground (systemd `Type=notify`).
 //!
 //! Without `--config` it runs on the embedded default: monitor only (no models, no services,
-//! no broker), control socket at the default path, store under the state directory.
+//! no broker), control socket at the default path, store under the state directory
+//! (`$STATE_DIRECTORY`, `$JETGATE_STATE_DIR`, or `/var/lib/jetgate`).
 
 use std::path::PathBuf;
 
@@ -25,7 +26,7 @@ pub struct Args {
 pub fn run(args: Args, globals: &Globals) -> CliResult {
     let config = match &args.config {
         Some(path) => Config::load(path).map_err(|e| CliError::new(exit::CONFIG, e))?,
-        None => Config::embedded_default(),
+        None => with_state_dir(Config::embedded_default()),
     };
     init_logging(&args.log);
     let options = Options {
@@ -40,6 +41,18 @@ pub fn run(args: Args, globals: &Globals) -> CliResult {
         .context("starting the async runtime")?;
     runtime.block_on(daemon::run(config, options))?;
     Ok(exit::SUCCESS)
+}
+
+/// The embedded default keeps its store in the state directory: systemd's `STATE_DIRECTORY`
+/// (`StateDirectory=jetgate`), else `JETGATE_STATE_DIR`, else `/var/lib/jetgate`.
+fn with_state_dir(mut config: Config) -> Config {
+    let dir = std::env::var_os("STATE_DIRECTORY")
+        .or_else(|| std::env::var_os("JETGATE_STATE_DIR"))
+        .map(PathBuf::from);
+    if let Some(dir) = dir {
+        config.store.path = dir.join("jetgate.db");
+    }
+    config
 }
 
 fn init_logging(default: &str) {

@@ -210,6 +210,14 @@ impl Gate {
         self.queue.iter().map(|w| w.model.as_str())
     }
 
+    /// Why `model` is still waiting, as of the last step (None when it is not queued).
+    pub fn queue_reason(&self, model: &str) -> Option<&str> {
+        self.queue
+            .iter()
+            .find(|w| w.model == model)
+            .map(|w| w.reason.as_str())
+    }
+
     /// Σ reservations not yet reflected in `available`: the load in flight plus external ones.
     pub fn outstanding(&self) -> Bytes {
         let load = self.load.as_ref().map_or(Bytes::ZERO, Load::reservation);

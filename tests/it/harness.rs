@@ -1,0 +1,324 @@
+//! Test harness: a real `jetgate agent` process on a temporary config, store and socket, a real
+//! cgroup v1 memory scope sized like a small board, and the real CLI to drive them.
+//!
+//! Waits are bounded polls (a deadline only stops a hung test; nothing asserts on wall time).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::disallowed_methods,
+    dead_code
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const JETGATE: &str = env!("CARGO_BIN_EXE_jetgate");
+
+/// Tests that allocate gigabytes run one at a time (the machine has 2 cores and 24 GiB).
+static HEAVY: Mutex<()> = Mutex::new(());
+
+pub fn heavy() -> MutexGuard<'static, ()> {
+    HEAVY.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Polls `f` until it returns `Some`, or panics with `what` after `limit`.
+pub fn wait_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A v1 memory cgroup under this process's own, with a limit; removed (children first) on drop.
+pub struct TestCgroup {
+    /// Path as the hierarchy names it (`/process_api/…/jgtest-…`), for `scope = "cgroup:…"`.
+    pub name: String,
+    /// Filesystem directory.
+    pub dir: PathBuf,
+}
+
+const V1_MEMORY: &str = "/sys/fs/cgroup/memory";
+
+impl TestCgroup {
+    /// `None` (with a printed reason) where no writable v1 memory hierarchy exists; under CI
+    /// that is a failure, not a skip.
+    pub fn new(tag: &str, limit: u64) -> Option<TestCgroup> {
+        let own = std::fs::read_to_string("/proc/self/cgroup")
+            .ok()?
+            .lines()
+            .find_map(|l| {
+                let mut parts = l.splitn(3, ':');
+                let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+                controllers
+                    .split(',')
+                    .any(|c| c == "memory")
+                    .then(|| path.to_string())
+            });
+        let Some(own) = own else {
+            return skip("no v1 memory cgroup for this process");
+        };
+        let own = own.trim_end_matches('/');
+        let name = format!("{own}/jgtest-{tag}-{}", std::process::id());
+        let dir = PathBuf::from(format!("{V1_MEMORY}{name}"));
+        let _ = std::fs::remove_dir(&dir);
+        if let Err(e) = std::fs::create_dir(&dir) {
+            return skip(&format!("cannot create {}: {e}", dir.display()));
+        }
+        std::fs::write(dir.join("memory.limit_in_bytes"), limit.to_string()).unwrap();
+        Some(TestCgroup { name, dir })
+    }
+
+    pub fn read(&self, file: &str) -> String {
+        std::fs::read_to_string(self.dir.join(file)).unwrap()
+    }
+
+    pub fn failcnt(&self) -> u64 {
+        self.read("memory.failcnt").trim().parse().unwrap()
+    }
+
+    /// `oom_kill` from `memory.oom_control` (kernels ≥ 4.13).
+    pub fn oom_kills(&self) -> u64 {
+        self.read("memory.oom_control")
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("oom_kill ")
+                    .map(|v| v.trim().parse().unwrap())
+            })
+            .unwrap_or(0)
+    }
+}
+
+fn skip<T>(reason: &str) -> Option<T> {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must run the cgroup tests: {reason}"
+    );
+    eprintln!("skipped: {reason}");
+    None
+}
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        if let Ok(entries) = std::fs::read_dir(&self.dir) {
+            for e in entries.flatten() {
+                if e.path().is_dir() {
+                    kill_procs(&e.path());
+                    let _ = std::fs::remove_dir(e.path());
+                }
+            }
+        }
+        kill_procs(&self.dir);
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+fn kill_procs(dir: &Path) {
+    if let Ok(procs) = std::fs::read_to_string(dir.join("cgroup.procs")) {
+        for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A running agent with its own directory (config, store, socket).
+pub struct Agent {
+    pub dir: tempfile::TempDir,
+    pub socket: PathBuf,
+    pub config: PathBuf,
+    child: Option<Child>,
+}
+
+/// A `[[model]]` entry running `jetgate sim-model` with these arguments.
+pub fn sim_model(name: &str, memory: &str, args: &[&str]) -> String {
+    let mut argv = vec![JETGATE.to_string(), "sim-model".to_string()];
+    argv.extend(args.iter().map(|s| s.to_string()));
+    format!(
+        "[[model]]\nname = \"{name}\"\ncommand = {argv:?}\nmemory = \"{memory}\"\nready = {{ log = \"READY\" }}\nstop_grace = \"2s\"\n\n"
+    )
+}
+
+impl Agent {
+    /// Writes `body` plus the store and control sections, starts the agent, waits for its socket.
+    pub fn start(body: &str) -> Agent {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("control.sock");
+        let config = dir.path().join("jetgate.toml");
+        let text = format!(
+            "{body}\n[store]\npath = \"{}\"\n\n[control]\nsocket = \"{}\"\n",
+            dir.path().join("jetgate.db").display(),
+            socket.display()
+        );
+        std::fs::write(&config, text).unwrap();
+        let mut agent = Agent {
+            dir,
+            socket,
+            config,
+            child: None,
+        };
+        agent.spawn();
+        agent
+    }
+
+    /// Starts (or restarts) the agent process on the same directory.
+    pub fn spawn(&mut self) {
+        let log = std::fs::File::create(self.dir.path().join("agent.log")).unwrap();
+        let child = Command::new(JETGATE)
+            .args(["agent", "--config"])
+            .arg(&self.config)
+            .env("RUST_LOG", "info")
+            .env_remove("JETGATE_SOCKET")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let socket = self.socket.clone();
+        wait_for(Duration::from_secs(20), "the agent's socket", || {
+            std::os::unix::net::UnixStream::connect(&socket).ok()
+        });
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.as_ref().map(|c| c.id() as i32).unwrap()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("agent.log")).unwrap_or_default()
+    }
+
+    /// Runs the CLI against this agent.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(JETGATE)
+            .args(args)
+            .env("JETGATE_SOCKET", &self.socket)
+            .output()
+            .unwrap()
+    }
+
+    /// Runs the CLI and parses its stdout as one JSON document; panics with stderr on failure.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let out = self.cli(args);
+        assert!(
+            out.status.success(),
+            "jetgate {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    pub fn service(&self, name: &str) -> Value {
+        let all = self.json(&["services", "--json"]);
+        all.as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .cloned()
+            .unwrap()
+    }
+
+    pub fn state(&self, name: &str) -> String {
+        self.service(name)["state"].as_str().unwrap().to_string()
+    }
+
+    /// Waits until `name` is in `state`.
+    pub fn wait_state(&self, name: &str, state: &str, limit: Duration) -> Value {
+        wait_for(limit, &format!("{name} to be {state}"), || {
+            let s = self.service(name);
+            (s["state"] == state).then_some(s)
+        })
+    }
+
+    /// Every stored event, oldest first.
+    pub fn events(&self) -> Vec<Value> {
+        let out = self.cli(&["events", "--json"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// SIGTERM, then waits for the agent to exit; returns its exit status code.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let mut child = self.child.take()?;
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let status = wait_for(Duration::from_secs(40), "the agent to exit", || {
+            child.try_wait().ok().flatten()
+        });
+        status.code()
+    }
+
+    /// SIGKILL (a crash): no cleanup runs.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            let _ = self.terminate();
+        }
+    }
+}
+
+/// The events of these kinds, as (kind, subject) pairs in order.
+pub fn sequence(events: &[Value], kinds: &[&str]) -> Vec<(String, String)> {
+    events
+        .iter()
+        .filter(|e| kinds.contains(&e["kind"].as_str().unwrap_or("")))
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap().to_string(),
+                e["subject"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Panics if two loads were ever in flight at once: every `load_admitted` must be followed by
+/// that model's `load_ready`, `load_failed` or `load_aborted` before the next admission.
+pub fn assert_loads_never_overlap(events: &[Value]) {
+    let mut in_flight: Option<String> = None;
+    for (kind, subject) in sequence(
+        events,
+        &["load_admitted", "load_ready", "load_failed", "load_aborted"],
+    ) {
+        match kind.as_str() {
+            "load_admitted" => {
+                assert!(
+                    in_flight.is_none(),
+                    "{subject} admitted while {in_flight:?} was loading"
+                );
+                in_flight = Some(subject);
+            }
+            _ => {
+                if in_flight.as_deref() == Some(subject.as_str()) {
+                    in_flight = None;
+                }
+            }
+        }
+    }
+}
