@@ -2,6 +2,7 @@
 //! real Jetsons, and (later) a real Mosquitto broker. Each concern is one module below.
 
 mod control;
+mod fixtures;
 mod gate;
 mod harness;
 mod sim_model;
