@@ -289,6 +289,7 @@ impl Engine {
             ServiceState::Ready | ServiceState::Running => {
                 if let Some(u) = self.units.get_mut(name) {
                     u.stopping = true;
+                    u.reason = Some("stopping on request".into());
                 }
                 out.push(Action::Stop {
                     name: name.into(),

@@ -311,7 +311,8 @@ impl GateAction {
             } => {
                 let e = NewEvent::warning("load_exceeded_declared", m)
                     .message(format!(
-                        "load took {consumed}, more than its need {need} (declared {declared})"
+                        "load took {consumed}, {} over its need {need} (declared {declared})",
+                        consumed.saturating_sub(*need)
                     ))
                     .figure("declared_bytes", declared.get())
                     .figure("need_bytes", need.get())
@@ -321,7 +322,10 @@ impl GateAction {
             }
             GateAction::RaiseLearnedPeak { previous, peak, .. } => {
                 NewEvent::info("learned_peak_raised", m)
-                    .message(format!("learned peak raised from {previous} to {peak}"))
+                    .message(format!(
+                        "learned peak raised by {} to {peak} (was {previous})",
+                        peak.saturating_sub(*previous)
+                    ))
                     .figure("previous_bytes", previous.get())
                     .figure("peak_bytes", peak.get())
             }
