@@ -25,7 +25,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::agent::engine::{Action, Engine, Input, Refusal};
-use crate::agent::executor::{Executor, Feedback};
+use crate::agent::executor::{Executor, Feedback, ReadingContext};
 use crate::agent::launch;
 use crate::agent::sampling::{self, Sampled, SamplingPlan};
 use crate::board::{self, Detected};
@@ -71,8 +71,12 @@ struct Agent {
     plan_tx: watch::Sender<SamplingPlan>,
     idle_interval: Duration,
     load_interval: Duration,
-    trees: TreeSampler,
+    /// The views' tree reader; `None` while a refresh is running on a blocking thread.
+    trees: Option<TreeSampler>,
+    feedback: mpsc::UnboundedSender<Feedback>,
     last_refresh: Option<Instant>,
+    /// The last reading applied (available, when), for abort timing.
+    previous_reading: Option<(crate::units::Bytes, Instant)>,
 }
 
 /// Runs the agent until SIGTERM or SIGINT.
@@ -108,7 +112,7 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
     }
     let (feedback_tx, mut feedback_rx) = mpsc::unbounded_channel();
     let launches: HashMap<_, _> = plan.launches.into_iter().collect();
-    let executor = Executor::new(runner, launches, store, feedback_tx);
+    let executor = Executor::new(runner, launches, store, feedback_tx.clone());
     let engine = Engine::new(Gate::new(plan.gate.clone()), plan.units, learned);
 
     let socket = options
@@ -127,7 +131,13 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
     });
     let (sample_tx, mut sample_rx) = mpsc::channel(16);
     let sampler = Sampler::new(root.clone(), sampler_scope);
-    tokio::spawn(sampling::run(sampler, plan_rx, sample_tx, cancel.clone()));
+    tokio::spawn(sampling::run(
+        sampler,
+        root.clone(),
+        plan_rx,
+        sample_tx,
+        cancel.clone(),
+    ));
 
     let mut sigterm = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
     let mut sigint = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
@@ -144,8 +154,10 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         plan_tx,
         idle_interval,
         load_interval: config.memory.load_sample_interval.0,
-        trees: TreeSampler::new(root.clone()),
+        trees: Some(TreeSampler::new(root.clone())),
+        feedback: feedback_tx.clone(),
         last_refresh: None,
+        previous_reading: None,
     };
     agent.executor.record(
         NewEvent::info("agent_started", None)
@@ -279,6 +291,11 @@ impl Agent {
                 let loading = self.engine.loading().and_then(|(_, pid)| pid);
                 let reading = sampling::reading(&sample, taken_at, loading.is_some());
                 self.latest = Some((*sample, taken_at));
+                self.executor.set_reading(ReadingContext {
+                    available: reading.available,
+                    taken_at,
+                    previous: self.previous_reading.replace((reading.available, taken_at)),
+                });
                 self.input(Input::Reading(reading));
             }
             Sampled::Failed { error } => {
@@ -293,6 +310,12 @@ impl Agent {
     fn feedback(&mut self, fb: Feedback) {
         match fb {
             Feedback::Engine(input) => self.input(input),
+            Feedback::Memory { figures, reader } => {
+                self.trees = Some(*reader);
+                for (name, memory) in figures {
+                    self.engine.set_memory(&name, memory);
+                }
+            }
             Feedback::Hashed {
                 name,
                 path,
@@ -313,11 +336,28 @@ impl Agent {
             .is_none_or(|t| now.duration_since(t) >= MEMORY_REFRESH);
         if due {
             self.last_refresh = Some(now);
-            for (name, pid) in self.engine.pids() {
-                let memory = self.trees.sample(pid).ok().flatten().map(|t| t.pss);
-                self.engine.set_memory(&name, memory);
-            }
+            self.refresh_memory();
         }
+    }
+
+    /// Reads every running unit's tree memory on a blocking thread (PSS walks page tables:
+    /// the core loop must never wait on it) and feeds the figures back for the views.
+    fn refresh_memory(&mut self) {
+        let Some(mut reader) = self.trees.take() else {
+            return; // the previous refresh is still reading
+        };
+        let pids = self.engine.pids();
+        let feedback = self.feedback.clone();
+        tokio::task::spawn_blocking(move || {
+            let figures = pids
+                .into_iter()
+                .map(|(name, pid)| (name, reader.sample(pid).ok().flatten().map(|t| t.pss)))
+                .collect();
+            let _ = feedback.send(Feedback::Memory {
+                figures,
+                reader: Box::new(reader),
+            });
+        });
     }
 
     /// Samples fast while a load is in flight, with its process tree named.

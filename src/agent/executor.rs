@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
@@ -34,10 +34,25 @@ pub const READY_POLL: Duration = Duration::from_millis(100);
 /// How long one ready-probe attempt may take.
 pub const READY_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// The reading being applied and the one before it, so an abort can say how fast it reacted.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadingContext {
+    pub available: Bytes,
+    pub taken_at: Instant,
+    /// The previous reading (available, when), if any.
+    pub previous: Option<(Bytes, Instant)>,
+}
+
 /// Outcomes that arrive later, on the feedback channel.
 #[derive(Debug)]
 pub enum Feedback {
     Engine(Input),
+    /// Tree memory of running units, read off the core loop for the views, with the reader
+    /// handed back for the next refresh.
+    Memory {
+        figures: Vec<(String, Option<Bytes>)>,
+        reader: Box<crate::sources::TreeSampler>,
+    },
     Hashed {
         name: String,
         path: PathBuf,
@@ -57,6 +72,9 @@ pub struct Executor {
     feedback: mpsc::UnboundedSender<Feedback>,
     /// Events stored since the last [`Executor::take_stored`], for followers and publishers.
     stored: Vec<Event>,
+    reading: Option<ReadingContext>,
+    /// When the last kill signal was sent (for the abort's timing figures).
+    last_kill: Option<Instant>,
 }
 
 impl Executor {
@@ -76,7 +94,14 @@ impl Executor {
             store,
             feedback,
             stored: Vec::new(),
+            reading: None,
+            last_kill: None,
         }
+    }
+
+    /// The reading about to be applied (set before each reading is fed to the engine).
+    pub fn set_reading(&mut self, context: ReadingContext) {
+        self.reading = Some(context);
     }
 
     pub fn store(&self) -> &Store {
@@ -124,6 +149,7 @@ impl Executor {
                 Action::Spawn { name } => follow.extend(self.spawn(&name)),
                 Action::Stop { name, grace } => self.stop(&name, grace),
                 Action::Event(event) => {
+                    let event = self.with_reaction_figures(event);
                     self.record(event);
                 }
                 Action::RecordFootprint { name, footprint } => {
@@ -185,12 +211,52 @@ impl Executor {
     }
 
     fn kill_now(&mut self, name: &str) {
-        self.cancel_probe(name);
         if let Some(child) = self.children.get(name) {
             if let Err(e) = child.kill_now() {
                 tracing::error!("kill of {name} failed: {e}");
             }
+            self.last_kill = Some(Instant::now());
         }
+        self.cancel_probe(name);
+    }
+
+    /// Adds to a `load_aborted` event how fast the kill followed the reading that showed the
+    /// floor crossed (`sample_to_kill_us`), and followed the crossing itself, estimated by
+    /// linear interpolation between that reading and the one before (`crossing_to_kill_us`).
+    fn with_reaction_figures(&mut self, event: NewEvent) -> NewEvent {
+        if event.kind != "load_aborted" {
+            return event;
+        }
+        let (Some(kill), Some(reading)) = (self.last_kill.take(), self.reading) else {
+            return event;
+        };
+        let micros = |d: Duration| d.as_micros() as u64;
+        let mut event = event.figure(
+            "sample_to_kill_us",
+            micros(kill.saturating_duration_since(reading.taken_at)),
+        );
+        let floor = event.figures.get("floor_bytes").and_then(|v| v.as_u64());
+        if let (Some(floor), Some((before, at))) = (floor, reading.previous) {
+            if let Some(crossed) = crossing(
+                before.get(),
+                at,
+                reading.available.get(),
+                reading.taken_at,
+                floor,
+            ) {
+                event = event
+                    .figure(
+                        "crossing_to_kill_us",
+                        micros(kill.saturating_duration_since(crossed)),
+                    )
+                    .figure(
+                        "sample_interval_us",
+                        micros(reading.taken_at.saturating_duration_since(at)),
+                    )
+                    .figure("previous_available_bytes", before.get());
+            }
+        }
+        event
     }
 
     fn stop(&mut self, name: &str, grace: Duration) {
@@ -400,6 +466,22 @@ impl Executor {
     }
 }
 
+/// When `available` crossed `floor`, by linear interpolation between two readings; `None` when
+/// the readings do not bracket the floor (`before` ≥ floor > `after`).
+pub fn crossing(
+    before: u64,
+    at: Instant,
+    after: u64,
+    then: Instant,
+    floor: u64,
+) -> Option<Instant> {
+    if !(before >= floor && floor > after) {
+        return None;
+    }
+    let fraction = (before - floor) as f64 / (before - after) as f64;
+    Some(at + then.saturating_duration_since(at).mul_f64(fraction))
+}
+
 fn compare(path: &std::path::Path, expected: &str, actual: &str) -> Result<(), String> {
     if actual.eq_ignore_ascii_case(expected) {
         Ok(())
@@ -408,5 +490,28 @@ fn compare(path: &std::path::Path, expected: &str, actual: &str) -> Result<(), S
             "weights {} have sha256 {actual}, but the configuration pins {expected}",
             path.display()
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interpolates_the_floor_crossing_between_two_readings() {
+        #[allow(clippy::disallowed_methods)]
+        let t0 = Instant::now();
+        let t1 = t0 + Duration::from_millis(10);
+        // 1000 → 600 over 10 ms; the floor 900 is a quarter of the way down.
+        let crossed = crossing(1000, t0, 600, t1, 900).unwrap();
+        assert_eq!(crossed - t0, Duration::from_micros(2500));
+        assert!(
+            crossing(800, t0, 600, t1, 900).is_none(),
+            "already under the floor"
+        );
+        assert!(
+            crossing(1000, t0, 950, t1, 900).is_none(),
+            "not under it yet"
+        );
     }
 }

@@ -2,19 +2,32 @@
 //! the core loop, stamped with the monotonic instant it was taken.
 //!
 //! Idle it samples every `sample_interval` (default 100 ms); while a load is in flight the core
-//! switches it to `load_sample_interval` (default 5 ms) and names the loading process tree, whose
-//! PSS then rides along in each sample. A switch takes effect at once, not after the current
-//! idle sleep. A failed sample is reported to the core once per distinct error (the gate then
-//! has no fresh reading and admits nothing), never in a loop.
+//! switches it to `load_sample_interval` (default 5 ms) and names the loading process tree. A
+//! switch takes effect at once, not after the current idle sleep. A failed sample is reported to
+//! the core once per distinct error (the gate then has no fresh reading and admits nothing),
+//! never in a loop.
+//!
+//! The fast path reads only the system and cgroup figures the kill decision rests on. The
+//! loading tree's PSS is read apart, on a blocking thread every [`TREE_INTERVAL`], and the
+//! latest figure rides along in each sample: `smaps_rollup` walks the page tables of a model
+//! that may already hold gigabytes (tens of milliseconds, under the model's mmap lock), and a
+//! kill must never wait behind it.
 #![allow(clippy::disallowed_methods)] // stamps each sample with the monotonic clock
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::gate::MemReading;
-use crate::sources::{MemorySample, Sampler};
+use crate::sources::{MemorySample, Root, Sampler, TreeSampler, TreeTotals};
+
+/// How often the loading tree's PSS is read while a load is in flight.
+pub const TREE_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The latest tree reading, shared between the tree thread and the fast loop.
+type LatestTree = Arc<Mutex<Option<TreeTotals>>>;
 
 /// What the core wants sampled, and how often.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,17 +69,27 @@ pub fn reading(sample: &MemorySample, taken_at: Instant, tree_is_loading: bool) 
 /// Samples until cancelled or until the core stops listening.
 pub async fn run(
     mut sampler: Sampler,
+    root: Root,
     mut plan: watch::Receiver<SamplingPlan>,
     out: mpsc::Sender<Sampled>,
     cancel: CancellationToken,
 ) {
+    let latest_tree: LatestTree = Arc::default();
+    tokio::spawn(watch_tree(
+        root,
+        plan.clone(),
+        latest_tree.clone(),
+        cancel.clone(),
+    ));
     let mut last_error: Option<String> = None;
     loop {
         let current = *plan.borrow_and_update();
         let taken_at = Instant::now();
-        let message = match sampler.sample(current.tree_root) {
-            Ok(sample) => {
+        let message = match sampler.sample(None) {
+            Ok(mut sample) => {
                 last_error = None;
+                let tree = latest_tree.lock().ok().and_then(|t| *t);
+                sample.tree = tree.filter(|t| Some(t.root_pid) == current.tree_root);
                 Some(Sampled::Sample {
                     sample: Box::new(sample),
                     taken_at,
@@ -91,6 +114,36 @@ pub async fn run(
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep_until(next) => {}
+            changed = plan.changed() => if changed.is_err() { return },
+        }
+    }
+}
+
+/// Reads the named tree every [`TREE_INTERVAL`] on a blocking thread while there is one.
+async fn watch_tree(
+    root: Root,
+    mut plan: watch::Receiver<SamplingPlan>,
+    latest: LatestTree,
+    cancel: CancellationToken,
+) {
+    let mut trees = Some(TreeSampler::new(root));
+    loop {
+        let wanted = plan.borrow_and_update().tree_root;
+        if let (Some(pid), Some(mut sampler)) = (wanted, trees.take()) {
+            let read = tokio::task::spawn_blocking(move || {
+                let totals = sampler.sample(pid).ok().flatten();
+                (sampler, totals)
+            })
+            .await;
+            let Ok((sampler, totals)) = read else { return };
+            trees = Some(sampler);
+            if let Ok(mut slot) = latest.lock() {
+                *slot = totals;
+            }
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(TREE_INTERVAL) => {}
             changed = plan.changed() => if changed.is_err() { return },
         }
     }
