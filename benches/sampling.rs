@@ -12,6 +12,7 @@ use std::hint::black_box;
 use std::process::{Command, Stdio};
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use jetgate::sources::cgroup::own_cgroup;
 use jetgate::sources::meminfo::{parse_meminfo, read_meminfo};
 use jetgate::sources::process::{parse_smaps_rollup, parse_stat, ProcReader, ProcessSample};
 use jetgate::sources::proctree::TreeSampler;
@@ -115,5 +116,65 @@ fn full_sample(c: &mut Criterion) {
     let _ = child.wait();
 }
 
-criterion_group!(benches, parsers, reads, full_sample);
+/// Each file of a full sample on its own, opened, read and closed each time (what the readers
+/// did before the handle cache): where the microseconds go.
+fn files(c: &mut Criterion) {
+    let root = Root::host();
+    let pid = std::process::id();
+    let cgroup = own_cgroup(&root).expect("this machine puts us in a memory cgroup");
+    let mut buf = String::new();
+    let mut g = c.benchmark_group("file_open_read_close");
+    let mut paths: Vec<(String, std::path::PathBuf)> = vec![
+        ("meminfo".into(), "/proc/meminfo".into()),
+        ("pressure_memory".into(), "/proc/pressure/memory".into()),
+        ("pid_stat".into(), format!("/proc/{pid}/stat").into()),
+        (
+            "pid_smaps_rollup".into(),
+            format!("/proc/{pid}/smaps_rollup").into(),
+        ),
+        ("pid_status".into(), format!("/proc/{pid}/status").into()),
+        (
+            "pid_task_children".into(),
+            format!("/proc/{pid}/task/{pid}/children").into(),
+        ),
+    ];
+    for name in CGROUP_V1_FILES {
+        paths.push((name.to_string(), cgroup.dir.join(name)));
+    }
+    for (name, path) in &paths {
+        g.bench_function(name.as_str(), |b| {
+            b.iter(|| root.read_into(black_box(path), &mut buf).unwrap())
+        });
+    }
+    g.bench_function("pid_fd_listing", |b| {
+        b.iter(|| {
+            std::fs::read_dir(format!("/proc/{pid}/fd"))
+                .unwrap()
+                .count()
+        })
+    });
+    let mut reader = ProcReader::new(Root::host());
+    let mut pids = Vec::new();
+    g.bench_function("scan_all_proc_stat", |b| {
+        b.iter(|| {
+            reader.pids(&mut pids).unwrap();
+            let mut n = 0;
+            for &p in &pids {
+                n += reader.with_stat(p, |s| s.ppid).ok().flatten().is_some() as u32;
+            }
+            n
+        })
+    });
+    g.finish();
+}
+
+const CGROUP_V1_FILES: [&str; 5] = [
+    "memory.limit_in_bytes",
+    "memory.usage_in_bytes",
+    "memory.stat",
+    "memory.oom_control",
+    "memory.failcnt",
+];
+
+criterion_group!(benches, parsers, reads, files, full_sample);
 criterion_main!(benches);
