@@ -1,7 +1,8 @@
 //! One full memory sample for the gate: meminfo + pressure + a cgroup + one process tree.
 //!
-//! Owns [`Sampler`] (buffers reused between samples, so a sample allocates nothing once warm
-//! apart from path joins) and [`MemorySample`] (plain data). `available` follows the DESIGN
+//! Owns [`Sampler`] (buffers reused between samples, so a sample allocates nothing once warm;
+//! every file read each sample is kept open and `pread` at offset 0, see
+//! [`super::handle`]) and [`MemorySample`] (plain data). `available` follows the DESIGN
 //! memory model:
 //!
 //! ```text
@@ -14,11 +15,12 @@
 //! but it bounds `available` only when it is the configured scope. PSI that is absent on this
 //! kernel is remembered after the first try and not re-opened each sample.
 
-use super::cgroup::{own_cgroup, Cgroup, CgroupMemory};
+use super::cgroup::{own_cgroup, Cgroup, CgroupFiles, CgroupMemory};
 use super::error::SourceError;
-use super::meminfo::{read_meminfo, MemInfo};
-use super::pressure::{read_pressure, Pressure};
-use super::proctree::{TreeSampler, TreeTotals};
+use super::handle::CachedFile;
+use super::meminfo::{parse_meminfo, MemInfo, MEMINFO_PATH};
+use super::pressure::{parse_pressure, Pressure, PRESSURE_MEMORY_PATH};
+use super::proctree::{TreeDetail, TreeSampler, TreeTotals};
 use super::root::Root;
 use crate::units::Bytes;
 
@@ -59,10 +61,12 @@ pub struct MemorySample {
 /// Takes [`MemorySample`]s, reusing buffers.
 #[derive(Debug)]
 pub struct Sampler {
-    root: Root,
     scope: Scope,
     /// The cgroup read each sample: the scope's, else the agent's own (when resolvable).
     cgroup: Option<Cgroup>,
+    cgroup_files: Option<CgroupFiles>,
+    meminfo: CachedFile,
+    pressure: CachedFile,
     pressure_unsupported: bool,
     tree: TreeSampler,
     buf: String,
@@ -78,7 +82,9 @@ impl Sampler {
         };
         Sampler {
             tree: TreeSampler::new(root.clone()),
-            root,
+            cgroup_files: cgroup.as_ref().map(|cg| CgroupFiles::new(&root, cg)),
+            meminfo: CachedFile::new(root.path(MEMINFO_PATH)),
+            pressure: CachedFile::new(root.path(PRESSURE_MEMORY_PATH)),
             scope,
             cgroup,
             pressure_unsupported: false,
@@ -97,26 +103,33 @@ impl Sampler {
 
     /// One full sample. Fails when meminfo fails, or when the scope cgroup cannot be read
     /// (the gate must not decide on a partial figure); pressure and the tree degrade to `None`.
+    /// The tree is read at [`TreeDetail::Memory`] (no fd counts): the gate needs its PSS.
     pub fn sample(&mut self, tree_root: Option<u32>) -> Result<MemorySample, SourceError> {
-        let meminfo = read_meminfo(&self.root, &mut self.buf)?;
+        self.meminfo.read_into(&mut self.buf)?;
+        let meminfo = parse_meminfo(&self.buf)
+            .map_err(|e| SourceError::parse(self.meminfo.path().to_path_buf(), e))?;
         let pressure = if self.pressure_unsupported {
             None
         } else {
-            match read_pressure(&self.root, &mut self.buf) {
-                Ok(p) => Some(p),
+            match self.pressure.read_into(&mut self.buf) {
+                Ok(()) => parse_pressure(&self.buf).ok(),
                 Err(e) => {
                     self.pressure_unsupported = e.is_unsupported();
                     None
                 }
             }
         };
-        let cgroup = match (&self.cgroup, &self.scope) {
-            (Some(cg), Scope::Cgroup(_)) => Some(cg.read_memory(&self.root, &mut self.buf)?),
-            (Some(cg), Scope::System) => cg.read_memory(&self.root, &mut self.buf).ok(),
+        let cgroup = match (&mut self.cgroup_files, &self.scope) {
+            (Some(files), Scope::Cgroup(_)) => Some(files.read(&mut self.buf)?),
+            (Some(files), Scope::System) => files.read(&mut self.buf).ok(),
             (None, _) => None,
         };
         let tree = match tree_root {
-            Some(pid) => self.tree.sample(pid).ok().flatten(),
+            Some(pid) => self
+                .tree
+                .sample_detail(pid, TreeDetail::Memory)
+                .ok()
+                .flatten(),
             None => None,
         };
         let (available, available_from) = available(&meminfo, &self.scope, cgroup.as_ref());
