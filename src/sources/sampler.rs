@@ -69,6 +69,12 @@ pub struct Sampler {
     pressure: CachedFile,
     pressure_unsupported: bool,
     tree: TreeSampler,
+    /// The tree is read every `tree_every`-th sample (1: every sample).
+    tree_every: u32,
+    /// Samples left that reuse `last_tree` before the tree is read again.
+    tree_reuse_left: u32,
+    /// The last tree reading and the root it was taken for.
+    last_tree: Option<(u32, Option<TreeTotals>)>,
     buf: String,
 }
 
@@ -88,12 +94,24 @@ impl Sampler {
             scope,
             cgroup,
             pressure_unsupported: false,
+            tree_every: 1,
+            tree_reuse_left: 0,
+            last_tree: None,
             buf: String::with_capacity(4096),
         }
     }
 
     pub fn cgroup(&self) -> Option<&Cgroup> {
         self.cgroup.as_ref()
+    }
+
+    /// Reads the tree only every `n`-th sample (at least 1) and repeats the last reading in
+    /// between: a member's `smaps_rollup` costs the kernel a walk of its page tables (tens of
+    /// µs for a small process, more for a large model), while the gate's kill floor rests on
+    /// `available`, which every sample reads. A new root pid is always read at once.
+    pub fn set_tree_every(&mut self, n: u32) {
+        self.tree_every = n.max(1);
+        self.tree_reuse_left = 0;
     }
 
     /// The members of the tree read by the last sample.
@@ -124,14 +142,7 @@ impl Sampler {
             (Some(files), Scope::System) => files.read(&mut self.buf).ok(),
             (None, _) => None,
         };
-        let tree = match tree_root {
-            Some(pid) => self
-                .tree
-                .sample_detail(pid, TreeDetail::Memory)
-                .ok()
-                .flatten(),
-            None => None,
-        };
+        let tree = tree_root.and_then(|pid| self.tree_for(pid));
         let (available, available_from) = available(&meminfo, &self.scope, cgroup.as_ref());
         Ok(MemorySample {
             available,
@@ -142,6 +153,28 @@ impl Sampler {
             cgroup,
             tree,
         })
+    }
+}
+
+impl Sampler {
+    /// The tree rooted at `pid`: read afresh, or the last reading while it may be reused.
+    fn tree_for(&mut self, pid: u32) -> Option<TreeTotals> {
+        match self.last_tree {
+            Some((root, totals)) if root == pid && self.tree_reuse_left > 0 => {
+                self.tree_reuse_left -= 1;
+                totals
+            }
+            _ => {
+                let totals = self
+                    .tree
+                    .sample_detail(pid, TreeDetail::Memory)
+                    .ok()
+                    .flatten();
+                self.last_tree = Some((pid, totals));
+                self.tree_reuse_left = self.tree_every - 1;
+                totals
+            }
+        }
     }
 }
 
@@ -250,6 +283,55 @@ mod tests {
         assert_eq!(s.available, Bytes::from_kib(6000));
         assert_eq!((s.pressure, s.cgroup, s.tree), (None, None, None));
         assert!(sampler.pressure_unsupported);
+    }
+
+    #[test]
+    fn with_tree_every_three_the_tree_is_read_on_every_third_sample_or_for_a_new_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let proc_dir = dir.path().join("proc");
+        std::fs::create_dir_all(proc_dir.join("self")).unwrap();
+        std::fs::write(proc_dir.join("self/smaps_rollup"), "").unwrap();
+        std::fs::write(
+            proc_dir.join("meminfo"),
+            "MemTotal: 8000 kB\nMemFree: 1000 kB\nMemAvailable: 6000 kB\n",
+        )
+        .unwrap();
+        for pid in [100, 200] {
+            let p = proc_dir.join(format!("{pid}/task/{pid}"));
+            std::fs::create_dir_all(&p).unwrap();
+            std::fs::write(p.join("children"), "").unwrap();
+            std::fs::write(
+                proc_dir.join(format!("{pid}/stat")),
+                format!("{pid} (m) S 1 {pid} {pid} 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 9 0 10 0\n"),
+            )
+            .unwrap();
+        }
+        let set_pss = |pid: u32, kib: u64| {
+            std::fs::write(
+                proc_dir.join(format!("{pid}/smaps_rollup")),
+                format!("Rss: {kib} kB\nPss: {kib} kB\n"),
+            )
+            .unwrap()
+        };
+        set_pss(100, 1);
+        set_pss(200, 7);
+        let mut sampler = Sampler::new(Root::new(dir.path()), Scope::System);
+        sampler.set_tree_every(3);
+        let mut pss = |pid| sampler.sample(Some(pid)).unwrap().tree.unwrap().pss;
+        assert_eq!(pss(100), Bytes::from_kib(1));
+        set_pss(100, 2);
+        assert_eq!(
+            pss(100),
+            Bytes::from_kib(1),
+            "second sample reuses the reading"
+        );
+        assert_eq!(
+            pss(100),
+            Bytes::from_kib(1),
+            "third sample reuses the reading"
+        );
+        assert_eq!(pss(100), Bytes::from_kib(2), "fourth sample reads again");
+        assert_eq!(pss(200), Bytes::from_kib(7), "a new root is read at once");
     }
 
     #[test]
