@@ -12,9 +12,11 @@ use std::hint::black_box;
 use std::process::{Command, Stdio};
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use jetgate::sources::cgroup::{own_cgroup, CgroupFiles};
+use jetgate::sources::handle::CachedFile;
 use jetgate::sources::meminfo::{parse_meminfo, read_meminfo};
 use jetgate::sources::process::{parse_smaps_rollup, parse_stat, ProcReader, ProcessSample};
-use jetgate::sources::proctree::TreeSampler;
+use jetgate::sources::proctree::{TreeDetail, TreeSampler};
 use jetgate::sources::{Root, Sampler, Scope};
 use procfs::{Current, FromRead};
 
@@ -103,17 +105,116 @@ fn full_sample(c: &mut Criterion) {
     g.bench_function("full_3_process_tree", |b| {
         b.iter(|| sampler.sample(black_box(Some(tree_root))).unwrap())
     });
+    let mut every_10 = Sampler::new(Root::host(), Scope::System);
+    every_10.set_tree_every(10);
+    g.bench_function("full_3_process_tree_read_every_10th", |b| {
+        b.iter(|| every_10.sample(black_box(Some(tree_root))).unwrap())
+    });
     g.bench_function("system_only_no_tree", |b| {
         b.iter(|| sampler.sample(None).unwrap())
     });
     let mut trees = TreeSampler::new(Root::host());
     g.bench_function("tree_only_3_processes", |b| {
+        b.iter(|| {
+            trees
+                .sample_detail(black_box(tree_root), TreeDetail::Memory)
+                .unwrap()
+        })
+    });
+    g.bench_function("tree_only_3_processes_with_fds", |b| {
         b.iter(|| trees.sample(black_box(tree_root)).unwrap())
+    });
+    let members: Vec<u32> = trees.members().iter().map(|m| m.pid).collect();
+    assert_eq!(members.len(), 3);
+    g.bench_function("tree_only_3_known_members", |b| {
+        b.iter(|| {
+            trees
+                .sample_members(tree_root, black_box(&members), TreeDetail::Memory)
+                .unwrap()
+        })
     });
     g.finish();
     let _ = child.kill();
     let _ = child.wait();
 }
 
-criterion_group!(benches, parsers, reads, full_sample);
+/// Each file of a full sample on its own, opened, read and closed each time (what the readers
+/// did before the handle cache) and through a kept handle read with `pread` at offset 0 (what
+/// the sampler does now): where the microseconds go.
+fn files(c: &mut Criterion) {
+    let root = Root::host();
+    let pid = std::process::id();
+    let cgroup = own_cgroup(&root).expect("this machine puts us in a memory cgroup");
+    let mut buf = String::new();
+    let mut g = c.benchmark_group("file_open_read_close");
+    let mut paths: Vec<(String, std::path::PathBuf)> = vec![
+        ("meminfo".into(), "/proc/meminfo".into()),
+        ("pressure_memory".into(), "/proc/pressure/memory".into()),
+        ("pid_stat".into(), format!("/proc/{pid}/stat").into()),
+        (
+            "pid_smaps_rollup".into(),
+            format!("/proc/{pid}/smaps_rollup").into(),
+        ),
+        ("pid_status".into(), format!("/proc/{pid}/status").into()),
+        (
+            "pid_task_children".into(),
+            format!("/proc/{pid}/task/{pid}/children").into(),
+        ),
+    ];
+    for name in CGROUP_V1_FILES {
+        paths.push((name.to_string(), cgroup.dir.join(name)));
+    }
+    for (name, path) in &paths {
+        g.bench_function(name.as_str(), |b| {
+            b.iter(|| root.read_into(black_box(path), &mut buf).unwrap())
+        });
+    }
+    g.finish();
+    let mut g = c.benchmark_group("file_pread_kept_open");
+    for (name, path) in &paths {
+        let mut file = CachedFile::new(path.clone());
+        g.bench_function(name.as_str(), |b| {
+            b.iter(|| file.read_into(&mut buf).unwrap())
+        });
+    }
+    let mut files = CgroupFiles::new(&root, &cgroup);
+    g.bench_function("cgroup_v1_all_5_files_parsed", |b| {
+        b.iter(|| files.read(&mut buf).unwrap())
+    });
+    g.finish();
+    let mut g = c.benchmark_group("file_open_read_close");
+    g.bench_function("cgroup_v1_all_5_files_parsed", |b| {
+        b.iter(|| cgroup.read_memory(&root, &mut buf).unwrap())
+    });
+    g.bench_function("pid_fd_listing", |b| {
+        b.iter(|| {
+            std::fs::read_dir(format!("/proc/{pid}/fd"))
+                .unwrap()
+                .count()
+        })
+    });
+    let mut reader = ProcReader::new(Root::host());
+    let mut pids = Vec::new();
+    g.bench_function("scan_all_proc_stat", |b| {
+        b.iter(|| {
+            reader.pids(&mut pids).unwrap();
+            let mut n = 0;
+            for &p in &pids {
+                n += reader.with_stat(p, |s| s.ppid).ok().flatten().is_some() as u32;
+            }
+            n
+        })
+    });
+    g.finish();
+}
+
+const CGROUP_V1_FILES: [&str; 5] = [
+    "memory.limit_in_bytes",
+    "memory.usage_in_bytes",
+    "memory.stat",
+    "memory.oom_control",
+    "memory.failcnt",
+];
+
+criterion_group!(benches, parsers, reads, files, full_sample);
 criterion_main!(benches);

@@ -6,6 +6,8 @@
 //! | [`pressure`] | `/proc/pressure/memory` (PSI) | percent, µs |
 //! | [`cgroup`] | cgroup v1/v2 memory controller; own or named cgroup | bytes |
 //! | [`process`], [`proctree`] | `/proc/PID/{stat,smaps_rollup,status,fd}`, whole trees | bytes, ticks |
+//! | [`members`] | a watched tree's kept files, `/proc/PID/task/TID/children` | pids |
+//! | [`handle`] | files kept open and `pread` at offset 0 each sample | |
 //! | [`nvmap`] | `/sys/kernel/debug/nvmap/iovmm/clients` (root only) | bytes from K |
 //! | [`devfreq`] | GPU devfreq `load` | tenths of a percent |
 //! | [`nvml`] | libnvidia-ml at run time (discrete GPUs, Thor) | bytes |
@@ -17,6 +19,8 @@
 pub mod cgroup;
 pub mod devfreq;
 pub mod error;
+pub mod handle;
+pub mod members;
 pub mod meminfo;
 pub mod nvmap;
 pub mod nvml;
@@ -30,7 +34,7 @@ pub use cgroup::{Cgroup, CgroupMemory, CgroupVersion};
 pub use error::{ParseError, SourceError};
 pub use meminfo::{parse_meminfo, read_meminfo, MemInfo};
 pub use pressure::{parse_pressure, read_pressure, Pressure};
-pub use process::{ProcReader, ProcessSample, PssSource};
+pub use process::{ProcReader, ProcessSample, PssSource, TreeDetail};
 pub use proctree::{TreeSampler, TreeSummary, TreeTotals};
 pub use root::{ReadError, Root};
 pub use sampler::{AvailableFrom, MemorySample, Sampler, Scope};

@@ -1,9 +1,15 @@
 //! Whole process trees: a service's memory is its tree's memory.
 //!
 //! Owns [`TreeTotals`] (the aggregate), the pure helpers [`descendants`] and [`aggregate`],
-//! and [`TreeSampler`], which scans `/proc/*/stat` once per sample for parent links (children
-//! are found from `ppid`) and then reads every member fully through [`ProcReader`]. Buffers
-//! (the pid list, the link table, the member samples and their comm strings) are reused.
+//! and [`TreeSampler`]. A watched tree's members are found from the root down through
+//! `/proc/PID/task/TID/children` ([`super::members`]), reading each member as it is found
+//! through kept handles ([`ProcReader::read_member`]): the cost follows the tree, not the
+//! system. Where the kernel has no `children` files (`CONFIG_PROC_CHILDREN` off; detected on
+//! first use and remembered), or for [`TreeSampler::heaviest`], which needs every process
+//! anyway, one pass over `/proc/*/stat` gives parent links and children are found from `ppid`.
+//! A caller that already knows the members (a model's cgroup `cgroup.procs`) passes them to
+//! [`TreeSampler::sample_members`] and nothing is searched. Buffers (the pid list, the link
+//! table, the member samples and their comm strings) are reused.
 //!
 //! Sums are in [`Bytes`]: RSS (double-counts shared pages), PSS (shares split, the figure to
 //! limit on), swap; plus fds, threads, process and zombie counts. A member that vanishes
@@ -16,7 +22,8 @@
 //! excluded: they have no user memory. Sorted by PSS, largest first.
 
 use super::error::SourceError;
-use super::process::{ProcReader, ProcessSample};
+pub use super::process::TreeDetail;
+use super::process::{Children, ProcReader, ProcessSample};
 use super::root::Root;
 use crate::units::Bytes;
 
@@ -40,7 +47,8 @@ pub struct TreeTotals {
     pub swap: Bytes,
     /// Sum over the members whose fd directory we could read.
     pub fds: u64,
-    /// Members whose `/proc/PID/fd` was not readable (not counted in `fds`).
+    /// Members whose `/proc/PID/fd` was not readable, or not read ([`TreeDetail::Memory`]);
+    /// not counted in `fds`.
     pub fds_unknown: u32,
     /// Members whose PSS is their RSS (no `smaps_rollup`, or denied).
     pss_from_rss: u32,
@@ -112,6 +120,8 @@ pub struct TreeSampler {
     tree: Vec<u32>,
     members: Vec<ProcessSample>,
     len: usize,
+    /// False once a kernel without `children` files was seen: members come from the scan.
+    children_files: bool,
 }
 
 impl TreeSampler {
@@ -123,6 +133,7 @@ impl TreeSampler {
             tree: Vec::new(),
             members: Vec::new(),
             len: 0,
+            children_files: true,
         }
     }
 
@@ -156,30 +167,122 @@ impl TreeSampler {
         Ok(())
     }
 
-    /// Reads every pid in `self.tree` into `self.members[..self.len]`, skipping the vanished.
-    fn read_tree(&mut self) -> Result<(), SourceError> {
+    /// Reads every pid in `self.tree` into `self.members[..self.len]`, skipping the vanished;
+    /// `member` selects kept handles at `detail` (a watched tree) over fresh full reads.
+    fn read_tree(&mut self, member: Option<TreeDetail>) -> Result<(), SourceError> {
         self.len = 0;
         for i in 0..self.tree.len() {
             if self.members.len() == self.len {
                 self.members.push(ProcessSample::default());
             }
             let pid = self.tree[i];
-            if self.reader.read_process(pid, &mut self.members[self.len])? {
+            let out = &mut self.members[self.len];
+            let found = match member {
+                Some(detail) => self.reader.read_member(pid, out, detail)?,
+                None => self.reader.read_process(pid, out)?,
+            };
+            if found {
                 self.len += 1;
             }
         }
         Ok(())
     }
 
-    /// Samples the tree rooted at `root_pid`. `Ok(None)` when the root process is gone.
+    /// Breadth-first from `root_pid` through the `children` files, reading each member as it
+    /// is found. `Ok(Children::Unsupported)` when the kernel has no such files.
+    fn walk(&mut self, root_pid: u32, detail: TreeDetail) -> Result<Children, SourceError> {
+        self.tree.clear();
+        self.tree.push(root_pid);
+        self.len = 0;
+        let mut next = 0;
+        while next < self.tree.len() {
+            let pid = self.tree[next];
+            next += 1;
+            if self.members.len() == self.len {
+                self.members.push(ProcessSample::default());
+            }
+            if !self
+                .reader
+                .read_member(pid, &mut self.members[self.len], detail)?
+            {
+                continue;
+            }
+            let threads = self.members[self.len].threads;
+            self.len += 1;
+            let known = self.tree.len();
+            if self.reader.children(pid, threads, &mut self.tree)? == Children::Unsupported {
+                return Ok(Children::Unsupported);
+            }
+            // A child reparented during the walk could be listed twice: keep the first.
+            let mut i = known;
+            while i < self.tree.len() {
+                if self.tree[..i].contains(&self.tree[i]) {
+                    self.tree.swap_remove(i);
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        Ok(Children::Listed)
+    }
+
+    /// Samples the tree rooted at `root_pid`, every field ([`TreeDetail::Full`]). `Ok(None)`
+    /// when the root process is gone.
     pub fn sample(&mut self, root_pid: u32) -> Result<Option<TreeTotals>, SourceError> {
+        self.sample_detail(root_pid, TreeDetail::Full)
+    }
+
+    /// Samples the tree rooted at `root_pid` at `detail`. `Ok(None)` when the root is gone.
+    pub fn sample_detail(
+        &mut self,
+        root_pid: u32,
+        detail: TreeDetail,
+    ) -> Result<Option<TreeTotals>, SourceError> {
+        self.reader.begin_members();
+        let result = self.find_and_read(root_pid, detail);
+        self.reader.end_members();
+        result?;
+        Ok(self.totals(root_pid))
+    }
+
+    fn find_and_read(&mut self, root_pid: u32, detail: TreeDetail) -> Result<(), SourceError> {
+        if self.children_files {
+            match self.walk(root_pid, detail)? {
+                Children::Listed => return Ok(()),
+                Children::Unsupported => self.children_files = false,
+            }
+        }
         self.scan()?;
         descendants(&self.links, root_pid, &mut self.tree);
-        self.read_tree()?;
-        if self.members().first().map(|p| p.pid) != Some(root_pid) {
-            return Ok(None);
+        self.read_tree(Some(detail))
+    }
+
+    /// Samples a tree whose members the caller already knows (e.g. from the `cgroup.procs` of
+    /// a model's own cgroup), without searching: `root_pid` first, then `members` in order
+    /// (duplicates of the root skipped). `Ok(None)` when the root is gone.
+    pub fn sample_members(
+        &mut self,
+        root_pid: u32,
+        members: &[u32],
+        detail: TreeDetail,
+    ) -> Result<Option<TreeTotals>, SourceError> {
+        self.tree.clear();
+        self.tree.push(root_pid);
+        self.tree
+            .extend(members.iter().copied().filter(|&p| p != root_pid));
+        self.reader.begin_members();
+        let result = self.read_tree(Some(detail));
+        self.reader.end_members();
+        result?;
+        Ok(self.totals(root_pid))
+    }
+
+    /// The totals of the members just read; `None` when the root was not among them.
+    fn totals(&self, root_pid: u32) -> Option<TreeTotals> {
+        match self.members().first() {
+            Some(first) if first.pid == root_pid => Some(aggregate(root_pid, self.members())),
+            _ => None,
         }
-        Ok(Some(aggregate(root_pid, self.members())))
     }
 
     /// The `n` heaviest top-level trees by PSS (see the module doc for what counts).
@@ -194,7 +297,7 @@ impl TreeSampler {
         let mut out = Vec::with_capacity(tops.len());
         for top in tops {
             descendants(&self.links, top, &mut self.tree);
-            self.read_tree()?;
+            self.read_tree(None)?;
             let members = self.members();
             match members.first() {
                 Some(first) if first.pid == top && !first.kernel_thread => {

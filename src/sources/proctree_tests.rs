@@ -1,7 +1,7 @@
 #![allow(clippy::disallowed_methods)] // live tests spawn a real process tree
 
 use super::*;
-use crate::sources::process::PssSource;
+use crate::sources::process::{PssSource, TreeDetail};
 use proptest::prelude::*;
 use std::process::{Command, Stdio};
 
@@ -182,4 +182,142 @@ proptest! {
         let unique: std::collections::HashSet<_> = out.iter().collect();
         prop_assert_eq!(unique.len(), out.len());
     }
+}
+
+/// `(pid, ppid, threads, [(tid, that thread's children file)])`.
+type FixtureProc = (u32, u32, u32, &'static [(u32, &'static str)]);
+
+/// A fixture `/proc`: each `(pid, ppid, threads, children per task)`; every process gets a
+/// stat, a smaps_rollup (PSS = pid kB, so sums show who was counted) and an empty fd directory. `children_files`
+/// false leaves the task directories without `children` (a kernel without
+/// CONFIG_PROC_CHILDREN).
+fn fixture_proc(procs: &[FixtureProc], children_files: bool) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let proc_dir = dir.path().join("proc");
+    std::fs::create_dir_all(proc_dir.join("self")).unwrap();
+    std::fs::write(proc_dir.join("self/smaps_rollup"), "").unwrap();
+    for &(pid, ppid, threads, tasks) in procs {
+        let p = proc_dir.join(pid.to_string());
+        std::fs::create_dir_all(p.join("fd")).unwrap();
+        std::fs::write(
+            p.join("stat"),
+            format!("{pid} (p{pid}) S {ppid} {pid} {pid} 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 {threads} 0 100 0 10 0\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            p.join("smaps_rollup"),
+            format!("Rss: {pid} kB\nPss: {pid} kB\n"),
+        )
+        .unwrap();
+        for &(tid, kids) in tasks {
+            let t = p.join(format!("task/{tid}"));
+            std::fs::create_dir_all(&t).unwrap();
+            if children_files {
+                std::fs::write(t.join("children"), kids).unwrap();
+            }
+        }
+    }
+    dir
+}
+
+/// 100 → 101, and 100's second thread 103 → 102 → 104; 105 claims 100 as its parent in its
+/// stat but no children file lists it, so only the ppid scan can find it.
+const TREE: &[FixtureProc] = &[
+    (1, 0, 1, &[(1, "100 ")]),
+    (100, 1, 2, &[(100, "101 "), (103, "102 ")]),
+    (101, 100, 1, &[(101, "")]),
+    (102, 100, 1, &[(102, "104")]),
+    (104, 102, 1, &[(104, "")]),
+    (105, 100, 1, &[(105, "")]),
+];
+
+fn pids_of(sampler: &TreeSampler) -> Vec<u32> {
+    let mut pids: Vec<u32> = sampler.members().iter().map(|m| m.pid).collect();
+    pids[1..].sort();
+    pids
+}
+
+#[test]
+fn members_are_found_through_every_thread_s_children_file_without_a_scan() {
+    let tree = fixture_proc(TREE, true);
+    let mut sampler = TreeSampler::new(Root::new(tree.path()));
+    let t = sampler
+        .sample_detail(100, TreeDetail::Memory)
+        .unwrap()
+        .unwrap();
+    assert_eq!(pids_of(&sampler), vec![100, 101, 102, 104]);
+    assert_eq!(t.pss, Bytes::from_kib(100 + 101 + 102 + 104));
+    assert!(sampler.children_files);
+}
+
+#[test]
+fn without_children_files_the_tree_comes_from_the_ppid_scan_from_then_on() {
+    let tree = fixture_proc(TREE, false);
+    let mut sampler = TreeSampler::new(Root::new(tree.path()));
+    sampler.sample(100).unwrap().unwrap();
+    assert_eq!(pids_of(&sampler), vec![100, 101, 102, 104, 105]);
+    assert!(!sampler.children_files);
+    sampler.sample(102).unwrap().unwrap();
+    assert_eq!(pids_of(&sampler), vec![102, 104]);
+}
+
+#[test]
+fn a_captured_tree_without_task_directories_falls_back_to_the_scan() {
+    let tree = fixture_proc(
+        &[(1, 0, 1, &[]), (100, 1, 1, &[]), (101, 100, 1, &[])],
+        true,
+    );
+    let mut sampler = TreeSampler::new(Root::new(tree.path()));
+    assert_eq!(sampler.sample(100).unwrap().unwrap().processes, 2);
+    assert!(!sampler.children_files);
+}
+
+#[test]
+fn known_members_are_read_as_given_with_the_root_first_and_once() {
+    let tree = fixture_proc(TREE, true);
+    let mut sampler = TreeSampler::new(Root::new(tree.path()));
+    let t = sampler
+        .sample_members(100, &[105, 100, 999], TreeDetail::Memory)
+        .unwrap()
+        .unwrap();
+    assert_eq!(pids_of(&sampler), vec![100, 105], "999 does not exist");
+    assert_eq!(t.processes, 2);
+    assert_eq!(
+        sampler
+            .sample_members(999, &[100], TreeDetail::Memory)
+            .unwrap(),
+        None
+    );
+}
+
+#[test]
+fn memory_detail_reads_pss_and_threads_but_leaves_fds_unknown() {
+    let mut child = spawn_three_process_tree();
+    let mut sampler = TreeSampler::new(Root::host());
+    let memory = sampler
+        .sample_detail(child.id(), TreeDetail::Memory)
+        .unwrap()
+        .unwrap();
+    let full = sampler.sample(child.id()).unwrap().unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!((memory.processes, memory.threads), (3, 3));
+    assert!(memory.pss > Bytes::ZERO);
+    assert_eq!((memory.fds, memory.fds_unknown), (0, 3));
+    assert!(full.fds >= 3 && full.fds_unknown == 0);
+}
+
+#[test]
+fn finds_a_child_forked_by_a_thread_other_than_the_main_one() {
+    // Test functions run on harness threads, never on this process's main thread, so the
+    // child hangs off this thread's children file, not the main thread's.
+    let mut child = Command::new("sleep").arg("30").spawn().unwrap();
+    let mut sampler = TreeSampler::new(Root::host());
+    let found = sampler.sample_detail(std::process::id(), TreeDetail::Memory);
+    let pids: Vec<u32> = sampler.members().iter().map(|m| m.pid).collect();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(found.unwrap().is_some());
+    assert!(sampler.children_files);
+    assert!(pids.contains(&child.id()), "{pids:?} lacks {}", child.id());
 }

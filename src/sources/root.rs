@@ -49,7 +49,7 @@ impl ReadError {
         }
     }
 
-    fn classify(path: PathBuf, source: io::Error) -> ReadError {
+    pub(crate) fn classify(path: PathBuf, source: io::Error) -> ReadError {
         match source.kind() {
             // ENOTDIR: a path through a file that is not a directory on this kernel.
             io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => {

@@ -1,7 +1,8 @@
 //! One full memory sample for the gate: meminfo + pressure + a cgroup + one process tree.
 //!
-//! Owns [`Sampler`] (buffers reused between samples, so a sample allocates nothing once warm
-//! apart from path joins) and [`MemorySample`] (plain data). `available` follows the DESIGN
+//! Owns [`Sampler`] (buffers reused between samples, so a sample allocates nothing once warm;
+//! every file read each sample is kept open and `pread` at offset 0, see
+//! [`super::handle`]) and [`MemorySample`] (plain data). `available` follows the DESIGN
 //! memory model:
 //!
 //! ```text
@@ -14,11 +15,12 @@
 //! but it bounds `available` only when it is the configured scope. PSI that is absent on this
 //! kernel is remembered after the first try and not re-opened each sample.
 
-use super::cgroup::{own_cgroup, Cgroup, CgroupMemory};
+use super::cgroup::{own_cgroup, Cgroup, CgroupFiles, CgroupMemory};
 use super::error::SourceError;
-use super::meminfo::{read_meminfo, MemInfo};
-use super::pressure::{read_pressure, Pressure};
-use super::proctree::{TreeSampler, TreeTotals};
+use super::handle::CachedFile;
+use super::meminfo::{parse_meminfo, MemInfo, MEMINFO_PATH};
+use super::pressure::{parse_pressure, Pressure, PRESSURE_MEMORY_PATH};
+use super::proctree::{TreeDetail, TreeSampler, TreeTotals};
 use super::root::Root;
 use crate::units::Bytes;
 
@@ -59,12 +61,20 @@ pub struct MemorySample {
 /// Takes [`MemorySample`]s, reusing buffers.
 #[derive(Debug)]
 pub struct Sampler {
-    root: Root,
     scope: Scope,
     /// The cgroup read each sample: the scope's, else the agent's own (when resolvable).
     cgroup: Option<Cgroup>,
+    cgroup_files: Option<CgroupFiles>,
+    meminfo: CachedFile,
+    pressure: CachedFile,
     pressure_unsupported: bool,
     tree: TreeSampler,
+    /// The tree is read every `tree_every`-th sample (1: every sample).
+    tree_every: u32,
+    /// Samples left that reuse `last_tree` before the tree is read again.
+    tree_reuse_left: u32,
+    /// The last tree reading and the root it was taken for.
+    last_tree: Option<(u32, Option<TreeTotals>)>,
     buf: String,
 }
 
@@ -78,16 +88,30 @@ impl Sampler {
         };
         Sampler {
             tree: TreeSampler::new(root.clone()),
-            root,
+            cgroup_files: cgroup.as_ref().map(|cg| CgroupFiles::new(&root, cg)),
+            meminfo: CachedFile::new(root.path(MEMINFO_PATH)),
+            pressure: CachedFile::new(root.path(PRESSURE_MEMORY_PATH)),
             scope,
             cgroup,
             pressure_unsupported: false,
+            tree_every: 1,
+            tree_reuse_left: 0,
+            last_tree: None,
             buf: String::with_capacity(4096),
         }
     }
 
     pub fn cgroup(&self) -> Option<&Cgroup> {
         self.cgroup.as_ref()
+    }
+
+    /// Reads the tree only every `n`-th sample (at least 1) and repeats the last reading in
+    /// between: a member's `smaps_rollup` costs the kernel a walk of its page tables (tens of
+    /// µs for a small process, more for a large model), while the gate's kill floor rests on
+    /// `available`, which every sample reads. A new root pid is always read at once.
+    pub fn set_tree_every(&mut self, n: u32) {
+        self.tree_every = n.max(1);
+        self.tree_reuse_left = 0;
     }
 
     /// The members of the tree read by the last sample.
@@ -97,28 +121,28 @@ impl Sampler {
 
     /// One full sample. Fails when meminfo fails, or when the scope cgroup cannot be read
     /// (the gate must not decide on a partial figure); pressure and the tree degrade to `None`.
+    /// The tree is read at [`TreeDetail::Memory`] (no fd counts): the gate needs its PSS.
     pub fn sample(&mut self, tree_root: Option<u32>) -> Result<MemorySample, SourceError> {
-        let meminfo = read_meminfo(&self.root, &mut self.buf)?;
+        self.meminfo.read_into(&mut self.buf)?;
+        let meminfo = parse_meminfo(&self.buf)
+            .map_err(|e| SourceError::parse(self.meminfo.path().to_path_buf(), e))?;
         let pressure = if self.pressure_unsupported {
             None
         } else {
-            match read_pressure(&self.root, &mut self.buf) {
-                Ok(p) => Some(p),
+            match self.pressure.read_into(&mut self.buf) {
+                Ok(()) => parse_pressure(&self.buf).ok(),
                 Err(e) => {
                     self.pressure_unsupported = e.is_unsupported();
                     None
                 }
             }
         };
-        let cgroup = match (&self.cgroup, &self.scope) {
-            (Some(cg), Scope::Cgroup(_)) => Some(cg.read_memory(&self.root, &mut self.buf)?),
-            (Some(cg), Scope::System) => cg.read_memory(&self.root, &mut self.buf).ok(),
+        let cgroup = match (&mut self.cgroup_files, &self.scope) {
+            (Some(files), Scope::Cgroup(_)) => Some(files.read(&mut self.buf)?),
+            (Some(files), Scope::System) => files.read(&mut self.buf).ok(),
             (None, _) => None,
         };
-        let tree = match tree_root {
-            Some(pid) => self.tree.sample(pid).ok().flatten(),
-            None => None,
-        };
+        let tree = tree_root.and_then(|pid| self.tree_for(pid));
         let (available, available_from) = available(&meminfo, &self.scope, cgroup.as_ref());
         Ok(MemorySample {
             available,
@@ -129,6 +153,28 @@ impl Sampler {
             cgroup,
             tree,
         })
+    }
+}
+
+impl Sampler {
+    /// The tree rooted at `pid`: read afresh, or the last reading while it may be reused.
+    fn tree_for(&mut self, pid: u32) -> Option<TreeTotals> {
+        match self.last_tree {
+            Some((root, totals)) if root == pid && self.tree_reuse_left > 0 => {
+                self.tree_reuse_left -= 1;
+                totals
+            }
+            _ => {
+                let totals = self
+                    .tree
+                    .sample_detail(pid, TreeDetail::Memory)
+                    .ok()
+                    .flatten();
+                self.last_tree = Some((pid, totals));
+                self.tree_reuse_left = self.tree_every - 1;
+                totals
+            }
+        }
     }
 }
 
@@ -237,6 +283,55 @@ mod tests {
         assert_eq!(s.available, Bytes::from_kib(6000));
         assert_eq!((s.pressure, s.cgroup, s.tree), (None, None, None));
         assert!(sampler.pressure_unsupported);
+    }
+
+    #[test]
+    fn with_tree_every_three_the_tree_is_read_on_every_third_sample_or_for_a_new_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let proc_dir = dir.path().join("proc");
+        std::fs::create_dir_all(proc_dir.join("self")).unwrap();
+        std::fs::write(proc_dir.join("self/smaps_rollup"), "").unwrap();
+        std::fs::write(
+            proc_dir.join("meminfo"),
+            "MemTotal: 8000 kB\nMemFree: 1000 kB\nMemAvailable: 6000 kB\n",
+        )
+        .unwrap();
+        for pid in [100, 200] {
+            let p = proc_dir.join(format!("{pid}/task/{pid}"));
+            std::fs::create_dir_all(&p).unwrap();
+            std::fs::write(p.join("children"), "").unwrap();
+            std::fs::write(
+                proc_dir.join(format!("{pid}/stat")),
+                format!("{pid} (m) S 1 {pid} {pid} 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 9 0 10 0\n"),
+            )
+            .unwrap();
+        }
+        let set_pss = |pid: u32, kib: u64| {
+            std::fs::write(
+                proc_dir.join(format!("{pid}/smaps_rollup")),
+                format!("Rss: {kib} kB\nPss: {kib} kB\n"),
+            )
+            .unwrap()
+        };
+        set_pss(100, 1);
+        set_pss(200, 7);
+        let mut sampler = Sampler::new(Root::new(dir.path()), Scope::System);
+        sampler.set_tree_every(3);
+        let mut pss = |pid| sampler.sample(Some(pid)).unwrap().tree.unwrap().pss;
+        assert_eq!(pss(100), Bytes::from_kib(1));
+        set_pss(100, 2);
+        assert_eq!(
+            pss(100),
+            Bytes::from_kib(1),
+            "second sample reuses the reading"
+        );
+        assert_eq!(
+            pss(100),
+            Bytes::from_kib(1),
+            "third sample reuses the reading"
+        );
+        assert_eq!(pss(100), Bytes::from_kib(2), "fourth sample reads again");
+        assert_eq!(pss(200), Bytes::from_kib(7), "a new root is read at once");
     }
 
     #[test]

@@ -24,6 +24,7 @@ use std::path::PathBuf;
 use crate::units::Bytes;
 
 pub use parse::OomCounters;
+pub use read::CgroupFiles;
 pub use resolve::{named_cgroup, own_cgroup, parse_cgroup_spec, resolve_own};
 
 /// Which cgroup interface a hierarchy speaks.

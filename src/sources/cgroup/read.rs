@@ -9,8 +9,12 @@
 //!
 //! Limit, usage and stat are required; the counter files are optional (a missing one leaves
 //! its counters `None`). One caller-owned buffer is reused for every file.
+//!
+//! Two ways in: [`Cgroup::read_memory`] opens, reads and closes each file (for one-off
+//! readings), and [`CgroupFiles`] keeps each file open and `pread`s it (for the sampler, which
+//! reads the same group every sample; see [`crate::sources::handle`]).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::parse::{
     parse_bytes, parse_v1_limit, parse_v1_oom_control, parse_v1_stat, parse_v2_events,
@@ -18,85 +22,107 @@ use super::parse::{
 };
 use super::{Cgroup, CgroupMemory, CgroupVersion};
 use crate::sources::error::{parse_u64, ParseError, SourceError};
-use crate::sources::root::Root;
+use crate::sources::handle::CachedFile;
+use crate::sources::root::{ReadError, Root};
+
+const V1_FILES: [&str; 5] = [
+    "memory.limit_in_bytes",
+    "memory.usage_in_bytes",
+    "memory.stat",
+    "memory.oom_control",
+    "memory.failcnt",
+];
+const V2_FILES: [&str; 4] = [
+    "memory.max",
+    "memory.current",
+    "memory.stat",
+    "memory.events",
+];
+
+/// Gets one of the group's files into the buffer; `path` names it in errors.
+trait GroupFiles {
+    fn read(&mut self, name: &'static str, buf: &mut String) -> Result<(), ReadError>;
+    fn path(&self, name: &str) -> PathBuf;
+}
+
+/// Open, read, close: each call.
+struct OneShot<'a> {
+    dir: &'a Path,
+    root: &'a Root,
+}
+
+impl GroupFiles for OneShot<'_> {
+    fn read(&mut self, name: &'static str, buf: &mut String) -> Result<(), ReadError> {
+        self.root.read_into(self.dir.join(name), buf)
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.root.path(self.dir.join(name))
+    }
+}
+
+/// A cgroup's memory files kept open between samples.
+#[derive(Debug)]
+pub struct CgroupFiles {
+    version: CgroupVersion,
+    files: Vec<(&'static str, CachedFile)>,
+}
+
+impl CgroupFiles {
+    /// Handles for `cgroup`'s memory files under `root`; nothing is opened until the first read.
+    pub fn new(root: &Root, cgroup: &Cgroup) -> CgroupFiles {
+        let names: &[&'static str] = match cgroup.version {
+            CgroupVersion::V1 => &V1_FILES,
+            CgroupVersion::V2 => &V2_FILES,
+        };
+        let files = names
+            .iter()
+            .map(|&n| (n, CachedFile::new(root.path(cgroup.dir.join(n)))))
+            .collect();
+        CgroupFiles {
+            version: cgroup.version,
+            files,
+        }
+    }
+
+    /// Reads the memory controller's figures through the kept handles.
+    pub fn read(&mut self, buf: &mut String) -> Result<CgroupMemory, SourceError> {
+        match self.version {
+            CgroupVersion::V1 => read_v1(self, buf),
+            CgroupVersion::V2 => read_v2(self, buf),
+        }
+    }
+}
+
+impl GroupFiles for CgroupFiles {
+    fn read(&mut self, name: &'static str, buf: &mut String) -> Result<(), ReadError> {
+        match self.files.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, f)) => f.read_into(buf),
+            None => Err(ReadError::Unsupported {
+                path: PathBuf::from(name),
+            }),
+        }
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.files
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, f)| f.path().to_path_buf())
+            .unwrap_or_else(|| PathBuf::from(name))
+    }
+}
 
 impl Cgroup {
-    /// Reads the memory controller's figures. `buf` is reused for each file.
+    /// Reads the memory controller's figures, opening each file afresh. `buf` is reused for
+    /// each file.
     pub fn read_memory(&self, root: &Root, buf: &mut String) -> Result<CgroupMemory, SourceError> {
-        match self.version {
-            CgroupVersion::V1 => self.read_v1(root, buf),
-            CgroupVersion::V2 => self.read_v2(root, buf),
-        }
-    }
-
-    fn read_file<T>(
-        &self,
-        root: &Root,
-        name: &str,
-        buf: &mut String,
-        parse: impl FnOnce(&str) -> Result<T, ParseError>,
-    ) -> Result<T, SourceError> {
-        let rel = self.dir.join(name);
-        root.read_into(&rel, buf)?;
-        parse(buf).map_err(|e| SourceError::parse(root.path(&rel), e))
-    }
-
-    /// An optional file: absent → `Ok(false)` and the caller keeps its defaults.
-    fn read_optional(
-        &self,
-        root: &Root,
-        name: &str,
-        buf: &mut String,
-    ) -> Result<bool, SourceError> {
-        match root.read_into(self.dir.join(name), buf) {
-            Ok(()) => Ok(true),
-            Err(e) if e.is_unsupported() => Ok(false),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    fn read_v1(&self, root: &Root, buf: &mut String) -> Result<CgroupMemory, SourceError> {
-        let limit = self.read_file(root, "memory.limit_in_bytes", buf, parse_v1_limit)?;
-        let usage = self.read_file(root, "memory.usage_in_bytes", buf, |t| {
-            parse_bytes("memory.usage_in_bytes", t)
-        })?;
-        let stat = self.read_file(root, "memory.stat", buf, |t| Ok(parse_v1_stat(t)))?;
-        let mut counters = OomCounters::default();
-        if self.read_optional(root, "memory.oom_control", buf)? {
-            parse_v1_oom_control(buf, &mut counters);
-        }
-        if self.read_optional(root, "memory.failcnt", buf)? {
-            counters.failcnt = parse_u64("memory.failcnt", buf).ok();
-        }
-        Ok(CgroupMemory {
-            version: CgroupVersion::V1,
-            limit,
-            usage,
-            file: stat.file,
-            inactive_file: stat.inactive_file,
-            counters,
-        })
-    }
-
-    fn read_v2(&self, root: &Root, buf: &mut String) -> Result<CgroupMemory, SourceError> {
-        let limit = self.read_file(root, "memory.max", buf, parse_v2_max)?;
-        let usage = self.read_file(root, "memory.current", buf, |t| {
-            parse_bytes("memory.current", t)
-        })?;
-        let stat = self.read_file(root, "memory.stat", buf, |t| Ok(parse_v2_stat(t)))?;
-        let counters = if self.read_optional(root, "memory.events", buf)? {
-            parse_v2_events(buf)
-        } else {
-            OomCounters::default()
+        let mut files = OneShot {
+            dir: &self.dir,
+            root,
         };
-        Ok(CgroupMemory {
-            version: CgroupVersion::V2,
-            limit,
-            usage,
-            file: stat.file,
-            inactive_file: stat.inactive_file,
-            counters,
-        })
+        match self.version {
+            CgroupVersion::V1 => read_v1(&mut files, buf),
+            CgroupVersion::V2 => read_v2(&mut files, buf),
+        }
     }
 
     /// True when `dir` is the top of its hierarchy (v2's root has no `memory.max`).
@@ -107,6 +133,73 @@ impl Cgroup {
         };
         !root.exists(Path::new(&self.dir).join(marker))
     }
+}
+
+fn read_file<T>(
+    files: &mut impl GroupFiles,
+    name: &'static str,
+    buf: &mut String,
+    parse: impl FnOnce(&str) -> Result<T, ParseError>,
+) -> Result<T, SourceError> {
+    files.read(name, buf)?;
+    parse(buf).map_err(|e| SourceError::parse(files.path(name), e))
+}
+
+/// An optional file: absent → `Ok(false)` and the caller keeps its defaults.
+fn read_optional(
+    files: &mut impl GroupFiles,
+    name: &'static str,
+    buf: &mut String,
+) -> Result<bool, SourceError> {
+    match files.read(name, buf) {
+        Ok(()) => Ok(true),
+        Err(e) if e.is_unsupported() => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn read_v1(files: &mut impl GroupFiles, buf: &mut String) -> Result<CgroupMemory, SourceError> {
+    let limit = read_file(files, "memory.limit_in_bytes", buf, parse_v1_limit)?;
+    let usage = read_file(files, "memory.usage_in_bytes", buf, |t| {
+        parse_bytes("memory.usage_in_bytes", t)
+    })?;
+    let stat = read_file(files, "memory.stat", buf, |t| Ok(parse_v1_stat(t)))?;
+    let mut counters = OomCounters::default();
+    if read_optional(files, "memory.oom_control", buf)? {
+        parse_v1_oom_control(buf, &mut counters);
+    }
+    if read_optional(files, "memory.failcnt", buf)? {
+        counters.failcnt = parse_u64("memory.failcnt", buf).ok();
+    }
+    Ok(CgroupMemory {
+        version: CgroupVersion::V1,
+        limit,
+        usage,
+        file: stat.file,
+        inactive_file: stat.inactive_file,
+        counters,
+    })
+}
+
+fn read_v2(files: &mut impl GroupFiles, buf: &mut String) -> Result<CgroupMemory, SourceError> {
+    let limit = read_file(files, "memory.max", buf, parse_v2_max)?;
+    let usage = read_file(files, "memory.current", buf, |t| {
+        parse_bytes("memory.current", t)
+    })?;
+    let stat = read_file(files, "memory.stat", buf, |t| Ok(parse_v2_stat(t)))?;
+    let counters = if read_optional(files, "memory.events", buf)? {
+        parse_v2_events(buf)
+    } else {
+        OomCounters::default()
+    };
+    Ok(CgroupMemory {
+        version: CgroupVersion::V2,
+        limit,
+        usage,
+        file: stat.file,
+        inactive_file: stat.inactive_file,
+        counters,
+    })
 }
 
 #[cfg(test)]
@@ -162,6 +255,21 @@ mod tests {
         assert_eq!(m.available(), Some(Bytes::from_mib(1024 - 700 + 200)));
         assert_eq!((m.counters.oom, m.counters.oom_kill), (Some(2), Some(1)));
         assert_eq!(m.counters.max, Some(17));
+    }
+
+    #[test]
+    fn kept_cgroup_files_read_what_a_fresh_read_does_and_follow_a_change() {
+        let tree = v2_tree("1073741824\n");
+        let root = Root::new(tree.path());
+        let cg = own_cgroup(&root).unwrap();
+        let mut files = CgroupFiles::new(&root, &cg);
+        let mut buf = String::new();
+        assert_eq!(
+            files.read(&mut buf).unwrap(),
+            cg.read_memory(&root, &mut buf).unwrap()
+        );
+        fs::write(root.path(cg.dir.join("memory.current")), "104857600\n").unwrap();
+        assert_eq!(files.read(&mut buf).unwrap().usage, Bytes::from_mib(100));
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! One process from `/proc/PID/{stat,smaps_rollup,status,fd}`.
 //!
-//! Owns the pure parsers [`parse_stat`], [`parse_smaps_rollup`], [`parse_status_swap`] and the
-//! reader [`ProcReader`], which fills a reused [`ProcessSample`]. Units: memory in [`Bytes`]
-//! (stat's RSS is in pages, times the page size; smaps_rollup and status are in `kB`), start
-//! time in clock ticks since boot (`USER_HZ`, 100 on Jetson kernels).
+//! Owns the reader [`ProcReader`], which fills a reused [`ProcessSample`], over the pure
+//! parsers in [`parse`] ([`parse_stat`], [`parse_smaps_rollup`], [`parse_status_swap`]).
+//! Units: memory in [`Bytes`] (stat's RSS is in pages, times the page size; smaps_rollup and
+//! status are in `kB`), start time in clock ticks since boot (`USER_HZ`, 100 on Jetson
+//! kernels).
 //!
 //! ```text
 //! /proc/PID/stat          4242 (python3 ) (x) S 1 4242 4242 0 -1 4194560 ... 3 0 51234 ...
@@ -16,116 +17,24 @@
 //! no `smaps_rollup` (PSS then falls back to RSS and [`PssSource::Rss`] says so; the same when
 //! the file is denied); a process that exits mid-read is "vanished" (`Ok(false)`), not an
 //! error; `/proc/PID/fd` denied → `fds: None`.
+//!
+//! [`ProcReader::read_process`] opens each file afresh (for one-off readings and the whole-system
+//! listing); [`ProcReader::read_member`] reads a watched tree's member through kept handles
+//! ([`super::members::PidFiles`]) and, at [`TreeDetail::Memory`], skips the fd count.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::error::{parse_kb, parse_u64, ParseError, SourceError};
+pub mod parse;
+
+use super::error::SourceError;
+use super::members::{parse_children, PidFile, PidFiles};
 use super::root::{ReadError, Root};
+
 use crate::units::Bytes;
-
-/// `PF_KTHREAD` in stat's `flags`: a kernel thread.
-pub const PF_KTHREAD: u64 = 0x0020_0000;
-
-/// The fields of `/proc/PID/stat` jetgate uses, borrowing the comm from the text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StatFields<'a> {
-    pub pid: u32,
-    pub comm: &'a str,
-    /// `R`, `S`, `D`, `Z` (zombie), `T`, `t`, `X`, `I` (idle kernel thread), ...
-    pub state: char,
-    pub ppid: u32,
-    pub pgid: u32,
-    pub flags: u64,
-    pub threads: u32,
-    pub start_ticks: u64,
-    pub rss_pages: u64,
-}
-
-impl StatFields<'_> {
-    pub fn is_kernel_thread(&self) -> bool {
-        self.flags & PF_KTHREAD != 0
-    }
-}
-
-/// Parses `/proc/PID/stat` without allocating.
-pub fn parse_stat(text: &str) -> Result<StatFields<'_>, ParseError> {
-    let open = text.find('(').ok_or(ParseError::Missing("comm"))?;
-    let close = text.rfind(')').ok_or(ParseError::Missing("comm"))?;
-    if close < open {
-        return Err(ParseError::Malformed(
-            "comm parentheses out of order".into(),
-        ));
-    }
-    let pid = parse_u64("pid", &text[..open])? as u32;
-    let comm = &text[open + 1..close];
-    // Fields after the comm, numbered from 0 = state (field 3 in proc(5)).
-    let mut rest = text[close + 1..].split_ascii_whitespace();
-    let state = rest
-        .next()
-        .and_then(|s| s.chars().next())
-        .ok_or(ParseError::Missing("state"))?;
-    let mut field = |n: usize, name: &'static str| -> Result<u64, ParseError> {
-        // `nth` consumes, so n counts from the previous field taken.
-        let t = rest.nth(n).ok_or(ParseError::Missing(name))?;
-        t.parse::<i64>()
-            .ok()
-            .and_then(|v| u64::try_from(v).ok())
-            .ok_or_else(|| ParseError::bad(name, t))
-    };
-    let ppid = field(0, "ppid")? as u32; // 1
-    let pgid = field(0, "pgrp")? as u32; // 2
-    let flags = field(3, "flags")?; // 6
-    let threads = field(10, "num_threads")? as u32; // 17
-    let start_ticks = field(1, "starttime")?; // 19
-    let rss_pages = field(1, "rss")?; // 21
-    Ok(StatFields {
-        pid,
-        comm,
-        state,
-        ppid,
-        pgid,
-        flags,
-        threads,
-        start_ticks,
-        rss_pages,
-    })
-}
-
-/// The figures of `/proc/PID/smaps_rollup`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Rollup {
-    pub rss: Bytes,
-    pub pss: Bytes,
-    pub swap: Bytes,
-}
-
-/// Parses `/proc/PID/smaps_rollup`. A kernel thread's file is empty: all zero.
-pub fn parse_smaps_rollup(text: &str) -> Result<Rollup, ParseError> {
-    let mut r = Rollup::default();
-    for line in text.lines() {
-        let Some((key, value)) = line.split_once(':') else {
-            continue;
-        };
-        match key {
-            "Rss" => r.rss = parse_kb("Rss", value)?,
-            "Pss" => r.pss = parse_kb("Pss", value)?,
-            "Swap" => r.swap = parse_kb("Swap", value)?,
-            _ => {}
-        }
-    }
-    Ok(r)
-}
-
-/// `VmSwap` from `/proc/PID/status` (zero for kernel threads, which have none).
-pub fn parse_status_swap(text: &str) -> Result<Bytes, ParseError> {
-    for line in text.lines() {
-        if let Some(v) = line.strip_prefix("VmSwap:") {
-            return parse_kb("VmSwap", v);
-        }
-    }
-    Ok(Bytes::ZERO)
-}
+pub use parse::{
+    parse_smaps_rollup, parse_stat, parse_status_swap, Rollup, StatFields, PF_KTHREAD,
+};
 
 /// Where a process's PSS figure came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
@@ -163,6 +72,26 @@ impl ProcessSample {
     }
 }
 
+/// How much of each tree member to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TreeDetail {
+    /// What the gate needs: `stat` (state, ppid, threads, RSS) and `smaps_rollup` (PSS, swap;
+    /// `status` for swap where there is no rollup). `fds` is left `None`.
+    Memory,
+    /// Also the fd count (`/proc/PID/fd`), for the status views.
+    #[default]
+    Full,
+}
+
+/// Outcome of reading a process's children lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Children {
+    /// Appended (possibly none; a process that vanished meanwhile has none).
+    Listed,
+    /// This kernel has no `task/TID/children` files (built without `CONFIG_PROC_CHILDREN`).
+    Unsupported,
+}
+
 /// A read failure that means the process has gone (not a fault).
 fn vanished(e: &ReadError) -> bool {
     match e {
@@ -178,6 +107,8 @@ pub struct ProcReader {
     root: Root,
     page_size: u64,
     has_rollup: bool,
+    members: PidFiles,
+    tids: Vec<u32>,
     buf: String,
     path: String,
 }
@@ -193,6 +124,8 @@ impl ProcReader {
         let has_rollup = root.exists("/proc/self/smaps_rollup")
             || (!root.exists("/proc/self") && root.exists("/proc/1/smaps_rollup"));
         ProcReader {
+            members: PidFiles::new(root.clone()),
+            tids: Vec::new(),
             root,
             page_size,
             has_rollup,
@@ -225,13 +158,130 @@ impl ProcReader {
         }
     }
 
+    /// [`ProcReader::load`] through a kept member handle (`cached`) or by path.
+    fn load_via(&mut self, pid: u32, file: PidFile, cached: bool) -> Result<bool, ReadError> {
+        // `self.path` names the file in errors either way.
+        file.rel(pid, &mut self.path);
+        let read = if cached {
+            self.members.read(pid, file, &mut self.buf)
+        } else {
+            self.root.read_into(&self.path, &mut self.buf)
+        };
+        match read {
+            Ok(()) => Ok(true),
+            Err(e) if vanished(&e) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Appends the children of every thread of `pid` to `out`: one read when `threads` is 1
+    /// (through the kept handle), else a listing of `/proc/PID/task` and one read per thread.
+    /// A process or thread that vanished meanwhile adds none.
+    pub fn children(
+        &mut self,
+        pid: u32,
+        threads: u32,
+        out: &mut Vec<u32>,
+    ) -> Result<Children, SourceError> {
+        if threads <= 1 {
+            return self.thread_children(pid, pid, out);
+        }
+        self.set_path(pid, "task");
+        let dir = self.root.path(&self.path);
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Children::Listed),
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(Children::Listed),
+            Err(e) => return Err(ReadError::classify(dir, e).into()),
+        };
+        let mut tids = std::mem::take(&mut self.tids);
+        tids.clear();
+        tids.extend(
+            entries
+                .flatten()
+                .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok())),
+        );
+        let mut outcome = Ok(Children::Listed);
+        for &tid in &tids {
+            outcome = self.thread_children(pid, tid, out);
+            if !matches!(outcome, Ok(Children::Listed)) {
+                break;
+            }
+        }
+        self.tids = tids;
+        outcome
+    }
+
+    fn thread_children(
+        &mut self,
+        pid: u32,
+        tid: u32,
+        out: &mut Vec<u32>,
+    ) -> Result<Children, SourceError> {
+        let read = if tid == pid {
+            PidFile::Children.rel(pid, &mut self.path);
+            self.members.read(pid, PidFile::Children, &mut self.buf)
+        } else {
+            self.path.clear();
+            let _ = write!(self.path, "/proc/{pid}/task/{tid}/children");
+            self.root.read_into(&self.path, &mut self.buf)
+        };
+        match read {
+            Ok(()) => {
+                parse_children(&self.buf, out)
+                    .map_err(|e| SourceError::parse(self.root.path(&self.path), e))?;
+                Ok(Children::Listed)
+            }
+            Err(ReadError::Unsupported { .. }) if self.children_absent(pid, tid) => {
+                Ok(Children::Unsupported)
+            }
+            Err(e) if vanished(&e) => Ok(Children::Listed),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// After a `children` file was not found: true when the thread is still there (so the
+    /// kernel lacks the file), or when this tree has no `task` directories at all (a captured
+    /// fixture); false when the thread or process has gone.
+    fn children_absent(&mut self, pid: u32, tid: u32) -> bool {
+        self.path.clear();
+        let _ = write!(self.path, "/proc/{pid}/task/{tid}");
+        if self.root.exists(&self.path) {
+            return true;
+        }
+        self.set_path(pid, "task");
+        let has_task_dir = self.root.exists(&self.path);
+        self.set_path(pid, "stat");
+        !has_task_dir && self.root.exists(&self.path)
+    }
+
+    /// Starts a tree sample: kept member handles not used again by
+    /// [`ProcReader::end_members`] are closed.
+    pub fn begin_members(&mut self) {
+        self.members.begin_pass();
+    }
+
+    /// Ends a tree sample: closes the handles of pids that left the tree.
+    pub fn end_members(&mut self) {
+        self.members.end_pass();
+    }
+
     /// Calls `f` with the parsed stat of `pid`; `Ok(None)` when the process has gone.
     pub fn with_stat<T>(
         &mut self,
         pid: u32,
         f: impl FnOnce(&StatFields<'_>) -> T,
     ) -> Result<Option<T>, SourceError> {
-        if !self.load(pid, "stat")? {
+        self.with_stat_via(pid, false, f)
+    }
+
+    fn with_stat_via<T>(
+        &mut self,
+        pid: u32,
+        cached: bool,
+        f: impl FnOnce(&StatFields<'_>) -> T,
+    ) -> Result<Option<T>, SourceError> {
+        if !self.load_via(pid, PidFile::Stat, cached)? {
             return Ok(None);
         }
         match parse_stat(&self.buf) {
@@ -240,10 +290,33 @@ impl ProcReader {
         }
     }
 
-    /// Fills `out` with one process; `Ok(false)` when it vanished mid-read.
+    /// Fills `out` with one process, every field, opening each file afresh; `Ok(false)` when
+    /// it vanished mid-read.
     pub fn read_process(&mut self, pid: u32, out: &mut ProcessSample) -> Result<bool, SourceError> {
+        self.fill(pid, out, TreeDetail::Full, false)
+    }
+
+    /// Fills `out` with a watched tree's member through kept handles, at `detail` (`fds` is
+    /// `None` at [`TreeDetail::Memory`]); `Ok(false)` when it vanished mid-read. Call between
+    /// [`ProcReader::begin_members`] and [`ProcReader::end_members`].
+    pub fn read_member(
+        &mut self,
+        pid: u32,
+        out: &mut ProcessSample,
+        detail: TreeDetail,
+    ) -> Result<bool, SourceError> {
+        self.fill(pid, out, detail, true)
+    }
+
+    fn fill(
+        &mut self,
+        pid: u32,
+        out: &mut ProcessSample,
+        detail: TreeDetail,
+        cached: bool,
+    ) -> Result<bool, SourceError> {
         let page_size = self.page_size;
-        let found = self.with_stat(pid, |s| {
+        let found = self.with_stat_via(pid, cached, |s| {
             out.pid = s.pid;
             out.comm.clear();
             out.comm.push_str(s.comm);
@@ -271,7 +344,7 @@ impl ProcReader {
             return Ok(true);
         }
         let rollup_read = if self.has_rollup {
-            match self.load(pid, "smaps_rollup") {
+            match self.load_via(pid, PidFile::SmapsRollup, cached) {
                 Ok(true) => true,
                 Ok(false) => return Ok(false),
                 Err(ReadError::Denied { .. }) => false,
@@ -300,10 +373,13 @@ impl ProcReader {
                 Err(e) => return Err(e.into()),
             }
         }
-        out.fds = match self.count_fds(pid) {
-            Ok(Some(n)) => Some(n),
-            Ok(None) => return Ok(false),
-            Err(()) => None,
+        out.fds = match detail {
+            TreeDetail::Memory => None,
+            TreeDetail::Full => match self.count_fds(pid) {
+                Ok(Some(n)) => Some(n),
+                Ok(None) => return Ok(false),
+                Err(()) => None,
+            },
         };
         Ok(true)
     }
@@ -348,5 +424,4 @@ pub fn process_exists(root: &Root, pid: u32) -> bool {
 }
 
 #[cfg(test)]
-#[path = "process_tests.rs"]
 mod tests;
