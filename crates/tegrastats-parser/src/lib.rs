@@ -44,6 +44,7 @@
 //! `serde`: [`Sample`] implements `Serialize` in the `jetgate tegrastats --json` shape (see
 //! the crate's `docs/tegrastats.md`).
 
+mod cursor;
 mod error;
 mod num;
 mod parse;

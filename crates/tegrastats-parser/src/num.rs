@@ -150,6 +150,8 @@ pub(crate) fn used_total(s: &str) -> Option<(u64, u64)> {
     ))
 }
 
+// The reference form of `Cursor`'s reader of the same name (see the tests of both).
+#[cfg(test)]
 /// `45.375` or `-256` → f64, correctly rounded: the digits form an exact integer that one
 /// division by an exact power of ten rounds once.
 pub(crate) fn decimal(s: &str) -> Option<f64> {
@@ -171,12 +173,16 @@ pub(crate) fn decimal(s: &str) -> Option<f64> {
     Some(if neg { -v } else { v })
 }
 
+// The reference form of `Cursor`'s reader of the same name (see the tests of both).
+#[cfg(test)]
 /// `45.375C` → Some(Some(45.375)); `-256C` → Some(None) (sensor off); no `C` → None.
 pub(crate) fn celsius(s: &str) -> Option<Option<f64>> {
     let v = decimal(before(s, "C")?)?;
     Some(if v == -256.0 { None } else { Some(v) })
 }
 
+// The reference form of `Cursor`'s reader of the same name (see the tests of both).
+#[cfg(test)]
 /// `2763mW` or `1931` → milliwatts.
 pub(crate) fn milliwatts(s: &str) -> Option<u32> {
     u32_of(before(s, "mW").unwrap_or(s))

@@ -10,10 +10,8 @@
 //! 11-15-2024 08:38:09 RAM 6185/7620MB (lfb 8x2MB) CPU [15%@729,off] GR3D_FREQ 63%@[621] ...
 //! ```
 
-use crate::num::{
-    self, after, before, celsius, cut, has, load_at, milliwatts, pct, pieces, size, u32_of,
-    used_total,
-};
+use crate::cursor::Cursor;
+use crate::num::{self, after, before, cut, has, load_at, pct, pieces, size, u32_of, used_total};
 use crate::sample::{Cpu, Emc, Engine, Gpu, Iram, LocalTime, Rail, Ram, Sample, Swap, Temp};
 use crate::ParseError;
 
@@ -25,15 +23,25 @@ struct Tokens<'a> {
 }
 
 impl<'a> Tokens<'a> {
+    /// The next token, or `None` (leaving the cursor where it was) when only whitespace is
+    /// left. One pass over the bytes; every byte above `' '` is part of a token.
+    #[inline]
     fn next(&mut self) -> Option<&'a str> {
         let b = self.rest.as_bytes();
-        let start = b.iter().position(|c| !c.is_ascii_whitespace())?;
-        let len = b[start..]
-            .iter()
-            .position(|c| c.is_ascii_whitespace())
-            .unwrap_or(b.len() - start);
-        let tok = self.rest.get(start..start + len)?;
-        self.rest = self.rest.get(start + len..).unwrap_or("");
+        let mut i = 0;
+        while i < b.len() && is_space(b[i]) {
+            i += 1;
+        }
+        if i == b.len() {
+            return None;
+        }
+        let start = i;
+        while i < b.len() && !is_space(b[i]) {
+            i += 1;
+        }
+        // Whitespace is ASCII, so both cuts fall on character boundaries.
+        let tok = self.rest.get(start..i)?;
+        self.rest = self.rest.get(i..)?;
         Some(tok)
     }
 
@@ -47,6 +55,13 @@ impl<'a> Tokens<'a> {
             false
         }
     }
+}
+
+/// ASCII whitespace as `u8::is_ascii_whitespace` defines it, with the common case (a byte above
+/// `' '`) decided by one comparison.
+#[inline]
+fn is_space(c: u8) -> bool {
+    c <= b' ' && matches!(c, b' ' | b'\t' | b'\n' | b'\x0C' | b'\r')
 }
 
 /// Parses `line` into `out`, which is cleared first (its allocations are kept).
@@ -161,32 +176,38 @@ fn cpus(t: &mut Tokens<'_>, out: &mut Vec<Option<Cpu>>) -> bool {
     }
 }
 
-/// Appends the cores of `v` to `out`.
+/// Appends the cores of `v` to `out`, in one pass: `[` then `off` or `load%[@MHz]` per core,
+/// `]`, then an optional shared `@MHz` that applies to the cores without their own.
 fn cpu_list(v: &str, out: &mut Vec<Option<Cpu>>) -> Option<()> {
-    let (list, shared) = cut(after(v, "[")?, b']')?;
-    let shared = match shared {
-        "" => None,
-        at => Some(u32_of(after(at, "@")?)?),
-    };
-    if list.is_empty() {
-        return Some(());
+    let mark = out.len();
+    let mut c = Cursor::new(v);
+    if !c.eat(b'[') {
+        return None;
     }
-    for core in pieces(list, b',') {
-        if core == "off" {
-            out.push(None);
-            continue;
+    if !c.eat(b']') {
+        loop {
+            if c.eat_all(b"off") {
+                out.push(None);
+            } else {
+                let load_pct = c.pct()?;
+                let freq_mhz = if c.eat(b'@') { Some(c.u32()?) } else { None };
+                out.push(Some(Cpu { load_pct, freq_mhz }));
+            }
+            match c.peek()? {
+                b',' => c.eat(b','),
+                b']' => break,
+                _ => return None,
+            };
         }
-        let (load, freq) = load_at(core)?;
-        let freq_mhz = match freq {
-            Some(f) => Some(u32_of(f)?),
-            None => shared,
-        };
-        out.push(Some(Cpu {
-            load_pct: load?,
-            freq_mhz,
-        }));
+        c.eat(b']');
     }
-    Some(())
+    if c.eat(b'@') {
+        let shared = c.u32()?;
+        for core in out[mark..].iter_mut().flatten() {
+            core.freq_mhz = core.freq_mhz.or(Some(shared));
+        }
+    }
+    c.done().then_some(())
 }
 
 /// `2%@204`, `0%` (non-root), old `EMC 1%@408`.
@@ -314,42 +335,55 @@ fn time(tok: &str, t: &mut Tokens<'_>, out: &mut Sample<'_>) -> bool {
     }
 }
 
-/// `cpu@45.375C`, `cpu@45.375C/45.812C`, `CV0@-256C`.
+/// `cpu@45.375C`, `cpu@45.375C/45.812C`, `CV0@-256C`: a name of letters, digits and `_`, then
+/// the readings, read in one pass.
 fn temp<'a>(tok: &'a str, out: &mut Sample<'a>) -> bool {
-    if tok.as_bytes().last() != Some(&b'C') {
+    let b = tok.as_bytes();
+    if b.last() != Some(&b'C') {
         return false;
     }
-    let Some((name, value)) = cut(tok, b'@') else {
+    let Some(at) = b.iter().position(|&c| !is_name_byte(c)) else {
         return false;
     };
-    if name.is_empty() || !name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_') {
+    if at == 0 || b[at] != b'@' {
         return false;
     }
-    let (now, peak) = match cut(value, b'/') {
-        Some((now, peak)) => (now, Some(peak)),
-        None => (value, None),
-    };
-    let Some(celsius_now) = celsius(now) else {
+    let (Some(name), Some(value)) = (tok.get(..at), tok.get(at + 1..)) else {
         return false;
     };
-    let peak_celsius = match peak.map(celsius) {
-        None => None,
-        Some(Some(p)) => p,
-        Some(None) => return false,
+    let mut c = Cursor::new(value);
+    let Some(celsius) = c.celsius() else {
+        return false;
     };
+    let peak_celsius = if c.eat(b'/') {
+        match c.celsius() {
+            Some(p) => p,
+            None => return false,
+        }
+    } else {
+        None
+    };
+    if !c.done() {
+        return false;
+    }
     out.temps.push(Temp {
         name,
-        celsius: celsius_now,
+        celsius,
         peak_celsius,
     });
     true
 }
 
+/// A byte of a field name: ASCII letter, digit or `_`.
+#[inline]
+fn is_name_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_'
+}
+
 /// `NAME a/b[/c]` is a rail; `NAME off|MHz|load%@MHz|@MHz|load%` an engine.
 fn named_value<'a>(name: &'a str, t: &mut Tokens<'a>, out: &mut Sample<'a>) -> bool {
     let first = name.as_bytes().first().copied().unwrap_or(b'0');
-    if !first.is_ascii_alphabetic() || !name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
-    {
+    if !first.is_ascii_alphabetic() || !name.bytes().all(is_name_byte) {
         return false;
     }
     let mut probe = *t;
@@ -368,49 +402,57 @@ fn named_value<'a>(name: &'a str, t: &mut Tokens<'a>, out: &mut Sample<'a>) -> b
     ok
 }
 
+/// `2763mW/2846mW`, `1931/1931`, `3582mW/3582mW/3582mW`.
 fn rail<'a>(name: &'a str, value: &str) -> Option<Rail<'a>> {
-    let mut parts = pieces(value, b'/');
-    let milliwatts_now = milliwatts(parts.next()?)?;
-    let avg_milliwatts = milliwatts(parts.next()?)?;
-    let peak_milliwatts = match parts.next() {
-        Some(p) => Some(milliwatts(p)?),
-        None => None,
-    };
-    if parts.next().is_some() {
+    let mut c = Cursor::new(value);
+    let milliwatts = c.milliwatts()?;
+    if !c.eat(b'/') {
         return None;
     }
-    Some(Rail {
+    let avg_milliwatts = c.milliwatts()?;
+    let peak_milliwatts = if c.eat(b'/') {
+        Some(c.milliwatts()?)
+    } else {
+        None
+    };
+    c.done().then_some(Rail {
         name,
-        milliwatts: milliwatts_now,
+        milliwatts,
         avg_milliwatts,
         peak_milliwatts,
     })
 }
 
+/// `off`, `150` (MHz), `79%@166`, `79%`, `@1600`.
 fn engine<'a>(name: &'a str, value: &str) -> Option<Engine<'a>> {
-    if value == "off" {
-        return Some(Engine {
-            name,
-            on: false,
-            load_pct: None,
-            freq_mhz: None,
-        });
-    }
-    let (load_pct, freq_mhz) = match u32_of(value) {
-        Some(mhz) => (None, Some(mhz)),
-        None => {
-            let (load, freq) = load_at(value)?;
-            let freq = match freq {
-                Some(f) => Some(u32_of(f)?),
-                None => None,
-            };
-            (load, freq)
-        }
-    };
-    Some(Engine {
+    let mut engine = Engine {
         name,
         on: true,
-        load_pct,
-        freq_mhz,
-    })
+        load_pct: None,
+        freq_mhz: None,
+    };
+    if value == "off" {
+        engine.on = false;
+        return Some(engine);
+    }
+    let mut c = Cursor::new(value);
+    if !c.eat(b'@') {
+        let (v, _) = c.digits()?;
+        if c.done() {
+            engine.freq_mhz = Some(u32::try_from(v).ok()?);
+            return Some(engine);
+        }
+        if !c.eat(b'%') {
+            return None;
+        }
+        engine.load_pct = Some(u8::try_from(v).ok()?);
+        if c.done() {
+            return Some(engine);
+        }
+        if !c.eat(b'@') {
+            return None;
+        }
+    }
+    engine.freq_mhz = Some(c.u32()?);
+    c.done().then_some(engine)
 }
