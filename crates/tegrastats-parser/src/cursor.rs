@@ -6,6 +6,17 @@
 //! overflows; the grammars built on it accept exactly what the split-then-parse helpers of
 //! `num.rs` accept (a test below holds them side by side).
 
+/// 10^n for the at most 15 decimals `decimal` accepts.
+const POW10: [u64; 16] = {
+    let mut t = [1u64; 16];
+    let mut n = 1;
+    while n < 16 {
+        t[n] = t[n - 1] * 10;
+        n += 1;
+    }
+    t
+};
+
 /// A position in the bytes of one token.
 #[derive(Clone, Copy)]
 pub(crate) struct Cursor<'a> {
@@ -59,21 +70,22 @@ impl<'a> Cursor<'a> {
     /// and how many there were.
     #[inline]
     pub(crate) fn digits(&mut self) -> Option<(u64, usize)> {
-        let start = self.i;
         let mut v: u64 = 0;
-        while let Some(&c) = self.b.get(self.i) {
+        let mut n = 0;
+        for &c in self.b.get(self.i..)? {
             let d = c.wrapping_sub(b'0');
             if d > 9 {
                 break;
             }
-            if self.i - start == 19 {
-                return None;
-            }
-            v = v * 10 + u64::from(d);
-            self.i += 1;
+            // Wrapping is harmless: more than 19 digits are refused below.
+            v = v.wrapping_mul(10).wrapping_add(u64::from(d));
+            n += 1;
         }
-        let n = self.i - start;
-        (n > 0).then_some((v, n))
+        if n == 0 || n > 19 {
+            return None;
+        }
+        self.i += n;
+        Some((v, n))
     }
 
     /// A MHz or milliwatt figure: digits that fit a `u32`.
@@ -102,7 +114,7 @@ impl<'a> Cursor<'a> {
             if int_len + frac_len > 15 {
                 return None;
             }
-            let scale = 10u64.pow(frac_len as u32);
+            let scale = POW10[frac_len];
             v = (int_v * scale + frac_v) as f64 / scale as f64;
         } else if int_len > 15 {
             return None;

@@ -13,12 +13,6 @@ pub(crate) fn cut(s: &str, sep: u8) -> Option<(&str, &str)> {
     Some((s.get(..i)?, s.get(i + 1..)?))
 }
 
-/// Whether `s` contains the byte `b`.
-#[inline]
-pub(crate) fn has(s: &str, b: u8) -> bool {
-    s.bytes().any(|c| c == b)
-}
-
 #[inline]
 fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)

@@ -11,7 +11,7 @@
 //! ```
 
 use crate::cursor::Cursor;
-use crate::num::{self, after, before, cut, has, load_at, pct, pieces, size, u32_of, used_total};
+use crate::num::{self, after, before, cut, load_at, pct, pieces, size, u32_of, used_total};
 use crate::sample::{Cpu, Emc, Engine, Gpu, Iram, LocalTime, Rail, Ram, Sample, Swap, Temp};
 use crate::ParseError;
 
@@ -19,29 +19,29 @@ use crate::ParseError;
 /// that fails can be undone by restoring a copy.
 #[derive(Clone, Copy)]
 struct Tokens<'a> {
-    rest: &'a str,
+    line: &'a str,
+    /// Where the unread part of `line` starts.
+    pos: usize,
 }
 
 impl<'a> Tokens<'a> {
+    fn new(line: &'a str) -> Self {
+        Tokens { line, pos: 0 }
+    }
+
     /// The next token, or `None` (leaving the cursor where it was) when only whitespace is
     /// left. One pass over the bytes; every byte above `' '` is part of a token.
     #[inline]
     fn next(&mut self) -> Option<&'a str> {
-        let b = self.rest.as_bytes();
-        let mut i = 0;
-        while i < b.len() && is_space(b[i]) {
+        let b = self.line.as_bytes();
+        let mut i = self.pos;
+        while is_space(*b.get(i)?) {
             i += 1;
         }
-        if i == b.len() {
-            return None;
-        }
-        let start = i;
-        while i < b.len() && !is_space(b[i]) {
-            i += 1;
-        }
-        // Whitespace is ASCII, so both cuts fall on character boundaries.
-        let tok = self.rest.get(start..i)?;
-        self.rest = self.rest.get(i..)?;
+        let end = token_end(b, i + 1);
+        // Whitespace is ASCII, so the cut falls on character boundaries.
+        let tok = self.line.get(i..end)?;
+        self.pos = end;
         Some(tok)
     }
 
@@ -64,10 +64,40 @@ fn is_space(c: u8) -> bool {
     c <= b' ' && matches!(c, b' ' | b'\t' | b'\n' | b'\x0C' | b'\r')
 }
 
+/// The index of the first whitespace byte at or after `i`, or `b.len()`. Eight bytes at a time:
+/// a word with no byte at or below `' '` (the common case inside a token) is skipped whole.
+#[inline]
+fn token_end(b: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    while let Some(word) = b.get(i..i + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let x = u64::from_le_bytes(w);
+        // High bit set in each byte below 0x21 (exact for the lowest such byte; bytes from
+        // 0x80 up never count), so the lowest set bit is the first candidate.
+        let low = x.wrapping_sub(ONES * 0x21) & !x & HIGH;
+        if low == 0 {
+            i += 8;
+            continue;
+        }
+        let at = i + (low.trailing_zeros() / 8) as usize;
+        if is_space(b[at]) {
+            return at;
+        }
+        // A control byte that is not whitespace: look on from just after it.
+        i = at + 1;
+    }
+    while i < b.len() && !is_space(b[i]) {
+        i += 1;
+    }
+    i
+}
+
 /// Parses `line` into `out`, which is cleared first (its allocations are kept).
 pub fn parse_line_into<'a>(line: &'a str, out: &mut Sample<'a>) -> Result<(), ParseError> {
     out.clear();
-    let mut toks = Tokens { rest: line };
+    let mut toks = Tokens::new(line);
     let mut has_ram = false;
     while let Some(tok) = toks.next() {
         let before = toks;
@@ -83,14 +113,18 @@ pub fn parse_line_into<'a>(line: &'a str, out: &mut Sample<'a>) -> Result<(), Pa
             "EMC_FREQ" | "EMC" => emc(&mut toks).map(|v| out.emc = Some(v)).is_some(),
             "MTS" => mts(&mut toks, out),
             "EDP" => edp(&mut toks, out),
-            _ if is_gpu_name(tok) => gpu(&mut toks, out),
-            _ => time(tok, &mut toks, out),
+            // Every other field is told by its first byte: only a date starts with a digit.
+            _ => match tok.as_bytes().first() {
+                Some(b'G') => is_gpu_name(tok) && gpu(&mut toks, out),
+                Some(b'0'..=b'9') => time(tok, &mut toks, out),
+                _ => false,
+            },
         };
         if known {
             continue;
         }
         toks = before;
-        if !(temp(tok, out) || named_value(tok, &mut toks, out)) {
+        if !shaped(tok, &mut toks, out) {
             out.unrecognized.push(tok);
         }
     }
@@ -104,7 +138,7 @@ pub fn parse_line_into<'a>(line: &'a str, out: &mut Sample<'a>) -> Result<(), Pa
 /// The error for a bad `RAM`: the text from `RAM` up to where the parser stopped.
 fn bad_ram(line: &str, tok: &str, toks: Tokens<'_>) -> ParseError {
     let start = (tok.as_ptr() as usize).saturating_sub(line.as_ptr() as usize);
-    let end = line.len() - toks.rest.len();
+    let end = toks.pos;
     let field = line.get(start..end).unwrap_or(tok).trim_end();
     ParseError::BadRam {
         field: field.to_owned(),
@@ -335,17 +369,21 @@ fn time(tok: &str, t: &mut Tokens<'_>, out: &mut Sample<'_>) -> bool {
     }
 }
 
-/// `cpu@45.375C`, `cpu@45.375C/45.812C`, `CV0@-256C`: a name of letters, digits and `_`, then
-/// the readings, read in one pass.
-fn temp<'a>(tok: &'a str, out: &mut Sample<'a>) -> bool {
+/// A field known by its shape, not its name: a name (letters, digits, `_`) followed by `@` is
+/// a temperature; a whole-token name is a rail or an engine with the next token as its value.
+/// One scan of the token tells which.
+fn shaped<'a>(tok: &'a str, t: &mut Tokens<'a>, out: &mut Sample<'a>) -> bool {
     let b = tok.as_bytes();
-    if b.last() != Some(&b'C') {
-        return false;
+    match b.iter().position(|&c| !is_name_byte(c)) {
+        None => named_value(tok, t, out),
+        Some(at) => b[at] == b'@' && temp(tok, at, out),
     }
-    let Some(at) = b.iter().position(|&c| !is_name_byte(c)) else {
-        return false;
-    };
-    if at == 0 || b[at] != b'@' {
+}
+
+/// `cpu@45.375C`, `cpu@45.375C/45.812C`, `CV0@-256C`, whose first byte that is not a name byte
+/// is the `@` at `at`.
+fn temp<'a>(tok: &'a str, at: usize, out: &mut Sample<'a>) -> bool {
+    if at == 0 || tok.as_bytes().last() != Some(&b'C') {
         return false;
     }
     let (Some(name), Some(value)) = (tok.get(..at), tok.get(at + 1..)) else {
@@ -377,21 +415,33 @@ fn temp<'a>(tok: &'a str, out: &mut Sample<'a>) -> bool {
 /// A byte of a field name: ASCII letter, digit or `_`.
 #[inline]
 fn is_name_byte(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'_'
+    NAME_BYTES[usize::from(c)]
 }
 
-/// `NAME a/b[/c]` is a rail; `NAME off|MHz|load%@MHz|@MHz|load%` an engine.
+const NAME_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || b == b'_';
+        c += 1;
+    }
+    t
+};
+
+/// `NAME a/b[/c]` is a rail; `NAME off|MHz|load%@MHz|@MHz|load%` an engine. `name` is all
+/// name bytes. No value reads as both (only a rail's has a `/`), so the rail is tried first.
 fn named_value<'a>(name: &'a str, t: &mut Tokens<'a>, out: &mut Sample<'a>) -> bool {
-    let first = name.as_bytes().first().copied().unwrap_or(b'0');
-    if !first.is_ascii_alphabetic() || !name.bytes().all(is_name_byte) {
+    if !name.as_bytes().first().is_some_and(u8::is_ascii_alphabetic) {
         return false;
     }
     let mut probe = *t;
     let Some(value) = probe.next() else {
         return false;
     };
-    let ok = if has(value, b'/') {
-        rail(name, value).map(|r| out.rails.push(r)).is_some()
+    let ok = if let Some(r) = rail(name, value) {
+        out.rails.push(r);
+        true
     } else {
         let name = before(name, "_FREQ").unwrap_or(name);
         engine(name, value).map(|e| out.engines.push(e)).is_some()
@@ -455,4 +505,67 @@ fn engine<'a>(name: &'a str, value: &str) -> Option<Engine<'a>> {
     }
     engine.freq_mhz = Some(c.u32()?);
     c.done().then_some(engine)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive_end(b: &[u8], mut i: usize) -> usize {
+        while i < b.len() && !b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        i
+    }
+
+    #[test]
+    fn token_end_finds_the_same_whitespace_as_a_byte_by_byte_scan() {
+        // Bytes drawn from whitespace, other control bytes, `!`, letters and non-ASCII, at
+        // every offset of lines long enough to take the eight-byte path several times.
+        let alphabet = [
+            b' ', b'\t', b'\n', 0x0B, 0x0C, b'\r', 0x00, 0x1F, 0x20, 0x21, b'A', 0x7F, 0x80, 0xA0,
+            0xFF,
+        ];
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        for len in 0..40 {
+            for _ in 0..200 {
+                let line: Vec<u8> = (0..len)
+                    .map(|_| {
+                        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                        alphabet[(seed >> 33) as usize % alphabet.len()]
+                    })
+                    .collect();
+                for start in 0..=len {
+                    assert_eq!(
+                        token_end(&line, start),
+                        naive_end(&line, start),
+                        "{line:?} from {start}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn tokens_split_like_split_ascii_whitespace() {
+        for line in [
+            "",
+            "  ",
+            "a",
+            " a  bb\tccc\r\n",
+            "RAM 1/2MB\u{a0}x \u{1}y",
+            "abcdefghijklmnop qrstuvwxyz0123456789 z",
+        ] {
+            let mut toks = Tokens::new(line);
+            let mut ours = Vec::new();
+            while let Some(t) = toks.next() {
+                ours.push(t);
+            }
+            assert_eq!(
+                ours,
+                line.split_ascii_whitespace().collect::<Vec<_>>(),
+                "{line:?}"
+            );
+        }
+    }
 }
