@@ -49,6 +49,8 @@ mod error;
 mod num;
 mod parse;
 mod sample;
+mod shaped;
+mod tokens;
 
 pub use error::ParseError;
 pub use parse::parse_line_into;
