@@ -4,7 +4,8 @@
 //! short human summary.
 //!
 //! It owns the streaming loop only; the parsing is `tegrastats_parser`. One line buffer and one
-//! [`Sample`] are reused for every line. Output goes through a `BufWriter` that is flushed
+//! [`Sample`] are reused for every line. Input is read through a 256 KiB buffer; output lines
+//! collect in one reused buffer that is written out in 64 KiB batches, and written and flushed
 //! whenever the reader has no more input buffered, so a live pipe shows each sample as it
 //! arrives while a big file runs at full speed. A line that fails is reported on stderr with
 //! its line number and the stream goes on; the exit code is then 1.
@@ -81,7 +82,10 @@ pub struct Summary {
     pub failed: u64,
 }
 
-const READ_BUFFER: usize = 64 * 1024;
+/// Input buffer for files and pipes: big reads keep a large file at full speed.
+const READ_BUFFER: usize = 256 * 1024;
+/// Output is written in batches of about this many bytes (and whenever the input is idle).
+const OUTPUT_BATCH: usize = 64 * 1024;
 
 pub fn run(args: Args, _globals: &Globals) -> CliResult {
     let format = if args.json {
@@ -90,7 +94,8 @@ pub fn run(args: Args, _globals: &Globals) -> CliResult {
         Format::Human
     };
     let stdout = io::stdout();
-    let mut out = BufWriter::with_capacity(READ_BUFFER, stdout.lock());
+    // `stream` hands over whole batches of lines; a batch this big bypasses the buffer.
+    let mut out = BufWriter::with_capacity(OUTPUT_BATCH, stdout.lock());
     let mut err = io::stderr();
     let summary = match args.file {
         Some(path) if path.as_os_str() == "-" => {
@@ -184,7 +189,8 @@ fn stream_lines<R: Read>(
 ) -> io::Result<Summary> {
     let mut summary = Summary::default();
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
-    let mut scratch: Vec<u8> = Vec::with_capacity(4096);
+    // Output lines collect here and go to `out` in one `write_all` per batch.
+    let mut batch: Vec<u8> = Vec::with_capacity(OUTPUT_BATCH + 4096);
     let mut spare: Sample<'static> = Sample::default();
     let mut line_no: u64 = 0;
     loop {
@@ -199,7 +205,7 @@ fn stream_lines<R: Read>(
                 let mut sample = spare.recycle();
                 match parse_line_into(text, &mut sample) {
                     Ok(()) => {
-                        write_sample(out, &mut scratch, &sample, format)?;
+                        write_sample(&mut batch, &sample, format)?;
                         summary.samples += 1;
                     }
                     Err(e) => {
@@ -214,30 +220,28 @@ fn stream_lines<R: Read>(
                 summary.failed += 1;
             }
         }
-        if input.buffer().is_empty() {
+        let idle = input.buffer().is_empty();
+        if idle || batch.len() >= OUTPUT_BATCH {
+            out.write_all(&batch)?;
+            batch.clear();
+        }
+        if idle {
             out.flush()?;
         }
     }
+    out.write_all(&batch)?;
     out.flush()?;
     Ok(summary)
 }
 
-fn write_sample(
-    out: &mut impl Write,
-    scratch: &mut Vec<u8>,
-    sample: &Sample<'_>,
-    format: Format,
-) -> io::Result<()> {
+/// Appends one sample and its newline to `batch`.
+fn write_sample(batch: &mut Vec<u8>, sample: &Sample<'_>, format: Format) -> io::Result<()> {
     match format {
-        Format::Json => {
-            // One write per line into a reused buffer, by the fast writer (`json.rs`).
-            scratch.clear();
-            json::write(scratch, sample)?;
-            scratch.push(b'\n');
-            out.write_all(scratch)
-        }
-        Format::Human => write_human(out, sample),
+        Format::Json => json::write(batch, sample)?,
+        Format::Human => write_human(batch, sample)?,
     }
+    batch.push(b'\n');
+    Ok(())
 }
 
 /// `TIME RAM used/totalMiB [SWAP used/totalMiB] [CPU mean% xN[/M]] [GPU n%] [EMC n%]
@@ -296,7 +300,7 @@ fn write_human(out: &mut impl Write, s: &Sample<'_>) -> io::Result<()> {
     if let Some(rail) = s.total_rail() {
         write!(out, " IN {}mW", rail.milliwatts)?;
     }
-    out.write_all(b"\n")
+    Ok(())
 }
 
 #[cfg(test)]

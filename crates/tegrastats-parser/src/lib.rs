@@ -44,10 +44,13 @@
 //! `serde`: [`Sample`] implements `Serialize` in the `jetgate tegrastats --json` shape (see
 //! the crate's `docs/tegrastats.md`).
 
+mod cursor;
 mod error;
 mod num;
 mod parse;
 mod sample;
+mod shaped;
+mod tokens;
 
 pub use error::ParseError;
 pub use parse::parse_line_into;

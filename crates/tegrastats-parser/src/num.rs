@@ -13,12 +13,6 @@ pub(crate) fn cut(s: &str, sep: u8) -> Option<(&str, &str)> {
     Some((s.get(..i)?, s.get(i + 1..)?))
 }
 
-/// Whether `s` contains the byte `b`.
-#[inline]
-pub(crate) fn has(s: &str, b: u8) -> bool {
-    s.bytes().any(|c| c == b)
-}
-
 #[inline]
 fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
@@ -150,6 +144,8 @@ pub(crate) fn used_total(s: &str) -> Option<(u64, u64)> {
     ))
 }
 
+// The reference form of `Cursor`'s reader of the same name (see the tests of both).
+#[cfg(test)]
 /// `45.375` or `-256` → f64, correctly rounded: the digits form an exact integer that one
 /// division by an exact power of ten rounds once.
 pub(crate) fn decimal(s: &str) -> Option<f64> {
@@ -171,12 +167,16 @@ pub(crate) fn decimal(s: &str) -> Option<f64> {
     Some(if neg { -v } else { v })
 }
 
+// The reference form of `Cursor`'s reader of the same name (see the tests of both).
+#[cfg(test)]
 /// `45.375C` → Some(Some(45.375)); `-256C` → Some(None) (sensor off); no `C` → None.
 pub(crate) fn celsius(s: &str) -> Option<Option<f64>> {
     let v = decimal(before(s, "C")?)?;
     Some(if v == -256.0 { None } else { Some(v) })
 }
 
+// The reference form of `Cursor`'s reader of the same name (see the tests of both).
+#[cfg(test)]
 /// `2763mW` or `1931` → milliwatts.
 pub(crate) fn milliwatts(s: &str) -> Option<u32> {
     u32_of(before(s, "mW").unwrap_or(s))

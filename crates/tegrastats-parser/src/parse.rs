@@ -3,56 +3,25 @@
 //!
 //! Fields are recognised by their name (`RAM`, `SWAP`, `CPU`, `GR3D_FREQ`, ...) or by their
 //! shape (`name@45.5C` is a temperature; `NAME a/b[/c]` a rail; `NAME off|MHz|%@MHz|@MHz` an
-//! engine), never by position. A token whose field does not parse is pushed to
-//! `unrecognized` and the tokens after it are read afresh, so one odd field costs nothing else.
+//! engine; those are in `shaped.rs`), never by position. A named field is picked by its first
+//! byte and name; a token whose field does not parse is pushed to `unrecognized` and the
+//! tokens after it are read afresh, so one odd field costs nothing else.
 //!
 //! ```text
 //! 11-15-2024 08:38:09 RAM 6185/7620MB (lfb 8x2MB) CPU [15%@729,off] GR3D_FREQ 63%@[621] ...
 //! ```
 
-use crate::num::{
-    self, after, before, celsius, cut, has, load_at, milliwatts, pct, pieces, size, u32_of,
-    used_total,
-};
-use crate::sample::{Cpu, Emc, Engine, Gpu, Iram, LocalTime, Rail, Ram, Sample, Swap, Temp};
+use crate::cursor::Cursor;
+use crate::num::{self, after, before, cut, load_at, pct, pieces, size, u32_of, used_total};
+use crate::sample::{Cpu, Emc, Gpu, Iram, LocalTime, Ram, Sample, Swap};
+use crate::shaped::shaped;
+use crate::tokens::Tokens;
 use crate::ParseError;
-
-/// A cursor over the whitespace-separated tokens of a line; cheap to copy, so a field parser
-/// that fails can be undone by restoring a copy.
-#[derive(Clone, Copy)]
-struct Tokens<'a> {
-    rest: &'a str,
-}
-
-impl<'a> Tokens<'a> {
-    fn next(&mut self) -> Option<&'a str> {
-        let b = self.rest.as_bytes();
-        let start = b.iter().position(|c| !c.is_ascii_whitespace())?;
-        let len = b[start..]
-            .iter()
-            .position(|c| c.is_ascii_whitespace())
-            .unwrap_or(b.len() - start);
-        let tok = self.rest.get(start..start + len)?;
-        self.rest = self.rest.get(start + len..).unwrap_or("");
-        Some(tok)
-    }
-
-    /// Consumes the next token if it is `want`.
-    fn eat(&mut self, want: &str) -> bool {
-        let mut probe = *self;
-        if probe.next() == Some(want) {
-            *self = probe;
-            true
-        } else {
-            false
-        }
-    }
-}
 
 /// Parses `line` into `out`, which is cleared first (its allocations are kept).
 pub fn parse_line_into<'a>(line: &'a str, out: &mut Sample<'a>) -> Result<(), ParseError> {
     out.clear();
-    let mut toks = Tokens { rest: line };
+    let mut toks = Tokens::new(line);
     let mut has_ram = false;
     while let Some(tok) = toks.next() {
         let before = toks;
@@ -68,14 +37,18 @@ pub fn parse_line_into<'a>(line: &'a str, out: &mut Sample<'a>) -> Result<(), Pa
             "EMC_FREQ" | "EMC" => emc(&mut toks).map(|v| out.emc = Some(v)).is_some(),
             "MTS" => mts(&mut toks, out),
             "EDP" => edp(&mut toks, out),
-            _ if is_gpu_name(tok) => gpu(&mut toks, out),
-            _ => time(tok, &mut toks, out),
+            // Every other field is told by its first byte: only a date starts with a digit.
+            _ => match tok.as_bytes().first() {
+                Some(b'G') => is_gpu_name(tok) && gpu(&mut toks, out),
+                Some(b'0'..=b'9') => time(tok, &mut toks, out),
+                _ => false,
+            },
         };
         if known {
             continue;
         }
         toks = before;
-        if !(temp(tok, out) || named_value(tok, &mut toks, out)) {
+        if !shaped(tok, &mut toks, out) {
             out.unrecognized.push(tok);
         }
     }
@@ -89,7 +62,7 @@ pub fn parse_line_into<'a>(line: &'a str, out: &mut Sample<'a>) -> Result<(), Pa
 /// The error for a bad `RAM`: the text from `RAM` up to where the parser stopped.
 fn bad_ram(line: &str, tok: &str, toks: Tokens<'_>) -> ParseError {
     let start = (tok.as_ptr() as usize).saturating_sub(line.as_ptr() as usize);
-    let end = line.len() - toks.rest.len();
+    let end = toks.pos;
     let field = line.get(start..end).unwrap_or(tok).trim_end();
     ParseError::BadRam {
         field: field.to_owned(),
@@ -161,32 +134,38 @@ fn cpus(t: &mut Tokens<'_>, out: &mut Vec<Option<Cpu>>) -> bool {
     }
 }
 
-/// Appends the cores of `v` to `out`.
+/// Appends the cores of `v` to `out`, in one pass: `[` then `off` or `load%[@MHz]` per core,
+/// `]`, then an optional shared `@MHz` that applies to the cores without their own.
 fn cpu_list(v: &str, out: &mut Vec<Option<Cpu>>) -> Option<()> {
-    let (list, shared) = cut(after(v, "[")?, b']')?;
-    let shared = match shared {
-        "" => None,
-        at => Some(u32_of(after(at, "@")?)?),
-    };
-    if list.is_empty() {
-        return Some(());
+    let mark = out.len();
+    let mut c = Cursor::new(v);
+    if !c.eat(b'[') {
+        return None;
     }
-    for core in pieces(list, b',') {
-        if core == "off" {
-            out.push(None);
-            continue;
+    if !c.eat(b']') {
+        loop {
+            if c.eat_all(b"off") {
+                out.push(None);
+            } else {
+                let load_pct = c.pct()?;
+                let freq_mhz = if c.eat(b'@') { Some(c.u32()?) } else { None };
+                out.push(Some(Cpu { load_pct, freq_mhz }));
+            }
+            match c.peek()? {
+                b',' => c.eat(b','),
+                b']' => break,
+                _ => return None,
+            };
         }
-        let (load, freq) = load_at(core)?;
-        let freq_mhz = match freq {
-            Some(f) => Some(u32_of(f)?),
-            None => shared,
-        };
-        out.push(Some(Cpu {
-            load_pct: load?,
-            freq_mhz,
-        }));
+        c.eat(b']');
     }
-    Some(())
+    if c.eat(b'@') {
+        let shared = c.u32()?;
+        for core in out[mark..].iter_mut().flatten() {
+            core.freq_mhz = core.freq_mhz.or(Some(shared));
+        }
+    }
+    c.done().then_some(())
 }
 
 /// `2%@204`, `0%` (non-root), old `EMC 1%@408`.
@@ -312,105 +291,4 @@ fn time(tok: &str, t: &mut Tokens<'_>, out: &mut Sample<'_>) -> bool {
         }
         None => false,
     }
-}
-
-/// `cpu@45.375C`, `cpu@45.375C/45.812C`, `CV0@-256C`.
-fn temp<'a>(tok: &'a str, out: &mut Sample<'a>) -> bool {
-    if tok.as_bytes().last() != Some(&b'C') {
-        return false;
-    }
-    let Some((name, value)) = cut(tok, b'@') else {
-        return false;
-    };
-    if name.is_empty() || !name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_') {
-        return false;
-    }
-    let (now, peak) = match cut(value, b'/') {
-        Some((now, peak)) => (now, Some(peak)),
-        None => (value, None),
-    };
-    let Some(celsius_now) = celsius(now) else {
-        return false;
-    };
-    let peak_celsius = match peak.map(celsius) {
-        None => None,
-        Some(Some(p)) => p,
-        Some(None) => return false,
-    };
-    out.temps.push(Temp {
-        name,
-        celsius: celsius_now,
-        peak_celsius,
-    });
-    true
-}
-
-/// `NAME a/b[/c]` is a rail; `NAME off|MHz|load%@MHz|@MHz|load%` an engine.
-fn named_value<'a>(name: &'a str, t: &mut Tokens<'a>, out: &mut Sample<'a>) -> bool {
-    let first = name.as_bytes().first().copied().unwrap_or(b'0');
-    if !first.is_ascii_alphabetic() || !name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
-    {
-        return false;
-    }
-    let mut probe = *t;
-    let Some(value) = probe.next() else {
-        return false;
-    };
-    let ok = if has(value, b'/') {
-        rail(name, value).map(|r| out.rails.push(r)).is_some()
-    } else {
-        let name = before(name, "_FREQ").unwrap_or(name);
-        engine(name, value).map(|e| out.engines.push(e)).is_some()
-    };
-    if ok {
-        *t = probe;
-    }
-    ok
-}
-
-fn rail<'a>(name: &'a str, value: &str) -> Option<Rail<'a>> {
-    let mut parts = pieces(value, b'/');
-    let milliwatts_now = milliwatts(parts.next()?)?;
-    let avg_milliwatts = milliwatts(parts.next()?)?;
-    let peak_milliwatts = match parts.next() {
-        Some(p) => Some(milliwatts(p)?),
-        None => None,
-    };
-    if parts.next().is_some() {
-        return None;
-    }
-    Some(Rail {
-        name,
-        milliwatts: milliwatts_now,
-        avg_milliwatts,
-        peak_milliwatts,
-    })
-}
-
-fn engine<'a>(name: &'a str, value: &str) -> Option<Engine<'a>> {
-    if value == "off" {
-        return Some(Engine {
-            name,
-            on: false,
-            load_pct: None,
-            freq_mhz: None,
-        });
-    }
-    let (load_pct, freq_mhz) = match u32_of(value) {
-        Some(mhz) => (None, Some(mhz)),
-        None => {
-            let (load, freq) = load_at(value)?;
-            let freq = match freq {
-                Some(f) => Some(u32_of(f)?),
-                None => None,
-            };
-            (load, freq)
-        }
-    };
-    Some(Engine {
-        name,
-        on: true,
-        load_pct,
-        freq_mhz,
-    })
 }
