@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::gate::MemReading;
-use crate::sources::{MemorySample, Root, Sampler, TreeSampler, TreeTotals};
+use crate::sources::{MemorySample, Root, Sampler, TreeDetail, TreeSampler, TreeTotals};
 
 /// How often the loading tree's PSS is read while a load is in flight.
 pub const TREE_INTERVAL: Duration = Duration::from_millis(100);
@@ -131,7 +131,10 @@ async fn watch_tree(
         let wanted = plan.borrow_and_update().tree_root;
         if let (Some(pid), Some(mut sampler)) = (wanted, trees.take()) {
             let read = tokio::task::spawn_blocking(move || {
-                let totals = sampler.sample(pid).ok().flatten();
+                let totals = sampler
+                    .sample_detail(pid, TreeDetail::Memory)
+                    .ok()
+                    .flatten();
                 (sampler, totals)
             })
             .await;
