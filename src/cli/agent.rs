@@ -34,8 +34,10 @@ pub fn run(args: Args, globals: &Globals) -> CliResult {
         socket: globals.socket_override.clone(),
         root: globals.root.clone(),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread runs every task: the core loop is the single owner of the state anyway, and
+    // a second worker only adds wake-ups. Blocking reads (process trees, hashing) go to
+    // tokio's blocking pool.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;

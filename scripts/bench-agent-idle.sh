@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The agent's own cost while it monitors with no load in flight.
+#
+#   scripts/bench-agent-idle.sh [SECONDS]     (default 60)
+#
+# Starts `jetgate agent` on a config with no models and `sample_interval = "100ms"` (10 Hz),
+# lets it settle for 5 s, then reads its CPU time (utime + stime from /proc/PID/stat) over
+# SECONDS and its resident memory (VmRSS, VmHWM) at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-60}
+cargo build --release --quiet
+J="$PWD/target/release/jetgate"
+work=$(mktemp -d /tmp/jetgate-idle.XXXXXX)
+trap 'kill -TERM "$agent" 2>/dev/null; wait "$agent" 2>/dev/null; rm -rf "$work"' EXIT
+cat > "$work/idle.toml" <<TOML
+[memory]
+sample_interval = "100ms"
+[store]
+path = "$work/jetgate.db"
+[control]
+socket = "$work/control.sock"
+TOML
+"$J" agent --config "$work/idle.toml" --log warn &
+agent=$!
+sleep 5
+ticks=$(getconf CLK_TCK)
+cpu() { awk '{print $14 + $15}' "/proc/$agent/stat"; }
+c0=$(cpu); t0=$(date +%s.%N)
+sleep "$seconds"
+c1=$(cpu); t1=$(date +%s.%N)
+python3 - "$c0" "$c1" "$t0" "$t1" "$ticks" <<'PY'
+import sys
+c0, c1, t0, t1, hz = map(float, sys.argv[1:])
+print(f"cpu: {(c1 - c0) / hz:.2f} s over {t1 - t0:.1f} s = {100 * (c1 - c0) / hz / (t1 - t0):.3f} % of one core")
+PY
+grep -E "VmRSS|VmHWM|Threads" "/proc/$agent/status"
