@@ -292,6 +292,8 @@ fn write_human(out: &mut impl Write, s: &Sample<'_>) -> io::Result<()> {
     let hottest = s
         .temps
         .iter()
+        // `PMIC@100C` is a fixed placeholder on TX2/Nano/Xavier, not a reading.
+        .filter(|t| !t.name.eq_ignore_ascii_case("PMIC"))
         .filter_map(|t| t.celsius.map(|c| (c, t.name)))
         .reduce(|hot, t| if t.0 > hot.0 { t } else { hot }); // the first of equals
     if let Some((celsius, name)) = hottest {
@@ -515,5 +517,15 @@ EMC 43% max 54.0C cpu IN 12479mW\n"
         assert!(String::from_utf8(err)
             .unwrap()
             .contains("line 1: not a tegrastats line"));
+    }
+
+    #[test]
+    fn the_pmic_placeholder_is_never_the_hottest_sensor() {
+        let line = "RAM 896/7859MB (lfb 26x4MB) CPU [4%@2035] PMIC@100C GPU@31C BCPU@34.5C";
+        let sample = tegrastats_parser::parse_line(line).unwrap();
+        let mut out = Vec::new();
+        write_human(&mut out, &sample).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("max 34.5C BCPU"), "{text}");
     }
 }
