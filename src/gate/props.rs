@@ -8,7 +8,11 @@
 //! - the budget never goes below zero or wraps (`budget = available − reserve − outstanding`,
 //!   saturating, and no arithmetic panics on figures up to `u64::MAX`);
 //! - at most one load is in flight, and each load ends exactly once;
-//! - admissions happen in the FIFO order of accepted requests;
+//! - every request gets one answer (the first Admit, Queued, Deny or Duplicate naming it after
+//!   its `Requested`); only Admit and Queued accept it, and a Duplicate's presence is where
+//!   the shadow holds the model;
+//! - admissions happen in the FIFO order of accepted requests, and the gate's queue is exactly
+//!   the accepted requests not yet admitted, denied or withdrawn;
 //! - a stale (or missing) reading never admits, and every admission's budget covers need ×
 //!   (1 + headroom) on the latest reading;
 //! - with no load in flight the outstanding reservations are exactly the external ones, and
@@ -178,11 +182,41 @@ impl Shadow {
         }
         let actions = gate.step(input, now);
         if let Some(m) = requested {
-            let accepted = actions.iter().any(|a| {
-                matches!(a, GateAction::Queued { .. } | GateAction::Admit(_)) && a.model() == m
-            });
-            if accepted {
-                self.pending.push(m);
+            // The request's own answer is the first one naming it after its `Requested`: a
+            // later `Admit` in the same step may be of an earlier request of the same model
+            // (answered `Duplicate`, then admitted once a timeout freed the slot).
+            let answer = actions
+                .iter()
+                .skip_while(|a| !matches!(a, GateAction::Requested { model, .. } if *model == m))
+                .find(|a| {
+                    matches!(
+                        a,
+                        GateAction::Admit(_)
+                            | GateAction::Queued { .. }
+                            | GateAction::Deny { .. }
+                            | GateAction::Duplicate { .. }
+                    ) && a.model() == m
+                });
+            match answer {
+                Some(GateAction::Admit(_) | GateAction::Queued { .. }) => self.pending.push(m),
+                Some(GateAction::Duplicate { presence, .. }) => match presence {
+                    Presence::Queued { position } => prop_assert_eq!(
+                        self.pending.iter().position(|p| *p == m).map(|i| i + 1),
+                        Some(*position),
+                        "a duplicate answered at a queue position the request does not hold"
+                    ),
+                    Presence::Loading => prop_assert_eq!(
+                        self.in_flight.as_deref(),
+                        Some(m.as_str()),
+                        "a duplicate answered as loading for a model not in flight"
+                    ),
+                    Presence::Loaded => prop_assert!(
+                        !self.pending.contains(&m) && self.in_flight.as_deref() != Some(&m),
+                        "a duplicate answered as loaded for a model queued or in flight"
+                    ),
+                },
+                Some(_) => {}
+                None => prop_assert!(false, "request of {} got no answer: {:?}", m, actions),
             }
         }
         if let Some(m) = &must_abort {

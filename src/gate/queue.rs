@@ -12,6 +12,10 @@
 //! waiting: behind llm in the queue
 //! ```
 //!
+//! A duplicate leaves the earlier request as it was: its step may still admit that request
+//! (a timeout at the start of the step freed the slot), so `Duplicate` can be followed by an
+//! `Admit` of the same model, which is the queued request's, with its need.
+//!
 //! Sizes are [`Bytes`]; `now` and reading times are [`Instant`]s given by the caller.
 
 use std::time::Instant;

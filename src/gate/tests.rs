@@ -275,6 +275,41 @@ fn answers_a_duplicate_request_without_queueing_it_twice() {
 }
 
 #[test]
+fn a_duplicate_of_a_queued_request_leaves_it_queued_once_even_when_its_step_admits_it() {
+    let mut h = Harness::new();
+    h.read(Bytes::from_gib(7));
+    h.request("llm", Bytes::from_gib(1));
+    h.request("asr", Bytes::from_gib(1));
+    h.advance(120_000 - 100);
+    h.read(Bytes::from_gib(7));
+    h.advance(101);
+    // llm's load timeout is due: this step fails it, answers asr as a duplicate of its queued
+    // request, and admits that queued request (with its need), not a second copy.
+    let actions = h.request("asr", Bytes::from_gib(2));
+    let kinds: Vec<_> = actions.iter().map(|a| a.event().kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            "load_failed",
+            "load_requested",
+            "load_duplicate",
+            "load_admitted"
+        ],
+        "{actions:?}"
+    );
+    assert!(matches!(
+        &actions[2],
+        GateAction::Duplicate {
+            presence: Presence::Queued { position: 1 },
+            ..
+        }
+    ));
+    assert!(matches!(&actions[3], GateAction::Admit(a) if a.need == Bytes::from_gib(1)));
+    assert_eq!(h.gate.in_flight(), Some("asr"));
+    assert_eq!(h.gate.queued().count(), 0);
+}
+
+#[test]
 fn cancel_removes_a_queued_request_and_keeps_the_rest_in_order() {
     let mut h = Harness::new();
     h.read(Bytes::from_gib(7));
