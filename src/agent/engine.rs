@@ -487,6 +487,22 @@ impl Engine {
         out
     }
 
+    /// A load ended (ready or not): set the unit's state and answer `load --wait` requesters.
+    fn finish(
+        &mut self,
+        name: &str,
+        state: ServiceState,
+        reason: Option<String>,
+        out: &mut Vec<Action>,
+    ) {
+        self.set(name, state, reason.clone());
+        out.push(Action::LoadFinished {
+            name: name.to_string(),
+            state,
+            reason,
+        });
+    }
+
     /// Steps the gate and turns its decisions into unit states and actions.
     fn gate_step(&mut self, input: GateInput, now: Instant) -> Vec<Action> {
         let decisions = self.gate.step(input, now);
@@ -506,12 +522,7 @@ impl Engine {
                 "aborted: available {} fell under the kill floor {}",
                 a.available, a.floor
             );
-            self.set(&name, ServiceState::Failed, Some(reason.clone()));
-            out.push(Action::LoadFinished {
-                name: name.clone(),
-                state: ServiceState::Failed,
-                reason: Some(reason),
-            });
+            self.finish(&name, ServiceState::Failed, Some(reason), out);
         }
         let event = decision.event();
         match decision {
@@ -524,24 +535,11 @@ impl Engine {
             }
             GateAction::Deny { .. } => {
                 let reason = event.message.clone();
-                self.set(&name, ServiceState::Failed, Some(reason.clone()));
-                out.push(Action::LoadFinished {
-                    name: name.clone(),
-                    state: ServiceState::Failed,
-                    reason: Some(reason),
-                });
+                self.finish(&name, ServiceState::Failed, Some(reason), out);
             }
             GateAction::Withdrawn { .. } => {
-                self.set(
-                    &name,
-                    ServiceState::Stopped,
-                    Some("unloaded while queued".into()),
-                );
-                out.push(Action::LoadFinished {
-                    name: name.clone(),
-                    state: ServiceState::Stopped,
-                    reason: Some("unloaded while queued".into()),
-                });
+                let reason = Some("unloaded while queued".to_string());
+                self.finish(&name, ServiceState::Stopped, reason, out);
             }
             GateAction::RaiseLearnedPeak { peak, .. } => {
                 self.learned.insert(name.clone(), peak);
@@ -551,16 +549,11 @@ impl Engine {
                 });
             }
             GateAction::LoadReady { footprint, .. } => {
-                self.set(&name, ServiceState::Ready, None);
                 out.push(Action::RecordFootprint {
                     name: name.clone(),
                     footprint,
                 });
-                out.push(Action::LoadFinished {
-                    name: name.clone(),
-                    state: ServiceState::Ready,
-                    reason: None,
-                });
+                self.finish(&name, ServiceState::Ready, None, out);
             }
             GateAction::LoadFailed { reason, .. } => {
                 let aborted = self.state(&name) == Some(ServiceState::Failed);
@@ -569,7 +562,6 @@ impl Engine {
                 } else {
                     Some(reason.to_string())
                 };
-                self.set(&name, ServiceState::Failed, text.clone());
                 let alive = self.units.get(&name).is_some_and(|u| u.pid.is_some());
                 if alive && !aborted {
                     let grace = self
@@ -584,11 +576,7 @@ impl Engine {
                         grace,
                     });
                 }
-                out.push(Action::LoadFinished {
-                    name: name.clone(),
-                    state: ServiceState::Failed,
-                    reason: text,
-                });
+                self.finish(&name, ServiceState::Failed, text, out);
             }
             GateAction::Duplicate { presence, .. } => {
                 let state = match presence {

@@ -99,29 +99,22 @@ pub struct NameArgs {
 }
 
 pub fn unload(args: NameArgs, globals: &Globals) -> CliResult {
-    let data = ask(
-        globals,
-        Cmd::Unload {
-            name: args.name.clone(),
-        },
-        Some(REQUEST_TIMEOUT),
-    )?;
-    if args.json {
-        print_json(&data);
-    } else {
-        println!("{}", describe_outcome(&args.name, &data));
-    }
-    Ok(exit::SUCCESS)
+    let cmd = Cmd::Unload {
+        name: args.name.clone(),
+    };
+    name_command(args, cmd, globals)
 }
 
 pub fn restart(args: NameArgs, globals: &Globals) -> CliResult {
-    let data = ask(
-        globals,
-        Cmd::Restart {
-            name: args.name.clone(),
-        },
-        Some(REQUEST_TIMEOUT),
-    )?;
+    let cmd = Cmd::Restart {
+        name: args.name.clone(),
+    };
+    name_command(args, cmd, globals)
+}
+
+/// Sends a command about one unit and prints the unit's state after it.
+fn name_command(args: NameArgs, cmd: Cmd, globals: &Globals) -> CliResult {
+    let data = ask(globals, cmd, Some(REQUEST_TIMEOUT))?;
     if args.json {
         print_json(&data);
     } else {
