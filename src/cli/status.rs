@@ -76,8 +76,40 @@ pub fn local_document(globals: &Globals, top: usize) -> Result<Value, CliError> 
         "root": root.base().display().to_string(),
         "device": { "board": board_json(&board) },
         "memory": memory_json(&sample, None),
+        "gpu": gpu_json(root, &board),
         "trees": trees,
     }))
+}
+
+/// GPU load from the board's devfreq node, and NVML where it works (discrete GPUs, Thor). Each
+/// absent source says why instead of failing the document.
+fn gpu_json(root: &crate::sources::Root, board: &crate::board::Detected) -> Value {
+    use crate::sources::{devfreq, nvml};
+    let candidates: Vec<String> = match &board.profile {
+        Some(p) if !p.gpu.load_paths.is_empty() => p.gpu.load_paths.clone(),
+        _ => devfreq::DEFAULT_GPU_LOAD_PATHS
+            .iter()
+            .map(|p| p.to_string())
+            .collect(),
+    };
+    let mut buf = String::new();
+    let load = match devfreq::read_gpu_load(root, &candidates, &mut buf) {
+        Ok((path, load)) => json!({
+            "load_pct": f64::from(load.permille) / 10.0,
+            "path": path.display().to_string(),
+        }),
+        Err(e) => json!({ "unsupported": e.to_string() }),
+    };
+    // NVML reads the live driver, so only when looking at this machine, not a captured tree.
+    let nvml = if !root.is_host() {
+        json!({ "unsupported": "not read under --root (NVML reads the live driver)" })
+    } else {
+        match nvml::NvmlSource::new().read() {
+            Ok(reading) => json!(reading),
+            Err(e) => json!({ "unsupported": e.to_string() }),
+        }
+    };
+    json!({ "load": load, "nvml": nvml })
 }
 
 fn size(v: &Value) -> String {
@@ -140,6 +172,18 @@ pub fn render(doc: &Value) -> String {
         }
     } else {
         out.push_str("memory    no sample yet\n");
+    }
+    let gpu = &doc["gpu"];
+    if gpu.is_object() {
+        let load = match gpu["load"]["load_pct"].as_f64() {
+            Some(pct) => format!("{pct:.1}%"),
+            None => "unsupported".to_string(),
+        };
+        let nvml = match gpu["nvml"]["devices"].as_array() {
+            Some(devices) => format!("{} device(s)", devices.len()),
+            None => format!("unsupported ({})", text(&gpu["nvml"]["unsupported"], "?")),
+        };
+        out.push_str(&format!("gpu       load {load}  NVML {nvml}\n"));
     }
     let gate = &doc["gate"];
     if gate.is_object() {

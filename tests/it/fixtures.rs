@@ -91,6 +91,10 @@ fn a_thor_on_jetpack_7_reads_end_to_end_without_nvmap() {
     assert_eq!(m["total_bytes"], 128_791_908u64 * 1024);
     assert!(m["gpu_held_bytes"].is_null(), "Thor has no NvMapMemUsed");
     assert!(m["cgroup"]["limit_bytes"].is_null(), "memory.max is max");
+    assert!(
+        doc["gpu"]["load"]["unsupported"].is_string(),
+        "Thor has no devfreq load"
+    );
     let root = Root::new(tree("thor-jp7"));
     let err = nvmap::read_nvmap_clients(&root).unwrap_err();
     assert!(err.is_unsupported(), "{err}");

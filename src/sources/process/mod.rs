@@ -190,7 +190,16 @@ impl ProcReader {
         let dir = self.root.path(&self.path);
         let entries = match std::fs::read_dir(&dir) {
             Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Children::Listed),
+            // No `task` directory: the process has gone, or (its `stat` still there) this
+            // tree has none at all, as in a captured fixture: fall back to the ppid scan.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.set_path(pid, "stat");
+                return Ok(if self.root.exists(&self.path) {
+                    Children::Unsupported
+                } else {
+                    Children::Listed
+                });
+            }
             Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(Children::Listed),
             Err(e) => return Err(ReadError::classify(dir, e).into()),
         };
