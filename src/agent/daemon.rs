@@ -19,27 +19,27 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use serde_json::{json, Value};
+
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::agent::engine::{Action, Engine, Input, Refusal};
+use crate::agent::engine::{Action, Engine, Input};
 use crate::agent::executor::{Executor, Feedback, ReadingContext};
 use crate::agent::launch;
 use crate::agent::sampling::{self, Sampled, SamplingPlan};
 use crate::board::{self, Detected};
 use crate::config::{Config, MemoryScope};
 use crate::control::server::{self, ControlRequest};
-use crate::control::{Cmd, ErrorCode, Response};
+
 use crate::event::NewEvent;
 use crate::gate::{Gate, SamplingMode};
 use crate::runner::{self, CgroupKind, CgroupScope, Runner};
 use crate::sources::cgroup::{named_cgroup, CgroupVersion};
 use crate::sources::proctree::TreeSampler;
 use crate::sources::{MemorySample, Root, Sampler, Scope};
-use crate::status;
-use crate::store::{EventFilter, Store};
+
+use crate::store::Store;
 
 /// The core loop's tick: timeouts are checked and views refreshed at this rate.
 pub const TICK: Duration = Duration::from_millis(100);
@@ -59,6 +59,8 @@ pub struct Options {
     pub socket: Option<PathBuf>,
     pub root: Root,
 }
+
+mod control;
 
 struct Agent {
     engine: Engine,
@@ -378,123 +380,4 @@ impl Agent {
             changed
         });
     }
-
-    fn control(&mut self, req: ControlRequest) {
-        let ControlRequest { cmd, reply } = req;
-        let now = Instant::now();
-        let response = match cmd {
-            Cmd::Status {} => Response::ok(self.status_document()),
-            Cmd::Services {} => Response::ok(json!(self.engine.views())),
-            Cmd::Load { name, wait } => match self.engine.load(&name, now) {
-                Err(refusal) => refused(refusal),
-                Ok(actions) => {
-                    if wait {
-                        self.executor.wait_for(&name, reply);
-                        self.drive(actions);
-                        return;
-                    }
-                    self.drive(actions);
-                    self.view_response(&name)
-                }
-            },
-            Cmd::Unload { name } => match self.engine.unload(&name, now) {
-                Err(refusal) => refused(refusal),
-                Ok(actions) => {
-                    self.drive(actions);
-                    self.view_response(&name)
-                }
-            },
-            Cmd::Restart { name } => match self.engine.restart(&name, now) {
-                Err(refusal) => refused(refusal),
-                Ok(actions) => {
-                    self.drive(actions);
-                    self.view_response(&name)
-                }
-            },
-            Cmd::Events {
-                since_ms,
-                after_seq,
-                kind,
-                subject,
-                limit,
-            } => {
-                let filter = EventFilter {
-                    since_ms,
-                    after_seq,
-                    kind,
-                    subject,
-                    min_severity: None,
-                    limit: Some(u64::from(
-                        limit
-                            .unwrap_or(MAX_EVENTS_PER_REQUEST)
-                            .min(MAX_EVENTS_PER_REQUEST),
-                    )),
-                };
-                match self.executor.store().query(&filter) {
-                    Ok(events) => Response::ok(json!(events)),
-                    Err(e) => Response::error(ErrorCode::Internal, e.to_string()),
-                }
-            }
-            Cmd::Note { text } => self.note(text),
-        };
-        let _ = reply.send(response);
-    }
-
-    fn note(&mut self, text: String) -> Response {
-        let text = text.trim().to_string();
-        if text.is_empty() {
-            return Response::error(ErrorCode::BadRequest, "a note needs some text");
-        }
-        if text.chars().count() > MAX_NOTE_CHARS {
-            return Response::error(
-                ErrorCode::BadRequest,
-                format!("a note is at most {MAX_NOTE_CHARS} characters"),
-            );
-        }
-        match self
-            .executor
-            .record(NewEvent::info("note", None).message(text))
-        {
-            Some(event) => Response::ok(json!(event)),
-            None => Response::error(ErrorCode::Internal, "the note could not be stored"),
-        }
-    }
-
-    fn view_response(&self, name: &str) -> Response {
-        match self.engine.view(name) {
-            Some(view) => Response::ok(json!(view)),
-            None => Response::error(ErrorCode::UnknownName, format!("no unit named {name:?}")),
-        }
-    }
-
-    fn status_document(&self) -> Value {
-        let now = Instant::now();
-        let memory = self
-            .latest
-            .as_ref()
-            .map(|(s, at)| status::memory_json(s, Some(now.duration_since(*at))));
-        json!({
-            "device": {
-                "id": self.device_id,
-                "board": status::board_json(&self.board),
-            },
-            "memory": memory,
-            "gate": self.engine.gate().snapshot(now),
-            "services": self.engine.views(),
-            "agent": {
-                "pid": std::process::id(),
-                "version": env!("CARGO_PKG_VERSION"),
-                "uptime_ms": now.duration_since(self.started).as_millis() as u64,
-                "socket": self.socket.display().to_string(),
-            },
-        })
-    }
-}
-
-fn refused(refusal: Refusal) -> Response {
-    let code = match refusal {
-        Refusal::UnknownName(_) => ErrorCode::UnknownName,
-        _ => ErrorCode::Refused,
-    };
-    Response::error(code, refusal.to_string())
 }

@@ -25,7 +25,7 @@ use crate::event::{Event, NewEvent};
 use crate::probe::{file_exists, http_get, tcp_connect, HttpTarget, LogMatcher};
 use crate::runner::{ChildExit, ChildOutput, Runner, RunningChild};
 use crate::status::ServiceState;
-use crate::store::hash::{sha256_file, FileStamp};
+use crate::store::hash::FileStamp;
 use crate::store::{Footprint, Store};
 use crate::units::Bytes;
 
@@ -60,6 +60,8 @@ pub enum Feedback {
         result: Result<String, String>,
     },
 }
+
+mod weights;
 
 pub struct Executor {
     runner: Runner,
@@ -388,65 +390,6 @@ impl Executor {
         }
     }
 
-    fn verify_weights(&mut self, name: &str) -> Vec<Input> {
-        let Some((path, expected)) = self.launches.get(name).and_then(|l| l.weights.clone()) else {
-            return vec![Input::WeightsChecked {
-                name: name.into(),
-                result: Ok(()),
-            }];
-        };
-        let stamp = match FileStamp::of(&path) {
-            Ok(s) => s,
-            Err(e) => {
-                return vec![Input::WeightsChecked {
-                    name: name.into(),
-                    result: Err(e.to_string()),
-                }]
-            }
-        };
-        if let Ok(Some(cached)) = self.store.cached_hash(&path, stamp.size, stamp.mtime_ns) {
-            return vec![Input::WeightsChecked {
-                name: name.into(),
-                result: compare(&path, &expected, &cached),
-            }];
-        }
-        let feedback = self.feedback.clone();
-        let name = name.to_string();
-        tokio::task::spawn_blocking(move || {
-            let result = sha256_file(&path).map_err(|e| e.to_string());
-            let _ = feedback.send(Feedback::Hashed {
-                name,
-                path,
-                stamp: Some(stamp),
-                result,
-            });
-        });
-        Vec::new()
-    }
-
-    /// A weights hash finished: cache it and compare with the pin.
-    pub fn hashed(
-        &mut self,
-        name: String,
-        path: PathBuf,
-        stamp: Option<FileStamp>,
-        result: Result<String, String>,
-    ) -> Input {
-        let expected = self
-            .launches
-            .get(&name)
-            .and_then(|l| l.weights.as_ref())
-            .map(|(_, sum)| sum.clone())
-            .unwrap_or_default();
-        let result = result.and_then(|actual| {
-            if let Some(s) = stamp {
-                let _ = self.store.store_hash(&path, s.size, s.mtime_ns, &actual);
-            }
-            compare(&path, &expected, &actual)
-        });
-        Input::WeightsChecked { name, result }
-    }
-
     /// Stops every child (SIGTERM to each group, grace, SIGKILL), all at once, bounded by
     /// `deadline` overall.
     pub async fn stop_all(&mut self, grace: impl Fn(&str) -> Duration, deadline: Duration) {
@@ -480,17 +423,6 @@ pub fn crossing(
     }
     let fraction = (before - floor) as f64 / (before - after) as f64;
     Some(at + then.saturating_duration_since(at).mul_f64(fraction))
-}
-
-fn compare(path: &std::path::Path, expected: &str, actual: &str) -> Result<(), String> {
-    if actual.eq_ignore_ascii_case(expected) {
-        Ok(())
-    } else {
-        Err(format!(
-            "weights {} have sha256 {actual}, but the configuration pins {expected}",
-            path.display()
-        ))
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,116 @@
+//! The engine's half that turns the gate's decisions into unit states and I/O actions: an
+//! abort's kill first, every load ending answered through one path ([`Engine::finish`]).
+
+use std::time::{Duration, Instant};
+
+use super::{Action, Engine};
+use crate::gate::{GateAction, GateInput, Presence};
+use crate::status::ServiceState;
+
+impl Engine {
+    /// A load ended (ready or not): set the unit's state and answer `load --wait` requesters.
+    pub(super) fn finish(
+        &mut self,
+        name: &str,
+        state: ServiceState,
+        reason: Option<String>,
+        out: &mut Vec<Action>,
+    ) {
+        self.set(name, state, reason.clone());
+        out.push(Action::LoadFinished {
+            name: name.to_string(),
+            state,
+            reason,
+        });
+    }
+
+    /// Steps the gate and turns its decisions into unit states and actions.
+    pub(super) fn gate_step(&mut self, input: GateInput, now: Instant) -> Vec<Action> {
+        let decisions = self.gate.step(input, now);
+        let mut out = Vec::with_capacity(decisions.len() * 2);
+        for decision in decisions {
+            self.apply(decision, &mut out);
+        }
+        out
+    }
+
+    fn apply(&mut self, decision: GateAction, out: &mut Vec<Action>) {
+        let name = decision.model().to_string();
+        // An abort must reach the process before anything slower (event storage) happens.
+        if let GateAction::Abort(a) = &decision {
+            out.push(Action::KillNow { name: name.clone() });
+            let reason = format!(
+                "aborted: available {} fell under the kill floor {}",
+                a.available, a.floor
+            );
+            self.finish(&name, ServiceState::Failed, Some(reason), out);
+        }
+        let event = decision.event();
+        match decision {
+            GateAction::Admit(_) => {
+                self.set(&name, ServiceState::Loading, None);
+                out.push(Action::Spawn { name: name.clone() });
+            }
+            GateAction::Queued { reason, .. } => {
+                self.set(&name, ServiceState::Queued, Some(reason))
+            }
+            GateAction::Deny { .. } => {
+                let reason = event.message.clone();
+                self.finish(&name, ServiceState::Failed, Some(reason), out);
+            }
+            GateAction::Withdrawn { .. } => {
+                let reason = Some("unloaded while queued".to_string());
+                self.finish(&name, ServiceState::Stopped, reason, out);
+            }
+            GateAction::RaiseLearnedPeak { peak, .. } => {
+                self.learned.insert(name.clone(), peak);
+                out.push(Action::RecordPeak {
+                    name: name.clone(),
+                    peak,
+                });
+            }
+            GateAction::LoadReady { footprint, .. } => {
+                out.push(Action::RecordFootprint {
+                    name: name.clone(),
+                    footprint,
+                });
+                self.finish(&name, ServiceState::Ready, None, out);
+            }
+            GateAction::LoadFailed { reason, .. } => {
+                let aborted = self.state(&name) == Some(ServiceState::Failed);
+                let text = if aborted {
+                    self.units.get(&name).and_then(|u| u.reason.clone())
+                } else {
+                    Some(reason.to_string())
+                };
+                let alive = self.units.get(&name).is_some_and(|u| u.pid.is_some());
+                if alive && !aborted {
+                    let grace = self
+                        .units
+                        .get(&name)
+                        .map_or(Duration::ZERO, |u| u.spec.stop_grace);
+                    if let Some(u) = self.units.get_mut(&name) {
+                        u.stopping = true;
+                    }
+                    out.push(Action::Stop {
+                        name: name.clone(),
+                        grace,
+                    });
+                }
+                self.finish(&name, ServiceState::Failed, text, out);
+            }
+            GateAction::Duplicate { presence, .. } => {
+                let state = match presence {
+                    Presence::Queued { .. } => ServiceState::Queued,
+                    Presence::Loading => ServiceState::Loading,
+                    Presence::Loaded => ServiceState::Ready,
+                };
+                self.set(&name, state, None);
+            }
+            GateAction::Requested { .. }
+            | GateAction::Abort(_)
+            | GateAction::ExceededNeed { .. } => {}
+        }
+        out.push(Action::Event(event));
+    }
+}

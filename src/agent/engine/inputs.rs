@@ -1,0 +1,123 @@
+//! The engine's reactions to what happens to units outside a command: a weights check that
+//! finished, a spawn that failed, a process tree that ended (matched by pid, so a late exit of
+//! an earlier incarnation changes nothing).
+
+use std::time::Instant;
+
+use super::{Action, Engine, ServiceState};
+use crate::event::NewEvent;
+use crate::gate::GateInput;
+
+impl Engine {
+    pub(super) fn weights_checked(
+        &mut self,
+        name: &str,
+        result: Result<(), String>,
+        now: Instant,
+    ) -> Vec<Action> {
+        let Some(declared) = self.units.get(name).and_then(|u| u.spec.declared) else {
+            return Vec::new();
+        };
+        if self.state(name) != Some(ServiceState::Queued) {
+            return Vec::new(); // unloaded while verifying
+        }
+        match result {
+            Ok(()) => self.request(name, declared, now),
+            Err(reason) => {
+                self.set(name, ServiceState::Failed, Some(reason.clone()));
+                vec![
+                    Action::Event(
+                        NewEvent::error("load_refused", Some(name))
+                            .message(format!("load refused, nothing started: {reason}")),
+                    ),
+                    Action::LoadFinished {
+                        name: name.into(),
+                        state: ServiceState::Failed,
+                        reason: Some(reason),
+                    },
+                ]
+            }
+        }
+    }
+
+    pub(super) fn spawn_failed(&mut self, name: &str, error: String, now: Instant) -> Vec<Action> {
+        let mut out = vec![Action::Event(
+            NewEvent::error("spawn_failed", Some(name))
+                .message(format!("could not start: {error}")),
+        )];
+        if self.gate.in_flight() == Some(name) {
+            out.extend(self.gate_step(GateInput::Exited { model: name.into() }, now));
+        }
+        self.set(
+            name,
+            ServiceState::Failed,
+            Some(format!("could not start: {error}")),
+        );
+        out
+    }
+
+    pub(super) fn exited(
+        &mut self,
+        name: &str,
+        pid: u32,
+        code: Option<i32>,
+        signal: Option<i32>,
+        now: Instant,
+    ) -> Vec<Action> {
+        let Some(unit) = self.units.get_mut(name) else {
+            return Vec::new();
+        };
+        // Only the exit of the process we track means anything; a late exit of an earlier
+        // incarnation must not fail the load of the current one.
+        if unit.pid != Some(pid) {
+            return Vec::new();
+        }
+        unit.pid = None;
+        unit.memory = None;
+        let expected = std::mem::take(&mut unit.stopping);
+        let restart = std::mem::take(&mut unit.restart_after_stop);
+        let was = unit.state;
+        let mut out = Vec::new();
+        let mut event = if expected {
+            NewEvent::info("unloaded", Some(name)).message("stopped on request")
+        } else {
+            NewEvent::warning("service_exited", Some(name)).message(describe_exit(code, signal))
+        };
+        if let Some(c) = code {
+            event = event.figure("exit_code", c);
+        }
+        if let Some(s) = signal {
+            event = event.figure("signal", s);
+        }
+        out.push(Action::Event(event));
+        // The gate decides what an exit means for a load in flight (LoadFailed), and frees
+        // the model's place for the next request either way.
+        out.extend(self.gate_step(GateInput::Exited { model: name.into() }, now));
+        let state_now = self.state(name);
+        if state_now == Some(was) && was != ServiceState::Failed {
+            let (state, reason) = if expected {
+                (ServiceState::Stopped, None)
+            } else {
+                (ServiceState::Failed, Some(describe_exit(code, signal)))
+            };
+            self.set(name, state, reason);
+        }
+        if restart {
+            if let Some(u) = self.units.get_mut(name) {
+                u.restarts += 1;
+            }
+            if let Ok(actions) = self.load(name, now) {
+                out.extend(actions);
+            }
+        }
+        out
+    }
+}
+
+fn describe_exit(code: Option<i32>, signal: Option<i32>) -> String {
+    match (code, signal) {
+        (Some(c), _) => format!("exited with code {c}"),
+        (None, Some(s)) => format!("killed by signal {s}"),
+        (None, None) => "exited".to_string(),
+    }
+}

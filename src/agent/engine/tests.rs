@@ -1,0 +1,300 @@
+//! Unit tests of the engine: lifecycles driven through the real gate, with instants built
+//! from one base.
+use super::*;
+use crate::gate::GateConfig;
+
+const GIB: u64 = 1 << 30;
+
+fn spec(name: &str, declared: Option<u64>) -> UnitSpec {
+    UnitSpec {
+        name: name.into(),
+        declared: declared.map(Bytes),
+        verify_weights: false,
+        autostart: false,
+        stop_grace: Duration::from_secs(1),
+    }
+}
+
+struct Rig {
+    engine: Engine,
+    t0: Instant,
+    now: Instant,
+}
+
+impl Rig {
+    fn new(specs: Vec<UnitSpec>) -> Rig {
+        #[allow(clippy::disallowed_methods)] // one base instant for the whole test
+        let t0 = Instant::now();
+        let mut cfg = GateConfig::with_reserve(Bytes(GIB / 2));
+        cfg.settle_window = Duration::from_millis(200);
+        let engine = Engine::new(Gate::new(cfg), specs, BTreeMap::new());
+        Rig {
+            engine,
+            t0,
+            now: t0,
+        }
+    }
+
+    fn at(&mut self, ms: u64) -> Instant {
+        self.now = self.t0 + Duration::from_millis(ms);
+        self.now
+    }
+
+    fn reading(&mut self, ms: u64, available: u64) -> Vec<Action> {
+        let now = self.at(ms);
+        let r = MemReading {
+            available: Bytes(available),
+            total: Bytes(3 * GIB),
+            taken_at: now,
+            loading_tree_pss: None,
+            loading_gpu: None,
+        };
+        self.engine.input(Input::Reading(r), now)
+    }
+
+    /// Drives one admitted model to ready: spawned, probe passed, memory settled.
+    fn finish_load(&mut self, name: &str, from_ms: u64, available: u64) -> Vec<Action> {
+        let now = self.at(from_ms);
+        self.engine.input(
+            Input::Spawned {
+                name: name.into(),
+                pid: 100,
+            },
+            now,
+        );
+        self.engine
+            .input(Input::ReadyProbePassed { name: name.into() }, now);
+        let mut out = Vec::new();
+        for i in 0..6 {
+            out.extend(self.reading(from_ms + i * 100, available));
+        }
+        out
+    }
+}
+
+fn kinds(actions: &[Action]) -> Vec<String> {
+    actions
+        .iter()
+        .map(|a| match a {
+            Action::Event(e) => e.kind.clone(),
+            Action::Spawn { name } => format!("spawn:{name}"),
+            Action::KillNow { name } => format!("kill:{name}"),
+            Action::Stop { name, .. } => format!("stop:{name}"),
+            Action::LoadFinished { name, state, .. } => {
+                format!("finished:{name}:{}", state.as_str())
+            }
+            other => format!("{other:?}")
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_string(),
+        })
+        .collect()
+}
+
+#[test]
+fn refuses_a_name_the_configuration_does_not_have() {
+    let mut rig = Rig::new(vec![spec("a", Some(GIB))]);
+    let now = rig.at(0);
+    assert_eq!(
+        rig.engine.load("nope", now).unwrap_err(),
+        Refusal::UnknownName("nope".into())
+    );
+}
+
+#[test]
+fn admits_two_holds_the_third_with_its_reason_and_admits_it_after_an_unload() {
+    let mut rig = Rig::new(vec![
+        spec("a", Some(GIB)),
+        spec("b", Some(GIB)),
+        spec("c", Some(GIB)),
+    ]);
+    rig.reading(0, 3 * GIB);
+    let now = rig.at(1);
+    assert!(kinds(&rig.engine.load("a", now).unwrap()).contains(&"spawn:a".to_string()));
+    let out = rig.finish_load("a", 10, 2 * GIB);
+    assert!(
+        kinds(&out).contains(&"finished:a:ready".to_string()),
+        "{:?}",
+        kinds(&out)
+    );
+
+    let now = rig.at(700);
+    rig.reading(700, 2 * GIB);
+    assert!(kinds(&rig.engine.load("b", now).unwrap()).contains(&"spawn:b".to_string()));
+    rig.finish_load("b", 710, GIB);
+
+    let now = rig.at(1400);
+    rig.reading(1400, GIB);
+    let out = rig.engine.load("c", now).unwrap();
+    assert!(!kinds(&out).contains(&"spawn:c".to_string()));
+    let c = rig.engine.view("c").unwrap();
+    assert_eq!(c.state, "queued");
+    assert!(c.reason.unwrap().contains("budget"));
+
+    let now = rig.at(1500);
+    let out = rig.engine.unload("a", now).unwrap();
+    assert_eq!(kinds(&out), vec!["stop:a"]);
+    let out = rig.engine.input(
+        Input::Exited {
+            name: "a".into(),
+            pid: 100,
+            code: Some(0),
+            signal: None,
+        },
+        now,
+    );
+    assert!(kinds(&out).contains(&"unloaded".to_string()));
+    assert_eq!(rig.engine.view("a").unwrap().state, "stopped");
+    let out = rig.reading(1600, 2 * GIB);
+    assert!(
+        kinds(&out).contains(&"spawn:c".to_string()),
+        "{:?}",
+        kinds(&out)
+    );
+    assert_eq!(rig.engine.view("c").unwrap().state, "loading");
+}
+
+#[test]
+fn kills_a_load_before_anything_else_when_it_eats_the_reserve() {
+    let mut rig = Rig::new(vec![spec("liar", Some(GIB / 4))]);
+    rig.reading(0, 2 * GIB);
+    let now = rig.at(1);
+    rig.engine.load("liar", now).unwrap();
+    rig.engine.input(
+        Input::Spawned {
+            name: "liar".into(),
+            pid: 7,
+        },
+        now,
+    );
+    let out = rig.reading(50, GIB / 8);
+    assert_eq!(kinds(&out).first().map(String::as_str), Some("kill:liar"));
+    assert!(kinds(&out).contains(&"load_aborted".to_string()));
+    assert!(out
+        .iter()
+        .any(|a| matches!(a, Action::RecordPeak { name, .. } if name == "liar")));
+    assert!(kinds(&out).contains(&"finished:liar:failed".to_string()));
+    assert_eq!(rig.engine.view("liar").unwrap().state, "failed");
+    // The abort already killed it: no graceful stop on top.
+    assert!(!kinds(&out).iter().any(|k| k.starts_with("stop:")));
+}
+
+#[test]
+fn refuses_a_load_whose_weights_do_not_match_and_starts_nothing() {
+    let mut s = spec("pinned", Some(GIB));
+    s.verify_weights = true;
+    let mut rig = Rig::new(vec![s]);
+    rig.reading(0, 3 * GIB);
+    let now = rig.at(1);
+    let out = rig.engine.load("pinned", now).unwrap();
+    assert_eq!(
+        out,
+        vec![Action::VerifyWeights {
+            name: "pinned".into()
+        }]
+    );
+    let out = rig.engine.input(
+        Input::WeightsChecked {
+            name: "pinned".into(),
+            result: Err("sha256 mismatch".into()),
+        },
+        now,
+    );
+    assert!(!kinds(&out).iter().any(|k| k.starts_with("spawn")));
+    assert!(kinds(&out).contains(&"load_refused".to_string()));
+    assert_eq!(rig.engine.view("pinned").unwrap().state, "failed");
+}
+
+#[test]
+fn an_unload_takes_a_queued_model_off_the_queue() {
+    let mut rig = Rig::new(vec![spec("a", Some(2 * GIB)), spec("b", Some(GIB))]);
+    rig.reading(0, 3 * GIB);
+    let now = rig.at(1);
+    rig.engine.load("a", now).unwrap();
+    rig.engine.load("b", now).unwrap();
+    assert_eq!(rig.engine.view("b").unwrap().state, "queued");
+    let out = rig.engine.unload("b", now).unwrap();
+    assert!(kinds(&out).contains(&"finished:b:stopped".to_string()));
+    assert_eq!(rig.engine.view("b").unwrap().state, "stopped");
+}
+
+#[test]
+fn a_model_that_dies_while_loading_fails_its_load() {
+    let mut rig = Rig::new(vec![spec("a", Some(GIB))]);
+    rig.reading(0, 3 * GIB);
+    let now = rig.at(1);
+    rig.engine.load("a", now).unwrap();
+    rig.engine.input(
+        Input::Spawned {
+            name: "a".into(),
+            pid: 9,
+        },
+        now,
+    );
+    let out = rig.engine.input(
+        Input::Exited {
+            name: "a".into(),
+            pid: 9,
+            code: Some(3),
+            signal: None,
+        },
+        now,
+    );
+    assert!(kinds(&out).contains(&"load_failed".to_string()));
+    assert!(kinds(&out).contains(&"finished:a:failed".to_string()));
+    assert_eq!(rig.engine.view("a").unwrap().state, "failed");
+    assert!(rig.engine.gate().in_flight().is_none());
+}
+
+#[test]
+fn ignores_the_late_exit_of_an_earlier_process_and_waits_for_the_old_one_to_go() {
+    let mut rig = Rig::new(vec![spec("a", Some(GIB / 4))]);
+    rig.reading(0, 3 * GIB);
+    let now = rig.at(1);
+    rig.engine.load("a", now).unwrap();
+    rig.engine.input(
+        Input::Spawned {
+            name: "a".into(),
+            pid: 41,
+        },
+        now,
+    );
+    rig.reading(10, 100 << 20); // under the floor: aborted, kill sent
+    assert!(matches!(
+        rig.engine.load("a", now),
+        Err(Refusal::StillStopping { pid: 41, .. })
+    ));
+    let stale = Input::Exited {
+        name: "a".into(),
+        pid: 40,
+        code: None,
+        signal: Some(9),
+    };
+    assert!(rig.engine.input(stale, now).is_empty());
+    let gone = Input::Exited {
+        name: "a".into(),
+        pid: 41,
+        code: None,
+        signal: Some(9),
+    };
+    rig.engine.input(gone, now);
+    rig.reading(20, 3 * GIB);
+    // Once the old process is gone the request reaches the gate again, judged on the peak
+    // it learned from the abort (2.9 GiB of 3 GiB: now it can never fit).
+    let again = kinds(&rig.engine.load("a", rig.now).unwrap());
+    assert!(again.contains(&"load_requested".to_string()), "{again:?}");
+    assert!(again.contains(&"load_denied".to_string()), "{again:?}");
+}
+
+#[test]
+fn a_second_load_of_a_loading_model_is_refused_not_queued_twice() {
+    let mut rig = Rig::new(vec![spec("a", Some(GIB))]);
+    rig.reading(0, 3 * GIB);
+    let now = rig.at(1);
+    rig.engine.load("a", now).unwrap();
+    assert!(matches!(
+        rig.engine.load("a", now),
+        Err(Refusal::Already { .. })
+    ));
+}

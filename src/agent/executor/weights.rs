@@ -1,0 +1,81 @@
+//! Pinned weights: verify a model's file against its sha256 before the gate sees the load.
+//! The hash is cached in the store by path, size and mtime; a miss is hashed on a blocking
+//! thread and comes back as [`Feedback::Hashed`].
+
+use std::path::PathBuf;
+
+use super::{Executor, Feedback};
+use crate::agent::engine::Input;
+use crate::store::hash::{sha256_file, FileStamp};
+
+impl Executor {
+    pub(super) fn verify_weights(&mut self, name: &str) -> Vec<Input> {
+        let Some((path, expected)) = self.launches.get(name).and_then(|l| l.weights.clone()) else {
+            return vec![Input::WeightsChecked {
+                name: name.into(),
+                result: Ok(()),
+            }];
+        };
+        let stamp = match FileStamp::of(&path) {
+            Ok(s) => s,
+            Err(e) => {
+                return vec![Input::WeightsChecked {
+                    name: name.into(),
+                    result: Err(e.to_string()),
+                }]
+            }
+        };
+        if let Ok(Some(cached)) = self.store.cached_hash(&path, stamp.size, stamp.mtime_ns) {
+            return vec![Input::WeightsChecked {
+                name: name.into(),
+                result: compare(&path, &expected, &cached),
+            }];
+        }
+        let feedback = self.feedback.clone();
+        let name = name.to_string();
+        tokio::task::spawn_blocking(move || {
+            let result = sha256_file(&path).map_err(|e| e.to_string());
+            let _ = feedback.send(Feedback::Hashed {
+                name,
+                path,
+                stamp: Some(stamp),
+                result,
+            });
+        });
+        Vec::new()
+    }
+
+    /// A weights hash finished: cache it and compare with the pin.
+    pub fn hashed(
+        &mut self,
+        name: String,
+        path: PathBuf,
+        stamp: Option<FileStamp>,
+        result: Result<String, String>,
+    ) -> Input {
+        let expected = self
+            .launches
+            .get(&name)
+            .and_then(|l| l.weights.as_ref())
+            .map(|(_, sum)| sum.clone())
+            .unwrap_or_default();
+        let result = result.and_then(|actual| {
+            if let Some(s) = stamp {
+                let _ = self.store.store_hash(&path, s.size, s.mtime_ns, &actual);
+            }
+            compare(&path, &expected, &actual)
+        });
+        Input::WeightsChecked { name, result }
+    }
+}
+
+fn compare(path: &std::path::Path, expected: &str, actual: &str) -> Result<(), String> {
+    if actual.eq_ignore_ascii_case(expected) {
+        Ok(())
+    } else {
+        Err(format!(
+            "weights {} have sha256 {actual}, but the configuration pins {expected}",
+            path.display()
+        ))
+    }
+}
