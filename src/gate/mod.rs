@@ -49,6 +49,8 @@ pub mod settle;
 mod view;
 
 #[cfg(test)]
+mod load_tests;
+#[cfg(test)]
 mod props;
 #[cfg(test)]
 mod tests;
