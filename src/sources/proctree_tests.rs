@@ -98,7 +98,7 @@ fn spawn_three_process_tree() -> std::process::Child {
 }
 
 #[test]
-fn samples_a_real_three_process_tree() {
+fn samples_a_live_three_process_tree() {
     let mut child = spawn_three_process_tree();
     let mut sampler = TreeSampler::new(Root::host());
     let t = sampler.sample(child.id()).unwrap().unwrap();
@@ -308,7 +308,7 @@ fn memory_detail_reads_pss_and_threads_but_leaves_fds_unknown() {
 }
 
 #[test]
-fn finds_a_child_forked_by_a_thread_other_than_the_main_one() {
+fn finds_a_live_child_forked_by_a_thread_other_than_the_main_one() {
     // Test functions run on harness threads, never on this process's main thread, so the
     // child hangs off this thread's children file, not the main thread's.
     let mut child = Command::new("sleep").arg("30").spawn().unwrap();
