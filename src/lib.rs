@@ -38,4 +38,5 @@ pub mod simmodel;
 pub mod sources;
 pub mod status;
 pub mod store;
+pub mod supervisor;
 pub mod units;

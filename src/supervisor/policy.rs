@@ -1,0 +1,1 @@
+//! Restart policy (being written).

@@ -1,0 +1,1 @@
+//! Leak trends (being written).
