@@ -17,16 +17,12 @@ runs=${1:-20}
 cargo build --release --quiet
 J="$PWD/target/release/jetgate"
 work=$(mktemp -d /tmp/jetgate-reaction.XXXXXX)
-own=$(awk -F: '$2 ~ /(^|,)memory(,|$)/ {print $3}' /proc/self/cgroup)
-base=/sys/fs/cgroup/memory
-scope="${own%/}/jetgate-reaction-$$"
-mkdir "$base$scope"
-echo $((2 << 30)) > "$base$scope/memory.limit_in_bytes"
+. scripts/lib/scope.sh
+make_scope jetgate-reaction $((2 << 30))
 agent=""
 cleanup() {
   [ -n "$agent" ] && kill -TERM "$agent" 2>/dev/null && wait "$agent" 2>/dev/null || true
-  for d in "$base$scope"/*/; do [ -d "$d" ] && rmdir "$d" 2>/dev/null || true; done
-  rmdir "$base$scope" 2>/dev/null || true
+  remove_scope
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -60,7 +56,7 @@ f = json.loads(sys.stdin.read())["figures"]
 rate = (f["previous_available_bytes"] - f["available_bytes"]) / (f["sample_interval_us"] / 1e6) / 2**20
 print(f["crossing_to_kill_us"], f["sample_to_kill_us"], round(rate), f["available_bytes"] >> 20)' >> "$results"
   kill -TERM "$agent"; wait "$agent" 2>/dev/null || true; agent=""
-  fail=$(cat "$base$scope/memory.failcnt"); oom=$(awk '/^oom_kill /{print $2}' "$base$scope/memory.oom_control")
+  fail=$(cat "$scope_dir/memory.failcnt"); oom=$(awk '/^oom_kill /{print $2}' "$scope_dir/memory.oom_control")
   [ "$fail" = 0 ] && [ "${oom:-0}" = 0 ] || { echo "run $i: the kernel acted (failcnt $fail, oom_kill $oom)" >&2; exit 1; }
 done
 python3 - "$results" "$runs" <<'PY'

@@ -12,25 +12,14 @@ export PATH="$PWD/target/release:$PATH"
 work=$(mktemp -d /tmp/jetgate-demo.XXXXXX)
 export JETGATE_SOCKET="$work/control.sock"
 
-# The memory cgroup to stand for the board: a child of our own (v1 memory hierarchy or v2).
-own=$(awk -F: '$2 ~ /(^|,)memory(,|$)/ {print $3}' /proc/self/cgroup)
-if [ -n "$own" ] && [ -d /sys/fs/cgroup/memory ]; then
-  base=/sys/fs/cgroup/memory; limit_file=memory.limit_in_bytes
-else
-  own=$(awk -F: '$1 == "0" {print $3}' /proc/self/cgroup); base=/sys/fs/cgroup; limit_file=memory.max
-fi
-scope="${own%/}/jetgate-demo-$$"
-if ! mkdir "$base$scope" 2>/dev/null; then
-  echo "demo: cannot create the memory cgroup $base$scope (run as root, or delegate a cgroup)" >&2
-  exit 1
-fi
-echo $((3 << 30)) > "$base$scope/$limit_file"
+# The memory cgroup to stand for the board: a child of our own.
+. scripts/lib/scope.sh
+make_scope jetgate-demo $((3 << 30))
 
 agent=""
 cleanup() {
   [ -n "$agent" ] && kill -TERM "$agent" 2>/dev/null && wait "$agent" 2>/dev/null || true
-  for d in "$base$scope"/*/; do [ -d "$d" ] && rmdir "$d" 2>/dev/null || true; done
-  rmdir "$base$scope" 2>/dev/null || true
+  remove_scope
   rm -rf "$work"
 }
 trap cleanup EXIT
