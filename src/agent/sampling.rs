@@ -129,7 +129,8 @@ async fn watch_tree(
     let mut trees = Some(TreeSampler::new(root));
     loop {
         let wanted = plan.borrow_and_update().tree_root;
-        if let (Some(pid), Some(mut sampler)) = (wanted, trees.take()) {
+        // Take the reader only when there is a tree to read: it comes back with the result.
+        if let Some((pid, mut sampler)) = wanted.and_then(|pid| Some((pid, trees.take()?))) {
             let read = tokio::task::spawn_blocking(move || {
                 let totals = sampler
                     .sample_detail(pid, TreeDetail::Memory)

@@ -214,3 +214,37 @@ fn loads_weights_that_match_their_pin() {
     );
     assert_eq!(agent.state("pinned"), "ready");
 }
+
+#[test]
+fn a_learned_footprint_is_used_after_the_agent_restarts() {
+    // Declares 32 MiB but takes 256 MiB: the gate learns it on the first load, and the store
+    // keeps it, so after a restart the next load is judged on 256 MiB, not on the claim.
+    let model = sim_model("big", "32MiB", &["--alloc", "256MiB"]);
+    let body = format!(
+        "[memory]\nreserve = \"64MiB\"\n[gate]\nsettle_window = \"200ms\"\nsettle_tolerance = \"16MiB\"\n\n{model}"
+    );
+    let mut agent = Agent::start(&body);
+    let out = agent.cli(&["load", "big", "--wait"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(agent.terminate(), Some(0));
+    agent.spawn();
+    let out = agent.cli(&["load", "big", "--wait"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let needs: Vec<u64> = agent
+        .events()
+        .iter()
+        .filter(|e| e["kind"] == "load_requested")
+        .map(|e| e["figures"]["need_bytes"].as_u64().unwrap())
+        .collect();
+    assert_eq!(needs.len(), 2, "{needs:?}");
+    assert_eq!(needs[0], 32 << 20);
+    assert!(needs[1] >= 256 << 20, "second load judged on {needs:?}");
+}
