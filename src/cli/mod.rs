@@ -21,8 +21,8 @@ pub mod status;
 pub mod table;
 pub mod tegrastats;
 
-/// The default control socket path of the agent.
-pub const DEFAULT_SOCKET: &str = "/run/jetgate/control.sock";
+/// The default control socket path of the agent (one definition, in the config's section).
+pub use crate::config::control::DEFAULT_SOCKET;
 
 #[derive(Debug, Parser)]
 #[command(
