@@ -3,7 +3,12 @@
 //!
 //! ```json
 //! {"name": "llm", "kind": "model", "state": "queued", "pid": null, "memory_bytes": null,
-//!  "restarts": 0, "reason": "waiting: load of det in flight"}
+//!  "trend": null, "restarts": 0, "reason": "waiting: load of det in flight"}
+//! {"name": "api", "kind": "service", "state": "running", "pid": 4242, "memory_bytes": 734003200,
+//!  "trend": {"verdict": "leaking", "slope_bytes_per_hour": 75497472000, "quality": 0.98,
+//!            "samples": 8, "window_s": 7.0, "configured_window_s": 8.0, "projected_s": 12.5,
+//!            "limit_bytes": 1073741824, "limit_from": "limit", "reserved_bytes": 171966464},
+//!  "restarts": 0, "reason": null}
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -47,10 +52,39 @@ pub struct ServiceView {
     pub pid: Option<u32>,
     /// Whole process tree PSS (RSS where PSS is unavailable).
     pub memory_bytes: Option<u64>,
+    /// The leak trend of `memory_bytes` (null while the unit has no process).
+    #[serde(default)]
+    pub trend: Option<TrendView>,
     pub restarts: u32,
     /// Why it is in this state (queue reason, failure reason), if anything needs saying.
     #[serde(default)]
     pub reason: Option<String>,
+}
+
+/// A unit's memory trend (`jetgate trend`): the Theil–Sen verdict over the leak window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrendView {
+    /// `warming_up`, `stable`, `growing` or `leaking`.
+    pub verdict: String,
+    /// Robust slope of tree memory (PSS plus GPU memory where known), bytes per hour.
+    pub slope_bytes_per_hour: i64,
+    /// Fit quality, 0 to 1 (Kendall's τ signed by the slope); under 0.3 is no trend.
+    pub quality: f64,
+    /// Samples in the window (one a second once warmed up).
+    pub samples: usize,
+    /// Seconds the samples span.
+    pub window_s: f64,
+    /// The configured `leak.window`, seconds.
+    pub configured_window_s: f64,
+    /// Seconds until `limit_bytes` at this slope (growing or leaking only).
+    pub projected_s: Option<f64>,
+    /// What the projection is against: the unit's `limit`, or without one the tree's memory
+    /// plus what is available above the reserve.
+    pub limit_bytes: Option<u64>,
+    /// `limit` or `reserve`: where `limit_bytes` comes from.
+    pub limit_from: Option<String>,
+    /// Bytes the gate holds out of new loads' budget for this unit's projected growth.
+    pub reserved_bytes: u64,
 }
 
 /// The `memory` section of the status document from one sample. Every size is a `_bytes`

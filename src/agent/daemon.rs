@@ -61,6 +61,7 @@ pub struct Options {
 }
 
 mod control;
+mod watching;
 
 struct Agent {
     engine: Engine,
@@ -79,6 +80,8 @@ struct Agent {
     last_refresh: Option<Instant>,
     /// The last reading applied (available, when), for abort timing.
     previous_reading: Option<(crate::units::Bytes, Instant)>,
+    /// Limits, fd/thread counts and leak trends of each unit's tree.
+    watch: crate::agent::watch::Watch,
 }
 
 /// Runs the agent until SIGTERM or SIGINT.
@@ -160,6 +163,7 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         feedback: feedback_tx.clone(),
         last_refresh: None,
         previous_reading: None,
+        watch: crate::agent::watch::Watch::from_config(&config),
     };
     agent.executor.record(
         NewEvent::info("agent_started", None)
@@ -314,9 +318,7 @@ impl Agent {
             Feedback::Engine(input) => self.input(input),
             Feedback::Memory { figures, reader } => {
                 self.trees = Some(*reader);
-                for (name, memory) in figures {
-                    self.engine.set_memory(&name, memory);
-                }
+                self.memory_refreshed(figures);
             }
             Feedback::Hashed {
                 name,
@@ -343,7 +345,8 @@ impl Agent {
     }
 
     /// Reads every running unit's tree memory on a blocking thread (PSS walks page tables:
-    /// the core loop must never wait on it) and feeds the figures back for the views.
+    /// the core loop must never wait on it) and feeds the figures back for the views and the
+    /// watcher (limits, fds, threads, leak trends).
     fn refresh_memory(&mut self) {
         let Some(mut reader) = self.trees.take() else {
             return; // the previous refresh is still reading
@@ -351,10 +354,7 @@ impl Agent {
         let pids = self.engine.pids();
         let feedback = self.feedback.clone();
         tokio::task::spawn_blocking(move || {
-            let figures = pids
-                .into_iter()
-                .map(|(name, pid)| (name, reader.sample(pid).ok().flatten().map(|t| t.pss)))
-                .collect();
+            let figures = watching::read_trees(&mut reader, pids);
             let _ = feedback.send(Feedback::Memory {
                 figures,
                 reader: Box::new(reader),

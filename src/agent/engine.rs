@@ -113,6 +113,8 @@ struct Unit {
     restart_after_stop: bool,
     /// Tree memory, refreshed by the daemon for the views.
     memory: Option<Bytes>,
+    /// The leak trend of `memory`, refreshed with it.
+    trend: Option<crate::status::TrendView>,
 }
 
 /// All units and the gate. One owner: the daemon's core loop.
@@ -138,6 +140,7 @@ impl Engine {
                     stopping: false,
                     restart_after_stop: false,
                     memory: None,
+                    trend: None,
                 };
                 (spec.name, unit)
             })
@@ -195,6 +198,7 @@ impl Engine {
                 state: u.state.as_str().to_string(),
                 pid: u.pid,
                 memory_bytes: u.memory.map(Bytes::get),
+                trend: u.trend.clone(),
                 restarts: u.restarts,
                 // A queued model's reason changes as the gate re-evaluates: read it live.
                 reason: match u.state {
@@ -386,5 +390,6 @@ impl Engine {
 
 mod decisions;
 mod inputs;
+mod observed;
 #[cfg(test)]
 mod tests;

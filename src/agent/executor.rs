@@ -50,7 +50,7 @@ pub enum Feedback {
     /// Tree memory of running units, read off the core loop for the views, with the reader
     /// handed back for the next refresh.
     Memory {
-        figures: Vec<(String, Option<Bytes>)>,
+        figures: Vec<(String, Option<crate::agent::watch::TreeReading>)>,
         reader: Box<crate::sources::TreeSampler>,
     },
     Hashed {

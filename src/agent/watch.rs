@@ -1,0 +1,504 @@
+//! The per-unit watcher: memory limits, fd and thread limits, and leak trends, as pure code.
+//!
+//! The daemon reads every running unit's process tree once a second (off the core loop) and
+//! feeds each unit's [`Observation`] here with `now`; [`Watch::observe`] returns
+//! [`WatchAction`]s: events to store, restarts to ask of the engine, and reservations for the
+//! gate. No clock reads, no I/O (STYLE 3, 4). Sizes are [`Bytes`]; slopes bytes per hour.
+//!
+//! Decisions, each an event with its figures:
+//!
+//! ```text
+//! tree PSS + GPU > limit                ─► memory_limit_exceeded (error) + restart
+//! fds > max_fds, threads > max_threads  ─► fd_limit_exceeded / thread_limit_exceeded, once per
+//!                                          excursion (back at or under the limit ends it);
+//!                                          on_limit = "restart": error + restart
+//! verdict turns leaking                 ─► leak_suspected (warning), once per episode, and the
+//!                                          gate holds slope × window of projected growth
+//! leaking, leak.restart, projected time
+//!   to the limit ≤ LEAK_RESTART_LEAD    ─► leak_restart (warning) + restart
+//! leaking ends (same process)           ─► leak_cleared (info), reservation released
+//! ```
+//!
+//! Trend samples are the limited figure (tree PSS plus GPU memory where known), taken only
+//! while the unit serves (a model ready, a service running) and not during the first
+//! `leak.warmup` of that; a verdict then needs samples spanning `leak.warmup` again, so a
+//! server's warm-up growth is never fitted. Each new process (a new pid) starts a fresh trend
+//! and a fresh episode; at most one restart is asked per process.
+//!
+//! The projection is against the unit's `limit`; without one, against its current memory plus
+//! what is available above the gate's reserve (`limit_from: "reserve"`).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use crate::config::{Config, OnLimit, ProgramConfig};
+use crate::event::NewEvent;
+use crate::status::TrendView;
+use crate::supervisor::trend::{Assessment, Trend, TrendConfig, Verdict};
+use crate::units::Bytes;
+
+/// A leaking unit with `leak.restart` is restarted once its projected time to the limit falls
+/// to this: longer than the default 10 s stop grace plus two 1 s refreshes, so the stop
+/// finishes before the limit is reached at the projected rate.
+pub const LEAK_RESTART_LEAD: Duration = Duration::from_secs(30);
+
+/// Key prefix of a leaking unit's reservation in the gate (`leak:api`).
+pub const RESERVATION_PREFIX: &str = "leak:";
+
+/// What the configuration says to watch on one unit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WatchSpec {
+    pub limit: Option<Bytes>,
+    pub max_fds: Option<u64>,
+    pub max_threads: Option<u64>,
+    pub on_limit: OnLimit,
+    pub leak_window: Duration,
+    pub leak_warmup: Duration,
+    pub leak_restart: bool,
+}
+
+impl WatchSpec {
+    pub fn from_program(p: &ProgramConfig) -> WatchSpec {
+        WatchSpec {
+            limit: p.limit,
+            max_fds: p.max_fds,
+            max_threads: p.max_threads,
+            on_limit: p.on_limit,
+            leak_window: p.leak.window.0,
+            leak_warmup: p.leak.warmup.0,
+            leak_restart: p.leak.restart,
+        }
+    }
+}
+
+/// One unit's tree as the daemon's refresh read it (off the core loop).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TreeReading {
+    pub pid: u32,
+    pub tree_pss: Bytes,
+    /// nvmap's per-process GPU memory summed over the members; `None` where not readable.
+    pub gpu: Option<Bytes>,
+    pub fds: Option<u64>,
+    pub threads: u64,
+    /// When the tree was read: the trend's sample time.
+    pub taken_at: Instant,
+}
+
+/// One refresh of one unit's process tree, with what the core knows about the unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Observation {
+    /// The tree's root (the process the engine started).
+    pub pid: u32,
+    pub tree_pss: Bytes,
+    /// GPU memory of the tree's members (nvmap), where the board reports it per process.
+    pub gpu: Option<Bytes>,
+    /// Open fds over the tree; `None` when no member's fd directory was readable.
+    pub fds: Option<u64>,
+    pub threads: u64,
+    /// A model ready or a service running: only then is its memory trended.
+    pub serving: bool,
+    /// Available memory above the gate's reserve, for the projection of a unit with no limit.
+    pub room: Option<Bytes>,
+}
+
+impl Observation {
+    /// The figure limits and trends are on: tree PSS plus GPU memory where known.
+    pub fn memory(&self) -> Bytes {
+        self.tree_pss + self.gpu.unwrap_or(Bytes::ZERO)
+    }
+}
+
+/// A decision for the daemon.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WatchAction {
+    Event(NewEvent),
+    /// Restart the unit (the engine's `restart`: stop, then start again, through the gate).
+    Restart {
+        name: String,
+    },
+    /// Hold `bytes` out of new loads' budget under `key`.
+    Reserve {
+        key: String,
+        bytes: Bytes,
+    },
+    Release {
+        key: String,
+    },
+}
+
+/// One process's watch state.
+#[derive(Debug, Clone)]
+struct Watched {
+    pid: u32,
+    trend: Trend,
+    /// Since when the unit serves (trend samples start `warmup` after it).
+    serving_since: Option<Instant>,
+    /// Origin of the trend's sample times.
+    origin: Instant,
+    fds_over: bool,
+    threads_over: bool,
+    restart_asked: bool,
+    reserved: Bytes,
+    last: Option<(Assessment, Option<(Bytes, &'static str)>)>,
+}
+
+/// Every unit's watch state. One owner: the daemon's core loop.
+#[derive(Debug, Clone, Default)]
+pub struct Watch {
+    specs: BTreeMap<String, WatchSpec>,
+    units: BTreeMap<String, Watched>,
+}
+
+impl Watch {
+    pub fn new(specs: BTreeMap<String, WatchSpec>) -> Watch {
+        Watch {
+            specs,
+            units: BTreeMap::new(),
+        }
+    }
+
+    /// The specs of every configured model and service.
+    pub fn from_config(config: &Config) -> Watch {
+        let programs = config.models.iter().map(|m| &m.program);
+        let programs = programs.chain(config.services.iter().map(|s| &s.program));
+        Watch::new(
+            programs
+                .map(|p| (p.name.clone(), WatchSpec::from_program(p)))
+                .collect(),
+        )
+    }
+
+    /// Judges one refresh of `name`'s tree at `now`.
+    pub fn observe(&mut self, name: &str, obs: &Observation, now: Instant) -> Vec<WatchAction> {
+        let Some(spec) = self.specs.get(name).cloned() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        if self.units.get(name).is_some_and(|w| w.pid != obs.pid) {
+            out.extend(self.gone(name)); // a new process: a fresh trend and episode
+        }
+        let w = self
+            .units
+            .entry(name.to_string())
+            .or_insert_with(|| Watched {
+                pid: obs.pid,
+                trend: Trend::new(TrendConfig {
+                    window: spec.leak_window,
+                    warmup: spec.leak_warmup.min(spec.leak_window),
+                    ..TrendConfig::default()
+                }),
+                serving_since: None,
+                origin: now,
+                fds_over: false,
+                threads_over: false,
+                restart_asked: false,
+                reserved: Bytes::ZERO,
+                last: None,
+            });
+        limits(name, &spec, w, obs, &mut out);
+        leak(name, &spec, w, obs, now, &mut out);
+        out
+    }
+
+    /// `name` has no process any more: its reservation is released and its state dropped.
+    pub fn gone(&mut self, name: &str) -> Vec<WatchAction> {
+        match self.units.remove(name) {
+            Some(w) if w.reserved > Bytes::ZERO => vec![WatchAction::Release {
+                key: reservation_key(name),
+            }],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Units being watched (those with a process at the last refresh).
+    pub fn watched(&self) -> impl Iterator<Item = &str> {
+        self.units.keys().map(String::as_str)
+    }
+
+    /// The trend of `name` for the views; `None` when it has no process.
+    pub fn view(&self, name: &str) -> Option<TrendView> {
+        let w = self.units.get(name)?;
+        let window = self
+            .specs
+            .get(name)
+            .map_or(0.0, |s| s.leak_window.as_secs_f64());
+        let (a, limit) = match &w.last {
+            Some((a, limit)) => (*a, *limit),
+            None => (w.trend.verdict(None, Bytes::ZERO), None),
+        };
+        Some(TrendView {
+            verdict: verdict_name(a.verdict).to_string(),
+            slope_bytes_per_hour: a.slope_bytes_per_hour.round() as i64,
+            quality: round3(a.quality),
+            samples: a.samples,
+            window_s: round3(a.window_secs),
+            configured_window_s: window,
+            projected_s: a.time_to_limit.map(|d| round3(d.as_secs_f64())),
+            limit_bytes: limit.map(|(b, _)| b.get()),
+            limit_from: limit.map(|(_, from)| from.to_string()),
+            reserved_bytes: w.reserved.get(),
+        })
+    }
+}
+
+/// The gate reservation key of a leaking unit.
+pub fn reservation_key(name: &str) -> String {
+    format!("{RESERVATION_PREFIX}{name}")
+}
+
+pub fn verdict_name(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Stable => "stable",
+        Verdict::Growing => "growing",
+        Verdict::Leaking => "leaking",
+        Verdict::WarmingUp => "warming_up",
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// Asks for one restart of this process.
+fn restart(name: &str, w: &mut Watched, out: &mut Vec<WatchAction>) {
+    if !std::mem::replace(&mut w.restart_asked, true) {
+        out.push(WatchAction::Restart {
+            name: name.to_string(),
+        });
+    }
+}
+
+/// The memory limit, then fds and threads.
+fn limits(
+    name: &str,
+    spec: &WatchSpec,
+    w: &mut Watched,
+    obs: &Observation,
+    out: &mut Vec<WatchAction>,
+) {
+    let memory = obs.memory();
+    if let Some(limit) = spec.limit {
+        if memory > limit && !w.restart_asked {
+            out.push(WatchAction::Event(
+                NewEvent::error("memory_limit_exceeded", Some(name))
+                    .message(format!(
+                        "tree memory {memory} passed the limit {limit}: restarting"
+                    ))
+                    .figure("tree_pss_bytes", obs.tree_pss.get())
+                    .figure("gpu_bytes", obs.gpu.map(Bytes::get))
+                    .figure("memory_bytes", memory.get())
+                    .figure("limit_bytes", limit.get())
+                    .figure("pid", obs.pid),
+            ));
+            restart(name, w, out);
+        }
+    }
+    let counts = [
+        (
+            "fd",
+            "fds",
+            "max_fds",
+            obs.fds,
+            spec.max_fds,
+            &mut w.fds_over,
+        ),
+        (
+            "thread",
+            "threads",
+            "max_threads",
+            Some(obs.threads),
+            spec.max_threads,
+            &mut w.threads_over,
+        ),
+    ];
+    let mut wants_restart = false;
+    for (what, figure, max_name, count, max, over) in counts {
+        let (Some(count), Some(max)) = (count, max) else {
+            continue;
+        };
+        if count <= max {
+            *over = false;
+            continue;
+        }
+        if std::mem::replace(over, true) {
+            continue; // the same excursion
+        }
+        let restarting = spec.on_limit == OnLimit::Restart && !w.restart_asked;
+        let event = if restarting {
+            NewEvent::error(&format!("{what}_limit_exceeded"), Some(name))
+        } else {
+            NewEvent::warning(&format!("{what}_limit_exceeded"), Some(name))
+        };
+        let then = if restarting {
+            "restarting"
+        } else {
+            "warning only"
+        };
+        out.push(WatchAction::Event(
+            event
+                .message(format!(
+                    "{count} {figure} in the tree passed {max_name} {max}: {then}"
+                ))
+                .figure(figure, count)
+                .figure(max_name, max)
+                .figure("pid", obs.pid)
+                .figure("on_limit", if restarting { "restart" } else { "warn" }),
+        ));
+        wants_restart |= restarting;
+    }
+    if wants_restart {
+        restart(name, w, out);
+    }
+}
+
+/// The leak trend: sample, assess, raise `leak_suspected` once per episode, reserve the
+/// projected growth, restart ahead of the limit when configured.
+fn leak(
+    name: &str,
+    spec: &WatchSpec,
+    w: &mut Watched,
+    obs: &Observation,
+    now: Instant,
+    out: &mut Vec<WatchAction>,
+) {
+    if !obs.serving {
+        w.serving_since = None;
+        return;
+    }
+    let since = *w.serving_since.get_or_insert(now);
+    let memory = obs.memory();
+    if now.saturating_duration_since(since) >= spec.leak_warmup {
+        w.trend
+            .push(now.saturating_duration_since(w.origin), memory);
+    }
+    let limit = match (spec.limit, obs.room) {
+        (Some(l), _) => Some((l, "limit")),
+        (None, Some(room)) => Some((memory + room, "reserve")),
+        (None, None) => None,
+    };
+    let a = w.trend.verdict(limit.map(|(l, _)| l), memory);
+    let was_leaking = w
+        .last
+        .as_ref()
+        .is_some_and(|(l, _)| l.verdict == Verdict::Leaking);
+    w.last = Some((a, limit));
+    let key = reservation_key(name);
+    if a.verdict != Verdict::Leaking {
+        w.trend.leak_episode(&a);
+        if was_leaking {
+            out.push(WatchAction::Event(
+                NewEvent::info("leak_cleared", Some(name))
+                    .message(format!(
+                        "no longer leaking: the trend is {}",
+                        verdict_name(a.verdict)
+                    ))
+                    .figure(
+                        "slope_bytes_per_hour",
+                        a.slope_bytes_per_hour.round() as i64,
+                    )
+                    .figure("samples", a.samples)
+                    .figure("released_bytes", w.reserved.get())
+                    .figure("pid", obs.pid),
+            ));
+        }
+        if std::mem::take(&mut w.reserved) > Bytes::ZERO {
+            out.push(WatchAction::Release { key });
+        }
+        return;
+    }
+    // Projected growth over one window, no more than what is left to the limit.
+    let growth = a.slope_bytes_per_hour.max(0.0) / 3600.0 * spec.leak_window.as_secs_f64();
+    let mut reserve = Bytes(growth as u64);
+    if let Some((l, _)) = limit {
+        reserve = reserve.min(l.saturating_sub(memory));
+    }
+    let opened = w.trend.leak_episode(&a);
+    if opened {
+        out.push(WatchAction::Event(leak_event(
+            "leak_suspected",
+            name,
+            &a,
+            limit,
+            memory,
+            obs,
+            spec,
+            reserve,
+        )));
+    }
+    if reserve != w.reserved && !w.restart_asked {
+        w.reserved = reserve;
+        out.push(WatchAction::Reserve {
+            key,
+            bytes: reserve,
+        });
+    }
+    let due = a.time_to_limit.is_some_and(|t| t <= LEAK_RESTART_LEAD);
+    if spec.leak_restart && due && !w.restart_asked {
+        out.push(WatchAction::Event(leak_event(
+            "leak_restart",
+            name,
+            &a,
+            limit,
+            memory,
+            obs,
+            spec,
+            reserve,
+        )));
+        restart(name, w, out);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn leak_event(
+    kind: &str,
+    name: &str,
+    a: &Assessment,
+    limit: Option<(Bytes, &'static str)>,
+    memory: Bytes,
+    obs: &Observation,
+    spec: &WatchSpec,
+    reserve: Bytes,
+) -> NewEvent {
+    let per_hour = Bytes(a.slope_bytes_per_hour.max(0.0) as u64);
+    let projected = a
+        .time_to_limit
+        .map_or("no limit to project against".to_string(), |t| {
+            format!(
+                "{} to {}",
+                crate::units::format_duration(t),
+                limit.map_or(Bytes::ZERO, |l| l.0)
+            )
+        });
+    let message = if kind == "leak_restart" {
+        format!("leaking {per_hour}/h, {projected}: restarting before the limit")
+    } else {
+        format!(
+            "leaking {per_hour}/h over {:.0}s, {projected}",
+            a.window_secs
+        )
+    };
+    NewEvent::warning(kind, Some(name))
+        .message(message)
+        .figure(
+            "slope_bytes_per_hour",
+            a.slope_bytes_per_hour.round() as i64,
+        )
+        .figure("window_s", round3(a.window_secs))
+        .figure("samples", a.samples)
+        .figure("quality", round3(a.quality))
+        .figure(
+            "projected_s",
+            a.time_to_limit.map(|d| round3(d.as_secs_f64())),
+        )
+        .figure("limit_bytes", limit.map(|(l, _)| l.get()))
+        .figure("limit_from", limit.map(|(_, from)| from))
+        .figure("tree_pss_bytes", obs.tree_pss.get())
+        .figure("gpu_bytes", obs.gpu.map(Bytes::get))
+        .figure("memory_bytes", memory.get())
+        .figure("reserved_bytes", reserve.get())
+        .figure("horizon_s", spec.leak_window.as_secs_f64())
+        .figure("pid", obs.pid)
+}
+
+#[cfg(test)]
+mod tests;
