@@ -239,9 +239,12 @@ fn external_reservations_shrink_the_budget_until_released() {
     let actions = h.request("llm", Bytes::from_gib(1));
     assert_eq!(
         queued_reason(&actions),
-        Some("waiting: budget 512.0MiB < need 1.0GiB × 1.10")
+        Some("waiting: budget 512.0MiB < need 1.0GiB × 1.10 (2.0GiB reserved for leak:api)")
     );
     assert_eq!(admitted(&actions), Vec::<&str>::new());
+    let view = h.gate.snapshot(h.now());
+    assert_eq!(view.reserved_bytes, Bytes::from_gib(2));
+    assert_eq!(view.budget_bytes, Some(Bytes::from_mib(512)));
     let actions = h.step(GateInput::Release {
         key: "leak:api".into(),
     });

@@ -16,7 +16,8 @@
 //! - a stale (or missing) reading never admits, and every admission's budget covers need ×
 //!   (1 + headroom) on the latest reading;
 //! - with no load in flight the outstanding reservations are exactly the external ones, and
-//!   once the sequence is drained (exits, cancels, releases) they are zero;
+//!   once the sequence is drained (exits, cancels, releases) they are zero; the view's
+//!   `reserved_bytes` is always their sum, and a head held by the budget names each one;
 //! - a reading under the kill floor during a load always aborts that load.
 #![allow(clippy::disallowed_methods)] // one base `Instant::now()` per case; all else is base + d
 
@@ -298,6 +299,19 @@ impl Shadow {
             );
         }
         prop_assert_eq!(view.queue.len(), self.pending.len());
+        prop_assert_eq!(view.reserved_bytes, external);
+        // A head held by the budget names every reservation that shrinks it.
+        if let Some(head) = view.queue.first().filter(|q| q.reason.contains("budget")) {
+            for (key, bytes) in &self.reservations {
+                prop_assert!(
+                    head.reason.contains(key.as_str()),
+                    "reason {:?} does not name the reservation {} ({})",
+                    head.reason,
+                    key,
+                    bytes
+                );
+            }
+        }
         Ok(())
     }
 }

@@ -9,6 +9,7 @@
 //! waiting: load of llm in flight
 //! waiting: no fresh memory reading
 //! waiting: budget 412.0MiB < need 1.0GiB × 1.10
+//! waiting: budget 412.0MiB < need 1.0GiB × 1.10 (300.0MiB reserved for leak:api)
 //! waiting: behind llm in the queue
 //! ```
 //!
@@ -216,9 +217,15 @@ impl Gate {
             return "waiting: no fresh memory reading".to_string();
         };
         let budget = budget::budget(r.available, self.config.reserve, self.outstanding());
-        format!(
+        let mut reason = format!(
             "waiting: budget {budget} < need {need} × {:.2}",
             1.0 + self.config.headroom.max(0.0)
-        )
+        );
+        if !self.reservations.is_empty() {
+            let held: Bytes = self.reservations.values().copied().sum();
+            let keys: Vec<&str> = self.reservations.keys().map(String::as_str).collect();
+            reason.push_str(&format!(" ({held} reserved for {})", keys.join(", ")));
+        }
+        reason
     }
 }

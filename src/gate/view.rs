@@ -5,7 +5,7 @@
 //!
 //! ```json
 //! {"reserve_bytes": 536870912, "budget_bytes": 1073741824, "available_bytes": 2684354560,
-//!  "outstanding_bytes": 1073741824, "reading_age_ms": 40,
+//!  "outstanding_bytes": 1178599424, "reserved_bytes": 104857600, "reading_age_ms": 40,
 //!  "in_flight": {"model": "llm", "elapsed_ms": 1800, "phase": "loading",
 //!                "need_bytes": 1073741824, "consumed_bytes": 0},
 //!  "queue": [{"model": "asr", "need_bytes": 1073741824,
@@ -67,6 +67,8 @@ pub struct GateView {
     pub available_bytes: Option<Bytes>,
     /// The load in flight's `need − consumed` plus external reservations.
     pub outstanding_bytes: Bytes,
+    /// The external reservations alone (a leaking unit's projected growth, `leak:NAME`).
+    pub reserved_bytes: Bytes,
     pub reading_age_ms: Option<u64>,
     pub in_flight: Option<InFlightView>,
     pub queue: Vec<QueuedView>,
@@ -84,6 +86,7 @@ impl Gate {
                 .map(|r| budget::budget(r.available, self.config.reserve, outstanding)),
             available_bytes: reading.map(|r| r.available),
             outstanding_bytes: outstanding,
+            reserved_bytes: self.reservations.values().copied().sum(),
             reading_age_ms: reading
                 .map(|r| budget::millis(now.saturating_duration_since(r.taken_at))),
             in_flight: self.load.as_ref().map(|l| InFlightView {
