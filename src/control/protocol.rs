@@ -64,6 +64,12 @@ pub enum Cmd {
     },
     /// An operator note into the event log; the reply carries the stored event.
     Note { text: String },
+    /// The leak trend of one unit, or of every unit without `name`: a services list whose
+    /// entries carry their `trend`.
+    Trend {
+        #[serde(default)]
+        name: Option<String>,
+    },
 }
 
 /// Why a request failed, as a stable code plus a sentence.
@@ -224,6 +230,15 @@ mod tests {
         assert_eq!(r.cmd, Cmd::Status {});
         let r = decode_request(br#"{"v":1,"cmd":"events","kind":"note","limit":5}"#).unwrap();
         assert!(matches!(r.cmd, Cmd::Events { limit: Some(5), .. }));
+        let r = decode_request(br#"{"v":1,"cmd":"trend","name":"api"}"#).unwrap();
+        assert_eq!(
+            r.cmd,
+            Cmd::Trend {
+                name: Some("api".into())
+            }
+        );
+        let r = decode_request(br#"{"v":1,"cmd":"trend"}"#).unwrap();
+        assert_eq!(r.cmd, Cmd::Trend { name: None });
     }
 
     #[test]
@@ -250,6 +265,14 @@ mod tests {
         );
         assert_eq!(
             code(r#"{"v":1,"cmd":"status","x":null}"#),
+            ErrorCode::BadRequest
+        );
+        assert_eq!(
+            code(r#"{"v":1,"cmd":"trend","name":"api","window":"1h"}"#),
+            ErrorCode::BadRequest
+        );
+        assert_eq!(
+            code(r#"{"v":1,"cmd":"trend","name":["api"]}"#),
             ErrorCode::BadRequest
         );
         assert_eq!(code("not json"), ErrorCode::BadRequest);

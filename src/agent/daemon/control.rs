@@ -72,6 +72,7 @@ impl Agent {
                 }
             }
             Cmd::Note { text } => self.note(text),
+            Cmd::Trend { name } => self.trend(name),
         };
         let _ = reply.send(response);
     }
@@ -93,6 +94,21 @@ impl Agent {
         {
             Some(event) => Response::ok(json!(event)),
             None => Response::error(ErrorCode::Internal, "the note could not be stored"),
+        }
+    }
+
+    /// Every unit's view (with its `trend`), or one unit's as a one-entry list.
+    fn trend(&self, name: Option<String>) -> Response {
+        let views = self.engine.views();
+        match name {
+            None => Response::ok(json!(views)),
+            Some(name) => match views.into_iter().find(|v| v.name == name) {
+                Some(view) => Response::ok(json!([view])),
+                None => Response::error(
+                    ErrorCode::UnknownName,
+                    format!("no model or service named {name:?} in the configuration"),
+                ),
+            },
         }
     }
 
