@@ -68,8 +68,10 @@ impl Default for RestartConfig {
     }
 }
 
-/// Leak detection over the process tree's memory: a trend over `window`, ignored during
-/// `warmup` after a start; `restart` restarts a process judged `leaking`.
+/// Leak detection over the process tree's memory: a trend over `window`; memory is not
+/// trended during `warmup` after a start (a model: once ready) and a verdict needs samples
+/// spanning `warmup` again; `restart` restarts a process judged `leaking` once it is projected
+/// to reach its limit within [`crate::agent::watch::LEAK_RESTART_LEAD`].
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LeakConfig {

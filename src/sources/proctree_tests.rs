@@ -321,3 +321,61 @@ fn finds_a_live_child_forked_by_a_thread_other_than_the_main_one() {
     assert!(sampler.children_files);
     assert!(pids.contains(&child.id()), "{pids:?} lacks {}", child.id());
 }
+
+#[test]
+fn a_fixture_tree_sums_fd_entries_and_stat_threads_over_its_members() {
+    let tree = fixture_proc(TREE, true);
+    // fd entries per member: 100 → 5, 101 → 2, 102 → 0, 104 → 3; 105 is not in the tree.
+    for (pid, n) in [(100, 5), (101, 2), (104, 3), (105, 50)] {
+        for fd in 0..n {
+            let path = tree.path().join(format!("proc/{pid}/fd/{fd}"));
+            std::fs::write(path, "").unwrap();
+        }
+    }
+    let mut sampler = TreeSampler::new(Root::new(tree.path()));
+    let t = sampler.sample(100).unwrap().unwrap();
+    assert_eq!((t.fds, t.fds_unknown), (10, 0));
+    assert_eq!(
+        t.threads,
+        2 + 1 + 1 + 1,
+        "from each member's stat num_threads"
+    );
+}
+
+/// Samples `sh -c SCRIPT` once it has exec'd `sleep`.
+fn sample_exec_sleep(script: &str) -> TreeTotals {
+    let mut child = Command::new("sh")
+        .args(["-c", script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut sampler = TreeSampler::new(Root::host());
+    let mut found = None;
+    for _ in 0..500 {
+        if let Ok(Some(t)) = sampler.sample(child.id()) {
+            if sampler.members()[0].comm == "sleep" {
+                found = Some(t);
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    found.expect("the shell never exec'd sleep")
+}
+
+#[test]
+fn counts_the_fds_and_threads_of_a_live_process() {
+    // Whatever the test runner lets children inherit, three more open fds count as three.
+    let close = "exec 3<&- 4<&- 5<&- 6<&- 7<&- 8<&- 9<&-;";
+    let base = sample_exec_sleep(&format!("{close} exec sleep 60"));
+    let more = sample_exec_sleep(&format!(
+        "{close} exec 3</dev/null 4</dev/null 5</dev/null; exec sleep 60"
+    ));
+    assert!(base.fds >= 3, "stdin, stdout, stderr at least: {base:?}");
+    assert_eq!(more.fds, base.fds + 3);
+    assert_eq!((more.processes, more.threads, more.fds_unknown), (1, 1, 0));
+}
