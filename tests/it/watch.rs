@@ -156,14 +156,14 @@ fn with_leak_restart_a_leaking_service_is_restarted_before_it_reaches_its_limit(
 #[test]
 fn a_service_past_its_memory_limit_is_restarted_with_the_figures_behind_it() {
     let _heavy = heavy();
-    let body = service("fat", &["--alloc", "300MiB"], "limit = \"200MiB\"");
+    let body = service("fat", &["--alloc", "160MiB"], "limit = \"100MiB\"");
     let agent = Agent::start(&body);
     let e = wait_event(&agent, "memory_limit_exceeded", "fat");
     assert_eq!(e["severity"], "error");
     let f = &e["figures"];
-    assert_eq!(f["limit_bytes"], 200u64 << 20);
+    assert_eq!(f["limit_bytes"], 100u64 << 20);
     let pss = f["tree_pss_bytes"].as_u64().unwrap();
-    assert!(pss > 200 << 20, "{e}");
+    assert!(pss > 100 << 20, "{e}");
     assert!(f["memory_bytes"].as_u64().unwrap() >= pss);
     assert!(
         f.get("gpu_bytes").is_some(),
@@ -180,7 +180,7 @@ fn a_service_past_its_memory_limit_is_restarted_with_the_figures_behind_it() {
         .any(|e| e["kind"] == "unloaded" && e["subject"] == "fat");
     assert!(stopped, "the old process was stopped by the restart");
     eprintln!(
-        "memory_limit_exceeded: tree PSS {:.0} MiB over a 200 MiB limit",
+        "memory_limit_exceeded: tree PSS {:.0} MiB over a 100 MiB limit",
         pss as f64 / MIB
     );
 }
