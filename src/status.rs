@@ -3,7 +3,7 @@
 //!
 //! ```json
 //! {"name": "llm", "kind": "model", "state": "queued", "pid": null, "memory_bytes": null,
-//!  "restarts": 0, "reason": "waiting: load of det in flight"}
+//!  "restarts": 0, "restart_in_ms": null, "reason": "waiting: load of det in flight"}
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -48,6 +48,9 @@ pub struct ServiceView {
     /// Whole process tree PSS (RSS where PSS is unavailable).
     pub memory_bytes: Option<u64>,
     pub restarts: u32,
+    /// `backing_off`: milliseconds until the next start attempt; `null` otherwise.
+    #[serde(default)]
+    pub restart_in_ms: Option<u64>,
     /// Why it is in this state (queue reason, failure reason), if anything needs saying.
     #[serde(default)]
     pub reason: Option<String>,
