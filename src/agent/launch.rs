@@ -221,6 +221,40 @@ autostart = true
     }
 
     #[test]
+    fn carries_restart_policy_and_liveness_probe_to_the_engine_and_the_executor() {
+        let text = r#"
+[[service]]
+name = "beat"
+command = ["srv"]
+health = { heartbeat = "/run/beat", stale_after = "5s", interval = "1s", timeout = "500ms", failures = 2 }
+restart = { initial = "200ms", max = "1s", max_restarts = 3, window = "1m", reset_after = "2m" }
+
+[[service]]
+name = "plain"
+command = ["srv"]
+ready = { tcp = "127.0.0.1:9" }
+"#;
+        let config = Config::from_toml_str(text).unwrap();
+        let plan = plan(&config, Bytes::from_mib(512));
+        let beat = &plan.units[0];
+        assert_eq!(beat.restart.initial, Duration::from_millis(200));
+        assert_eq!(beat.restart.max_restarts, 3);
+        assert_eq!(beat.restart.reset_after, Duration::from_secs(120));
+        let health = beat.health.as_ref().unwrap();
+        assert_eq!((health.kind, health.failures), ("heartbeat", 2));
+        assert!(!beat.awaits_ready);
+        let probe = plan.launches["beat"].health.as_ref().unwrap();
+        assert_eq!(probe.interval, Duration::from_secs(1));
+        assert!(matches!(
+            &probe.probe,
+            Liveness::Heartbeat { stale_after, .. } if *stale_after == Duration::from_secs(5)
+        ));
+        assert!(plan.units[1].health.is_none());
+        assert!(plan.units[1].awaits_ready);
+        assert!(plan.launches["plain"].health.is_none());
+    }
+
+    #[test]
     fn uses_the_board_reserve_when_the_configuration_names_none() {
         let config = Config::embedded_default();
         assert_eq!(
