@@ -3,12 +3,12 @@
 //!
 //! ```json
 //! {"name": "llm", "kind": "model", "state": "queued", "pid": null, "memory_bytes": null,
-//!  "trend": null, "restarts": 0, "reason": "waiting: load of det in flight"}
+//!  "trend": null, "restarts": 0, "restart_in_ms": null, "reason": "waiting: load of det in flight"}
 //! {"name": "api", "kind": "service", "state": "running", "pid": 4242, "memory_bytes": 734003200,
 //!  "trend": {"verdict": "leaking", "slope_bytes_per_hour": 75497472000, "quality": 0.98,
 //!            "samples": 8, "window_s": 7.0, "configured_window_s": 8.0, "projected_s": 12.5,
 //!            "limit_bytes": 1073741824, "limit_from": "limit", "reserved_bytes": 171966464},
-//!  "restarts": 0, "reason": null}
+//!  "restarts": 0, "restart_in_ms": null, "reason": null}
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -56,6 +56,9 @@ pub struct ServiceView {
     #[serde(default)]
     pub trend: Option<TrendView>,
     pub restarts: u32,
+    /// `backing_off`: milliseconds until the next start attempt; `null` otherwise.
+    #[serde(default)]
+    pub restart_in_ms: Option<u64>,
     /// Why it is in this state (queue reason, failure reason), if anything needs saying.
     #[serde(default)]
     pub reason: Option<String>,

@@ -329,11 +329,13 @@ impl Agent {
                 let input = self.executor.hashed(name, path, stamp, result);
                 self.input(input);
             }
+            Feedback::Reaped { count } => self.executor.reaped(count),
         }
     }
 
     fn tick(&mut self) {
         self.input(Input::Tick);
+        self.executor.housekeeping();
         let now = Instant::now();
         let due = self
             .last_refresh

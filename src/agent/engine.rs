@@ -11,14 +11,29 @@
 //!                                   └─ denied    └─ unload └─► failed
 //! unload of a ready model ─► stopping ─► (exit) ─► stopped, gate Unloaded
 //! ```
+//!
+//! Supervision (DESIGN.md "Supervision policy", see `supervise.rs`): an unexpected exit, or a
+//! liveness probe failing K times in a row, asks the unit's [`RestartTracker`] what to do:
+//!
+//! ```text
+//! running/ready ─exit or health_failed─► backing_off (restart_at) ─Tick ≥ restart_at─► load again
+//!                                    └─► gave_up (crash loop) ─ `restart NAME` ─► revived, load again
+//! ```
+//!
+//! The jitter draw is injected ([`Engine::with_draw`]; `rand` by default), so tests are exact.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::event::NewEvent;
 use crate::gate::{Gate, GateInput, MemReading, SamplingMode};
-use crate::status::{ServiceState, ServiceView};
+use crate::probe::HealthTracker;
+use crate::status::ServiceState;
+use crate::supervisor::policy::{RestartPolicy, RestartTracker};
 use crate::units::Bytes;
+
+/// Where restart jitter comes from: a draw in `[0, 1)`.
+pub type Draw = fn() -> f64;
 
 /// What the engine knows of a configured model or service.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,6 +45,24 @@ pub struct UnitSpec {
     pub verify_weights: bool,
     pub autostart: bool,
     pub stop_grace: Duration,
+    /// Backoff, crash-loop cap and proven uptime.
+    pub restart: RestartPolicy,
+    /// The liveness probe, if configured (the I/O layer runs it).
+    pub health: Option<HealthSpec>,
+    /// Liveness is probed only once the ready probe passed (always for a model; a service
+    /// without a ready probe is probed from its start).
+    pub awaits_ready: bool,
+}
+
+/// What the engine needs to know of a liveness probe: how many failures in a row fail it,
+/// and the figures its events carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthSpec {
+    /// `http`, `tcp`, `exec` or `heartbeat`.
+    pub kind: &'static str,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub failures: u32,
 }
 
 /// A decision for the I/O layer.
@@ -39,6 +72,9 @@ pub enum Action {
     VerifyWeights { name: String },
     /// Start the process (its ready probe too, for a model).
     Spawn { name: String },
+    /// Probe the liveness of process `pid` every interval, feeding [`Input::Health`] back,
+    /// until it is stopped or exits.
+    WatchHealth { name: String, pid: u32 },
     /// Kill the whole process group (and cgroup) now: a load is eating the reserve.
     KillNow { name: String },
     /// SIGTERM the process group, wait `grace`, then SIGKILL.
@@ -79,6 +115,13 @@ pub enum Input {
     ReadyProbePassed {
         name: String,
     },
+    /// One liveness probe of process `pid` (results of an earlier process are ignored).
+    Health {
+        name: String,
+        pid: u32,
+        ok: bool,
+        detail: String,
+    },
     /// The process tree of `name` whose leader was `pid` has ended.
     Exited {
         name: String,
@@ -100,7 +143,7 @@ pub enum Refusal {
     StillStopping { name: String, pid: u32 },
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Unit {
     spec: UnitSpec,
     state: ServiceState,
@@ -115,6 +158,23 @@ struct Unit {
     memory: Option<Bytes>,
     /// The leak trend of `memory`, refreshed with it.
     trend: Option<crate::status::TrendView>,
+    /// When the current process started (for uptime and the attempt reset).
+    started_at: Option<Instant>,
+    /// `backing_off`: when the next start is due (fired by [`Input::Tick`]).
+    restart_at: Option<Instant>,
+    /// The stop in flight was the supervisor's (failed health checks, a memory limit, a leak):
+    /// its exit is judged by the restart policy, with this cause and detail.
+    supervisor_stop: Option<SupervisorStop>,
+    tracker: RestartTracker<Draw>,
+    health: HealthTracker,
+}
+
+/// Why the supervisor stopped a unit: `cause` is the event kind that decided it
+/// (`health_failed`, `memory_limit_exceeded`, `leak_restart`...), `detail` the figures in words.
+#[derive(Debug, Clone, PartialEq)]
+struct SupervisorStop {
+    cause: String,
+    detail: String,
 }
 
 /// All units and the gate. One owner: the daemon's core loop.
@@ -124,32 +184,57 @@ pub struct Engine {
     units: BTreeMap<String, Unit>,
     /// Learned peaks from the store, by model.
     learned: BTreeMap<String, Bytes>,
+    /// The latest `now` seen: the views say "next attempt in" relative to it.
+    clock: Option<Instant>,
+    /// The latest available memory (a stop's grace shortens under the reserve).
+    available: Option<Bytes>,
+}
+
+fn new_unit(spec: UnitSpec, draw: Draw) -> Unit {
+    let failures = spec.health.as_ref().map_or(1, |h| h.failures);
+    Unit {
+        tracker: RestartTracker::new(spec.restart, draw),
+        health: HealthTracker::new(failures),
+        spec,
+        state: ServiceState::Stopped,
+        pid: None,
+        restarts: 0,
+        reason: None,
+        stopping: false,
+        restart_after_stop: false,
+        memory: None,
+        trend: None,
+        started_at: None,
+        restart_at: None,
+        supervisor_stop: None,
+    }
+}
+
+fn random_draw() -> f64 {
+    rand::random::<f64>()
 }
 
 impl Engine {
     pub fn new(gate: Gate, specs: Vec<UnitSpec>, learned: BTreeMap<String, Bytes>) -> Engine {
         let units = specs
             .into_iter()
-            .map(|spec| {
-                let unit = Unit {
-                    spec: spec.clone(),
-                    state: ServiceState::Stopped,
-                    pid: None,
-                    restarts: 0,
-                    reason: None,
-                    stopping: false,
-                    restart_after_stop: false,
-                    memory: None,
-                    trend: None,
-                };
-                (spec.name, unit)
-            })
+            .map(|spec| (spec.name.clone(), new_unit(spec, random_draw)))
             .collect();
         Engine {
             gate,
             units,
             learned,
+            clock: None,
+            available: None,
         }
+    }
+
+    /// Replaces the jitter draw (tests use a fixed one). Call before any input.
+    pub fn with_draw(mut self, draw: Draw) -> Engine {
+        for unit in self.units.values_mut() {
+            unit.tracker = RestartTracker::new(unit.spec.restart, draw);
+        }
+        self
     }
 
     pub fn gate(&self) -> &Gate {
@@ -184,169 +269,32 @@ impl Engine {
         self.units.get(name).map(|u| u.state)
     }
 
-    pub fn views(&self) -> Vec<ServiceView> {
-        self.units
-            .values()
-            .map(|u| ServiceView {
-                name: u.spec.name.clone(),
-                kind: if u.spec.declared.is_some() {
-                    "model"
-                } else {
-                    "service"
-                }
-                .to_string(),
-                state: u.state.as_str().to_string(),
-                pid: u.pid,
-                memory_bytes: u.memory.map(Bytes::get),
-                trend: u.trend.clone(),
-                restarts: u.restarts,
-                // A queued model's reason changes as the gate re-evaluates: read it live.
-                reason: match u.state {
-                    ServiceState::Queued => self
-                        .gate
-                        .queue_reason(&u.spec.name)
-                        .map(str::to_string)
-                        .or_else(|| u.reason.clone()),
-                    _ => u.reason.clone(),
-                },
-            })
-            .collect()
-    }
-
-    pub fn view(&self, name: &str) -> Option<ServiceView> {
-        self.views().into_iter().find(|v| v.name == name)
-    }
-
-    /// Requests for every autostart unit, in configuration order.
-    pub fn start(&mut self, now: Instant) -> Vec<Action> {
-        let names: Vec<String> = self
-            .units
-            .values()
-            .filter(|u| u.spec.autostart)
-            .map(|u| u.spec.name.clone())
-            .collect();
-        let mut out = Vec::new();
-        for name in names {
-            if let Ok(actions) = self.load(&name, now) {
-                out.extend(actions);
-            }
-        }
-        out
-    }
-
-    /// `load NAME`: verify (if pinned), then ask the gate; services start directly.
-    pub fn load(&mut self, name: &str, now: Instant) -> Result<Vec<Action>, Refusal> {
-        let unit = self.unit(name)?;
-        match unit.state {
-            ServiceState::Queued
-            | ServiceState::Loading
-            | ServiceState::Ready
-            | ServiceState::Running => {
-                return Err(Refusal::Already {
-                    name: name.to_string(),
-                    state: unit.state.as_str(),
-                })
-            }
-            _ => {}
-        }
-        if let Some(pid) = unit.pid {
-            return Err(Refusal::StillStopping {
-                name: name.to_string(),
-                pid,
-            });
-        }
-        let spec = unit.spec.clone();
-        let Some(declared) = spec.declared else {
-            return Ok(self.spawn_service(name));
-        };
-        if spec.verify_weights {
-            self.set(
-                name,
-                ServiceState::Queued,
-                Some("verifying weights sha256".into()),
-            );
-            return Ok(vec![Action::VerifyWeights {
-                name: name.to_string(),
-            }]);
-        }
-        Ok(self.request(name, declared, now))
-    }
-
-    /// `unload NAME`: off the queue, abort a load, or stop a running process.
-    pub fn unload(&mut self, name: &str, now: Instant) -> Result<Vec<Action>, Refusal> {
-        let unit = self.unit(name)?;
-        let state = unit.state;
-        let grace = unit.spec.stop_grace;
-        let mut out = Vec::new();
-        match state {
-            ServiceState::Queued | ServiceState::Loading => {
-                let gated = self.gate_step(GateInput::Cancel { model: name.into() }, now);
-                out.extend(gated);
-                if state == ServiceState::Queued {
-                    self.set(
-                        name,
-                        ServiceState::Stopped,
-                        Some("unloaded while queued".into()),
-                    );
-                }
-            }
-            ServiceState::Ready | ServiceState::Running => {
-                if let Some(u) = self.units.get_mut(name) {
-                    u.stopping = true;
-                    u.reason = Some("stopping on request".into());
-                }
-                out.push(Action::Stop {
-                    name: name.into(),
-                    grace,
-                });
-            }
-            _ => {
-                if let Some(u) = self.units.get_mut(name) {
-                    u.restart_after_stop = false;
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// `restart NAME`: stop if running, then load again (through the gate for a model).
-    pub fn restart(&mut self, name: &str, now: Instant) -> Result<Vec<Action>, Refusal> {
-        let unit = self.unit(name)?;
-        if unit.pid.is_some() {
-            let grace = unit.spec.stop_grace;
-            if let Some(u) = self.units.get_mut(name) {
-                u.stopping = true;
-                u.restart_after_stop = true;
-            }
-            return Ok(vec![Action::Stop {
-                name: name.into(),
-                grace,
-            }]);
-        }
-        if matches!(unit.state, ServiceState::Queued | ServiceState::Loading) {
-            return Err(Refusal::Already {
-                name: name.to_string(),
-                state: unit.state.as_str(),
-            });
-        }
-        self.load(name, now)
-    }
-
     /// Everything that is not a command.
     pub fn input(&mut self, input: Input, now: Instant) -> Vec<Action> {
+        self.tick_clock(now);
         match input {
-            Input::Reading(r) => self.gate_step(GateInput::Reading(r), now),
-            Input::Tick => self.gate_step(GateInput::Tick, now),
+            Input::Reading(r) => {
+                self.available = Some(r.available);
+                self.gate_step(GateInput::Reading(r), now)
+            }
+            Input::Tick => {
+                let mut out = self.gate_step(GateInput::Tick, now);
+                out.extend(self.fire_due_restarts(now));
+                out
+            }
             Input::ReadyProbePassed { name } => {
-                self.gate_step(GateInput::ReadyProbePassed { model: name }, now)
+                let mut out = self.service_ready(&name);
+                out.extend(self.gate_step(GateInput::ReadyProbePassed { model: name }, now));
+                out
             }
             Input::WeightsChecked { name, result } => self.weights_checked(&name, result, now),
-            Input::Spawned { name, pid } => {
-                if let Some(u) = self.units.get_mut(&name) {
-                    u.pid = Some(pid);
-                }
-                Vec::new()
-            }
+            Input::Spawned { name, pid } => self.spawned(&name, pid, now),
+            Input::Health {
+                name,
+                pid,
+                ok,
+                detail,
+            } => self.health_result(&name, pid, ok, detail, now),
             Input::SpawnFailed { name, error } => self.spawn_failed(&name, error, now),
             Input::Exited {
                 name,
@@ -355,6 +303,10 @@ impl Engine {
                 signal,
             } => self.exited(&name, pid, code, signal, now),
         }
+    }
+
+    fn tick_clock(&mut self, now: Instant) {
+        self.clock = Some(self.clock.map_or(now, |c| c.max(now)));
     }
 
     fn unit(&self, name: &str) -> Result<&Unit, Refusal> {
@@ -388,8 +340,13 @@ impl Engine {
     }
 }
 
+mod commands;
 mod decisions;
 mod inputs;
 mod observed;
+mod supervise;
+#[cfg(test)]
+mod supervise_tests;
 #[cfg(test)]
 mod tests;
+mod views;

@@ -5,7 +5,12 @@
 //!
 //! Inputs that follow an action at once (a spawn's pid, a cached weights hash) are returned
 //! from [`Executor::execute`] so the core applies them before anything else can interleave;
-//! slower outcomes (probes, hashing) arrive later on the feedback channel.
+//! slower outcomes (probes, hashing, zombie reaping) arrive later on the feedback channel.
+//!
+//! - `health.rs`: liveness probes of running units, off the core loop.
+//! - `zombies.rs`: reaping adopted orphans on a blocking thread, counted, events rate-limited.
+//! - `reaction.rs`: how fast an abort's kill followed the floor crossing.
+//! - `weights.rs`: pinned weights verified before a load.
 #![allow(clippy::disallowed_methods)] // stamps footprints with the wall clock
 
 use std::collections::HashMap;
@@ -59,15 +64,27 @@ pub enum Feedback {
         stamp: Option<FileStamp>,
         result: Result<String, String>,
     },
+    /// Zombies reaped by one scan.
+    Reaped {
+        count: usize,
+    },
 }
 
+mod health;
+mod reaction;
 mod weights;
+mod zombies;
+
+pub use reaction::crossing;
+pub use zombies::{ZombieCount, REAP_INTERVAL, ZOMBIE_EVENT_EVERY};
 
 pub struct Executor {
     runner: Runner,
     launches: HashMap<String, Launch>,
     children: HashMap<String, RunningChild>,
     probes: HashMap<String, AbortHandle>,
+    /// Liveness probe tasks, by unit.
+    health: HashMap<String, AbortHandle>,
     log_matchers: HashMap<String, LogMatcher>,
     waiters: HashMap<String, Vec<oneshot::Sender<Response>>>,
     store: Store,
@@ -77,6 +94,7 @@ pub struct Executor {
     reading: Option<ReadingContext>,
     /// When the last kill signal was sent (for the abort's timing figures).
     last_kill: Option<Instant>,
+    zombies: ZombieCount,
 }
 
 impl Executor {
@@ -91,6 +109,7 @@ impl Executor {
             launches,
             children: HashMap::new(),
             probes: HashMap::new(),
+            health: HashMap::new(),
             log_matchers: HashMap::new(),
             waiters: HashMap::new(),
             store,
@@ -98,6 +117,7 @@ impl Executor {
             stored: Vec::new(),
             reading: None,
             last_kill: None,
+            zombies: ZombieCount::default(),
         }
     }
 
@@ -149,6 +169,7 @@ impl Executor {
             match action {
                 Action::KillNow { name } => self.kill_now(&name),
                 Action::Spawn { name } => follow.extend(self.spawn(&name)),
+                Action::WatchHealth { name, pid } => self.watch_health(&name, pid),
                 Action::Stop { name, grace } => self.stop(&name, grace),
                 Action::Event(event) => {
                     let event = self.with_reaction_figures(event);
@@ -220,45 +241,6 @@ impl Executor {
             self.last_kill = Some(Instant::now());
         }
         self.cancel_probe(name);
-    }
-
-    /// Adds to a `load_aborted` event how fast the kill followed the reading that showed the
-    /// floor crossed (`sample_to_kill_us`), and followed the crossing itself, estimated by
-    /// linear interpolation between that reading and the one before (`crossing_to_kill_us`).
-    fn with_reaction_figures(&mut self, event: NewEvent) -> NewEvent {
-        if event.kind != "load_aborted" {
-            return event;
-        }
-        let (Some(kill), Some(reading)) = (self.last_kill.take(), self.reading) else {
-            return event;
-        };
-        let micros = |d: Duration| d.as_micros() as u64;
-        let mut event = event.figure(
-            "sample_to_kill_us",
-            micros(kill.saturating_duration_since(reading.taken_at)),
-        );
-        let floor = event.figures.get("floor_bytes").and_then(|v| v.as_u64());
-        if let (Some(floor), Some((before, at))) = (floor, reading.previous) {
-            if let Some(crossed) = crossing(
-                before.get(),
-                at,
-                reading.available.get(),
-                reading.taken_at,
-                floor,
-            ) {
-                event = event
-                    .figure(
-                        "crossing_to_kill_us",
-                        micros(kill.saturating_duration_since(crossed)),
-                    )
-                    .figure(
-                        "sample_interval_us",
-                        micros(reading.taken_at.saturating_duration_since(at)),
-                    )
-                    .figure("previous_available_bytes", before.get());
-            }
-        }
-        event
     }
 
     fn stop(&mut self, name: &str, grace: Duration) {
@@ -345,8 +327,12 @@ impl Executor {
         self.probes.insert(name.to_string(), task.abort_handle());
     }
 
+    /// Ends the ready and liveness probes of `name` (stopped, killed or exited).
     fn cancel_probe(&mut self, name: &str) {
         if let Some(task) = self.probes.remove(name) {
+            task.abort();
+        }
+        if let Some(task) = self.health.remove(name) {
             task.abort();
         }
         self.log_matchers.remove(name);
@@ -406,44 +392,5 @@ impl Executor {
             }
         };
         let _ = tokio::time::timeout(deadline, all).await;
-    }
-}
-
-/// When `available` crossed `floor`, by linear interpolation between two readings; `None` when
-/// the readings do not bracket the floor (`before` ≥ floor > `after`).
-pub fn crossing(
-    before: u64,
-    at: Instant,
-    after: u64,
-    then: Instant,
-    floor: u64,
-) -> Option<Instant> {
-    if !(before >= floor && floor > after) {
-        return None;
-    }
-    let fraction = (before - floor) as f64 / (before - after) as f64;
-    Some(at + then.saturating_duration_since(at).mul_f64(fraction))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn interpolates_the_floor_crossing_between_two_readings() {
-        #[allow(clippy::disallowed_methods)]
-        let t0 = Instant::now();
-        let t1 = t0 + Duration::from_millis(10);
-        // 1000 → 600 over 10 ms; the floor 900 is a quarter of the way down.
-        let crossed = crossing(1000, t0, 600, t1, 900).unwrap();
-        assert_eq!(crossed - t0, Duration::from_micros(2500));
-        assert!(
-            crossing(800, t0, 600, t1, 900).is_none(),
-            "already under the floor"
-        );
-        assert!(
-            crossing(1000, t0, 950, t1, 900).is_none(),
-            "not under it yet"
-        );
     }
 }

@@ -1,22 +1,38 @@
 //! The launch plan: what the configuration says about each model and service, in the forms the
-//! engine (pure [`UnitSpec`]s), the runner ([`Spec`]) and the ready probes need.
+//! engine (pure [`UnitSpec`]s), the runner ([`Spec`]), the ready probes and the liveness probes
+//! need.
 //!
 //! Built once at start-up from a validated [`Config`]; nothing here does I/O.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use crate::agent::engine::UnitSpec;
-use crate::config::{Config, ProgramConfig, ReadyCheck};
+use crate::agent::engine::{HealthSpec, UnitSpec};
+use crate::config::probe::{HealthCheck, HealthProbe};
+use crate::config::{Config, ProgramConfig, ReadyCheck, RestartConfig};
 use crate::gate::GateConfig;
+use crate::probe::{HttpTarget, Liveness};
 use crate::runner::Spec;
+use crate::supervisor::policy::RestartPolicy;
 use crate::units::Bytes;
+
+/// A liveness probe as the I/O layer runs it: one check every `interval`, each bounded by
+/// `timeout`.
+#[derive(Debug, Clone)]
+pub struct HealthPlan {
+    pub probe: Liveness,
+    pub interval: Duration,
+    pub timeout: Duration,
+}
 
 /// Everything needed to start one unit and tell when it is ready.
 #[derive(Debug, Clone)]
 pub struct Launch {
     pub spec: Spec,
     pub ready: Option<ReadyCheck>,
+    /// The liveness probe, run once the unit is running (or ready).
+    pub health: Option<HealthPlan>,
     /// Pinned weights: the file and its expected sha256 (lowercase hex).
     pub weights: Option<(PathBuf, String)>,
 }
@@ -44,6 +60,66 @@ fn runner_spec(program: &ProgramConfig) -> Spec {
     }
 }
 
+/// The restart policy from `restart = { ... }`.
+pub fn restart_policy(r: &RestartConfig) -> RestartPolicy {
+    RestartPolicy {
+        initial: r.initial.0,
+        max: r.max.0,
+        max_restarts: r.max_restarts,
+        window: r.window.0,
+        reset_after: r.reset_after.0,
+    }
+}
+
+/// The probe the I/O layer runs and the figures the engine counts with; `None` without a
+/// `health` table (or with an URL the probe cannot use, which `config check` reports first).
+fn health(program: &ProgramConfig) -> Option<(HealthPlan, HealthSpec)> {
+    let h: &HealthProbe = program.health.as_ref()?;
+    let (kind, probe) = match &h.check {
+        HealthCheck::Http(url) => match HttpTarget::parse(url) {
+            Ok(t) => ("http", Liveness::Http(t)),
+            Err(e) => {
+                tracing::error!("health probe of {}: {e}; not probed", program.name);
+                return None;
+            }
+        },
+        HealthCheck::Tcp(addr) => ("tcp", Liveness::Tcp(addr.clone())),
+        HealthCheck::Exec(argv) => ("exec", Liveness::Exec(argv.0.clone())),
+        HealthCheck::Heartbeat { path, stale_after } => (
+            "heartbeat",
+            Liveness::Heartbeat {
+                path: path.clone(),
+                stale_after: stale_after.0,
+            },
+        ),
+    };
+    let plan = HealthPlan {
+        probe,
+        interval: h.interval.0,
+        timeout: h.timeout.0,
+    };
+    let spec = HealthSpec {
+        kind,
+        interval: h.interval.0,
+        timeout: h.timeout.0,
+        failures: h.failures,
+    };
+    Some((plan, spec))
+}
+
+fn unit_spec(p: &ProgramConfig, declared: Option<Bytes>, verify: bool, ready: bool) -> UnitSpec {
+    UnitSpec {
+        name: p.name.clone(),
+        declared,
+        verify_weights: verify,
+        autostart: p.autostart,
+        stop_grace: p.stop_grace.0,
+        restart: restart_policy(&p.restart),
+        health: health(p).map(|(_, spec)| spec),
+        awaits_ready: ready,
+    }
+}
+
 /// The gate's policy from `[memory]` and `[gate]`, with the board's default reserve where the
 /// configuration names none.
 pub fn gate_config(config: &Config, board_reserve: Bytes) -> GateConfig {
@@ -66,13 +142,8 @@ pub fn plan(config: &Config, board_reserve: Bytes) -> Plan {
     let mut launches = BTreeMap::new();
     for model in &config.models {
         let p = &model.program;
-        units.push(UnitSpec {
-            name: p.name.clone(),
-            declared: Some(model.memory),
-            verify_weights: model.weights.is_some() && model.sha256.is_some(),
-            autostart: p.autostart,
-            stop_grace: p.stop_grace.0,
-        });
+        let verify = model.weights.is_some() && model.sha256.is_some();
+        units.push(unit_spec(p, Some(model.memory), verify, true));
         let weights = match (&model.weights, &model.sha256) {
             (Some(path), Some(sum)) => Some((path.clone(), sum.to_ascii_lowercase())),
             _ => None,
@@ -82,24 +153,20 @@ pub fn plan(config: &Config, board_reserve: Bytes) -> Plan {
             Launch {
                 spec: runner_spec(p),
                 ready: Some(model.ready.check.clone()),
+                health: health(p).map(|(plan, _)| plan),
                 weights,
             },
         );
     }
     for service in &config.services {
         let p = &service.program;
-        units.push(UnitSpec {
-            name: p.name.clone(),
-            declared: None,
-            verify_weights: false,
-            autostart: p.autostart,
-            stop_grace: p.stop_grace.0,
-        });
+        units.push(unit_spec(p, None, false, service.ready.is_some()));
         launches.insert(
             p.name.clone(),
             Launch {
                 spec: runner_spec(p),
                 ready: service.ready.as_ref().map(|r| r.check.clone()),
+                health: health(p).map(|(plan, _)| plan),
                 weights: None,
             },
         );
@@ -151,6 +218,40 @@ autostart = true
             vec![("CUDA_VISIBLE_DEVICES".into(), "0".into())]
         );
         assert_eq!(llm.weights.as_ref().unwrap().1, "a".repeat(64));
+    }
+
+    #[test]
+    fn carries_restart_policy_and_liveness_probe_to_the_engine_and_the_executor() {
+        let text = r#"
+[[service]]
+name = "beat"
+command = ["srv"]
+health = { heartbeat = "/run/beat", stale_after = "5s", interval = "1s", timeout = "500ms", failures = 2 }
+restart = { initial = "200ms", max = "1s", max_restarts = 3, window = "1m", reset_after = "2m" }
+
+[[service]]
+name = "plain"
+command = ["srv"]
+ready = { tcp = "127.0.0.1:9" }
+"#;
+        let config = Config::from_toml_str(text).unwrap();
+        let plan = plan(&config, Bytes::from_mib(512));
+        let beat = &plan.units[0];
+        assert_eq!(beat.restart.initial, Duration::from_millis(200));
+        assert_eq!(beat.restart.max_restarts, 3);
+        assert_eq!(beat.restart.reset_after, Duration::from_secs(120));
+        let health = beat.health.as_ref().unwrap();
+        assert_eq!((health.kind, health.failures), ("heartbeat", 2));
+        assert!(!beat.awaits_ready);
+        let probe = plan.launches["beat"].health.as_ref().unwrap();
+        assert_eq!(probe.interval, Duration::from_secs(1));
+        assert!(matches!(
+            &probe.probe,
+            Liveness::Heartbeat { stale_after, .. } if *stale_after == Duration::from_secs(5)
+        ));
+        assert!(plan.units[1].health.is_none());
+        assert!(plan.units[1].awaits_ready);
+        assert!(plan.launches["plain"].health.is_none());
     }
 
     #[test]

@@ -112,9 +112,12 @@ impl Observation {
 #[derive(Debug, Clone, PartialEq)]
 pub enum WatchAction {
     Event(NewEvent),
-    /// Restart the unit (the engine's `restart`: stop, then start again, through the gate).
+    /// Stop the unit for a supervised restart (the engine's `intervene`: the exit is judged
+    /// by the restart policy, so a unit that keeps passing its limit ends in `gave_up`).
+    /// `cause` is the kind of the event that decided it.
     Restart {
         name: String,
+        cause: String,
     },
     /// Hold `bytes` out of new loads' budget under `key`.
     Reserve {
@@ -260,10 +263,11 @@ fn round3(x: f64) -> f64 {
 }
 
 /// Asks for one restart of this process.
-fn restart(name: &str, w: &mut Watched, out: &mut Vec<WatchAction>) {
+fn restart(name: &str, cause: &str, w: &mut Watched, out: &mut Vec<WatchAction>) {
     if !std::mem::replace(&mut w.restart_asked, true) {
         out.push(WatchAction::Restart {
             name: name.to_string(),
+            cause: cause.to_string(),
         });
     }
 }
@@ -290,7 +294,7 @@ fn limits(
                     .figure("limit_bytes", limit.get())
                     .figure("pid", obs.pid),
             ));
-            restart(name, w, out);
+            restart(name, "memory_limit_exceeded", w, out);
         }
     }
     let counts = [
@@ -311,7 +315,7 @@ fn limits(
             &mut w.threads_over,
         ),
     ];
-    let mut wants_restart = false;
+    let mut wants_restart = None;
     for (what, figure, max_name, count, max, over) in counts {
         let (Some(count), Some(max)) = (count, max) else {
             continue;
@@ -344,10 +348,12 @@ fn limits(
                 .figure("pid", obs.pid)
                 .figure("on_limit", if restarting { "restart" } else { "warn" }),
         ));
-        wants_restart |= restarting;
+        if restarting && wants_restart.is_none() {
+            wants_restart = Some(format!("{what}_limit_exceeded"));
+        }
     }
-    if wants_restart {
-        restart(name, w, out);
+    if let Some(cause) = wants_restart {
+        restart(name, &cause, w, out);
     }
 }
 

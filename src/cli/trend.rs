@@ -166,6 +166,7 @@ mod tests {
             memory_bytes: Some(210 * Bytes::MIB),
             trend,
             restarts: 0,
+            restart_in_ms: None,
             reason: None,
         }
     }

@@ -7,4 +7,5 @@ mod gate;
 mod harness;
 mod sim_model;
 mod store;
+mod supervise;
 mod watch;

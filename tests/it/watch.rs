@@ -174,11 +174,20 @@ fn a_service_past_its_memory_limit_is_restarted_with_the_figures_behind_it() {
         let s = agent.service("fat");
         s["pid"].as_u64().is_some_and(|p| p != old).then_some(())
     });
-    let stopped = agent
-        .events()
-        .into_iter()
-        .any(|e| e["kind"] == "unloaded" && e["subject"] == "fat");
-    assert!(stopped, "the old process was stopped by the restart");
+    let events = agent.events();
+    let stopped = events.iter().any(|e| {
+        e["kind"] == "service_exited"
+            && e["subject"] == "fat"
+            && e["figures"]["cause"] == "memory_limit_exceeded"
+    });
+    assert!(
+        stopped,
+        "the old process was stopped for its limit: {events:?}"
+    );
+    let scheduled = events
+        .iter()
+        .any(|e| e["kind"] == "restart_scheduled" && e["subject"] == "fat");
+    assert!(scheduled, "the restart went through the restart policy");
     eprintln!(
         "memory_limit_exceeded: tree PSS {:.0} MiB over a 100 MiB limit",
         pss as f64 / MIB

@@ -138,6 +138,7 @@ impl Agent {
                 "version": env!("CARGO_PKG_VERSION"),
                 "uptime_ms": now.duration_since(self.started).as_millis() as u64,
                 "socket": self.socket.display().to_string(),
+                "zombies_reaped": self.executor.zombies_reaped(),
             },
         })
     }

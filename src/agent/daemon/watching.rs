@@ -93,7 +93,12 @@ impl Agent {
             let now = Instant::now();
             match action {
                 WatchAction::Event(event) => self.drive(vec![Action::Event(event)]),
-                WatchAction::Restart { name } => match self.engine.restart(&name, now) {
+                WatchAction::Restart { name, cause } => match self.engine.intervene(
+                    &name,
+                    &cause,
+                    format!("the watcher decided ({cause})"),
+                    now,
+                ) {
                     Ok(actions) => self.drive(actions),
                     Err(refusal) => {
                         self.executor.record(

@@ -1,7 +1,7 @@
 //! The engine's half that turns the gate's decisions into unit states and I/O actions: an
 //! abort's kill first, every load ending answered through one path ([`Engine::finish`]).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::{Action, Engine};
 use crate::gate::{GateAction, GateInput, Presence};
@@ -75,6 +75,7 @@ impl Engine {
                     footprint,
                 });
                 self.finish(&name, ServiceState::Ready, None, out);
+                out.extend(self.watch_health(&name));
             }
             GateAction::LoadFailed { reason, .. } => {
                 let aborted = self.state(&name) == Some(ServiceState::Failed);
@@ -85,17 +86,10 @@ impl Engine {
                 };
                 let alive = self.units.get(&name).is_some_and(|u| u.pid.is_some());
                 if alive && !aborted {
-                    let grace = self
-                        .units
-                        .get(&name)
-                        .map_or(Duration::ZERO, |u| u.spec.stop_grace);
                     if let Some(u) = self.units.get_mut(&name) {
                         u.stopping = true;
                     }
-                    out.push(Action::Stop {
-                        name: name.clone(),
-                        grace,
-                    });
+                    self.stop(&name, out);
                 }
                 self.finish(&name, ServiceState::Failed, text, out);
             }

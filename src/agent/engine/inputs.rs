@@ -1,9 +1,11 @@
 //! The engine's reactions to what happens to units outside a command: a weights check that
 //! finished, a spawn that failed, a process tree that ended (matched by pid, so a late exit of
-//! an earlier incarnation changes nothing).
+//! an earlier incarnation changes nothing). An exit nobody asked for, or one after failed health
+//! checks, goes to the restart policy (`supervise.rs`).
 
 use std::time::Instant;
 
+use super::supervise::Ended;
 use super::{Action, Engine, ServiceState};
 use crate::event::NewEvent;
 use crate::gate::GateInput;
@@ -76,29 +78,33 @@ impl Engine {
         unit.memory = None;
         let expected = std::mem::take(&mut unit.stopping);
         let restart = std::mem::take(&mut unit.restart_after_stop);
+        let supervisor_stop = unit.supervisor_stop.take();
         let was = unit.state;
         let mut out = Vec::new();
-        let mut event = if expected {
-            NewEvent::info("unloaded", Some(name)).message("stopped on request")
-        } else {
-            NewEvent::warning("service_exited", Some(name)).message(describe_exit(code, signal))
+        let exit = describe_exit(code, signal);
+        let event = match (&supervisor_stop, expected) {
+            (Some(stop), _) => NewEvent::warning("service_exited", Some(name))
+                .message(format!(
+                    "stopped by the supervisor ({}: {}): {exit}",
+                    stop.cause, stop.detail
+                ))
+                .figure("cause", stop.cause.clone()),
+            (None, true) => NewEvent::info("unloaded", Some(name)).message("stopped on request"),
+            (None, false) => NewEvent::warning("service_exited", Some(name))
+                .message(exit.clone())
+                .figure("cause", "exit"),
         };
-        if let Some(c) = code {
-            event = event.figure("exit_code", c);
-        }
-        if let Some(s) = signal {
-            event = event.figure("signal", s);
-        }
-        out.push(Action::Event(event));
+        let ended = Ended { code, signal };
+        out.push(Action::Event(ended.figures(event)));
         // The gate decides what an exit means for a load in flight (LoadFailed), and frees
         // the model's place for the next request either way.
         out.extend(self.gate_step(GateInput::Exited { model: name.into() }, now));
         let state_now = self.state(name);
         if state_now == Some(was) && was != ServiceState::Failed {
-            let (state, reason) = if expected {
+            let (state, reason) = if expected && supervisor_stop.is_none() {
                 (ServiceState::Stopped, None)
             } else {
-                (ServiceState::Failed, Some(describe_exit(code, signal)))
+                (ServiceState::Failed, Some(exit.clone()))
             };
             self.set(name, state, reason);
         }
@@ -109,6 +115,11 @@ impl Engine {
             if let Ok(actions) = self.load(name, now) {
                 out.extend(actions);
             }
+        } else if let Some(stop) = supervisor_stop {
+            let why = format!("stopped by the supervisor ({}), {exit}", stop.cause);
+            out.extend(self.judge_exit(name, was, ended, (&stop.cause, &why), now));
+        } else if !expected {
+            out.extend(self.judge_exit(name, was, ended, ("exit", &exit), now));
         }
         out
     }

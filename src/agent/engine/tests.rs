@@ -12,6 +12,9 @@ fn spec(name: &str, declared: Option<u64>) -> UnitSpec {
         verify_weights: false,
         autostart: false,
         stop_grace: Duration::from_secs(1),
+        restart: crate::supervisor::policy::RestartPolicy::default(),
+        health: None,
+        awaits_ready: declared.is_some(),
     }
 }
 
@@ -243,7 +246,9 @@ fn a_model_that_dies_while_loading_fails_its_load() {
     );
     assert!(kinds(&out).contains(&"load_failed".to_string()));
     assert!(kinds(&out).contains(&"finished:a:failed".to_string()));
-    assert_eq!(rig.engine.view("a").unwrap().state, "failed");
+    // The load failed; the supervisor then schedules a restart (through the gate again).
+    assert!(kinds(&out).contains(&"restart_scheduled".to_string()));
+    assert_eq!(rig.engine.view("a").unwrap().state, "backing_off");
     assert!(rig.engine.gate().in_flight().is_none());
 }
 

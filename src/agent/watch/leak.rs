@@ -105,7 +105,7 @@ pub(super) fn leak(
             spec,
             reserve,
         )));
-        restart(name, w, out);
+        restart(name, "leak_restart", w, out);
     }
 }
 

@@ -38,7 +38,7 @@ fn kinds(actions: &[WatchAction]) -> Vec<String> {
         .iter()
         .map(|a| match a {
             WatchAction::Event(e) => e.kind.clone(),
-            WatchAction::Restart { name } => format!("restart {name}"),
+            WatchAction::Restart { name, .. } => format!("restart {name}"),
             WatchAction::Reserve { key, .. } => format!("reserve {key}"),
             WatchAction::Release { key } => format!("release {key}"),
         })

@@ -1,0 +1,146 @@
+//! The engine's commands: `load`, `unload`, `restart` (from the control socket, MQTT, or a
+//! supervisor decision such as a limit restart) and the autostart at start-up. Each takes `now`
+//! and returns actions, or a [`Refusal`] that changed nothing.
+
+use std::time::Instant;
+
+use super::{Action, Engine, Refusal, ServiceState};
+use crate::gate::GateInput;
+
+impl Engine {
+    /// Requests for every autostart unit, in configuration order.
+    pub fn start(&mut self, now: Instant) -> Vec<Action> {
+        let names: Vec<String> = self
+            .units
+            .values()
+            .filter(|u| u.spec.autostart)
+            .map(|u| u.spec.name.clone())
+            .collect();
+        let mut out = Vec::new();
+        for name in names {
+            if let Ok(actions) = self.load(&name, now) {
+                out.extend(actions);
+            }
+        }
+        out
+    }
+
+    /// `load NAME`: verify (if pinned), then ask the gate; services start directly.
+    /// A unit that gave up is revived (the operator asked for it); one backing off is refused
+    /// (`restart` starts it at once).
+    pub fn load(&mut self, name: &str, now: Instant) -> Result<Vec<Action>, Refusal> {
+        self.tick_clock(now);
+        let unit = self.unit(name)?;
+        match unit.state {
+            ServiceState::Queued
+            | ServiceState::Loading
+            | ServiceState::Ready
+            | ServiceState::Running
+            | ServiceState::BackingOff => {
+                return Err(Refusal::Already {
+                    name: name.to_string(),
+                    state: unit.state.as_str(),
+                })
+            }
+            _ => {}
+        }
+        if let Some(pid) = unit.pid {
+            return Err(Refusal::StillStopping {
+                name: name.to_string(),
+                pid,
+            });
+        }
+        let mut out = self.revive(name);
+        out.extend(self.start_unit(name, now));
+        Ok(out)
+    }
+
+    /// Starts a unit whatever its state: a service spawns, a model is verified and requested.
+    pub(super) fn start_unit(&mut self, name: &str, now: Instant) -> Vec<Action> {
+        let Some(unit) = self.units.get(name) else {
+            return Vec::new();
+        };
+        let (declared, verify) = (unit.spec.declared, unit.spec.verify_weights);
+        let Some(declared) = declared else {
+            return self.spawn_service(name);
+        };
+        if verify {
+            self.set(
+                name,
+                ServiceState::Queued,
+                Some("verifying weights sha256".into()),
+            );
+            return vec![Action::VerifyWeights {
+                name: name.to_string(),
+            }];
+        }
+        self.request(name, declared, now)
+    }
+
+    /// `unload NAME`: off the queue, abort a load, or stop a running process.
+    pub fn unload(&mut self, name: &str, now: Instant) -> Result<Vec<Action>, Refusal> {
+        self.tick_clock(now);
+        let unit = self.unit(name)?;
+        let state = unit.state;
+        let mut out = Vec::new();
+        match state {
+            ServiceState::Queued | ServiceState::Loading => {
+                let gated = self.gate_step(GateInput::Cancel { model: name.into() }, now);
+                out.extend(gated);
+                if state == ServiceState::Queued {
+                    self.set(
+                        name,
+                        ServiceState::Stopped,
+                        Some("unloaded while queued".into()),
+                    );
+                }
+            }
+            ServiceState::Ready | ServiceState::Running => {
+                if let Some(u) = self.units.get_mut(name) {
+                    u.stopping = true;
+                    u.supervisor_stop = None;
+                    u.reason = Some("stopping on request".into());
+                }
+                self.stop(name, &mut out);
+            }
+            ServiceState::BackingOff => out.extend(self.cancel_restart(name)),
+            _ => {
+                if let Some(u) = self.units.get_mut(name) {
+                    u.restart_after_stop = false;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// `restart NAME`: stop if running, then load again (through the gate for a model). A unit
+    /// backing off starts at once; one that gave up is revived first.
+    pub fn restart(&mut self, name: &str, now: Instant) -> Result<Vec<Action>, Refusal> {
+        self.tick_clock(now);
+        let unit = self.unit(name)?;
+        if unit.pid.is_some() {
+            if let Some(u) = self.units.get_mut(name) {
+                u.stopping = true;
+                u.supervisor_stop = None;
+                u.restart_after_stop = true;
+            }
+            let mut out = Vec::new();
+            self.stop(name, &mut out);
+            return Ok(out);
+        }
+        match unit.state {
+            ServiceState::Queued | ServiceState::Loading => Err(Refusal::Already {
+                name: name.to_string(),
+                state: unit.state.as_str(),
+            }),
+            ServiceState::BackingOff => {
+                if let Some(u) = self.units.get_mut(name) {
+                    u.restart_at = None;
+                    u.restarts += 1;
+                }
+                Ok(self.start_unit(name, now))
+            }
+            _ => self.load(name, now),
+        }
+    }
+}

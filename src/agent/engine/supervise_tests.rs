@@ -1,0 +1,432 @@
+//! Supervision through the engine on synthetic instants with a fixed jitter draw (0.5: every
+//! backoff is half its ceiling): restart timing, the crash-loop cap, revival, liveness with
+//! teeth, pid-keyed probe results, the shortened grace, gated restarts.
+use super::supervise::CRITICAL_STOP_GRACE;
+use super::*;
+use crate::gate::GateConfig;
+
+const GIB: u64 = 1 << 30;
+const MS: Duration = Duration::from_millis(1);
+
+fn half() -> f64 {
+    0.5
+}
+
+fn policy() -> RestartPolicy {
+    RestartPolicy {
+        initial: 200 * MS,
+        max: Duration::from_secs(1),
+        max_restarts: 3,
+        window: Duration::from_secs(60),
+        reset_after: Duration::from_secs(10),
+    }
+}
+
+fn service(name: &str, health: Option<u32>) -> UnitSpec {
+    UnitSpec {
+        name: name.into(),
+        declared: None,
+        verify_weights: false,
+        autostart: false,
+        stop_grace: Duration::from_secs(10),
+        restart: policy(),
+        health: health.map(|failures| HealthSpec {
+            kind: "http",
+            interval: Duration::from_secs(1),
+            timeout: 500 * MS,
+            failures,
+        }),
+        awaits_ready: false,
+    }
+}
+
+struct Rig {
+    engine: Engine,
+    t0: Instant,
+}
+
+impl Rig {
+    fn new(specs: Vec<UnitSpec>) -> Rig {
+        #[allow(clippy::disallowed_methods)] // one base instant for the whole test
+        let t0 = Instant::now();
+        let mut cfg = GateConfig::with_reserve(Bytes(GIB / 2));
+        cfg.settle_window = 200 * MS;
+        let gate = Gate::new(cfg);
+        let engine = Engine::new(gate, specs, BTreeMap::new()).with_draw(half);
+        Rig { engine, t0 }
+    }
+
+    fn at(&self, ms: u64) -> Instant {
+        self.t0 + Duration::from_millis(ms)
+    }
+
+    fn input(&mut self, ms: u64, input: Input) -> Vec<Action> {
+        let now = self.at(ms);
+        self.engine.input(input, now)
+    }
+
+    fn spawned(&mut self, ms: u64, name: &str, pid: u32) -> Vec<Action> {
+        self.input(
+            ms,
+            Input::Spawned {
+                name: name.into(),
+                pid,
+            },
+        )
+    }
+
+    fn exited(&mut self, ms: u64, name: &str, pid: u32, code: i32) -> Vec<Action> {
+        self.input(
+            ms,
+            Input::Exited {
+                name: name.into(),
+                pid,
+                code: Some(code),
+                signal: None,
+            },
+        )
+    }
+
+    fn health(&mut self, ms: u64, name: &str, pid: u32, ok: bool) -> Vec<Action> {
+        let detail = if ok { "http 200" } else { "http 500" }.to_string();
+        self.input(
+            ms,
+            Input::Health {
+                name: name.into(),
+                pid,
+                ok,
+                detail,
+            },
+        )
+    }
+
+    fn reading(&mut self, ms: u64, available: u64) -> Vec<Action> {
+        let now = self.at(ms);
+        let r = MemReading {
+            available: Bytes(available),
+            total: Bytes(3 * GIB),
+            taken_at: now,
+            loading_tree_pss: None,
+            loading_gpu: None,
+        };
+        self.engine.input(Input::Reading(r), now)
+    }
+
+    fn state(&self, name: &str) -> String {
+        self.engine.view(name).map(|v| v.state).unwrap_or_default()
+    }
+}
+
+fn event<'a>(actions: &'a [Action], kind: &str) -> Option<&'a NewEvent> {
+    actions.iter().find_map(|a| match a {
+        Action::Event(e) if e.kind == kind => Some(e),
+        _ => None,
+    })
+}
+
+fn spawns(actions: &[Action]) -> usize {
+    actions
+        .iter()
+        .filter(|a| matches!(a, Action::Spawn { .. }))
+        .count()
+}
+
+#[test]
+fn restarts_follow_the_policy_then_give_up_and_restart_revives() {
+    let mut rig = Rig::new(vec![service("svc", None)]);
+    let out = rig.engine.load("svc", rig.at(0)).unwrap();
+    assert_eq!(spawns(&out), 1);
+    let mut now = 0;
+    let mut pid = 100;
+    // Ceilings 200, 400, 800 ms; the fixed draw takes half of each.
+    for (attempt, backoff) in [(0u64, 100u64), (1, 200), (2, 400)] {
+        let started = rig.spawned(now, "svc", pid);
+        assert!(event(&started, "service_started").is_some());
+        now += 5;
+        let out = rig.exited(now, "svc", pid, 1);
+        let e = event(&out, "restart_scheduled").expect("a restart is scheduled");
+        assert_eq!(e.figures["attempt"], attempt);
+        assert_eq!(e.figures["backoff_ms"], backoff);
+        assert_eq!(e.figures["uptime_ms"], 5);
+        assert_eq!(e.figures["exit_code"], 1);
+        assert_eq!(rig.state("svc"), "backing_off");
+        assert_eq!(rig.engine.view("svc").unwrap().restart_in_ms, Some(backoff));
+        // No hot loop: ticks before the backoff has run out start nothing.
+        for t in (now..now + backoff).step_by(10) {
+            assert_eq!(spawns(&rig.input(t, Input::Tick)), 0, "spawned at {t} ms");
+        }
+        now += backoff;
+        assert_eq!(spawns(&rig.input(now, Input::Tick)), 1);
+        assert_eq!(rig.state("svc"), "running");
+        pid += 1;
+    }
+    assert_eq!(rig.engine.view("svc").unwrap().restarts, 3);
+    rig.spawned(now, "svc", pid);
+    let out = rig.exited(now + 5, "svc", pid, 1);
+    let e = event(&out, "gave_up").expect("the fourth exit in the window gives up");
+    assert_eq!(e.severity, crate::event::Severity::Error);
+    assert_eq!(e.figures["restarts_in_window"], 4);
+    assert_eq!(e.figures["max_restarts"], 3);
+    assert!(event(&out, "restart_scheduled").is_none());
+    assert_eq!(rig.state("svc"), "gave_up");
+    for t in (now..now + 120_000).step_by(100) {
+        assert_eq!(spawns(&rig.input(t, Input::Tick)), 0);
+    }
+    let out = rig.engine.restart("svc", rig.at(now + 120_000)).unwrap();
+    assert!(event(&out, "revived").is_some());
+    assert_eq!(spawns(&out), 1);
+    rig.spawned(now + 120_000, "svc", pid + 1);
+    let out = rig.exited(now + 120_005, "svc", pid + 1, 1);
+    let e = event(&out, "restart_scheduled").expect("revived: restarts again");
+    assert_eq!(e.figures["attempt"], 0);
+}
+
+#[test]
+fn the_attempt_counter_resets_after_proven_uptime() {
+    let mut rig = Rig::new(vec![service("svc", None)]);
+    rig.engine.load("svc", rig.at(0)).unwrap();
+    rig.spawned(0, "svc", 1);
+    rig.exited(5, "svc", 1, 1);
+    rig.input(105, Input::Tick);
+    rig.spawned(105, "svc", 2);
+    // Up 10 s (reset_after) before this exit: attempt 0 again, not 1.
+    let out = rig.exited(10_105, "svc", 2, 1);
+    let e = event(&out, "restart_scheduled").unwrap();
+    assert_eq!(e.figures["attempt"], 0);
+    assert_eq!(e.figures["uptime_ms"], 10_000);
+}
+
+#[test]
+fn k_failed_probes_in_a_row_restart_the_service_and_old_results_are_ignored() {
+    let mut rig = Rig::new(vec![service("svc", Some(3))]);
+    rig.engine.load("svc", rig.at(0)).unwrap();
+    let out = rig.spawned(0, "svc", 10);
+    assert!(out
+        .iter()
+        .any(|a| matches!(a, Action::WatchHealth { pid: 10, .. })));
+    assert!(rig.health(1000, "svc", 10, false).is_empty());
+    assert!(rig.health(2000, "svc", 10, false).is_empty());
+    assert!(
+        rig.health(3000, "svc", 10, true).is_empty(),
+        "a pass resets"
+    );
+    assert!(rig.health(4000, "svc", 10, false).is_empty());
+    assert!(rig.health(5000, "svc", 10, false).is_empty());
+    let out = rig.health(6000, "svc", 10, false);
+    let e = event(&out, "health_failed").expect("three in a row fail");
+    assert_eq!(e.figures["failures"], 3);
+    assert_eq!(e.figures["probe"], "http");
+    assert_eq!(e.figures["detail"], "http 500");
+    assert_eq!(e.figures["interval_ms"], 1000);
+    assert!(out.iter().any(|a| matches!(a, Action::Stop { .. })));
+    // Results still in flight for the stopping process change nothing.
+    assert!(rig.health(6100, "svc", 10, false).is_empty());
+    let out = rig.input(
+        6200,
+        Input::Exited {
+            name: "svc".into(),
+            pid: 10,
+            code: None,
+            signal: Some(15),
+        },
+    );
+    let exited = event(&out, "service_exited").expect("the stop is not an unload");
+    assert_eq!(exited.figures["cause"], "health_failed");
+    let e = event(&out, "restart_scheduled").unwrap();
+    assert_eq!(e.figures["cause"], "health_failed");
+    assert_eq!(e.figures["signal"], 15);
+    rig.input(6300, Input::Tick);
+    rig.spawned(6300, "svc", 11);
+    for t in 0..5 {
+        assert!(
+            rig.health(6400 + t, "svc", 10, false).is_empty(),
+            "a result about the old pid counted"
+        );
+    }
+    assert_eq!(rig.state("svc"), "running");
+}
+
+#[test]
+fn a_service_with_a_ready_probe_is_watched_only_once_ready() {
+    let mut spec = service("svc", Some(1));
+    spec.awaits_ready = true;
+    let mut rig = Rig::new(vec![spec]);
+    rig.engine.load("svc", rig.at(0)).unwrap();
+    let out = rig.spawned(0, "svc", 10);
+    assert!(!out.iter().any(|a| matches!(a, Action::WatchHealth { .. })));
+    let out = rig.input(50, Input::ReadyProbePassed { name: "svc".into() });
+    assert!(out
+        .iter()
+        .any(|a| matches!(a, Action::WatchHealth { pid: 10, .. })));
+}
+
+#[test]
+fn the_stop_grace_shortens_while_memory_is_under_the_reserve() {
+    let mut rig = Rig::new(vec![service("a", None), service("b", None)]);
+    rig.engine.load("a", rig.at(0)).unwrap();
+    rig.spawned(0, "a", 1);
+    rig.engine.load("b", rig.at(0)).unwrap();
+    rig.spawned(0, "b", 2);
+    rig.reading(10, GIB);
+    let out = rig.engine.unload("a", rig.at(10)).unwrap();
+    assert!(event(&out, "stop_hastened").is_none());
+    assert!(out.contains(&Action::Stop {
+        name: "a".into(),
+        grace: Duration::from_secs(10)
+    }));
+    rig.reading(20, GIB / 4);
+    let out = rig.engine.unload("b", rig.at(20)).unwrap();
+    let e = event(&out, "stop_hastened").expect("under the reserve");
+    assert_eq!(e.figures["grace_ms"], 2000);
+    assert_eq!(e.figures["configured_grace_ms"], 10_000);
+    assert_eq!(e.figures["available_bytes"], GIB / 4);
+    assert_eq!(e.figures["reserve_bytes"], GIB / 2);
+    assert!(out.contains(&Action::Stop {
+        name: "b".into(),
+        grace: CRITICAL_STOP_GRACE
+    }));
+}
+
+#[test]
+fn unloading_a_unit_backing_off_cancels_its_restart() {
+    let mut rig = Rig::new(vec![service("svc", None)]);
+    rig.engine.load("svc", rig.at(0)).unwrap();
+    rig.spawned(0, "svc", 1);
+    rig.exited(5, "svc", 1, 1);
+    assert!(matches!(
+        rig.engine.load("svc", rig.at(6)),
+        Err(Refusal::Already { .. })
+    ));
+    let out = rig.engine.unload("svc", rig.at(6)).unwrap();
+    assert!(event(&out, "restart_cancelled").is_some());
+    assert_eq!(rig.state("svc"), "stopped");
+    assert_eq!(spawns(&rig.input(10_000, Input::Tick)), 0);
+}
+
+fn model(name: &str) -> UnitSpec {
+    let mut s = service(name, Some(2));
+    s.declared = Some(Bytes(GIB / 4));
+    s.awaits_ready = true;
+    s
+}
+
+/// Drives a model from its request to ready with pid `pid`, starting at `ms`.
+fn load_model(rig: &mut Rig, ms: u64, pid: u32) -> Vec<Action> {
+    rig.spawned(ms, "m", pid);
+    let mut out = rig.input(ms, Input::ReadyProbePassed { name: "m".into() });
+    for i in 0..12 {
+        out.extend(rig.reading(ms + i * 100, 2 * GIB));
+    }
+    out
+}
+
+#[test]
+fn a_crashed_model_restarts_through_the_gate_and_is_watched_once_ready() {
+    let mut rig = Rig::new(vec![model("m")]);
+    rig.reading(0, 2 * GIB);
+    let out = rig.engine.load("m", rig.at(1)).unwrap();
+    assert_eq!(spawns(&out), 1);
+    let out = load_model(&mut rig, 1, 7);
+    assert_eq!(rig.state("m"), "ready");
+    assert!(out
+        .iter()
+        .any(|a| matches!(a, Action::WatchHealth { pid: 7, .. })));
+    let out = rig.exited(5000, "m", 7, 139);
+    assert!(event(&out, "restart_scheduled").is_some());
+    assert_eq!(rig.state("m"), "backing_off");
+    rig.reading(5050, 2 * GIB);
+    let out = rig.input(5100, Input::Tick);
+    assert!(event(&out, "load_requested").is_some(), "a gate request");
+    assert!(event(&out, "load_admitted").is_some());
+    assert_eq!(spawns(&out), 1);
+    assert_eq!(rig.state("m"), "loading");
+}
+
+#[test]
+fn an_aborted_load_stays_failed_the_gate_decided() {
+    let mut rig = Rig::new(vec![model("m")]);
+    rig.reading(0, 2 * GIB);
+    rig.engine.load("m", rig.at(1)).unwrap();
+    rig.spawned(1, "m", 7);
+    rig.reading(50, GIB / 8); // under the kill floor
+    let out = rig.input(
+        60,
+        Input::Exited {
+            name: "m".into(),
+            pid: 7,
+            code: None,
+            signal: Some(9),
+        },
+    );
+    assert!(event(&out, "restart_scheduled").is_none());
+    assert_eq!(rig.state("m"), "failed");
+}
+
+#[test]
+fn a_unit_the_watcher_stops_again_and_again_backs_off_and_gives_up() {
+    let mut rig = Rig::new(vec![service("fat", None)]);
+    rig.engine.load("fat", rig.at(0)).unwrap();
+    let mut now = 0;
+    let mut pid = 10;
+    for attempt in 0..3u64 {
+        rig.spawned(now, "fat", pid);
+        let out = rig
+            .engine
+            .intervene(
+                "fat",
+                "memory_limit_exceeded",
+                "over 1GiB".into(),
+                rig.at(now + 5),
+            )
+            .unwrap();
+        assert!(out.iter().any(|a| matches!(a, Action::Stop { .. })));
+        // A second intervention while it stops changes nothing.
+        assert!(rig
+            .engine
+            .intervene(
+                "fat",
+                "memory_limit_exceeded",
+                "again".into(),
+                rig.at(now + 6)
+            )
+            .is_err());
+        let out = rig.input(
+            now + 10,
+            Input::Exited {
+                name: "fat".into(),
+                pid,
+                code: None,
+                signal: Some(15),
+            },
+        );
+        let exited = event(&out, "service_exited").expect("the stop is reported");
+        assert_eq!(exited.figures["cause"], "memory_limit_exceeded");
+        let e = event(&out, "restart_scheduled").expect("judged by the restart policy");
+        assert_eq!(e.figures["attempt"], attempt);
+        now += 10 + e.figures["backoff_ms"].as_u64().unwrap();
+        assert_eq!(spawns(&rig.input(now, Input::Tick)), 1);
+        pid += 1;
+    }
+    rig.spawned(now, "fat", pid);
+    rig.engine
+        .intervene(
+            "fat",
+            "memory_limit_exceeded",
+            "over".into(),
+            rig.at(now + 5),
+        )
+        .unwrap();
+    let out = rig.exited(now + 10, "fat", pid, 0);
+    assert!(event(&out, "gave_up").is_some(), "no endless limit loop");
+    assert_eq!(rig.state("fat"), "gave_up");
+    // Nothing to stop any more: a late watcher decision is refused.
+    assert!(rig
+        .engine
+        .intervene(
+            "fat",
+            "memory_limit_exceeded",
+            "late".into(),
+            rig.at(now + 20)
+        )
+        .is_err());
+}

@@ -1,0 +1,50 @@
+//! What `jetgate services` and the status document show of each unit: state, pid, memory,
+//! restarts, and for a unit backing off the time until its next attempt, as of the engine's
+//! latest input (at most one core tick old).
+
+use super::{Engine, ServiceState, Unit};
+use crate::status::ServiceView;
+use crate::units::Bytes;
+
+impl Engine {
+    pub fn views(&self) -> Vec<ServiceView> {
+        self.units.values().map(|u| self.view_of(u)).collect()
+    }
+
+    pub fn view(&self, name: &str) -> Option<ServiceView> {
+        self.units.get(name).map(|u| self.view_of(u))
+    }
+
+    fn view_of(&self, u: &Unit) -> ServiceView {
+        let restart_in_ms = match (u.restart_at, self.clock) {
+            (Some(at), Some(now)) if u.state == ServiceState::BackingOff => {
+                Some(at.saturating_duration_since(now).as_millis() as u64)
+            }
+            _ => None,
+        };
+        ServiceView {
+            name: u.spec.name.clone(),
+            kind: if u.spec.declared.is_some() {
+                "model"
+            } else {
+                "service"
+            }
+            .to_string(),
+            state: u.state.as_str().to_string(),
+            pid: u.pid,
+            memory_bytes: u.memory.map(Bytes::get),
+            trend: u.trend.clone(),
+            restarts: u.restarts,
+            restart_in_ms,
+            // A queued model's reason changes as the gate re-evaluates: read it live.
+            reason: match u.state {
+                ServiceState::Queued => self
+                    .gate
+                    .queue_reason(&u.spec.name)
+                    .map(str::to_string)
+                    .or_else(|| u.reason.clone()),
+                _ => u.reason.clone(),
+            },
+        }
+    }
+}
