@@ -135,6 +135,11 @@ pub struct TrendConfig {
     pub growing_per_hour: Bytes,
     /// Slope at or above this per hour is `Leaking`.
     pub leaking_per_hour: Bytes,
+    /// Fitted growth over the samples' span below this is `Stable` whatever the rate: a
+    /// few hundred KiB of allocator or page-cache jitter over a short window extrapolates to
+    /// a large hourly rate without being a leak. The default 1 MiB is under half of the
+    /// growth the `growing` rate gives over the default 10-minute window.
+    pub min_change: Bytes,
     /// Fit quality below this is `Stable` whatever the slope. The default 0.3 sits between
     /// pure noise (τ ≈ 0) and a clean leak carrying 25 % wild outliers (τ ≈ 0.56).
     pub min_quality: f64,
@@ -147,6 +152,7 @@ impl Default for TrendConfig {
             warmup: Duration::from_secs(2 * 60),
             growing_per_hour: Bytes::from_mib(16),
             leaking_per_hour: Bytes::from_mib(64),
+            min_change: Bytes::from_mib(1),
             min_quality: 0.3,
         }
     }
@@ -245,7 +251,10 @@ impl Trend {
             return a;
         }
         let per_hour = a.slope_bytes_per_hour;
-        a.verdict = if fit.quality < self.config.min_quality {
+        let change = per_hour / SECS_PER_HOUR * a.window_secs;
+        a.verdict = if fit.quality < self.config.min_quality
+            || change < self.config.min_change.get() as f64
+        {
             Verdict::Stable
         } else if per_hour >= self.config.leaking_per_hour.get() as f64 {
             Verdict::Leaking

@@ -214,3 +214,23 @@ proptest! {
         prop_assert_eq!(a.verdict, Verdict::Leaking, "{:?}", a);
     }
 }
+
+#[test]
+fn a_clean_rise_too_small_to_matter_over_a_short_window_is_stable() {
+    // 100 KiB over 8 s is 45 MiB/h, fitted perfectly: growing by rate, noise by size.
+    let config = TrendConfig {
+        window: Duration::from_secs(8),
+        warmup: Duration::from_secs(3),
+        ..TrendConfig::default()
+    };
+    let mut trend = Trend::new(config);
+    for s in 0..=8u64 {
+        trend.push(Duration::from_secs(s), Bytes((64 << 20) + s * 12_800));
+    }
+    let a = trend.verdict(None, Bytes::ZERO);
+    assert!(a.slope_bytes_per_hour > 40.0 * MIB, "{a:?}");
+    assert_eq!(a.verdict, Verdict::Stable, "{a:?}");
+    // The same rate sustained over the default window is growth.
+    let long = trend_of((0..=600).map(|s| (s, (64 << 20) + s * 12_800)));
+    assert_eq!(long.verdict(None, Bytes::ZERO).verdict, Verdict::Growing);
+}
