@@ -5,4 +5,7 @@ pub mod daemon;
 pub mod engine;
 pub mod executor;
 pub mod launch;
+pub mod notify;
+pub mod orphans;
+pub mod retention;
 pub mod sampling;

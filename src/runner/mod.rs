@@ -27,6 +27,7 @@
 
 pub mod cgroup;
 pub mod output;
+pub mod pidfile;
 pub mod placement;
 pub mod procstat;
 pub mod reap;
