@@ -5,5 +5,7 @@ mod control;
 mod fixtures;
 mod gate;
 mod harness;
+mod restart_after_crash;
 mod sim_model;
 mod store;
+mod systemd;
