@@ -27,7 +27,9 @@ use tokio_util::sync::CancellationToken;
 use crate::agent::engine::{Action, Engine, Input};
 use crate::agent::executor::{Executor, Feedback, ReadingContext};
 use crate::agent::launch;
+use crate::agent::notify::{self, Systemd};
 use crate::agent::sampling::{self, Sampled, SamplingPlan};
+use crate::agent::{orphans, retention};
 use crate::board::{self, Detected};
 use crate::config::{Config, MemoryScope};
 use crate::control::server::{self, ControlRequest};
@@ -82,6 +84,8 @@ struct Agent {
     previous_reading: Option<(crate::units::Bytes, Instant)>,
     /// Limits, fd/thread counts and leak trends of each unit's tree.
     watch: crate::agent::watch::Watch,
+    /// READY, watchdog progress and STOPPING for systemd (a no-op outside it).
+    systemd: Systemd,
 }
 
 /// Runs the agent until SIGTERM or SIGINT.
@@ -111,7 +115,9 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
     let (sampler_scope, runner_scope) = scopes(&root, &config.memory.scope)?;
     let (output_tx, mut output_rx) = mpsc::channel(1024);
     let (exit_tx, mut exit_rx) = mpsc::channel(64);
-    let runner = Runner::new(root.clone(), runner_scope, output_tx, exit_tx);
+    let records = orphans::records_dir(&config.store.path);
+    let runner = Runner::new(root.clone(), runner_scope.clone(), output_tx, exit_tx)
+        .with_records(records.clone());
     if let Err(e) = runner::become_subreaper() {
         tracing::warn!("cannot become a child subreaper (orphans go to init): {e}");
     }
@@ -164,7 +170,24 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         last_refresh: None,
         previous_reading: None,
         watch: crate::agent::watch::Watch::from_config(&config),
+        systemd: Systemd::from_env(Instant::now()),
     };
+    if let Some(pet) = agent.systemd.watchdog() {
+        let limits = notify::Limits::for_periods(TICK, idle_interval, pet);
+        agent.systemd.spawn_watchdog(limits, cancel.clone());
+    }
+    let (pruned_tx, mut pruned_rx) = mpsc::unbounded_channel();
+    let policy = retention::Policy {
+        max_events: config.store.max_events,
+        max_age: config.store.max_age.0,
+    };
+    let store_path = config.store.path.clone();
+    tokio::spawn(retention::run(
+        store_path,
+        policy,
+        pruned_tx,
+        cancel.clone(),
+    ));
     agent.executor.record(
         NewEvent::info("agent_started", None)
             .message(format!(
@@ -189,6 +212,15 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
                     .map_or("embedded default".to_string(), |p| p.display().to_string()),
             ),
     );
+    let traces = orphans::Traces {
+        root: &root,
+        records: &records,
+        scope: runner_scope.as_ref(),
+        graces: &orphans::unit_graces(&config),
+    };
+    for event in orphans::stop_orphans(&traces).await {
+        agent.executor.record(event); // before any autostart: never two copies of a model
+    }
     let start = agent.engine.start(Instant::now());
     agent.drive(start);
 
@@ -209,12 +241,18 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
                 }
             }
             Some(req) = control_rx.recv() => agent.control(req),
+            Some(event) = pruned_rx.recv() => { agent.executor.record(event); }
             _ = tick.tick() => agent.tick(),
             _ = sigterm.recv() => break "SIGTERM",
             _ = sigint.recv() => break "SIGINT",
         }
         agent.update_sampling();
+        agent.systemd.loop_advanced(Instant::now());
     };
+    let children = agent.engine.pids().len();
+    agent
+        .systemd
+        .stopping(format!("{signal_name}: stopping {children} children"));
 
     agent.executor.record(
         NewEvent::info("agent_stopping", None)
@@ -297,6 +335,10 @@ impl Agent {
                 let loading = self.engine.loading().and_then(|(_, pid)| pid);
                 let reading = sampling::reading(&sample, taken_at, loading.is_some());
                 self.latest = Some((*sample, taken_at));
+                let (socket, units) = (&self.socket, self.engine.views().len());
+                self.systemd.sample_applied(taken_at, || {
+                    format!("serving on {}, {units} units", socket.display())
+                });
                 self.executor.set_reading(ReadingContext {
                     available: reading.available,
                     taken_at,

@@ -5,5 +5,8 @@ pub mod daemon;
 pub mod engine;
 pub mod executor;
 pub mod launch;
+pub mod notify;
+pub mod orphans;
+pub mod retention;
 pub mod sampling;
 pub mod watch;

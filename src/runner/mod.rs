@@ -21,12 +21,14 @@
 //! - [`placement`]: the pre-exec write that puts a child in its cgroup before it runs.
 //! - [`output`]: line reading, the output channel, the ring of recent lines.
 //! - [`reap`]: subreaper and reaping adopted orphans without stealing tokio's children.
-//! - [`procstat`]: `/proc/PID/stat` fields (start time for the adoption record).
+//! - [`procstat`]: `/proc/PID/stat` fields (start time for the pid record).
+//! - [`pidfile`]: the pid record per running unit, so a restarted agent finds its orphans.
 //!
 //! [`Bytes`]: crate::units::Bytes
 
 pub mod cgroup;
 pub mod output;
+pub mod pidfile;
 pub mod placement;
 pub mod procstat;
 pub mod reap;

@@ -15,8 +15,10 @@
 //! The environment is the parent environment minus [`STRIPPED_ENV`] (the agent's systemd
 //! notify/watchdog/socket-activation variables), plus `Spec::env`, which wins: a child only
 //! gets one of those variables if the configuration names it explicitly. Children are not
-//! killed when the agent exits (no `kill_on_drop`): a crashed agent adopts them again from their
-//! [`PidRecord`].
+//! killed when the agent exits (no `kill_on_drop`). With [`Runner::with_records`], each child's
+//! [`PidRecord`] is written to `<dir>/<name>.pid` at spawn and removed once its tree is gone, so
+//! an agent restarted after a crash finds and stops what its previous instance left
+//! (`agent::orphans`; see [`super::pidfile`]).
 #![allow(clippy::disallowed_methods)] // I/O module: spawns processes and measures run time
 
 use std::ffi::OsString;
@@ -31,6 +33,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::cgroup::{CgroupScope, ChildCgroup, DRAIN_TIMEOUT};
 use super::output::{pump, ChildOutput, SharedRing, Stream};
+use super::pidfile;
 use super::placement::place_before_exec;
 use super::procstat::read_stat;
 use super::reap::spawn_registered;
@@ -144,6 +147,8 @@ pub struct Runner {
     scope: Option<CgroupScope>,
     output: mpsc::Sender<ChildOutput>,
     exits: mpsc::Sender<ChildExit>,
+    /// Where pid records go (`None`: not written).
+    records: Option<PathBuf>,
 }
 
 /// Handle to one spawned child. Stop it with [`RunningChild::stop`] or [`RunningChild::kill_now`].
@@ -169,7 +174,14 @@ impl Runner {
             scope,
             output,
             exits,
+            records: None,
         }
+    }
+
+    /// Writes each child's pid record into `dir` at spawn, and removes it once the tree is gone.
+    pub fn with_records(mut self, dir: PathBuf) -> Runner {
+        self.records = Some(dir);
+        self
     }
 
     /// Starts `spec` (must be called inside a tokio runtime). When a scope is set, the child is
@@ -210,6 +222,11 @@ impl Runner {
             start_ticks: read_stat(&self.root, pid).ok().map(|s| s.start_ticks),
             cgroup: cgroup.as_ref().map(|c| c.path.clone()),
         };
+        if let Some(dir) = &self.records {
+            if let Err(e) = pidfile::write(dir, &record) {
+                tracing::warn!("{name}: writing its pid record in {}: {e}", dir.display());
+            }
+        }
 
         let ring = SharedRing::default();
         let mut readers = Vec::new();
@@ -237,6 +254,7 @@ impl Runner {
         let (phase_tx, phase_rx) = watch::channel(Phase::Running);
         let exits = self.exits.clone();
         let waiter_cgroup = cgroup.clone();
+        let records = self.records.clone();
         runtime.spawn(async move {
             let status = child.wait().await.ok();
             drop(tracked); // reaped by tokio: the pid may now be reused
@@ -251,6 +269,9 @@ impl Runner {
             }
             for reader in readers {
                 let _ = tokio::time::timeout(READER_DRAIN, reader).await;
+            }
+            if let Some(dir) = &records {
+                pidfile::remove(dir, &name, pid); // the tree is gone and reaped
             }
             use std::os::unix::process::ExitStatusExt;
             let exit = ChildExit {

@@ -30,10 +30,12 @@ mod events;
 mod footprint;
 pub mod hash;
 mod hashcache;
+mod retention;
 pub mod schema;
 
 pub use events::EventFilter;
 pub use footprint::Footprint;
+pub use retention::Pruned;
 
 /// How long a second connection waits for the write lock before failing.
 const BUSY_TIMEOUT_MS: u32 = 5_000;

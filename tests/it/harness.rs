@@ -138,6 +138,8 @@ pub struct Agent {
     pub socket: PathBuf,
     pub config: PathBuf,
     child: Option<Child>,
+    /// Extra environment for the agent process (e.g. a fake `NOTIFY_SOCKET`).
+    env: Vec<(String, String)>,
 }
 
 /// A `[[model]]` entry running `jetgate sim-model` with these arguments.
@@ -152,6 +154,11 @@ pub fn sim_model(name: &str, memory: &str, args: &[&str]) -> String {
 impl Agent {
     /// Writes `body` plus the store and control sections, starts the agent, waits for its socket.
     pub fn start(body: &str) -> Agent {
+        Agent::start_with_env(body, &[])
+    }
+
+    /// [`Agent::start`] with extra environment variables for the agent process.
+    pub fn start_with_env(body: &str, env: &[(&str, &str)]) -> Agent {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("control.sock");
         let config = dir.path().join("jetgate.toml");
@@ -166,6 +173,10 @@ impl Agent {
             socket,
             config,
             child: None,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         agent.spawn();
         agent
@@ -179,6 +190,7 @@ impl Agent {
             .arg(&self.config)
             .env("RUST_LOG", "info")
             .env_remove("JETGATE_SOCKET")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -193,6 +205,11 @@ impl Agent {
 
     pub fn pid(&self) -> i32 {
         self.child.as_ref().map(|c| c.id() as i32).unwrap()
+    }
+
+    /// The agent's store.
+    pub fn db(&self) -> PathBuf {
+        self.dir.path().join("jetgate.db")
     }
 
     pub fn log(&self) -> String {

@@ -1,0 +1,176 @@
+//! Event retention on a schedule, off the core loop: a task with its own store connection
+//! deletes events past `[store] max_age` and beyond `[store] max_events`.
+//!
+//! Every [`CHECK_EVERY`] it reads the last `seq` (one indexed row) and prunes when
+//! [`PRUNE_EVERY`] has passed since the last prune or [`PRUNE_AFTER_INSERTS`] events were
+//! appended since; [`due`] is that decision, pure. Pruning runs on a blocking thread in chunks
+//! of [`CHUNK`] rows, one transaction each, so the core loop's appends wait at most one chunk
+//! for the write lock (WAL: its readers never wait). When anything went, an `events_pruned`
+//! event with the figures is handed to the core loop to record (it owns the event stream).
+//!
+//! ```text
+//! events_pruned  by_age=120 by_count=4880 chunks=2 took_ms=41 max_events=100000 max_age_ms=2592000000 last_seq=104880
+//! ```
+#![allow(clippy::disallowed_methods)] // schedules by the monotonic clock, stamps by the wall clock
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock;
+use crate::event::NewEvent;
+use crate::store::{Pruned, Store};
+
+/// How often the task looks at the store.
+pub const CHECK_EVERY: Duration = Duration::from_secs(10);
+/// Prune at least this often.
+pub const PRUNE_EVERY: Duration = Duration::from_secs(600);
+/// ... and whenever this many events were appended since the last prune.
+pub const PRUNE_AFTER_INSERTS: u64 = 1_000;
+/// Rows deleted per transaction.
+pub const CHUNK: u64 = 5_000;
+
+/// The limits from `[store]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    pub max_events: u64,
+    pub max_age: Duration,
+}
+
+/// Whether to prune now: never pruned, [`PRUNE_EVERY`] passed, or [`PRUNE_AFTER_INSERTS`]
+/// appended since the last prune (`seq_then` is the last seq after it).
+pub fn due(now: Instant, last: Option<(Instant, u64)>, seq_now: u64) -> bool {
+    match last {
+        None => true,
+        Some((at, seq_then)) => {
+            now.saturating_duration_since(at) >= PRUNE_EVERY
+                || seq_now.saturating_sub(seq_then) >= PRUNE_AFTER_INSERTS
+        }
+    }
+}
+
+/// Runs until `cancel`. Opens its own connection to `path`; if that fails, says so and ends.
+pub async fn run(
+    path: PathBuf,
+    policy: Policy,
+    events: mpsc::UnboundedSender<NewEvent>,
+    cancel: CancellationToken,
+) {
+    let opened = tokio::task::spawn_blocking(move || Store::open(&path)).await;
+    let mut store = match opened {
+        Ok(Ok(store)) => store,
+        Ok(Err(e)) => {
+            tracing::error!("retention disabled: {e}");
+            return;
+        }
+        Err(_) => return,
+    };
+    let mut last: Option<(Instant, u64)> = None;
+    let mut check = tokio::time::interval(CHECK_EVERY);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = check.tick() => {}
+        }
+        let seq_now = store.last_seq().unwrap_or(0);
+        if !due(Instant::now(), last, seq_now) {
+            continue;
+        }
+        let started = Instant::now();
+        let job = tokio::task::spawn_blocking(move || {
+            let outcome = prune_all(&mut store, policy);
+            (store, outcome)
+        });
+        let Ok((back, outcome)) = job.await else {
+            return;
+        };
+        store = back;
+        last = Some((Instant::now(), store.last_seq().unwrap_or(seq_now)));
+        match outcome {
+            Ok((pruned, chunks)) if pruned.total() > 0 => {
+                let took = started.elapsed();
+                let event = NewEvent::info("events_pruned", None)
+                    .message(format!(
+                        "retention deleted {} events ({} past max_age, {} beyond max_events)",
+                        pruned.total(),
+                        pruned.by_age,
+                        pruned.by_count
+                    ))
+                    .figure("by_age", pruned.by_age)
+                    .figure("by_count", pruned.by_count)
+                    .figure("chunks", chunks)
+                    .figure("took_ms", took.as_millis() as u64)
+                    .figure("max_events", policy.max_events)
+                    .figure("max_age_ms", policy.max_age.as_millis() as u64)
+                    .figure("last_seq", seq_now);
+                if events.send(event).is_err() {
+                    return;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!("retention: {e}"),
+        }
+    }
+}
+
+/// Prunes chunk by chunk until a chunk comes back short; returns the sum and the chunk count.
+fn prune_all(store: &mut Store, policy: Policy) -> Result<(Pruned, u64), crate::store::StoreError> {
+    let max_age_ms = u64::try_from(policy.max_age.as_millis()).unwrap_or(u64::MAX);
+    let mut sum = Pruned::default();
+    let mut chunks = 0;
+    loop {
+        let p = store.prune_chunk(policy.max_events, max_age_ms, clock::now_unix_ms(), CHUNK)?;
+        chunks += 1;
+        sum.by_age += p.by_age;
+        sum.by_count += p.by_count;
+        if p.total() < CHUNK {
+            return Ok((sum, chunks));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_check_prunes() {
+        assert!(due(Instant::now(), None, 0));
+    }
+
+    #[test]
+    fn prunes_after_the_period_or_after_enough_inserts_and_not_before() {
+        let t0 = Instant::now();
+        let last = Some((t0, 500));
+        assert!(!due(
+            t0 + Duration::from_secs(60),
+            last,
+            500 + PRUNE_AFTER_INSERTS - 1
+        ));
+        assert!(due(
+            t0 + Duration::from_secs(60),
+            last,
+            500 + PRUNE_AFTER_INSERTS
+        ));
+        assert!(due(t0 + PRUNE_EVERY, last, 500));
+    }
+
+    #[test]
+    fn prune_all_runs_chunks_until_one_comes_back_short() {
+        let mut store = Store::open_in_memory().unwrap();
+        let now = clock::now_unix_ms();
+        let batch = (0..(CHUNK + 10))
+            .map(|_| NewEvent::info("note", None))
+            .collect();
+        store.append_batch_at(batch, now).unwrap();
+        let policy = Policy {
+            max_events: 5,
+            max_age: Duration::from_secs(3600),
+        };
+        let (pruned, chunks) = prune_all(&mut store, policy).unwrap();
+        assert_eq!(pruned.by_count, CHUNK + 5);
+        assert_eq!(chunks, 2);
+    }
+}
