@@ -9,5 +9,5 @@ mod restart_after_crash;
 mod sim_model;
 mod store;
 mod supervise;
-mod watch;
 mod systemd;
+mod watch;
