@@ -21,8 +21,13 @@ use crate::store::{from_sql, to_sql, Store, StoreError};
 /// Bytes added to each event's stored text for its JSON framing (keys, quotes, seq, severity).
 pub const ENTRY_OVERHEAD_BYTES: u64 = 64;
 
-const SIZE_EXPR: &str = "length(ts) + length(kind) + coalesce(length(subject), 0) \
-                         + length(message) + length(figures) + 64";
+/// The SQL estimate of one event's payload size.
+fn size_expr() -> String {
+    format!(
+        "(length(ts) + length(kind) + coalesce(length(subject), 0) + length(message) \
+         + length(figures) + {ENTRY_OVERHEAD_BYTES})"
+    )
+}
 
 /// One event waiting in the outbox, with its payload as published.
 #[derive(Debug, Clone, PartialEq)]
@@ -161,8 +166,9 @@ impl Store {
     /// How many events and (estimated) payload bytes wait after `after`.
     pub fn outbox_size(&self, after: u64) -> Result<OutboxSize, StoreError> {
         let sql = format!(
-            "SELECT count(*), coalesce(sum({SIZE_EXPR}), 0) FROM events
-             WHERE seq > ?1 AND seq NOT IN (SELECT seq FROM mqtt_outbox_dropped WHERE seq > ?1)"
+            "SELECT count(*), coalesce(sum({}), 0) FROM events
+             WHERE seq > ?1 AND seq NOT IN (SELECT seq FROM mqtt_outbox_dropped WHERE seq > ?1)",
+            size_expr()
         );
         self.conn
             .query_row(&sql, [to_sql("outbox after", after)?], |r| {
@@ -188,10 +194,11 @@ impl Store {
                 break;
             }
             let sql = format!(
-                "SELECT seq, {SIZE_EXPR} FROM events
+                "SELECT seq, {} FROM events
                  WHERE seq > ?1 AND severity = ?2
                    AND seq NOT IN (SELECT seq FROM mqtt_outbox_dropped WHERE seq > ?1)
-                 ORDER BY seq"
+                 ORDER BY seq",
+                size_expr()
             );
             let mut select = tx
                 .prepare(&sql)
