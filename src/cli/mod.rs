@@ -15,6 +15,7 @@ pub mod agent;
 pub mod board;
 pub mod config;
 pub mod events;
+pub mod fleet;
 pub mod remote;
 pub mod sim_model;
 pub mod status;
@@ -69,6 +70,8 @@ pub enum Command {
     Events(events::Args),
     /// Write an operator note into the event log.
     Note(remote::NoteArgs),
+    /// Every device on an MQTT broker: online, board, memory, models, last event.
+    Fleet(Box<fleet::Args>),
     /// Configuration files: `jetgate config check FILE` lists every problem with its line.
     Config(config::Args),
     /// A stand-in model server for demos and field tests: allocates, signals ready, misbehaves.
@@ -113,6 +116,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Services(args) => remote::services(args, &globals),
         Command::Events(args) => events::run(args, &globals),
         Command::Note(args) => remote::note(args, &globals),
+        Command::Fleet(args) => fleet::run(*args, &globals),
         Command::Config(args) => config::run(args, &globals),
         Command::SimModel(args) => sim_model::run(*args, &globals),
     };

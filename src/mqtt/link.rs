@@ -178,7 +178,7 @@ impl Link {
             &clock::now_rfc3339(),
         );
         let will = LastWill::new(self.topics.status(), will, QoS::AtLeastOnce, true);
-        tls::options(&self.setup.mqtt, &self.client_id, will)
+        tls::options(&self.setup.mqtt, &self.client_id, Some(will))
     }
 
     pub(super) async fn run(mut self, cancel: CancellationToken) {

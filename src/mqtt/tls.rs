@@ -60,20 +60,22 @@ fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, OptionsError> {
     })
 }
 
-/// Options for one attempt with this last will. `clean_session = false`: the broker keeps
+/// Options for one attempt with this last will (the fleet viewer sets none). `clean_session = false`: the broker keeps
 /// the command subscription (and queued QoS 1 commands) across a reconnect; the link
 /// subscribes again whenever the ConnAck says no session was kept.
 pub fn options(
     cfg: &MqttConfig,
     client_id: &str,
-    will: LastWill,
+    will: Option<LastWill>,
 ) -> Result<MqttOptions, OptionsError> {
     let mut o = MqttOptions::new(client_id, cfg.url.host.clone(), cfg.url.port);
     o.set_keep_alive(KEEP_ALIVE)
         .set_clean_session(false)
         .set_max_packet_size(MAX_INCOMING_PACKET, MAX_OUTGOING_PACKET)
-        .set_inflight(INFLIGHT)
-        .set_last_will(will);
+        .set_inflight(INFLIGHT);
+    if let Some(will) = will {
+        o.set_last_will(will);
+    }
     if let (Some(user), Some(file)) = (&cfg.username, &cfg.password_file) {
         let bytes = read("password_file", file)?;
         let text = String::from_utf8_lossy(&bytes);
