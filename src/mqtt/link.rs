@@ -220,6 +220,9 @@ impl Link {
                             break 'attempts;
                         }
                         stopping = Some(Instant::now() + FLUSH_DEADLINE);
+                        // The agent's last events (agent_stopping, unloaded …) go out first.
+                        let seq = *self.seq_rx.borrow_and_update();
+                        self.outbox.stored(seq);
                     }
                     polled = polled_rx.recv() => match polled {
                         Some(Polled::Event(event)) => self.on_event(event).await,

@@ -47,7 +47,11 @@ impl Link {
         let bytes = payload.len();
         if retained {
             let reason = "retained commands are refused: they would run again at every subscribe";
-            return self.reject(None, reason.to_string(), bytes).await;
+            let id = match command::decode(payload, &self.setup.targets) {
+                Ok(cmd) => Some(cmd.id),
+                Err(r) => r.id,
+            };
+            return self.reject(id, reason.to_string(), bytes).await;
         }
         let cmd = match command::decode(payload, &self.setup.targets) {
             Ok(cmd) => cmd,
