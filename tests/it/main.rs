@@ -7,5 +7,6 @@ mod fixtures;
 mod gate;
 mod harness;
 mod mqtt;
+mod mqtt_commands;
 mod sim_model;
 mod store;
