@@ -90,7 +90,7 @@ impl Outbox {
     }
 
     /// The next event to publish, if the window has room; it counts as in flight.
-    pub fn next(&mut self) -> Option<OutboxEntry> {
+    pub fn next_to_send(&mut self) -> Option<OutboxEntry> {
         if self.in_flight.len() >= WINDOW {
             return None;
         }

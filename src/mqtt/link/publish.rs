@@ -93,7 +93,7 @@ impl Link {
                 self.outbox.fill(batch, limit, newest.max(after));
             }
         }
-        while let Some(entry) = self.outbox.next() {
+        while let Some(entry) = self.outbox.next_to_send() {
             let payload = entry.payload.into_bytes();
             if !self.publish(
                 self.topics.events(),
