@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 AARCH64=aarch64-unknown-linux-gnu
-APT_PACKAGES=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user mosquitto mosquitto-clients file)
+APT_PACKAGES=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user mosquitto mosquitto-clients openssl file)
 
 step() { printf '\n==> %s\n' "$*"; }
 

@@ -21,6 +21,7 @@
 //! - [`runner`]: spawns and stops children (own process group, own cgroup, piped output).
 //! - [`probe`]: readiness and liveness probes and the failure counter behind restarts.
 //! - [`store`]: the durable SQLite store (event log, learned footprints, weights hashes).
+//! - [`mqtt`]: the fleet link: presence, state, telemetry, the durable event outbox, commands.
 //! - [`simmodel`]: `jetgate sim-model`, a stand-in model server for tests and demos.
 
 pub mod agent;
@@ -32,6 +33,7 @@ pub mod control;
 pub mod event;
 pub mod exit;
 pub mod gate;
+pub mod mqtt;
 pub mod probe;
 pub mod runner;
 pub mod simmodel;

@@ -49,6 +49,8 @@ pub const TICK: Duration = Duration::from_millis(100);
 pub const MEMORY_REFRESH: Duration = Duration::from_secs(1);
 /// Shutdown stops all children within this, whatever their grace.
 pub const DRAIN_DEADLINE: Duration = Duration::from_secs(30);
+/// How long shutdown lets the MQTT link flush and say `online: false`.
+pub const LINK_STOP: Duration = Duration::from_secs(4);
 /// The longest operator note accepted.
 pub const MAX_NOTE_CHARS: usize = 4096;
 /// The most events one `events` request returns.
@@ -64,6 +66,7 @@ pub struct Options {
 
 mod control;
 mod watching;
+mod link;
 
 struct Agent {
     engine: Engine,
@@ -133,6 +136,20 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
     let listener = server::bind(&socket, config.control.group.as_deref()).await?;
     let cancel = CancellationToken::new();
     let (control_tx, mut control_rx) = mpsc::channel::<ControlRequest>(64);
+    let mut link = match &config.mqtt {
+        Some(mqtt) => Some(link::Feed::new(crate::mqtt::spawn(
+            crate::mqtt::LinkSetup {
+                mqtt: mqtt.clone(),
+                device_id: config.device.id.clone().unwrap_or_else(hostname),
+                store_path: config.store.path.clone(),
+                targets: (config.models.iter().map(|m| m.program.name.clone()))
+                    .chain(config.services.iter().map(|s| s.program.name.clone()))
+                    .collect(),
+            },
+            control_tx.clone(),
+        )?)),
+        None => None,
+    };
     tokio::spawn(server::serve(listener, control_tx, cancel.clone()));
 
     let idle_interval = config.memory.sample_interval.0;
@@ -248,6 +265,7 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         }
         agent.update_sampling();
         agent.systemd.loop_advanced(Instant::now());
+        agent.feed_link(link.as_mut());
     };
     let children = agent.engine.pids().len();
     agent
@@ -271,6 +289,10 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         _ = agent.executor.stop_all(grace, DRAIN_DEADLINE) => {}
         _ = sigterm.recv() => tracing::warn!("second signal: exiting without waiting for children"),
         _ = sigint.recv() => tracing::warn!("second signal: exiting without waiting for children"),
+    }
+    agent.feed_link(link.as_mut());
+    if let Some(feed) = link {
+        feed.handle.stop(LINK_STOP).await;
     }
     cancel.cancel();
     let _ = std::fs::remove_file(&socket);

@@ -15,6 +15,7 @@ pub mod agent;
 pub mod board;
 pub mod config;
 pub mod events;
+pub mod fleet;
 pub mod remote;
 pub mod sim_model;
 pub mod status;
@@ -72,6 +73,8 @@ pub enum Command {
     Note(remote::NoteArgs),
     /// Leak/growth report per model and service: verdict, slope, time to the limit.
     Trend(trend::Args),
+    /// Every device on an MQTT broker: online, board, memory, models, last event.
+    Fleet(Box<fleet::Args>),
     /// Configuration files: `jetgate config check FILE` lists every problem with its line.
     Config(config::Args),
     /// A stand-in model server for demos and field tests: allocates, signals ready, misbehaves.
@@ -117,6 +120,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Events(args) => events::run(args, &globals),
         Command::Note(args) => remote::note(args, &globals),
         Command::Trend(args) => trend::run(args, &globals),
+        Command::Fleet(args) => fleet::run(*args, &globals),
         Command::Config(args) => config::run(args, &globals),
         Command::SimModel(args) => sim_model::run(*args, &globals),
     };

@@ -123,7 +123,8 @@ pub struct MqttConfig {
     /// Telemetry period (default 5s).
     #[serde(default = "default_telemetry_interval")]
     pub telemetry_interval: HumanDuration,
-    /// Largest size of the durable outbox; the oldest telemetry goes first (default 64MiB).
+    /// Largest size of the durable outbox; over it the oldest info events are dropped first
+    /// (docs/mqtt.md, default 64MiB).
     #[serde(default = "default_outbox_limit")]
     pub outbox_limit: Bytes,
     /// MQTT client id; default: `<prefix>-<device id>`.

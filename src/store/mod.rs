@@ -1,5 +1,5 @@
 //! The durable store: one SQLite database holding the event log, learned model footprints and
-//! the weights hash cache (later: the MQTT outbox and the session counter).
+//! the weights hash cache, the MQTT outbox cursor and the MQTT session counter.
 //!
 //! One [`Store`] owns one connection; the agent has one owner of it (STYLE 15). Every write
 //! commits before it returns, so an event shown to a user or acknowledged to a requester is
@@ -31,11 +31,13 @@ mod footprint;
 pub mod hash;
 mod hashcache;
 mod retention;
+mod outbox;
 pub mod schema;
 
 pub use events::EventFilter;
 pub use footprint::Footprint;
 pub use retention::Pruned;
+pub use outbox::{Dropped, OutboxEntry, OutboxSize};
 
 /// How long a second connection waits for the write lock before failing.
 const BUSY_TIMEOUT_MS: u32 = 5_000;

@@ -7,6 +7,7 @@
 //!
 //! ```text
 //! version 1: events, footprints, weights_hashes
+//! version 2: mqtt_link (session counter, outbox cursor, drop total), mqtt_outbox_dropped
 //! ```
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
@@ -44,6 +45,15 @@ const MIGRATIONS: &[&str] = &[
          size_bytes INTEGER NOT NULL,
          mtime_ns   INTEGER NOT NULL,
          sha256     TEXT    NOT NULL
+     );",
+    // 2: the MQTT link. The outbox is the events table itself: everything after `acked_seq`
+    // that is not in `mqtt_outbox_dropped` is still to be published.
+    "CREATE TABLE mqtt_link (
+         key   TEXT PRIMARY KEY,              -- 'session', 'acked_seq', 'dropped_total'
+         value INTEGER NOT NULL
+     );
+     CREATE TABLE mqtt_outbox_dropped (
+         seq INTEGER PRIMARY KEY              -- an event the outbox policy dropped unsent
      );",
 ];
 

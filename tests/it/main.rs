@@ -1,11 +1,14 @@
 //! Integration tests, compiled into one binary: real processes, real files, fixture trees of
-//! real Jetsons, and (later) a real Mosquitto broker. Each concern is one module below.
+//! real Jetsons, and a real Mosquitto broker. Each concern is one module below.
 
+mod broker;
 mod control;
 mod fixtures;
 mod gate;
 mod harness;
 mod restart_after_crash;
+mod mqtt;
+mod mqtt_commands;
 mod sim_model;
 mod store;
 mod supervise;

@@ -119,7 +119,7 @@ impl Agent {
         }
     }
 
-    fn status_document(&self) -> Value {
+    pub(super) fn status_document(&self) -> Value {
         let now = Instant::now();
         let memory = self
             .latest

@@ -1,0 +1,47 @@
+//! The agent's side of the MQTT fleet link: hands the link the newest status document (at
+//! most once per core tick) and the newest event seq, without ever awaiting the broker.
+#![allow(clippy::disallowed_methods)] // reads the monotonic clock to pace status documents
+
+use std::time::Instant;
+
+use super::{Agent, TICK};
+use crate::mqtt::LinkHandle;
+
+/// A running link and when it last got a status document.
+pub(super) struct Feed {
+    pub handle: LinkHandle,
+    last_status: Option<Instant>,
+}
+
+impl Feed {
+    pub fn new(handle: LinkHandle) -> Feed {
+        Feed {
+            handle,
+            last_status: None,
+        }
+    }
+}
+
+impl Agent {
+    /// Passes new event seqs (and, once per tick, the status document) to the link. Also
+    /// empties the executor's list of stored events, which nothing else reads.
+    pub(super) fn feed_link(&mut self, feed: Option<&mut Feed>) {
+        let stored = self.executor.take_stored();
+        let Some(feed) = feed else {
+            return;
+        };
+        if let Some(last) = stored.last() {
+            feed.handle.seq.send_replace(last.seq);
+        }
+        let now = Instant::now();
+        if feed
+            .last_status
+            .is_none_or(|t| now.duration_since(t) >= TICK)
+        {
+            feed.last_status = Some(now);
+            feed.handle
+                .status
+                .send_replace(Some(self.status_document()));
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! Remote commands from `<prefix>/<id>/cmd/request`: a strict decoder (pure) and the answers
+//! on `cmd/response`.
+//!
+//! ```json
+//! → {"id": "c-17", "action": "load", "target": "llm"}
+//! ← {"id": "c-17", "status": "accepted"}
+//! ← {"id": "c-17", "status": "succeeded"}
+//! → {"id": "c-18", "action": "load", "target": "llm", "argv": ["sh"]}
+//! ← {"id": "c-18", "status": "rejected", "reason": "invalid command: unknown field `argv`, ..."}
+//! ```
+//!
+//! Everything that is not exactly one of the five commands is rejected with a reason before
+//! anything happens: payloads over [`MAX_COMMAND_BYTES`], invalid UTF-8, anything but one JSON
+//! object (comments, trailing text), unknown or duplicate fields, wrong types (numbers
+//! anywhere), unknown actions, a target the configuration does not name, a field the action
+//! does not take. There is no remote shell: a command can only name what is configured.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::control::Cmd;
+
+/// The largest command payload considered; larger ones are rejected unparsed.
+pub const MAX_COMMAND_BYTES: usize = 16 * 1024;
+/// The longest command id.
+pub const MAX_ID_CHARS: usize = 128;
+/// The longest note text (as on the control socket).
+pub const MAX_NOTE_CHARS: usize = 4096;
+
+/// Every action there is.
+const ACTIONS: [&str; 5] = ["load", "unload", "restart", "status", "note"];
+
+/// A decoded, validated command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    pub id: String,
+    pub action: Action,
+}
+
+/// What a remote operator may ask; targets are names from the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Load {
+        target: String,
+    },
+    Unload {
+        target: String,
+    },
+    Restart {
+        target: String,
+    },
+    /// Republish the retained state now.
+    Status,
+    Note {
+        text: String,
+    },
+}
+
+/// Why a command was rejected, with its id when one could be read (for correlation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub id: Option<String>,
+    pub reason: String,
+}
+
+/// The wire form of a request. Every field is a string: a number anywhere is a wrong type.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Wire {
+    id: String,
+    action: String,
+    #[serde(default)]
+    target: Option<String>,
+    #[serde(default)]
+    text: Option<String>,
+}
+
+/// The `cmd/response` payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reply {
+    pub id: Option<String>,
+    pub status: ReplyStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplyStatus {
+    Accepted,
+    Rejected,
+    Succeeded,
+    Failed,
+}
+
+impl Reply {
+    pub fn new(id: Option<String>, status: ReplyStatus, reason: Option<String>) -> Reply {
+        Reply { id, status, reason }
+    }
+
+    pub fn to_payload(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+impl Action {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Load { .. } => "load",
+            Action::Unload { .. } => "unload",
+            Action::Restart { .. } => "restart",
+            Action::Status => "status",
+            Action::Note { .. } => "note",
+        }
+    }
+
+    pub fn target(&self) -> Option<&str> {
+        match self {
+            Action::Load { target } | Action::Unload { target } | Action::Restart { target } => {
+                Some(target)
+            }
+            Action::Status | Action::Note { .. } => None,
+        }
+    }
+
+    /// The control command this action becomes (the same path as the local socket).
+    /// A load waits for its end, so `succeeded` means ready.
+    pub fn to_cmd(&self) -> Cmd {
+        match self {
+            Action::Load { target } => Cmd::Load {
+                name: target.clone(),
+                wait: true,
+            },
+            Action::Unload { target } => Cmd::Unload {
+                name: target.clone(),
+            },
+            Action::Restart { target } => Cmd::Restart {
+                name: target.clone(),
+            },
+            Action::Status => Cmd::Status {},
+            Action::Note { text } => Cmd::Note { text: text.clone() },
+        }
+    }
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.chars().count() <= MAX_ID_CHARS && !id.contains(char::is_control)
+}
+
+/// The id of a payload that failed to decode, if it has a usable one.
+fn salvage_id(text: &str) -> Option<String> {
+    let value: Value = serde_json::from_str(text).ok()?;
+    let id = value.get("id")?.as_str()?;
+    valid_id(id).then(|| id.to_string())
+}
+
+/// Decodes and validates one request against the configured `targets`.
+pub fn decode(payload: &[u8], targets: &BTreeSet<String>) -> Result<Command, Rejection> {
+    let reject = |id: Option<String>, reason: String| Rejection { id, reason };
+    if payload.len() > MAX_COMMAND_BYTES {
+        return Err(reject(
+            None,
+            format!(
+                "payload of {} bytes is over the {MAX_COMMAND_BYTES}-byte limit",
+                payload.len()
+            ),
+        ));
+    }
+    let text = std::str::from_utf8(payload)
+        .map_err(|e| reject(None, format!("payload is not UTF-8: {e}")))?;
+    let wire: Wire = serde_json::from_str(text)
+        .map_err(|e| reject(salvage_id(text), format!("invalid command: {e}")))?;
+    if !valid_id(&wire.id) {
+        return Err(reject(
+            None,
+            format!("`id` must be 1-{MAX_ID_CHARS} printable characters"),
+        ));
+    }
+    let id = wire.id;
+    let fail = |reason: String| Err(reject(Some(id.clone()), reason));
+    if !ACTIONS.contains(&wire.action.as_str()) {
+        return fail(format!(
+            "unknown action {:?}: expected load, unload, restart, status or note",
+            wire.action.chars().take(64).collect::<String>()
+        ));
+    }
+    let takes_target = matches!(wire.action.as_str(), "load" | "unload" | "restart");
+    if !takes_target && wire.target.is_some() {
+        return fail(format!("action `{}` takes no `target`", wire.action));
+    }
+    if wire.action != "note" && wire.text.is_some() {
+        return fail(format!("action `{}` takes no `text`", wire.action));
+    }
+    let target = || -> Result<String, Rejection> {
+        match &wire.target {
+            None => Err(reject(
+                Some(id.clone()),
+                format!("action `{}` needs a `target`", wire.action),
+            )),
+            Some(t) if targets.contains(t) => Ok(t.clone()),
+            Some(t) => Err(reject(
+                Some(id.clone()),
+                format!(
+                    "no model or service named {:?} in the configuration",
+                    t.chars().take(64).collect::<String>()
+                ),
+            )),
+        }
+    };
+    let action = match wire.action.as_str() {
+        "load" => Action::Load { target: target()? },
+        "unload" => Action::Unload { target: target()? },
+        "restart" => Action::Restart { target: target()? },
+        "status" => Action::Status,
+        "note" => {
+            let text = wire.text.as_deref().unwrap_or("").trim();
+            if text.is_empty() {
+                return fail("action `note` needs a non-empty `text`".to_string());
+            }
+            if text.chars().count() > MAX_NOTE_CHARS {
+                return fail(format!("`text` is over {MAX_NOTE_CHARS} characters"));
+            }
+            Action::Note {
+                text: text.to_string(),
+            }
+        }
+        other => return fail(format!("unknown action {other:?}")),
+    };
+    Ok(Command { id, action })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,415 @@
+//! The link task: connection attempts with backoff, presence on every ConnAck, and what to
+//! publish next (outbox window, coalesced state, telemetry, command replies). It selects only
+//! on channels and timers, so every branch is cancel-safe; the broker is the poller's.
+//!
+//! ```text
+//! attempt(session N, will online:false N) ─► ConnAck ─► status online:true N, subscribe if
+//!   no session ─► publish … ─► failure ─► outbox.reset, backoff(full jitter) ─► attempt(N+1)
+//! ```
+#![allow(clippy::disallowed_methods)] // an I/O task: reads the clock for intervals and stamps
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rumqttc::{AsyncClient, Event, Incoming, LastWill, MqttOptions, Outgoing, QoS};
+use serde_json::Value;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::backoff::{Backoff, DEFAULT_POLICY};
+use super::outbox::Outbox;
+use super::poller::{self, Attempt, Polled};
+use super::topics::Topics;
+use super::{presence, tls, LinkSetup, MqttError, FLUSH_DEADLINE};
+use crate::clock;
+use crate::control::ControlRequest;
+use crate::event::NewEvent;
+use crate::store::Store;
+
+mod publish;
+mod remote;
+
+/// How often the link looks for work when nothing arrives (state due, cursor to persist).
+const PUMP_INTERVAL: Duration = Duration::from_millis(50);
+/// The acknowledged cursor is written at most this often (a crash resends at most this much).
+const CURSOR_PERSIST_INTERVAL: Duration = Duration::from_millis(250);
+/// How often the outbox is measured against `outbox_limit` while it holds a backlog.
+const OUTBOX_CHECK_INTERVAL: Duration = Duration::from_secs(5);
+/// rumqttc's request channel: above everything the link keeps in flight.
+const REQUEST_CAPACITY: usize = 256;
+/// Command replies published and not yet acknowledged at once.
+const REPLIES_IN_FLIGHT: usize = 16;
+/// Replies waiting for the window; beyond this the oldest is dropped (a reply is not durable).
+const REPLIES_QUEUED: usize = 256;
+/// After `online: false` on a clean stop, how long to wait for its PubAck.
+const GOODBYE_WAIT: Duration = Duration::from_secs(1);
+
+/// What a QoS 1 publish was, by packet id, to act on its PubAck.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tag {
+    Event(u64),
+    State,
+    Presence,
+    Reply,
+    Telemetry,
+}
+
+/// One connection's bookkeeping; replaced at every attempt.
+#[derive(Default)]
+struct Conn {
+    connected_at: Option<Instant>,
+    /// Tags of publishes requested, in order, until rumqttc assigns their packet ids.
+    requested: VecDeque<Tag>,
+    by_pkid: HashMap<u16, Tag>,
+    state_in_flight: bool,
+    state_sent: Option<(Instant, String)>,
+    replies_in_flight: usize,
+    telemetry_at: Option<Instant>,
+    goodbye_acked: bool,
+}
+
+pub(super) struct Link {
+    setup: LinkSetup,
+    topics: Topics,
+    client_id: String,
+    db: Arc<Mutex<Store>>,
+    control: mpsc::Sender<ControlRequest>,
+    status_rx: watch::Receiver<Option<Value>>,
+    seq_rx: watch::Receiver<u64>,
+    outcomes_tx: mpsc::Sender<remote::Outcome>,
+    outcomes_rx: mpsc::Receiver<remote::Outcome>,
+    outbox: Outbox,
+    backoff: Backoff,
+    session: u64,
+    conn: Conn,
+    client: Option<AsyncClient>,
+    replies: VecDeque<Vec<u8>>,
+    commands_running: usize,
+    force_state: bool,
+    cursor_written: Option<Instant>,
+    outbox_checked: Option<Instant>,
+    /// The failure already reported for the current outage (repeats are only traced).
+    reported: Option<String>,
+    failed_attempts: u32,
+    down_since: Instant,
+}
+
+impl Link {
+    pub(super) fn new(
+        setup: LinkSetup,
+        store: Store,
+        control: mpsc::Sender<ControlRequest>,
+        status_rx: watch::Receiver<Option<Value>>,
+        seq_rx: watch::Receiver<u64>,
+    ) -> Result<Link, MqttError> {
+        let cursor = store.outbox_cursor()?;
+        let newest = store.last_seq()?;
+        let topics = Topics::new(&setup.mqtt.prefix, &setup.device_id);
+        let client_id = setup
+            .mqtt
+            .client_id
+            .clone()
+            .unwrap_or_else(|| format!("{}-{}", setup.mqtt.prefix, setup.device_id));
+        let (outcomes_tx, outcomes_rx) = mpsc::channel(64);
+        Ok(Link {
+            setup,
+            topics,
+            client_id,
+            db: Arc::new(Mutex::new(store)),
+            control,
+            status_rx,
+            seq_rx,
+            outcomes_tx,
+            outcomes_rx,
+            outbox: Outbox::new(cursor, newest),
+            backoff: Backoff::new(DEFAULT_POLICY),
+            session: 0,
+            conn: Conn::default(),
+            client: None,
+            replies: VecDeque::new(),
+            commands_running: 0,
+            force_state: true,
+            cursor_written: None,
+            outbox_checked: None,
+            reported: None,
+            failed_attempts: 0,
+            down_since: Instant::now(),
+        })
+    }
+
+    /// Runs a store operation on a blocking thread (SQLite fsyncs must not stall the runtime).
+    async fn db<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T, crate::store::StoreError> + Send + 'static,
+    ) -> Option<T> {
+        let db = self.db.clone();
+        let joined = tokio::task::spawn_blocking(move || {
+            let mut store = db.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut store)
+        })
+        .await;
+        match joined {
+            Ok(Ok(v)) => Some(v),
+            Ok(Err(e)) => {
+                tracing::error!("mqtt link store: {e}");
+                None
+            }
+            Err(e) => {
+                tracing::error!("mqtt link store task: {e}");
+                None
+            }
+        }
+    }
+
+    /// Stores an event (it enters the outbox like any other).
+    async fn record(&mut self, event: NewEvent) {
+        tracing::info!(kind = %event.kind, "{}", event.message);
+        if let Some(stored) = self.db(move |s| s.append(event)).await {
+            self.outbox.stored(stored.seq);
+        }
+    }
+
+    fn will_and_options(&self) -> Result<MqttOptions, tls::OptionsError> {
+        let will = presence::status_payload(
+            false,
+            self.session,
+            std::process::id(),
+            env!("CARGO_PKG_VERSION"),
+            &clock::now_rfc3339(),
+        );
+        let will = LastWill::new(self.topics.status(), will, QoS::AtLeastOnce, true);
+        tls::options(&self.setup.mqtt, &self.client_id, Some(will))
+    }
+
+    pub(super) async fn run(mut self, cancel: CancellationToken) {
+        let Some(session) = self.db(|s| s.next_session()).await else {
+            tracing::error!("mqtt link: no session number from the store; not connecting");
+            return;
+        };
+        self.session = session;
+        let placeholder = MqttOptions::new(&self.client_id, "localhost", 1883);
+        let (client, eventloop) = AsyncClient::new(placeholder, REQUEST_CAPACITY);
+        self.client = Some(client);
+        let (attempt_tx, attempt_rx) = mpsc::channel::<Attempt>(1);
+        let (polled_tx, mut polled_rx) = mpsc::channel::<Polled>(256);
+        let poller = tokio::spawn(poller::run(eventloop, attempt_rx, polled_tx));
+        let mut delay = Duration::ZERO;
+        let mut tick = tokio::time::interval(PUMP_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut stopping: Option<Instant> = None;
+        'attempts: loop {
+            match self.will_and_options() {
+                Ok(options) => {
+                    if attempt_tx.send(Attempt { options, delay }).await.is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    self.failed(e.to_string(), &mut delay).await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => continue 'attempts,
+                        _ = cancel.cancelled() => break 'attempts,
+                    }
+                }
+            }
+            self.conn = Conn::default();
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled(), if stopping.is_none() => {
+                        if self.conn.connected_at.is_none() {
+                            break 'attempts;
+                        }
+                        stopping = Some(Instant::now() + FLUSH_DEADLINE);
+                        // The agent's last events (agent_stopping, unloaded …) go out first.
+                        let seq = *self.seq_rx.borrow_and_update();
+                        self.outbox.stored(seq);
+                    }
+                    polled = polled_rx.recv() => match polled {
+                        Some(Polled::Event(event)) => self.on_event(event).await,
+                        Some(Polled::Failed(e)) => {
+                            self.disconnected(e.to_string(), &mut delay).await;
+                            if stopping.is_some() {
+                                break 'attempts;
+                            }
+                            continue 'attempts;
+                        }
+                        None => break 'attempts,
+                    },
+                    Ok(()) = self.seq_rx.changed() => {
+                        let seq = *self.seq_rx.borrow_and_update();
+                        self.outbox.stored(seq);
+                    }
+                    Some(outcome) = self.outcomes_rx.recv() => self.on_outcome(outcome).await,
+                    _ = tick.tick() => {}
+                }
+                self.housekeeping().await;
+                if self.conn.connected_at.is_some() {
+                    self.pump().await;
+                }
+                if let Some(deadline) = stopping {
+                    let flushed = self.outbox.drained() && self.conn.replies_in_flight == 0;
+                    if flushed || Instant::now() >= deadline {
+                        self.goodbye(&mut polled_rx).await;
+                        break 'attempts;
+                    }
+                }
+            }
+        }
+        if let Some(c) = self.outbox.cursor_to_persist() {
+            self.db(move |s| s.set_outbox_cursor(c)).await;
+        }
+        poller.abort();
+    }
+
+    async fn on_event(&mut self, event: Event) {
+        match event {
+            Event::Incoming(Incoming::ConnAck(ack)) => self.connected(ack.session_present).await,
+            Event::Incoming(Incoming::PubAck(ack)) => match self.conn.by_pkid.remove(&ack.pkid) {
+                Some(Tag::Event(seq)) => self.outbox.acked(seq),
+                Some(Tag::State) => self.conn.state_in_flight = false,
+                Some(Tag::Reply) => {
+                    self.conn.replies_in_flight = self.conn.replies_in_flight.saturating_sub(1)
+                }
+                Some(Tag::Presence) => self.conn.goodbye_acked = true,
+                Some(Tag::Telemetry) | None => {}
+            },
+            Event::Incoming(Incoming::Publish(p)) if p.topic == self.topics.cmd_request() => {
+                self.command(&p.payload, p.retain).await
+            }
+            Event::Outgoing(Outgoing::Publish(pkid)) => {
+                if let Some(tag) = self.conn.requested.pop_front() {
+                    if pkid != 0 {
+                        self.conn.by_pkid.insert(pkid, tag);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn publish(
+        &mut self,
+        topic: String,
+        qos: QoS,
+        retain: bool,
+        payload: Vec<u8>,
+        tag: Tag,
+    ) -> bool {
+        let Some(client) = &self.client else {
+            return false;
+        };
+        match client.try_publish(topic, qos, retain, payload) {
+            Ok(()) => {
+                self.conn.requested.push_back(tag);
+                true
+            }
+            Err(e) => {
+                tracing::warn!("mqtt publish not queued ({tag:?}): {e}");
+                false
+            }
+        }
+    }
+
+    async fn connected(&mut self, session_present: bool) {
+        let now = Instant::now();
+        self.conn.connected_at = Some(now);
+        self.force_state = true;
+        let online = presence::status_payload(
+            true,
+            self.session,
+            std::process::id(),
+            env!("CARGO_PKG_VERSION"),
+            &clock::now_rfc3339(),
+        );
+        self.publish(
+            self.topics.status(),
+            QoS::AtLeastOnce,
+            true,
+            online,
+            Tag::Presence,
+        );
+        if !session_present {
+            if let Some(client) = &self.client {
+                if let Err(e) = client.try_subscribe(self.topics.cmd_request(), QoS::AtLeastOnce) {
+                    tracing::error!("mqtt: cannot subscribe to commands: {e}");
+                }
+            }
+        }
+        let outage_ms = now.duration_since(self.down_since).as_millis() as u64;
+        let event = NewEvent::info("mqtt_connected", None)
+            .message(format!(
+                "connected to {} as {} (session {})",
+                self.setup.mqtt.url, self.client_id, self.session
+            ))
+            .figure("broker", self.setup.mqtt.url.to_string())
+            .figure("session", self.session)
+            .figure("session_present", session_present)
+            .figure("failed_attempts", self.failed_attempts)
+            .figure("outage_ms", outage_ms)
+            .figure("outbox_cursor", self.outbox.cursor());
+        self.reported = None;
+        self.failed_attempts = 0;
+        self.record(event).await;
+    }
+
+    /// The connection ended (or never came up): report, pick the delay, raise the session.
+    async fn disconnected(&mut self, error: String, delay: &mut Duration) {
+        let up = self.conn.connected_at.map(|t| t.elapsed());
+        self.outbox.reset();
+        self.conn = Conn::default();
+        if let Some(up) = up {
+            self.down_since = Instant::now();
+            self.backoff.disconnected_after(up);
+            if let Some(s) = self.db(|s| s.next_session()).await {
+                self.session = s;
+            }
+            *delay = self.next_delay();
+            let event = NewEvent::warning("mqtt_disconnected", None)
+                .message(format!("lost the broker {}: {error}", self.setup.mqtt.url))
+                .figure("error", error.clone())
+                .figure("up_ms", up.as_millis() as u64)
+                .figure("retry_in_ms", delay.as_millis() as u64)
+                .figure("next_session", self.session);
+            self.reported = Some(error);
+            self.record(event).await;
+        } else {
+            self.failed(error, delay).await;
+        }
+    }
+
+    fn next_delay(&mut self) -> Duration {
+        self.backoff.next_delay(rand::random::<f64>())
+    }
+
+    /// A connection attempt failed: the first failure of an outage, and every change of
+    /// error, is an event; repeats are traced. Refused credentials and TLS failures are errors.
+    async fn failed(&mut self, error: String, delay: &mut Duration) {
+        self.failed_attempts += 1;
+        *delay = self.next_delay();
+        if self.reported.as_deref() == Some(error.as_str()) {
+            tracing::debug!("mqtt connect failed again: {error}; retry in {delay:?}");
+            return;
+        }
+        let serious = ["TLS", "refused", "mqtt.", "CA", "certificate"]
+            .iter()
+            .any(|w| error.contains(w));
+        let event = if serious {
+            NewEvent::error("mqtt_connect_failed", None)
+        } else {
+            NewEvent::warning("mqtt_connect_failed", None)
+        };
+        let event = event
+            .message(format!(
+                "cannot connect to {}: {error}; retrying with backoff",
+                self.setup.mqtt.url
+            ))
+            .figure("error", error.clone())
+            .figure("attempt", self.failed_attempts)
+            .figure("retry_in_ms", delay.as_millis() as u64)
+            .figure("session", self.session);
+        tracing::warn!("mqtt connect to {} failed: {error}", self.setup.mqtt.url);
+        self.reported = Some(error);
+        self.record(event).await;
+    }
+}

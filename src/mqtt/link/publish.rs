@@ -1,0 +1,207 @@
+//! The publishing half of the link: housekeeping that runs with or without a broker (the
+//! cursor written back, the outbox held to `outbox_limit`), and, while connected, what goes
+//! out next: command replies, the coalesced retained state, telemetry, then outbox events in
+//! seq order within the window; finally the clean goodbye.
+#![allow(clippy::disallowed_methods)] // an I/O task: reads the clock for intervals and stamps
+
+use std::time::{Duration, Instant};
+
+use rumqttc::{Event, Outgoing, QoS};
+use tokio::sync::mpsc;
+
+use super::{
+    Link, Tag, CURSOR_PERSIST_INTERVAL, GOODBYE_WAIT, OUTBOX_CHECK_INTERVAL, REPLIES_IN_FLIGHT,
+};
+use crate::clock;
+use crate::event::NewEvent;
+use crate::mqtt::outbox::bytes_to_free;
+use crate::mqtt::poller::Polled;
+use crate::mqtt::presence;
+
+impl Link {
+    /// Timers that run whether or not a broker is there: cursor writes and the drop policy.
+    pub(super) async fn housekeeping(&mut self) {
+        let now = Instant::now();
+        let due = |t: Option<Instant>, every: Duration| t.is_none_or(|t| now >= t + every);
+        if let Some(c) = self.outbox.cursor_to_persist() {
+            if due(self.cursor_written, CURSOR_PERSIST_INTERVAL) {
+                self.cursor_written = Some(now);
+                if self.db(move |s| s.set_outbox_cursor(c)).await.is_some() {
+                    self.outbox.persisted(c);
+                }
+            }
+        }
+        if !self.outbox.drained() && due(self.outbox_checked, OUTBOX_CHECK_INTERVAL) {
+            self.outbox_checked = Some(now);
+            self.enforce_limit().await;
+        }
+    }
+
+    async fn enforce_limit(&mut self) {
+        let limit = self.setup.mqtt.outbox_limit.get();
+        let cursor = self.outbox.cursor();
+        let Some(size) = self.db(move |s| s.outbox_size(cursor)).await else {
+            return;
+        };
+        let Some(need) = bytes_to_free(size.bytes, limit) else {
+            return;
+        };
+        let after = self.outbox.droppable_after();
+        let Some(d) = self.db(move |s| s.outbox_drop(after, need)).await else {
+            return;
+        };
+        let event = NewEvent::warning("outbox_dropped", None)
+            .message(format!(
+                "outbox over its limit: dropped {} unsent events ({} info, {} warning, {} error)",
+                d.events, d.by_severity[0], d.by_severity[1], d.by_severity[2]
+            ))
+            .figure("dropped_events", d.events)
+            .figure("dropped_bytes", d.bytes)
+            .figure("first_seq", d.first_seq)
+            .figure("last_seq", d.last_seq)
+            .figure("dropped_info", d.by_severity[0])
+            .figure("dropped_warning", d.by_severity[1])
+            .figure("dropped_error", d.by_severity[2])
+            .figure("outbox_events", size.events - d.events)
+            .figure("outbox_bytes", size.bytes - d.bytes)
+            .figure("limit_bytes", limit)
+            .figure("dropped_total", d.total);
+        self.record(event).await;
+    }
+
+    /// Publishes what is due: replies, state, telemetry, then outbox events.
+    pub(super) async fn pump(&mut self) {
+        while self.conn.replies_in_flight < REPLIES_IN_FLIGHT {
+            let Some(reply) = self.replies.pop_front() else {
+                break;
+            };
+            if self.publish(
+                self.topics.cmd_response(),
+                QoS::AtLeastOnce,
+                false,
+                reply,
+                Tag::Reply,
+            ) {
+                self.conn.replies_in_flight += 1;
+            }
+        }
+        self.publish_state();
+        self.publish_telemetry();
+        if let Some((after, limit)) = self.outbox.want_read() {
+            let newest = *self.seq_rx.borrow();
+            if let Some(batch) = self.db(move |s| s.outbox_batch(after, limit)).await {
+                self.outbox.fill(batch, limit, newest.max(after));
+            }
+        }
+        while let Some(entry) = self.outbox.next_to_send() {
+            let payload = entry.payload.into_bytes();
+            if !self.publish(
+                self.topics.events(),
+                QoS::AtLeastOnce,
+                false,
+                payload,
+                Tag::Event(entry.seq),
+            ) {
+                self.outbox.reset();
+                break;
+            }
+        }
+    }
+
+    fn publish_state(&mut self) {
+        if self.conn.state_in_flight {
+            return;
+        }
+        let doc = self.status_rx.borrow_and_update().clone();
+        let Some(doc) = doc else {
+            return;
+        };
+        let key = presence::state_key(&doc);
+        let interval = self.setup.mqtt.state_interval.0;
+        let due = match &self.conn.state_sent {
+            None => true,
+            Some((at, sent_key)) => *sent_key != key || at.elapsed() >= interval,
+        };
+        if !(due || self.force_state) {
+            return;
+        }
+        let payload = doc.to_string().into_bytes();
+        if self.publish(
+            self.topics.state(),
+            QoS::AtLeastOnce,
+            true,
+            payload,
+            Tag::State,
+        ) {
+            self.conn.state_in_flight = true;
+            self.conn.state_sent = Some((Instant::now(), key));
+            self.force_state = false;
+        }
+    }
+
+    fn publish_telemetry(&mut self) {
+        let interval = self.setup.mqtt.telemetry_interval.0;
+        if self
+            .conn
+            .telemetry_at
+            .is_some_and(|t| t.elapsed() < interval)
+        {
+            return;
+        }
+        let payload = {
+            let doc = self.status_rx.borrow();
+            doc.as_ref()
+                .and_then(|d| presence::telemetry_payload(d, self.session, &clock::now_rfc3339()))
+        };
+        if let Some(payload) = payload {
+            self.conn.telemetry_at = Some(Instant::now());
+            // QoS 0 and never queued: a sample the channel cannot take now is simply skipped.
+            self.publish(
+                self.topics.telemetry(),
+                QoS::AtMostOnce,
+                false,
+                payload,
+                Tag::Telemetry,
+            );
+        }
+    }
+
+    /// A clean stop: `online: false` for this session, its PubAck (briefly), DISCONNECT.
+    pub(super) async fn goodbye(&mut self, polled: &mut mpsc::Receiver<Polled>) {
+        let offline = presence::status_payload(
+            false,
+            self.session,
+            std::process::id(),
+            env!("CARGO_PKG_VERSION"),
+            &clock::now_rfc3339(),
+        );
+        self.conn.goodbye_acked = false;
+        self.publish(
+            self.topics.status(),
+            QoS::AtLeastOnce,
+            true,
+            offline,
+            Tag::Presence,
+        );
+        let wait = async {
+            while !self.conn.goodbye_acked {
+                match polled.recv().await {
+                    Some(Polled::Event(e)) => self.on_event(e).await,
+                    Some(Polled::Failed(_)) | None => return,
+                }
+            }
+        };
+        let _ = tokio::time::timeout(GOODBYE_WAIT, wait).await;
+        if let Some(client) = &self.client {
+            let _ = client.try_disconnect();
+        }
+        let _ = tokio::time::timeout(Duration::from_millis(500), async {
+            while let Some(Polled::Event(e)) = polled.recv().await {
+                if matches!(e, Event::Outgoing(Outgoing::Disconnect)) {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+}

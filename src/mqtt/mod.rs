@@ -1,0 +1,109 @@
+//! The fleet link: presence, retained state, telemetry, the durable event outbox and remote
+//! commands over MQTT (rumqttc, rustls). See `docs/mqtt.md` for topics and payloads.
+//!
+//! ```text
+//!  core loop ── watch<status document> ──┐
+//!            ── watch<newest event seq> ──┤   link task (this module)          poller task
+//!  store (events after the cursor) ──────┤   presence, state, telemetry,  ◄──  owns rumqttc's
+//!  core loop ◄── ControlRequest ─────────┘   outbox window, commands      ──►  EventLoop, polls
+//!                                                  │ try_publish                it without pause
+//!                                                  └──────────────► AsyncClient ─┘
+//! ```
+//!
+//! The core loop never awaits the broker: it replaces a watch value and moves on. The poller
+//! is the one task that polls rumqttc's event loop, and never inside a `select!` (rumqttc's
+//! flush is not cancel-safe); it forwards every event on a channel. The link decides
+//! everything else: its own reconnect backoff with full jitter ([`backoff`]), the session
+//! number (raised in the store at every connection), and what to publish next.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::MqttConfig;
+use crate::control::ControlRequest;
+use crate::store::{Store, StoreError};
+
+pub mod backoff;
+pub mod command;
+mod link;
+pub mod outbox;
+mod poller;
+pub mod presence;
+pub mod tls;
+pub mod topics;
+
+/// What the link needs from the agent.
+#[derive(Debug, Clone)]
+pub struct LinkSetup {
+    pub mqtt: MqttConfig,
+    pub device_id: String,
+    /// The agent's store; the link opens its own connection (WAL: it never blocks the core).
+    pub store_path: PathBuf,
+    /// Every configured model and service name: the only targets a command may name.
+    pub targets: BTreeSet<String>,
+}
+
+/// Why the link could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum MqttError {
+    #[error("mqtt: device id {0:?} cannot be a topic level (no '/', '+', '#')")]
+    DeviceId(String),
+    #[error("mqtt: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// The agent's side of a running link.
+#[derive(Debug)]
+pub struct LinkHandle {
+    /// The newest status document (the retained `state`, and telemetry's source).
+    pub status: watch::Sender<Option<Value>>,
+    /// The newest event seq in the store.
+    pub seq: watch::Sender<u64>,
+    cancel: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+/// How long a clean shutdown waits for the outbox to drain before saying goodbye.
+pub const FLUSH_DEADLINE: Duration = Duration::from_secs(2);
+
+impl LinkHandle {
+    /// Stops the link: it flushes what it can, publishes `online: false` and disconnects,
+    /// within `limit`.
+    pub async fn stop(self, limit: Duration) {
+        self.cancel.cancel();
+        let mut task = self.task;
+        if tokio::time::timeout(limit, &mut task).await.is_err() {
+            tracing::warn!("mqtt link did not stop within {limit:?}");
+            task.abort();
+        }
+    }
+}
+
+/// Starts the link task; commands it accepts go to `control`, the core loop's channel.
+pub fn spawn(
+    setup: LinkSetup,
+    control: mpsc::Sender<ControlRequest>,
+) -> Result<LinkHandle, MqttError> {
+    if !topics::valid_device_id(&setup.device_id) {
+        return Err(MqttError::DeviceId(setup.device_id));
+    }
+    let store = Store::open(&setup.store_path)?;
+    let newest = store.last_seq()?;
+    let (status_tx, status_rx) = watch::channel(None);
+    let (seq_tx, seq_rx) = watch::channel(newest);
+    let cancel = CancellationToken::new();
+    let link = link::Link::new(setup, store, control, status_rx, seq_rx)?;
+    let task = tokio::spawn(link.run(cancel.clone()));
+    Ok(LinkHandle {
+        status: status_tx,
+        seq: seq_tx,
+        cancel,
+        task,
+    })
+}
