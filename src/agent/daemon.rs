@@ -65,8 +65,8 @@ pub struct Options {
 }
 
 mod control;
-mod watching;
 mod link;
+mod watching;
 
 struct Agent {
     engine: Engine,

@@ -30,14 +30,14 @@ mod events;
 mod footprint;
 pub mod hash;
 mod hashcache;
-mod retention;
 mod outbox;
+mod retention;
 pub mod schema;
 
 pub use events::EventFilter;
 pub use footprint::Footprint;
-pub use retention::Pruned;
 pub use outbox::{Dropped, OutboxEntry, OutboxSize};
+pub use retention::Pruned;
 
 /// How long a second connection waits for the write lock before failing.
 const BUSY_TIMEOUT_MS: u32 = 5_000;
