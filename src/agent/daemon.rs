@@ -79,6 +79,8 @@ struct Agent {
     last_refresh: Option<Instant>,
     /// The last reading applied (available, when), for abort timing.
     previous_reading: Option<(crate::units::Bytes, Instant)>,
+    /// The latest tegrastats figures, for the status document.
+    tegrastats: watch::Receiver<crate::agent::tegrastats::TegrastatsView>,
 }
 
 /// Runs the agent until SIGTERM or SIGINT.
@@ -125,6 +127,8 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
     let cancel = CancellationToken::new();
     let (control_tx, mut control_rx) = mpsc::channel::<ControlRequest>(64);
     tokio::spawn(server::serve(listener, control_tx, cancel.clone()));
+    let tegrastats =
+        crate::agent::tegrastats::spawn(config.device.tegrastats.clone(), cancel.clone());
 
     let idle_interval = config.memory.sample_interval.0;
     let (plan_tx, plan_rx) = watch::channel(SamplingPlan {
@@ -160,6 +164,7 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         feedback: feedback_tx.clone(),
         last_refresh: None,
         previous_reading: None,
+        tegrastats,
     };
     agent.executor.record(
         NewEvent::info("agent_started", None)

@@ -6,3 +6,4 @@ pub mod engine;
 pub mod executor;
 pub mod launch;
 pub mod sampling;
+pub mod tegrastats;
