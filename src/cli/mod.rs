@@ -15,11 +15,14 @@ pub mod agent;
 pub mod board;
 pub mod config;
 pub mod events;
+pub mod figures;
+pub mod human;
 pub mod remote;
 pub mod sim_model;
 pub mod status;
 pub mod table;
 pub mod tegrastats;
+pub mod top;
 
 /// The default control socket path of the agent (one definition, in the config's section).
 pub use crate::config::control::DEFAULT_SOCKET;
@@ -69,6 +72,8 @@ pub enum Command {
     Events(events::Args),
     /// Write an operator note into the event log.
     Note(remote::NoteArgs),
+    /// Live terminal view: memory bars, gate, services, events, tegrastats figures.
+    Top(top::Args),
     /// Configuration files: `jetgate config check FILE` lists every problem with its line.
     Config(config::Args),
     /// A stand-in model server for demos and field tests: allocates, signals ready, misbehaves.
@@ -113,6 +118,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Services(args) => remote::services(args, &globals),
         Command::Events(args) => events::run(args, &globals),
         Command::Note(args) => remote::note(args, &globals),
+        Command::Top(args) => top::run(args, &globals),
         Command::Config(args) => config::run(args, &globals),
         Command::SimModel(args) => sim_model::run(*args, &globals),
     };
