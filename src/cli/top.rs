@@ -32,6 +32,7 @@ use crate::units::HumanDuration;
 pub mod model;
 pub mod panels;
 pub mod render;
+pub mod units;
 
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,6 @@
 //! The sections of `jetgate top`, each a pure function drawing part of the status document
 //! (or the model's history) into its `Rect`: memory bars, the available-memory sparkline, the
-//! gate, the services table, recent events and the tegrastats figures.
+//! gate, recent events and the tegrastats figures (the services table is in `units.rs`).
 //!
 //! Sizes are IEC (`5.1GiB`); bars are ASCII (`[#####.....]`) scaled to the device's total
 //! memory (or the scope's cgroup limit when that is smaller).
@@ -17,14 +17,14 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::widgets::{Sparkline, Widget};
 use serde_json::Value;
 
-use super::model::{TopModel, UnitRow, HISTORY_LEN};
+use super::model::{TopModel, HISTORY_LEN};
 use super::render::tone_style;
-use crate::cli::human::{ago_rfc3339, severity_tone, span_ms, state_tone};
+use crate::cli::human::{ago_rfc3339, severity_tone, span_ms};
 use crate::units::Bytes;
 
 const LABEL: usize = 11;
 
-fn size(v: Option<u64>) -> String {
+pub(super) fn size(v: Option<u64>) -> String {
     v.map_or("-".to_string(), |b| Bytes(b).to_string())
 }
 
@@ -33,7 +33,7 @@ fn u64_at(doc: &Value, pointer: &str) -> Option<u64> {
 }
 
 /// `-- Name ------- extra`, the first row of a section.
-fn title(name: &str, extra: &str, area: Rect, buf: &mut Buffer) {
+pub(super) fn title(name: &str, extra: &str, area: Rect, buf: &mut Buffer) {
     let w = area.width as usize;
     let dim = Style::default().fg(Color::DarkGray);
     buf.set_stringn(area.x, area.y, "-".repeat(w), w, dim);
@@ -62,7 +62,7 @@ fn title(name: &str, extra: &str, area: Rect, buf: &mut Buffer) {
     }
 }
 
-fn line(text: &str, area: Rect, row: u16, style: Style, buf: &mut Buffer) {
+pub(super) fn line(text: &str, area: Rect, row: u16, style: Style, buf: &mut Buffer) {
     if row < area.height {
         buf.set_stringn(area.x, area.y + row, text, area.width as usize, style);
     }
@@ -282,139 +282,6 @@ pub fn gate(doc: &Value, area: Rect, buf: &mut Buffer) {
             )
         };
         line(&text, area, i as u16 + 2, Style::default(), buf);
-    }
-}
-
-/// A services column: header, width, and the cell of a row.
-struct Column {
-    head: &'static str,
-    width: usize,
-    cell: fn(&UnitRow) -> String,
-}
-
-const COLUMNS: [Column; 9] = [
-    Column {
-        head: "NAME",
-        width: 16,
-        cell: |u| u.name.clone(),
-    },
-    Column {
-        head: "STATE",
-        width: 12,
-        cell: |u| u.state.clone(),
-    },
-    Column {
-        head: "PSS",
-        width: 9,
-        cell: |u| size(u.memory_bytes),
-    },
-    Column {
-        head: "RESTARTS",
-        width: 9,
-        cell: |u| u.restarts.map_or("-".into(), |r| r.to_string()),
-    },
-    Column {
-        head: "GPU",
-        width: 9,
-        cell: |u| size(u.gpu_bytes),
-    },
-    Column {
-        head: "LEAK",
-        width: 11,
-        cell: |u| u.leak.clone().unwrap_or_else(|| "-".into()),
-    },
-    Column {
-        head: "PID",
-        width: 8,
-        cell: |u| u.pid.map_or("-".into(), |p| p.to_string()),
-    },
-    Column {
-        head: "KIND",
-        width: 8,
-        cell: |u| u.kind.clone(),
-    },
-    Column {
-        head: "REASON",
-        width: 0,
-        cell: |u| u.reason.clone().unwrap_or_default(),
-    },
-];
-
-/// The columns that fit `width`, in display order: name, state and PSS always, then restarts,
-/// GPU, leak, pid, kind as room allows; the reason takes what is left.
-fn columns_for(width: usize) -> Vec<&'static Column> {
-    let mut used = 2;
-    let mut keep = Vec::new();
-    for c in COLUMNS.iter() {
-        if c.width == 0 {
-            if width > used + 10 {
-                keep.push(c);
-            }
-            continue;
-        }
-        if keep.len() < 3 || used + c.width <= width {
-            used += c.width;
-            keep.push(c);
-        }
-    }
-    let order = [
-        "NAME", "KIND", "STATE", "PID", "PSS", "GPU", "RESTARTS", "LEAK", "REASON",
-    ];
-    keep.sort_by_key(|c| order.iter().position(|h| *h == c.head));
-    keep
-}
-
-/// The services table; the selected row is highlighted and kept in view.
-pub fn services(model: &TopModel, area: Rect, buf: &mut Buffer) {
-    let units = model.units();
-    title(
-        "Services",
-        &format!("{} configured", units.len()),
-        area,
-        buf,
-    );
-    if area.height < 2 {
-        return;
-    }
-    if units.is_empty() {
-        line(
-            "no models or services configured",
-            area,
-            1,
-            Style::default(),
-            buf,
-        );
-        return;
-    }
-    let cols = columns_for(area.width as usize);
-    let render_row = |cells: Vec<String>| -> String {
-        let mut s = String::new();
-        for (c, cell) in cols.iter().zip(cells) {
-            if c.width == 0 {
-                s.push_str(&cell);
-            } else {
-                let cell: String = cell.chars().take(c.width - 1).collect();
-                s.push_str(&format!("{cell:<w$}", w = c.width));
-            }
-        }
-        s
-    };
-    let head = render_row(cols.iter().map(|c| c.head.to_string()).collect());
-    let bold = Style::default().add_modifier(Modifier::BOLD);
-    buf.set_stringn(area.x + 2, area.y + 1, head, area.width as usize - 2, bold);
-    let visible = area.height.saturating_sub(2) as usize;
-    let offset = (model.selected + 1).saturating_sub(visible);
-    for (i, u) in units.iter().enumerate().skip(offset).take(visible) {
-        let y = area.y + 2 + (i - offset) as u16;
-        let selected = i == model.selected;
-        let mut style = tone_style(state_tone(&u.state));
-        if selected {
-            style = style.add_modifier(Modifier::REVERSED);
-        }
-        let marker = if selected { "> " } else { "  " };
-        let text = render_row(cols.iter().map(|c| (c.cell)(u)).collect());
-        buf.set_stringn(area.x, y, marker, 2, Style::default());
-        buf.set_stringn(area.x + 2, y, text, area.width as usize - 2, style);
     }
 }
 

@@ -9,7 +9,7 @@
 //! services; below [`MIN_WIDTH`]×[`MIN_HEIGHT`] it says so instead of drawing.
 //!
 //! ```text
-//! jetgate top  orin-07  Jetson Orin Nano 8GB  L4T 36.4.4  agent pid 812 up 3m05s
+//! jetgate top  orin-07  agent pid 812 up 3m05s  Jetson Orin Nano 8GB L4T 36.4.4
 //! -- Memory ---------------------------------------------- system, PSI some 0.0%
 //! used       [##################..............]  4.7GiB  62% of 7.4GiB
 //! ```
@@ -21,7 +21,7 @@ use ratatui::widgets::{Clear, Paragraph, Widget, Wrap};
 use serde_json::Value;
 
 use super::model::{Confirm, Link, TopModel};
-use super::panels;
+use super::{panels, units};
 use crate::cli::human::{span_ms, Tone};
 
 /// Below this width or height the view asks for a larger terminal instead of drawing.
@@ -196,7 +196,7 @@ fn render_dashboard(model: &TopModel, area: Rect, buf: &mut Buffer) {
     }
     let services = next(p.services);
     if p.services > 0 {
-        panels::services(model, services, buf);
+        units::services(model, services, buf);
     }
     let events = next(p.events);
     if p.events > 0 {
@@ -210,12 +210,7 @@ fn render_dashboard(model: &TopModel, area: Rect, buf: &mut Buffer) {
 
 fn header(doc: &Value, area: Rect, buf: &mut Buffer) {
     let s = |p: &str| doc.pointer(p).and_then(Value::as_str).unwrap_or("-");
-    let mut text = format!(
-        "jetgate top  {}  {}  L4T {}",
-        s("/device/id"),
-        s("/device/board/name"),
-        s("/device/board/l4t")
-    );
+    let mut text = format!("jetgate top  {}", s("/device/id"));
     if let Some(pid) = doc.pointer("/agent/pid").and_then(Value::as_u64) {
         let up = doc
             .pointer("/agent/uptime_ms")
@@ -223,6 +218,12 @@ fn header(doc: &Value, area: Rect, buf: &mut Buffer) {
             .map_or("-".to_string(), span_ms);
         text.push_str(&format!("  agent pid {pid} up {up}"));
     }
+    // The board name is the longest part: last, so a narrow terminal cuts only it.
+    text.push_str(&format!(
+        "  {} L4T {}",
+        s("/device/board/name"),
+        s("/device/board/l4t")
+    ));
     let style = Style::default().add_modifier(Modifier::BOLD);
     buf.set_stringn(area.x, area.y, text, area.width as usize, style);
 }
