@@ -97,6 +97,7 @@ pub fn run(args: Args, globals: &Globals) -> CliResult {
     }
     let interval = args.interval.0.max(Duration::from_millis(100));
     let mut model = TopModel::new(globals.socket.display().to_string());
+    model.interval_ms = interval.as_millis() as u64;
     let screen = Screen::enter().map_err(failure)?;
     let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout())).map_err(failure)?;
     let mut next_poll = Instant::now();

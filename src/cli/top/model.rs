@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::control::Cmd;
 
-/// Samples of available memory kept for the sparkline: two minutes at one poll every 500 ms.
+/// Samples of available memory kept for the sparkline: two minutes at the default poll (500 ms).
 pub const HISTORY_LEN: usize = 240;
 /// Events kept for the events panel (newest last).
 pub const EVENTS_KEPT: usize = 100;
@@ -136,6 +136,8 @@ pub struct TopModel {
     pub notice: Option<String>,
     /// Wall clock of the last update (ms since the epoch), for "3m ago".
     pub now_ms: u64,
+    /// The status poll interval, which sets how much time the history spans.
+    pub interval_ms: u64,
 }
 
 fn text(v: &Value) -> Option<String> {
@@ -227,7 +229,13 @@ impl TopModel {
             confirm: None,
             notice: None,
             now_ms: 0,
+            interval_ms: 500,
         }
+    }
+
+    /// How many seconds the kept history spans at the poll interval.
+    pub fn history_span_s(&self) -> u64 {
+        HISTORY_LEN as u64 * self.interval_ms / 1000
     }
 
     /// A fresh status document at wall-clock `now_ms`.

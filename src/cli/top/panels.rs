@@ -17,7 +17,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::widgets::{Sparkline, Widget};
 use serde_json::Value;
 
-use super::model::{TopModel, HISTORY_LEN};
+use super::model::TopModel;
 use super::render::tone_style;
 use crate::cli::human::{ago_rfc3339, severity_tone, span_ms};
 use crate::units::Bytes;
@@ -196,7 +196,7 @@ fn spark_into(model: &TopModel, area: Rect, boxed: bool, buf: &mut Buffer) {
     if area.height == 0 || area.width < 8 {
         return;
     }
-    let seconds = HISTORY_LEN / 2;
+    let seconds = model.history_span_s();
     let graph = if boxed {
         let label = format!("available, last {seconds}s");
         buf.set_stringn(area.x, area.y, label, area.width as usize, Style::default());
