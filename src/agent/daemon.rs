@@ -89,6 +89,8 @@ struct Agent {
     watch: crate::agent::watch::Watch,
     /// READY, watchdog progress and STOPPING for systemd (a no-op outside it).
     systemd: Systemd,
+    /// The latest tegrastats figures, for the status document.
+    tegrastats: watch::Receiver<crate::agent::tegrastats::TegrastatsView>,
 }
 
 /// Runs the agent until SIGTERM or SIGINT.
@@ -136,21 +138,10 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
     let listener = server::bind(&socket, config.control.group.as_deref()).await?;
     let cancel = CancellationToken::new();
     let (control_tx, mut control_rx) = mpsc::channel::<ControlRequest>(64);
-    let mut link = match &config.mqtt {
-        Some(mqtt) => Some(link::Feed::new(crate::mqtt::spawn(
-            crate::mqtt::LinkSetup {
-                mqtt: mqtt.clone(),
-                device_id: config.device.id.clone().unwrap_or_else(hostname),
-                store_path: config.store.path.clone(),
-                targets: (config.models.iter().map(|m| m.program.name.clone()))
-                    .chain(config.services.iter().map(|s| s.program.name.clone()))
-                    .collect(),
-            },
-            control_tx.clone(),
-        )?)),
-        None => None,
-    };
+    let mut link = link::Feed::spawn(&config, &control_tx)?;
     tokio::spawn(server::serve(listener, control_tx, cancel.clone()));
+    let tegrastats =
+        crate::agent::tegrastats::spawn(config.device.tegrastats.clone(), cancel.clone());
 
     let idle_interval = config.memory.sample_interval.0;
     let (plan_tx, plan_rx) = watch::channel(SamplingPlan {
@@ -188,6 +179,7 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         previous_reading: None,
         watch: crate::agent::watch::Watch::from_config(&config),
         systemd: Systemd::from_env(Instant::now()),
+        tegrastats,
     };
     if let Some(pet) = agent.systemd.watchdog() {
         let limits = notify::Limits::for_periods(TICK, idle_interval, pet);

@@ -9,4 +9,5 @@ pub mod notify;
 pub mod orphans;
 pub mod retention;
 pub mod sampling;
+pub mod tegrastats;
 pub mod watch;

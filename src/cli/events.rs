@@ -1,11 +1,13 @@
 //! `jetgate events`: the agent's event log, oldest first. `--json` prints one event object a
-//! line (the contract); `--follow` keeps printing new events as they are stored.
-#![allow(clippy::disallowed_methods)] // reads the clock to turn --since into a timestamp
+//! line (the contract); `--follow` keeps printing new events as they are stored. The human
+//! table says when each happened relative to now (`3m ago`) and colours severities on a tty.
+#![allow(clippy::disallowed_methods)] // reads the clock for --since and for "3m ago"
 
 use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::cli::human;
 use crate::cli::remote::{ask, REQUEST_TIMEOUT};
 use crate::cli::table::Table;
 use crate::cli::Globals;
@@ -100,18 +102,26 @@ fn print_events(events: &[Event], json: bool, printed_header: &mut bool) {
     if events.is_empty() {
         return;
     }
+    let now_ms = clock::now_unix_ms();
     let mut t = Table::new(&["SEQ", "TIME", "SEVERITY", "KIND", "SUBJECT", "WHAT"]);
     for e in events {
         t.row(vec![
             e.seq.to_string(),
-            e.ts.clone(),
+            when(&e.ts, now_ms),
             e.severity.as_str().to_string(),
             e.kind.clone(),
             e.subject.clone().unwrap_or_else(|| "-".into()),
             describe(e),
         ]);
     }
-    let text = t.render();
+    let tone = |col: usize, cell: &str| {
+        if col == 2 {
+            human::severity_tone(cell)
+        } else {
+            human::Tone::Plain
+        }
+    };
+    let text = t.render_toned(&tone, human::colour_stdout());
     // Print the header once, even when following across several pages.
     let body = if *printed_header {
         text.split_once('\n').map(|(_, rest)| rest).unwrap_or("")
@@ -120,6 +130,17 @@ fn print_events(events: &[Event], json: bool, printed_header: &mut bool) {
     };
     print!("{body}");
     *printed_header = true;
+}
+
+/// When an event happened, for people: `3m ago` within the last day, else its UTC date and
+/// minute (`2026-11-24 03:06`); `--json` keeps the exact stamp.
+pub fn when(ts: &str, now_ms: u64) -> String {
+    match human::parse_rfc3339_ms(ts) {
+        Some(t) if now_ms.saturating_sub(t) < 86_400_000 => human::ago(t, now_ms),
+        _ => ts
+            .get(..16)
+            .map_or(ts.to_string(), |d| d.replacen('T', " ", 1)),
+    }
 }
 
 /// The event's message, or its figures when it has none.
@@ -136,3 +157,6 @@ fn describe(e: &Event) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+#[cfg(test)]
+mod tests;

@@ -15,12 +15,15 @@ pub mod agent;
 pub mod board;
 pub mod config;
 pub mod events;
+pub mod figures;
 pub mod fleet;
+pub mod human;
 pub mod remote;
 pub mod sim_model;
 pub mod status;
 pub mod table;
 pub mod tegrastats;
+pub mod top;
 pub mod trend;
 
 /// The default control socket path of the agent (one definition, in the config's section).
@@ -75,6 +78,8 @@ pub enum Command {
     Trend(trend::Args),
     /// Every device on an MQTT broker: online, board, memory, models, last event.
     Fleet(Box<fleet::Args>),
+    /// Live terminal view: memory bars, gate, services, events, tegrastats figures.
+    Top(top::Args),
     /// Configuration files: `jetgate config check FILE` lists every problem with its line.
     Config(config::Args),
     /// A stand-in model server for demos and field tests: allocates, signals ready, misbehaves.
@@ -121,6 +126,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Note(args) => remote::note(args, &globals),
         Command::Trend(args) => trend::run(args, &globals),
         Command::Fleet(args) => fleet::run(*args, &globals),
+        Command::Top(args) => top::run(args, &globals),
         Command::Config(args) => config::run(args, &globals),
         Command::SimModel(args) => sim_model::run(*args, &globals),
     };

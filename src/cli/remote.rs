@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::cli::human;
 use crate::cli::table::Table;
 use crate::cli::Globals;
 use crate::control::client::{self, ClientError};
@@ -138,12 +139,20 @@ pub fn services(args: ServicesArgs, globals: &Globals) -> CliResult {
     }
     let services: Vec<ServiceView> = serde_json::from_value(data)
         .map_err(|e| CliError::new(exit::FAILURE, anyhow::anyhow!("unreadable answer: {e}")))?;
-    print!("{}", services_table(&services));
+    print!(
+        "{}",
+        services_table_toned(&services, human::colour_stdout())
+    );
     Ok(exit::SUCCESS)
 }
 
 /// The human services table, shared with `jetgate status`.
 pub fn services_table(services: &[ServiceView]) -> String {
+    services_table_toned(services, false)
+}
+
+/// [`services_table`] with the STATE column coloured when `colour` (a terminal, no NO_COLOR).
+pub fn services_table_toned(services: &[ServiceView], colour: bool) -> String {
     if services.is_empty() {
         return "no models or services configured\n".to_string();
     }
@@ -161,7 +170,14 @@ pub fn services_table(services: &[ServiceView]) -> String {
             s.reason.clone().unwrap_or_default(),
         ]);
     }
-    t.render()
+    let tone = |col: usize, cell: &str| {
+        if col == 2 {
+            human::state_tone(cell)
+        } else {
+            human::Tone::Plain
+        }
+    };
+    t.render_toned(&tone, colour)
 }
 
 #[derive(Debug, clap::Args)]

@@ -7,7 +7,9 @@
 
 use serde_json::{json, Value};
 
-use crate::cli::remote::{ask, services_table, REQUEST_TIMEOUT};
+use crate::cli::figures::tegrastats_lines;
+use crate::cli::human;
+use crate::cli::remote::{ask, services_table_toned, REQUEST_TIMEOUT};
 use crate::cli::table::Table;
 use crate::cli::Globals;
 use crate::control::Cmd;
@@ -38,7 +40,7 @@ pub fn run(args: Args, globals: &Globals) -> CliResult {
     if args.json {
         println!("{doc}");
     } else {
-        print!("{}", render(&doc));
+        print!("{}", render_toned(&doc, human::colour_stdout()));
     }
     Ok(exit::SUCCESS)
 }
@@ -120,8 +122,13 @@ fn text<'a>(v: &'a Value, default: &'a str) -> &'a str {
     v.as_str().unwrap_or(default)
 }
 
-/// Human form of a status document (local or from the agent).
+/// Human form of a status document (local or from the agent), without colour.
 pub fn render(doc: &Value) -> String {
+    render_toned(doc, false)
+}
+
+/// Human form of a status document; service states coloured when `colour`.
+pub fn render_toned(doc: &Value, colour: bool) -> String {
     let mut out = String::new();
     let board = &doc["device"]["board"];
     out.push_str(&format!(
@@ -131,6 +138,18 @@ pub fn render(doc: &Value) -> String {
         text(&board["l4t"], "-"),
         text(&board["jetpack"], "-"),
     ));
+    let agent = &doc["agent"];
+    if agent.is_object() {
+        out.push_str(&format!(
+            "agent     pid {}  up {}  version {}  socket {}\n",
+            agent["pid"],
+            agent["uptime_ms"]
+                .as_u64()
+                .map_or("-".into(), human::span_ms),
+            text(&agent["version"], "-"),
+            text(&agent["socket"], "-"),
+        ));
+    }
     let m = &doc["memory"];
     if m.is_object() {
         out.push_str(&format!(
@@ -185,13 +204,20 @@ pub fn render(doc: &Value) -> String {
         };
         out.push_str(&format!("gpu       load {load}  NVML {nvml}\n"));
     }
+    if let Some(t) = doc.get("tegrastats") {
+        let (first, second) = tegrastats_lines(t);
+        out.push_str(&format!("tegrastats {first}\n"));
+        if !second.is_empty() {
+            out.push_str(&format!("          {second}\n"));
+        }
+    }
     let gate = &doc["gate"];
     if gate.is_object() {
         out.push_str(&render_gate(gate));
     }
     if let Ok(services) = serde_json::from_value::<Vec<ServiceView>>(doc["services"].clone()) {
         out.push('\n');
-        out.push_str(&services_table(&services));
+        out.push_str(&services_table_toned(&services, colour));
     }
     if let Some(trees) = doc["trees"].as_array() {
         let mut t = Table::new(&[
@@ -225,10 +251,12 @@ fn render_gate(gate: &Value) -> String {
     let flight = &gate["in_flight"];
     if flight.is_object() {
         out.push_str(&format!(
-            "          in flight: {} ({}, {} ms, consumed {} of need {})\n",
+            "          in flight: {} ({}, {}, consumed {} of need {})\n",
             text(&flight["model"], "?"),
             text(&flight["phase"], "?"),
-            flight["elapsed_ms"],
+            flight["elapsed_ms"]
+                .as_u64()
+                .map_or("-".into(), human::span_ms),
             size(&flight["consumed_bytes"]),
             size(&flight["need_bytes"]),
         ));
@@ -268,5 +296,40 @@ mod tests {
             text.contains("queue 1: llm need 1.0GiB: waiting: budget"),
             "{text}"
         );
+        assert!(
+            !text.contains("tegrastats"),
+            "a local document has no tegrastats"
+        );
+    }
+
+    #[test]
+    fn renders_the_agent_tegrastats_and_coloured_states_only_when_asked() {
+        let doc = json!({
+            "device": {"board": {"name": "Jetson Orin Nano 8GB"}},
+            "memory": null,
+            "gate": {"reserve_bytes": 0, "budget_bytes": null, "outstanding_bytes": 0, "queue": [],
+                     "in_flight": {"model": "llm", "phase": "loading", "elapsed_ms": 12_345,
+                                   "consumed_bytes": 1u64 << 30, "need_bytes": 2u64 << 30}},
+            "services": [{"name": "llm", "kind": "model", "state": "loading", "pid": 7,
+                          "memory_bytes": 1u64 << 30, "restarts": 0}],
+            "tegrastats": {"state": "unavailable", "reason": "/usr/bin/tegrastats not found"},
+            "agent": {"pid": 812, "uptime_ms": 185_000, "version": "0.1.0", "socket": "/s"},
+        });
+        let plain = render(&doc);
+        assert!(
+            plain.contains("agent     pid 812  up 3m05s  version 0.1.0  socket /s"),
+            "{plain}"
+        );
+        assert!(
+            plain.contains("tegrastats unavailable: /usr/bin/tegrastats not found"),
+            "{plain}"
+        );
+        assert!(
+            plain.contains("in flight: llm (loading, 12.3s, consumed 1.0GiB of need 2.0GiB)"),
+            "{plain}"
+        );
+        assert!(!plain.contains('\x1b'), "{plain}");
+        let coloured = render_toned(&doc, true);
+        assert!(coloured.contains("\x1b[33mloading\x1b[0m"), "{coloured}");
     }
 }

@@ -5,6 +5,10 @@
 //! llm   model  ready    4242   3.9GiB
 //! det   model  queued   -      -
 //! ```
+//!
+//! Cells may be coloured ([`Table::render_toned`]); widths are measured on the plain text.
+
+use crate::cli::human::{paint, Tone};
 
 /// A table with a header row; columns are padded to their widest cell.
 #[derive(Debug, Default)]
@@ -29,6 +33,12 @@ impl Table {
 
     /// Renders with two spaces between columns; the last column is not padded.
     pub fn render(&self) -> String {
+        self.render_toned(&|_, _| Tone::Plain, false)
+    }
+
+    /// Like [`Table::render`], with each body cell coloured by `tone(column, text)` when
+    /// `colour` (escapes go around the padded cell, so columns stay aligned).
+    pub fn render_toned(&self, tone: &dyn Fn(usize, &str) -> Tone, colour: bool) -> String {
         let cols = self.rows.iter().map(Vec::len).max().unwrap_or(0);
         let mut widths = vec![0usize; cols];
         for row in &self.rows {
@@ -37,13 +47,16 @@ impl Table {
             }
         }
         let mut out = String::new();
-        for row in &self.rows {
+        for (r, row) in self.rows.iter().enumerate() {
             let mut line = String::new();
             for (i, cell) in row.iter().enumerate() {
-                if i + 1 == row.len() {
-                    line.push_str(cell);
+                let text = if r == 0 {
+                    cell.clone()
                 } else {
-                    line.push_str(cell);
+                    paint(cell, tone(i, cell), colour)
+                };
+                line.push_str(&text);
+                if i + 1 < row.len() {
                     let pad = widths[i] - cell.chars().count() + 2;
                     line.extend(std::iter::repeat_n(' ', pad));
                 }
@@ -70,5 +83,17 @@ mod tests {
         );
         assert!(!t.is_empty());
         assert!(Table::new(&["A"]).is_empty());
+    }
+
+    #[test]
+    fn colour_wraps_cells_without_moving_the_columns() {
+        let mut t = Table::new(&["NAME", "STATE", "PID"]);
+        t.row(vec!["llm".into(), "ready".into(), "42".into()]);
+        let tone = |col: usize, _: &str| if col == 1 { Tone::Good } else { Tone::Plain };
+        assert_eq!(
+            t.render_toned(&tone, true),
+            "NAME  STATE  PID\nllm   \x1b[32mready\x1b[0m  42\n"
+        );
+        assert_eq!(t.render_toned(&tone, false), t.render());
     }
 }

@@ -48,7 +48,8 @@ pub fn state_key(doc: &Value) -> String {
 }
 
 /// A telemetry sample from the status document: memory and pressure figures, the gate's
-/// budget. `None` before the first memory sample.
+/// budget, the latest tegrastats sample (`null` where tegrastats is unavailable). `None`
+/// before the first memory sample.
 pub fn telemetry_payload(doc: &Value, session: u64, ts: &str) -> Option<Vec<u8>> {
     let m = doc.get("memory").filter(|m| !m.is_null())?;
     let pick = |keys: &[&str]| -> Value {
@@ -77,6 +78,7 @@ pub fn telemetry_payload(doc: &Value, session: u64, ts: &str) -> Option<Vec<u8>>
                 "reserve_bytes": doc["gate"]["reserve_bytes"],
                 "in_flight": doc["gate"]["in_flight"]["model"],
             },
+            "tegrastats": doc["tegrastats"]["sample"],
         })
         .to_string()
         .into_bytes(),
@@ -122,6 +124,12 @@ mod tests {
                 .unwrap();
         assert_eq!(t["memory"]["available_bytes"], 5);
         assert_eq!(t["gate"]["budget_bytes"], 3);
+        assert!(t["tegrastats"].is_null(), "no tegrastats section: null");
+        let mut with_sample = doc("ready", 5, 1);
+        with_sample["tegrastats"] = json!({"state": "running", "sample": {"ram": {"used": 9}}});
+        let t: Value =
+            serde_json::from_slice(&telemetry_payload(&with_sample, 7, "t").unwrap()).unwrap();
+        assert_eq!(t["tegrastats"]["ram"]["used"], 9);
         assert!(telemetry_payload(&json!({"memory": null}), 1, "t").is_none());
     }
 }

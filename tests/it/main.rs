@@ -13,4 +13,5 @@ mod sim_model;
 mod store;
 mod supervise;
 mod systemd;
+mod top;
 mod watch;

@@ -133,6 +133,7 @@ impl Agent {
             "memory": memory,
             "gate": self.engine.gate().snapshot(now),
             "services": self.engine.views(),
+            "tegrastats": self.tegrastats.borrow().to_json(now),
             "agent": {
                 "pid": std::process::id(),
                 "version": env!("CARGO_PKG_VERSION"),

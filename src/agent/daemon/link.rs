@@ -4,7 +4,11 @@
 
 use std::time::Instant;
 
+use tokio::sync::mpsc;
+
 use super::{Agent, TICK};
+use crate::config::Config;
+use crate::control::server::ControlRequest;
 use crate::mqtt::LinkHandle;
 
 /// A running link and when it last got a status document.
@@ -14,11 +18,27 @@ pub(super) struct Feed {
 }
 
 impl Feed {
-    pub fn new(handle: LinkHandle) -> Feed {
-        Feed {
-            handle,
+    /// Starts the link when `[mqtt]` is configured; its commands come back as control
+    /// requests, so they pass the same checks as the control socket's.
+    pub fn spawn(
+        config: &Config,
+        control: &mpsc::Sender<ControlRequest>,
+    ) -> anyhow::Result<Option<Feed>> {
+        let Some(mqtt) = &config.mqtt else {
+            return Ok(None);
+        };
+        let setup = crate::mqtt::LinkSetup {
+            mqtt: mqtt.clone(),
+            device_id: config.device.id.clone().unwrap_or_else(super::hostname),
+            store_path: config.store.path.clone(),
+            targets: (config.models.iter().map(|m| m.program.name.clone()))
+                .chain(config.services.iter().map(|s| s.program.name.clone()))
+                .collect(),
+        };
+        Ok(Some(Feed {
+            handle: crate::mqtt::spawn(setup, control.clone())?,
             last_status: None,
-        }
+        }))
     }
 }
 

@@ -1,0 +1,110 @@
+//! Tests of the tegrastats source: line ingestion (pure) and the task on a fake tegrastats.
+#![allow(clippy::disallowed_methods)] // tests stamp lines with the monotonic clock
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::*;
+
+const ORIN_NANO: &str = "11-15-2024 08:38:09 RAM 6185/7620MB (lfb 8x2MB) SWAP 851/3810MB \
+    (cached 1MB) CPU [15%@729,11%@729,14%@729,13%@729,11%@729,8%@729] EMC_FREQ 43%@2133 \
+    GR3D_FREQ 63%@[621] NVDEC off NVJPG off NVJPG1 off VIC off OFA off APE 200 cpu@53.968C \
+    soc2@52.437C soc0@50.75C gpu@53.343C tj@53.968C soc1@51.656C VDD_IN 12479mW/12479mW \
+    VDD_CPU_GPU_CV 4667mW/4667mW VDD_SOC 2817mW/2817mW";
+
+fn fake() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tegrastats/fake-tegrastats")
+}
+
+#[test]
+fn a_good_line_becomes_the_latest_figures_in_the_json_contract_shape() {
+    let mut v = TegrastatsView::new(PathBuf::from("/usr/bin/tegrastats"));
+    let t0 = Instant::now();
+    v.ingest(&format!("{ORIN_NANO}\n"), t0);
+    let doc = v.to_json(t0 + Duration::from_millis(420));
+    assert_eq!(doc["state"], "running");
+    assert_eq!(doc["age_ms"], 420);
+    assert_eq!(doc["lines"], 1);
+    assert_eq!(doc["sample"]["gpu"]["load_pct"], 63);
+    assert_eq!(doc["sample"]["cpus"].as_array().map(Vec::len), Some(6));
+    assert_eq!(doc["sample"]["rails"][0]["name"], "VDD_IN");
+    assert_eq!(doc["sample"]["rails"][0]["milliwatts"], 12479);
+    assert_eq!(doc["sample"]["ram"]["used_bytes"], 6185u64 << 20);
+}
+
+#[test]
+fn a_bad_line_is_counted_and_the_previous_figures_stay() {
+    let mut v = TegrastatsView::new(PathBuf::from("/usr/bin/tegrastats"));
+    let t0 = Instant::now();
+    v.ingest(ORIN_NANO, t0);
+    v.ingest("tegrastats: permission denied", t0);
+    v.ingest("   ", t0);
+    v.ingest(&"x".repeat(MAX_LINE_BYTES + 1), t0);
+    let doc = v.to_json(t0);
+    assert_eq!(doc["bad_lines"], 2);
+    assert_eq!(doc["lines"], 1);
+    assert!(doc["last_error"]
+        .as_str()
+        .is_some_and(|e| e.contains("too long")));
+    assert_eq!(doc["sample"]["gpu"]["load_pct"], 63);
+}
+
+#[tokio::test]
+async fn a_missing_binary_is_unavailable_with_its_path_as_the_reason() {
+    let cancel = CancellationToken::new();
+    let mut rx = spawn(PathBuf::from("/nonexistent/tegrastats"), cancel.clone());
+    let view = tokio::time::timeout(
+        Duration::from_secs(10),
+        rx.wait_for(|v| v.state == State::Unavailable),
+    )
+    .await
+    .expect("the view turns unavailable")
+    .expect("the task is alive")
+    .clone();
+    cancel.cancel();
+    assert_eq!(
+        view.reason.as_deref(),
+        Some("/nonexistent/tegrastats not found")
+    );
+    assert!(view.sample.is_none());
+    assert_eq!(view.to_json(Instant::now())["state"], "unavailable");
+}
+
+#[tokio::test]
+async fn a_running_tegrastats_fills_the_figures_line_by_line() {
+    let cancel = CancellationToken::new();
+    let mut rx = spawn(fake(), cancel.clone());
+    let view = tokio::time::timeout(Duration::from_secs(20), rx.wait_for(|v| v.lines >= 2))
+        .await
+        .expect("two lines arrive")
+        .expect("the task is alive")
+        .clone();
+    cancel.cancel();
+    assert_eq!(view.state, State::Running);
+    assert_eq!(view.bad_lines, 0, "{:?}", view.last_error);
+    let sample = view.sample.expect("figures");
+    assert_eq!(sample["ram"]["total_bytes"], 7620u64 << 20);
+}
+
+#[tokio::test]
+async fn a_tegrastats_that_exits_is_reported_with_its_status() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("tegrastats");
+    std::fs::write(&script, format!("#!/bin/sh\necho '{ORIN_NANO}'\nexit 3\n")).expect("script");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let cancel = CancellationToken::new();
+    let mut rx = spawn(script, cancel.clone());
+    let view = tokio::time::timeout(
+        Duration::from_secs(10),
+        rx.wait_for(|v| v.state == State::Unavailable),
+    )
+    .await
+    .expect("the view turns unavailable")
+    .expect("the task is alive")
+    .clone();
+    cancel.cancel();
+    let reason = view.reason.expect("a reason");
+    assert!(reason.contains("exit status: 3"), "{reason}");
+    assert_eq!(view.lines, 1, "the line before the exit was kept");
+}
