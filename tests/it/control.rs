@@ -107,7 +107,7 @@ fn sigterm_stops_every_child_even_one_that_ignores_sigterm_and_exits_cleanly() {
         "stop_grace = \"300ms\"\nautostart = true",
     );
     let mut agent = Agent::start(&models);
-    let running = agent.wait_state("stubborn", "ready", Duration::from_secs(30));
+    let running = agent.wait_state("stubborn", "ready", Duration::from_secs(60));
     let pid = running["pid"].as_i64().unwrap() as i32;
     assert_eq!(agent.terminate(), Some(0));
     wait_for(Duration::from_secs(10), "the child to be gone", || {
