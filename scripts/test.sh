@@ -43,6 +43,9 @@ install_prerequisites() {
 step "format"
 cargo fmt --all -- --check
 
+step "yocto: jetgate-crates.inc in step with Cargo.lock"
+scripts/yocto-crates.sh --check
+
 step "clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 

@@ -7,3 +7,4 @@ mod gate;
 mod harness;
 mod sim_model;
 mod store;
+mod yocto;
