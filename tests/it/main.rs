@@ -3,6 +3,7 @@
 
 mod control;
 mod fixtures;
+mod footprint;
 mod gate;
 mod harness;
 mod sim_model;

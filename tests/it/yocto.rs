@@ -65,7 +65,10 @@ fn inc_crates(inc: &str) -> Vec<Crate> {
 fn staleness(lock: &[Crate], inc: &[Crate]) -> Vec<String> {
     let mut out = Vec::new();
     for c in lock.iter().filter(|c| !inc.contains(c)) {
-        out.push(format!("missing or wrong in .inc: {}/{} {:?}", c.0, c.1, c.2));
+        out.push(format!(
+            "missing or wrong in .inc: {}/{} {:?}",
+            c.0, c.1, c.2
+        ));
     }
     for c in inc.iter().filter(|c| !lock.contains(c)) {
         out.push(format!("not in Cargo.lock: {}/{} {:?}", c.0, c.1, c.2));
@@ -80,7 +83,11 @@ fn staleness(lock: &[Crate], inc: &[Crate]) -> Vec<String> {
 fn crates_inc_matches_cargo_lock() {
     let lock = lock_crates(&read("Cargo.lock"));
     let inc = inc_crates(&read(&format!("{RECIPE_DIR}/jetgate-crates.inc")));
-    assert!(lock.len() > 50, "too few crates read from Cargo.lock: {}", lock.len());
+    assert!(
+        lock.len() > 50,
+        "too few crates read from Cargo.lock: {}",
+        lock.len()
+    );
     let stale = staleness(&lock, &inc);
     assert!(
         stale.is_empty(),
@@ -114,7 +121,10 @@ checksum = "bbbb"
     assert_eq!(stale.len(), 3, "{stale:?}");
     assert!(stale[0].contains("anyhow/1.0.98"), "{stale:?}");
     assert!(stale[1].contains("rumqttc/0.24.0"), "{stale:?}");
-    assert!(stale[2].contains("not in Cargo.lock: anyhow/1.0.97"), "{stale:?}");
+    assert!(
+        stale[2].contains("not in Cargo.lock: anyhow/1.0.97"),
+        "{stale:?}"
+    );
     // A wrong checksum alone is stale too.
     let bad_sum = inc.replace("1.0.97", "1.0.98").replace("aaaa", "cccc");
     assert!(!staleness(&lock_crates(lock)[..1], &inc_crates(&bad_sum)).is_empty());

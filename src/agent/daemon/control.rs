@@ -122,6 +122,8 @@ impl Agent {
                 "version": env!("CARGO_PKG_VERSION"),
                 "uptime_ms": now.duration_since(self.started).as_millis() as u64,
                 "socket": self.socket.display().to_string(),
+                // The agent's own heap (jemalloc): `null` when statistics are unavailable.
+                "allocator": crate::allocator::read(),
             },
         })
     }
