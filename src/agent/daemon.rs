@@ -51,6 +51,16 @@ pub const DRAIN_DEADLINE: Duration = Duration::from_secs(30);
 pub const MAX_NOTE_CHARS: usize = 4096;
 /// The most events one `events` request returns.
 pub const MAX_EVENTS_PER_REQUEST: u32 = 10_000;
+/// Output lines of children waiting for the core loop (for log-regex ready probes); when it
+/// is full a line is dropped from the channel and counted, never queued elsewhere.
+pub const OUTPUT_CHANNEL: usize = 1024;
+/// Child exits waiting for the core loop (one per spawn, far fewer in flight).
+pub const EXIT_CHANNEL: usize = 64;
+/// Control requests waiting for the core loop; connections beyond it wait their turn (and
+/// connections themselves are bounded by `control::server::MAX_CONNECTIONS`).
+pub const CONTROL_CHANNEL: usize = 64;
+/// Memory samples waiting for the core loop; the sampler waits when it is full.
+pub const SAMPLE_CHANNEL: usize = 16;
 
 /// What the command line adds to the configuration.
 #[derive(Debug, Clone)]
@@ -106,12 +116,14 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         .unwrap_or(0);
 
     let (sampler_scope, runner_scope) = scopes(&root, &config.memory.scope)?;
-    let (output_tx, mut output_rx) = mpsc::channel(1024);
-    let (exit_tx, mut exit_rx) = mpsc::channel(64);
+    let (output_tx, mut output_rx) = mpsc::channel(OUTPUT_CHANNEL);
+    let (exit_tx, mut exit_rx) = mpsc::channel(EXIT_CHANNEL);
     let runner = Runner::new(root.clone(), runner_scope, output_tx, exit_tx);
     if let Err(e) = runner::become_subreaper() {
         tracing::warn!("cannot become a child subreaper (orphans go to init): {e}");
     }
+    // Unbounded but not input-driven: each producer has at most one message in flight (the
+    // memory refresh hands its reader back through it; one ready probe and one hash per load).
     let (feedback_tx, mut feedback_rx) = mpsc::unbounded_channel();
     let launches: HashMap<_, _> = plan.launches.into_iter().collect();
     let executor = Executor::new(runner, launches, store, feedback_tx.clone());
@@ -123,7 +135,7 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         .unwrap_or(config.control.socket.clone());
     let listener = server::bind(&socket, config.control.group.as_deref()).await?;
     let cancel = CancellationToken::new();
-    let (control_tx, mut control_rx) = mpsc::channel::<ControlRequest>(64);
+    let (control_tx, mut control_rx) = mpsc::channel::<ControlRequest>(CONTROL_CHANNEL);
     tokio::spawn(server::serve(listener, control_tx, cancel.clone()));
 
     let idle_interval = config.memory.sample_interval.0;
@@ -131,7 +143,7 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         interval: idle_interval,
         tree_root: None,
     });
-    let (sample_tx, mut sample_rx) = mpsc::channel(16);
+    let (sample_tx, mut sample_rx) = mpsc::channel(SAMPLE_CHANNEL);
     let sampler = Sampler::new(root.clone(), sampler_scope);
     tokio::spawn(sampling::run(
         sampler,

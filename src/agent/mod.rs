@@ -5,4 +5,5 @@ pub mod daemon;
 pub mod engine;
 pub mod executor;
 pub mod launch;
+pub mod pending;
 pub mod sampling;

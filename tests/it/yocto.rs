@@ -8,6 +8,8 @@
 //! SRC_URI[anyhow-1.0.98.sha256sum] = "<lockfile checksum>"
 //! ```
 
+#![allow(clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 
 const RECIPE_DIR: &str = "yocto/meta-jetgate/recipes-jetgate/jetgate";
