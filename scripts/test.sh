@@ -10,6 +10,9 @@
 #   4. the parser and device-readings tests built for aarch64 and run under qemu
 #   5. `jetgate tegrastats --json` on the fixture lines: aarch64 (qemu) output must be
 #      byte-identical to the x86-64 output
+#   6. a 3-minute soak of the release agent with three misbehaving models (scripts/soak.sh):
+#      fails on a growing RSS or fd count, or on missing events
+# Before clippy it also checks that the Yocto crates list is in step with Cargo.lock.
 # Set JETGATE_SKIP_INSTALL=1 to skip step 0 on a machine you manage yourself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -77,5 +80,8 @@ grep -v '^#' "$lines" | target/release/jetgate tegrastats --json - >"$host_out"
 grep -v '^#' "$lines" | qemu-aarch64 -L /usr/aarch64-linux-gnu "$bin" tegrastats --json - >"$cross_out"
 cmp "$host_out" "$cross_out"
 echo "identical: $(wc -l <"$host_out") JSON lines, $(wc -c <"$host_out") bytes"
+
+step "soak: the release agent for ${JETGATE_SOAK_MINUTES:-3} minutes"
+JETGATE_BIN=target/release/jetgate scripts/soak.sh "${JETGATE_SOAK_MINUTES:-3}"
 
 step "all checks passed"
