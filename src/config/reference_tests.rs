@@ -116,3 +116,34 @@ fn the_probe_sees_a_key_the_schema_lacks() {
         "service entries refuse model-only keys"
     );
 }
+
+#[test]
+fn every_toml_example_in_getting_started_is_a_valid_config() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/getting-started.md");
+    let text = std::fs::read_to_string(path).expect("docs/getting-started.md");
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        match (&mut current, line.trim_start()) {
+            (None, "```toml") => current = Some(String::new()),
+            (Some(block), "```") => {
+                blocks.push(std::mem::take(block));
+                current = None;
+            }
+            (Some(block), _) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            (None, _) => {}
+        }
+    }
+    assert!(
+        blocks.len() >= 2,
+        "expected the config examples, found {blocks:?}"
+    );
+    for block in blocks {
+        if let Err(problems) = Config::from_toml_str(&block) {
+            panic!("docs/getting-started.md example does not load: {problems:?}\n{block}");
+        }
+    }
+}
