@@ -3,7 +3,8 @@
 #
 # On a fresh Debian/Ubuntu machine it first installs what it needs (idempotently: nothing is
 # reinstalled when present): the aarch64 cross linker and libc, qemu-user to run aarch64
-# binaries, Mosquitto for the broker tests, and the rustup aarch64 target. Then it runs:
+# binaries, Mosquitto for the broker tests and the soak, jq for the soak's event counts, and the
+# rustup aarch64 target. Then it runs:
 #   1. cargo fmt --check and cargo clippy -D warnings over the whole workspace
 #   2. every test (unit, property, integration with real processes and cgroups)
 #   3. the release cross build for aarch64-unknown-linux-gnu, checked with `file`
@@ -18,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 AARCH64=aarch64-unknown-linux-gnu
-APT_PACKAGES=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user mosquitto mosquitto-clients file)
+APT_PACKAGES=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user mosquitto mosquitto-clients file jq)
 
 step() { printf '\n==> %s\n' "$*"; }
 
