@@ -3,19 +3,23 @@
 #
 # On a fresh Debian/Ubuntu machine it first installs what it needs (idempotently: nothing is
 # reinstalled when present): the aarch64 cross linker and libc, qemu-user to run aarch64
-# binaries, Mosquitto for the broker tests, and the rustup aarch64 target. Then it runs:
+# binaries, Mosquitto for the broker tests and the soak, jq for the soak's event counts, and the
+# rustup aarch64 target. Then it runs:
 #   1. cargo fmt --check and cargo clippy -D warnings over the whole workspace
 #   2. every test (unit, property, integration with real processes and cgroups)
 #   3. the release cross build for aarch64-unknown-linux-gnu, checked with `file`
 #   4. the parser and device-readings tests built for aarch64 and run under qemu
 #   5. `jetgate tegrastats --json` on the fixture lines: aarch64 (qemu) output must be
 #      byte-identical to the x86-64 output
+#   6. a 3-minute soak of the release agent with three misbehaving models (scripts/soak.sh):
+#      fails on a growing RSS or fd count, or on missing events
+# Before clippy it also checks that the Yocto crates list is in step with Cargo.lock.
 # Set JETGATE_SKIP_INSTALL=1 to skip step 0 on a machine you manage yourself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 AARCH64=aarch64-unknown-linux-gnu
-APT_PACKAGES=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user mosquitto mosquitto-clients openssl file)
+APT_PACKAGES=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user mosquitto mosquitto-clients openssl file jq)
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -42,6 +46,9 @@ install_prerequisites() {
 
 step "format"
 cargo fmt --all -- --check
+
+step "yocto: jetgate-crates.inc in step with Cargo.lock"
+scripts/yocto-crates.sh --check
 
 step "clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
@@ -74,5 +81,8 @@ grep -v '^#' "$lines" | target/release/jetgate tegrastats --json - >"$host_out"
 grep -v '^#' "$lines" | qemu-aarch64 -L /usr/aarch64-linux-gnu "$bin" tegrastats --json - >"$cross_out"
 cmp "$host_out" "$cross_out"
 echo "identical: $(wc -l <"$host_out") JSON lines, $(wc -c <"$host_out") bytes"
+
+step "soak: the release agent for ${JETGATE_SOAK_MINUTES:-3} minutes"
+JETGATE_BIN=target/release/jetgate scripts/soak.sh "${JETGATE_SOAK_MINUTES:-3}"
 
 step "all checks passed"

@@ -25,6 +25,7 @@
 //! - [`simmodel`]: `jetgate sim-model`, a stand-in model server for tests and demos.
 
 pub mod agent;
+pub mod allocator;
 pub mod board;
 pub mod cli;
 pub mod clock;

@@ -31,15 +31,14 @@ use crate::agent::notify::{self, Systemd};
 use crate::agent::sampling::{self, Sampled, SamplingPlan};
 use crate::agent::{orphans, retention};
 use crate::board::{self, Detected};
-use crate::config::{Config, MemoryScope};
+use crate::config::Config;
 use crate::control::server::{self, ControlRequest};
 
 use crate::event::NewEvent;
 use crate::gate::{Gate, SamplingMode};
-use crate::runner::{self, CgroupKind, CgroupScope, Runner};
-use crate::sources::cgroup::{named_cgroup, CgroupVersion};
+use crate::runner::{self, Runner};
 use crate::sources::proctree::TreeSampler;
-use crate::sources::{MemorySample, Root, Sampler, Scope};
+use crate::sources::{MemorySample, Root, Sampler};
 
 use crate::store::Store;
 
@@ -55,6 +54,16 @@ pub const LINK_STOP: Duration = Duration::from_secs(4);
 pub const MAX_NOTE_CHARS: usize = 4096;
 /// The most events one `events` request returns.
 pub const MAX_EVENTS_PER_REQUEST: u32 = 10_000;
+/// Output lines of children waiting for the core loop (for log-regex ready probes); when it
+/// is full a line is dropped from the channel and counted, never queued elsewhere.
+pub const OUTPUT_CHANNEL: usize = 1024;
+/// Child exits waiting for the core loop (one per spawn, far fewer in flight).
+pub const EXIT_CHANNEL: usize = 64;
+/// Control requests waiting for the core loop; connections beyond it wait their turn (and
+/// connections themselves are bounded by `control::server::MAX_CONNECTIONS`).
+pub const CONTROL_CHANNEL: usize = 64;
+/// Memory samples waiting for the core loop; the sampler waits when it is full.
+pub const SAMPLE_CHANNEL: usize = 16;
 
 /// What the command line adds to the configuration.
 #[derive(Debug, Clone)]
@@ -66,7 +75,10 @@ pub struct Options {
 
 mod control;
 mod link;
+mod scopes;
 mod watching;
+
+use scopes::{scope_text, scopes};
 
 struct Agent {
     engine: Engine,
@@ -118,14 +130,16 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         .unwrap_or(0);
 
     let (sampler_scope, runner_scope) = scopes(&root, &config.memory.scope)?;
-    let (output_tx, mut output_rx) = mpsc::channel(1024);
-    let (exit_tx, mut exit_rx) = mpsc::channel(64);
+    let (output_tx, mut output_rx) = mpsc::channel(OUTPUT_CHANNEL);
+    let (exit_tx, mut exit_rx) = mpsc::channel(EXIT_CHANNEL);
     let records = orphans::records_dir(&config.store.path);
     let runner = Runner::new(root.clone(), runner_scope.clone(), output_tx, exit_tx)
         .with_records(records.clone());
     if let Err(e) = runner::become_subreaper() {
         tracing::warn!("cannot become a child subreaper (orphans go to init): {e}");
     }
+    // Unbounded but not input-driven: each producer has at most one message in flight (the
+    // memory refresh hands its reader back through it; one ready probe and one hash per load).
     let (feedback_tx, mut feedback_rx) = mpsc::unbounded_channel();
     let launches: HashMap<_, _> = plan.launches.into_iter().collect();
     let executor = Executor::new(runner, launches, store, feedback_tx.clone());
@@ -137,7 +151,7 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         .unwrap_or(config.control.socket.clone());
     let listener = server::bind(&socket, config.control.group.as_deref()).await?;
     let cancel = CancellationToken::new();
-    let (control_tx, mut control_rx) = mpsc::channel::<ControlRequest>(64);
+    let (control_tx, mut control_rx) = mpsc::channel::<ControlRequest>(CONTROL_CHANNEL);
     let mut link = link::Feed::spawn(&config, &control_tx)?;
     tokio::spawn(server::serve(listener, control_tx, cancel.clone()));
     let tegrastats =
@@ -148,7 +162,7 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         interval: idle_interval,
         tree_root: None,
     });
-    let (sample_tx, mut sample_rx) = mpsc::channel(16);
+    let (sample_tx, mut sample_rx) = mpsc::channel(SAMPLE_CHANNEL);
     let sampler = Sampler::new(root.clone(), sampler_scope);
     tokio::spawn(sampling::run(
         sampler,
@@ -296,34 +310,6 @@ fn hostname() -> String {
         .ok()
         .and_then(|h| h.into_string().ok())
         .unwrap_or_else(|| "jetson".to_string())
-}
-
-fn scope_text(scope: &MemoryScope) -> String {
-    match scope {
-        MemoryScope::System => "system".to_string(),
-        MemoryScope::Cgroup(p) => format!("cgroup:{}", p.display()),
-    }
-}
-
-/// The sampler's scope and the runner's child-cgroup parent for the configured memory scope.
-fn scopes(root: &Root, scope: &MemoryScope) -> anyhow::Result<(Scope, Option<CgroupScope>)> {
-    match scope {
-        MemoryScope::System => Ok((Scope::System, None)),
-        MemoryScope::Cgroup(path) => {
-            let text = path.to_string_lossy();
-            let cgroup =
-                named_cgroup(root, &text).with_context(|| format!("memory scope cgroup:{text}"))?;
-            let kind = match cgroup.version {
-                CgroupVersion::V1 => CgroupKind::V1,
-                CgroupVersion::V2 => CgroupKind::V2,
-            };
-            let runner_scope = CgroupScope {
-                kind,
-                path: root.path(&cgroup.dir),
-            };
-            Ok((Scope::Cgroup(cgroup), Some(runner_scope)))
-        }
-    }
 }
 
 impl Agent {

@@ -89,8 +89,9 @@ pub struct Executor {
     waiters: HashMap<String, Vec<oneshot::Sender<Response>>>,
     store: Store,
     feedback: mpsc::UnboundedSender<Feedback>,
-    /// Events stored since the last [`Executor::take_stored`], for followers and publishers.
-    stored: Vec<Event>,
+    /// Events stored since the last [`Executor::take_stored`], for followers and publishers
+    /// (bounded: the oldest go first, see [`crate::agent::pending`]).
+    stored: crate::agent::pending::Pending<Event>,
     reading: Option<ReadingContext>,
     /// When the last kill signal was sent (for the abort's timing figures).
     last_kill: Option<Instant>,
@@ -114,7 +115,7 @@ impl Executor {
             waiters: HashMap::new(),
             store,
             feedback,
-            stored: Vec::new(),
+            stored: crate::agent::pending::Pending::new(crate::agent::pending::MAX_PENDING_EVENTS),
             reading: None,
             last_kill: None,
             zombies: ZombieCount::default(),
@@ -151,15 +152,14 @@ impl Executor {
 
     /// Events stored since the last call.
     pub fn take_stored(&mut self) -> Vec<Event> {
-        std::mem::take(&mut self.stored)
+        self.stored.take()
     }
 
     /// Answers `load --wait` once the load of `name` ends.
     pub fn wait_for(&mut self, name: &str, reply: oneshot::Sender<Response>) {
-        self.waiters
-            .entry(name.to_string())
-            .or_default()
-            .push(reply);
+        let waiting = self.waiters.entry(name.to_string()).or_default();
+        waiting.retain(|w| !w.is_closed()); // hung up; the rest are bounded by MAX_CONNECTIONS
+        waiting.push(reply);
     }
 
     /// Carries out `actions` in order; returns inputs that follow from them at once.

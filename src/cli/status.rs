@@ -219,6 +219,10 @@ pub fn render_toned(doc: &Value, colour: bool) -> String {
         out.push('\n');
         out.push_str(&services_table_toned(&services, colour));
     }
+    let agent = &doc["agent"];
+    if agent.is_object() {
+        out.push_str(&render_agent(agent));
+    }
     if let Some(trees) = doc["trees"].as_array() {
         let mut t = Table::new(&[
             "TREE", "PID", "PROCS", "PSS", "RSS", "SWAP", "THREADS", "FDS",
@@ -239,6 +243,33 @@ pub fn render_toned(doc: &Value, colour: bool) -> String {
         out.push_str(&t.render());
     }
     out
+}
+
+/// `agent     pid 4242  v0.1.0  up 3h 2m  heap allocated 2.1MiB  resident 6.0MiB`
+fn render_agent(agent: &Value) -> String {
+    let uptime = agent["uptime_ms"].as_u64().map_or("-".to_string(), |ms| {
+        let s = ms / 1000;
+        match (s / 3600, s / 60 % 60, s % 60) {
+            (0, 0, s) => format!("{s}s"),
+            (0, m, s) => format!("{m}m {s}s"),
+            (h, m, _) => format!("{h}h {m}m"),
+        }
+    });
+    let a = &agent["allocator"];
+    let heap = if a.is_object() {
+        format!(
+            "heap allocated {}  resident {}",
+            size(&a["allocated_bytes"]),
+            size(&a["resident_bytes"])
+        )
+    } else {
+        "heap unknown".to_string()
+    };
+    format!(
+        "agent     pid {}  v{}  up {uptime}  {heap}\n",
+        agent["pid"],
+        text(&agent["version"], "?"),
+    )
 }
 
 fn render_gate(gate: &Value) -> String {
@@ -285,8 +316,16 @@ mod tests {
             "gate": {"reserve_bytes": 512u64 << 20, "budget_bytes": 100u64 << 20, "outstanding_bytes": 0,
                      "queue": [{"model": "llm", "need_bytes": 1u64 << 30, "reason": "waiting: budget 100.0MiB < need"}]},
             "services": [],
+            "agent": {"pid": 4242, "version": "0.1.0", "uptime_ms": 10_920_000u64,
+                      "allocator": {"allocated_bytes": 2u64 << 20, "resident_bytes": 6u64 << 20}},
         });
         let text = render(&doc);
+        assert!(
+            text.contains(
+                "agent     pid 4242  v0.1.0  up 3h 2m  heap allocated 2.0MiB  resident 6.0MiB"
+            ),
+            "{text}"
+        );
         assert!(
             text.contains("Jetson Orin Nano 8GB [orin-nano-8gb]  L4T 36.4.4"),
             "{text}"

@@ -13,13 +13,18 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken as CancelToken;
 
 use super::protocol::{decode_request, Cmd, ErrorCode, Response, MAX_REQUEST_BYTES};
 
 /// How long a connection may sit without sending a complete request.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Connections served at once (each is a task, a socket and a request buffer of up to
+/// `MAX_REQUEST_BYTES`; a `load --wait` or `events --follow` holds one for its duration).
+/// Past it a new connection is answered `refused: too many connections` and closed, so a
+/// client that opens sockets in a loop cannot grow the agent.
+pub const MAX_CONNECTIONS: usize = 128;
 
 /// A decoded request on its way to the core loop, with where to send the answer.
 #[derive(Debug)]
@@ -78,15 +83,30 @@ pub async fn serve(
     core: mpsc::Sender<ControlRequest>,
     cancel: CancelToken,
 ) {
+    serve_limited(listener, core, cancel, MAX_CONNECTIONS).await;
+}
+
+async fn serve_limited(
+    listener: UnixListener,
+    core: mpsc::Sender<ControlRequest>,
+    cancel: CancelToken,
+    max_connections: usize,
+) {
+    let slots = std::sync::Arc::new(Semaphore::new(max_connections));
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    let core = core.clone();
-                    let cancel = cancel.clone();
-                    tokio::spawn(async move { serve_connection(stream, core, cancel).await });
-                }
+                Ok((stream, _)) => match slots.clone().try_acquire_owned() {
+                    Ok(slot) => {
+                        let core = core.clone();
+                        let cancel = cancel.clone();
+                        tokio::spawn(serve_connection(stream, core, cancel, slot));
+                    }
+                    Err(_) => {
+                        tokio::spawn(refuse_busy(stream, max_connections));
+                    }
+                },
                 Err(e) => {
                     tracing::warn!("control socket accept failed: {e}");
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -132,10 +152,23 @@ async fn read_request_line(
     }
 }
 
+/// Answers a connection over [`MAX_CONNECTIONS`] with one error line and closes it.
+async fn refuse_busy(mut stream: UnixStream, max_connections: usize) {
+    let line = Response::error(
+        ErrorCode::Refused,
+        format!("too many connections (at most {max_connections} at once): try again"),
+    )
+    .to_line();
+    let _ = tokio::time::timeout(IDLE_TIMEOUT, stream.write_all(line.as_bytes())).await;
+    let _ = stream.shutdown().await;
+}
+
+/// Serves one connection; `_slot` frees its place among [`MAX_CONNECTIONS`] when it ends.
 async fn serve_connection(
     stream: UnixStream,
     core: mpsc::Sender<ControlRequest>,
     cancel: CancelToken,
+    _slot: OwnedSemaphorePermit,
 ) {
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
@@ -222,6 +255,52 @@ mod tests {
         let mut line = String::new();
         BufReader::new(s).read_line(&mut line).unwrap();
         serde_json::from_str(&line).unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn refuses_connections_past_the_limit_and_serves_again_once_one_closes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("control.sock");
+        let listener = bind(&path, None).await.unwrap();
+        let cancel = CancelToken::new();
+        tokio::spawn(serve_limited(listener, echo_core(), cancel.clone(), 2));
+        let p = path.clone();
+        tokio::task::spawn_blocking(move || {
+            let held: Vec<_> = (0..2)
+                .map(|_| Client::connect(&p, Some(Duration::from_secs(5))).unwrap())
+                .collect();
+            // Both held connections are served first, so the third is past the limit.
+            let mut held = held;
+            for c in &mut held {
+                assert!(c.call(Cmd::Status {}).unwrap().data.is_some());
+            }
+            let busy = raw_exchange(&p, b"");
+            assert!(
+                format!("{busy:?}").contains("too many connections"),
+                "{busy:?}"
+            );
+            drop(held);
+            assert!(
+                served_within_retries(&p),
+                "a slot was not given back when its connection closed"
+            );
+        })
+        .await
+        .unwrap();
+        cancel.cancel();
+    }
+
+    /// A closed connection frees its slot shortly after: retry a bounded number of times.
+    fn served_within_retries(path: &Path) -> bool {
+        (0..200).any(|_| {
+            let served = Client::connect(path, Some(Duration::from_secs(5)))
+                .and_then(|mut c| c.call(Cmd::Status {}))
+                .is_ok_and(|r| r.data.is_some());
+            if !served {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            served
+        })
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -48,7 +48,8 @@ pub fn state_key(doc: &Value) -> String {
 }
 
 /// A telemetry sample from the status document: memory and pressure figures, the gate's
-/// budget, the latest tegrastats sample (`null` where tegrastats is unavailable). `None`
+/// budget, the latest tegrastats sample (`null` where tegrastats is unavailable), the agent's
+/// own heap (jemalloc statistics, so a fleet sees an agent that grows). `None`
 /// before the first memory sample.
 pub fn telemetry_payload(doc: &Value, session: u64, ts: &str) -> Option<Vec<u8>> {
     let m = doc.get("memory").filter(|m| !m.is_null())?;
@@ -79,6 +80,7 @@ pub fn telemetry_payload(doc: &Value, session: u64, ts: &str) -> Option<Vec<u8>>
                 "in_flight": doc["gate"]["in_flight"]["model"],
             },
             "tegrastats": doc["tegrastats"]["sample"],
+            "agent": {"allocator": doc["agent"]["allocator"]},
         })
         .to_string()
         .into_bytes(),
@@ -130,6 +132,10 @@ mod tests {
         let t: Value =
             serde_json::from_slice(&telemetry_payload(&with_sample, 7, "t").unwrap()).unwrap();
         assert_eq!(t["tegrastats"]["ram"]["used"], 9);
+        with_sample["agent"]["allocator"] = json!({"allocated_bytes": 3});
+        let t: Value =
+            serde_json::from_slice(&telemetry_payload(&with_sample, 7, "t").unwrap()).unwrap();
+        assert_eq!(t["agent"]["allocator"]["allocated_bytes"], 3);
         assert!(telemetry_payload(&json!({"memory": null}), 1, "t").is_none());
     }
 }

@@ -4,6 +4,7 @@
 mod broker;
 mod control;
 mod fixtures;
+mod footprint;
 mod gate;
 mod harness;
 mod mqtt;
@@ -15,3 +16,4 @@ mod supervise;
 mod systemd;
 mod top;
 mod watch;
+mod yocto;

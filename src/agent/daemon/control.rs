@@ -140,6 +140,8 @@ impl Agent {
                 "uptime_ms": now.duration_since(self.started).as_millis() as u64,
                 "socket": self.socket.display().to_string(),
                 "zombies_reaped": self.executor.zombies_reaped(),
+                // The agent's own heap (jemalloc): `null` when statistics are unavailable.
+                "allocator": crate::allocator::read(),
             },
         })
     }
