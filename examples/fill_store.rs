@@ -7,28 +7,14 @@
 #![allow(clippy::disallowed_methods)] // a benchmark fixture reads the clock by definition
 
 use jetgate::clock;
-use jetgate::event::NewEvent;
+#[path = "common/synthetic.rs"]
+mod synthetic;
 use jetgate::store::Store;
+use synthetic::event;
 
 const SPAN_MS: u64 = 30 * 24 * 3_600_000;
 const RECENT_SPAN_MS: u64 = 50 * 60_000; // the recent events cover the last 50 minutes
 const BATCH: u64 = 10_000;
-
-fn event(i: u64) -> NewEvent {
-    let kinds = [
-        "load_admitted",
-        "load_ready",
-        "pressure_high",
-        "note",
-        "service_exited",
-    ];
-    let subjects = ["llm", "asr", "tts", "vision"];
-    NewEvent::info(kinds[(i % 5) as usize], Some(subjects[(i % 4) as usize]))
-        .message("admitted: budget 9.1GiB covers need 4.0GiB + 10%")
-        .figure("available_bytes", 11_811_160_064u64)
-        .figure("need_bytes", 4_294_967_296u64)
-        .figure("i", i)
-}
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);

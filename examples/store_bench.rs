@@ -9,28 +9,14 @@
 use std::time::{Duration, Instant};
 
 use jetgate::clock;
-use jetgate::event::NewEvent;
+#[path = "common/synthetic.rs"]
+mod synthetic;
 use jetgate::store::{EventFilter, Store};
+use synthetic::event;
 
 const TOTAL: u64 = 1_000_000;
 const SPAN_MS: u64 = 30 * 24 * 3_600_000; // the million events cover 30 days
 const HOUR_MS: u64 = 3_600_000;
-
-fn event(i: u64) -> NewEvent {
-    let kinds = [
-        "load_admitted",
-        "load_ready",
-        "pressure_high",
-        "note",
-        "service_exited",
-    ];
-    let subjects = ["llm", "asr", "tts", "vision"];
-    NewEvent::info(kinds[(i % 5) as usize], Some(subjects[(i % 4) as usize]))
-        .message("admitted: budget 9.1GiB covers need 4.0GiB + 10%")
-        .figure("available_bytes", 11_811_160_064u64)
-        .figure("need_bytes", 4_294_967_296u64)
-        .figure("i", i)
-}
 
 fn per_sec(n: u64, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64()

@@ -73,18 +73,13 @@ pub(super) fn leak(
     if let Some((l, _)) = limit {
         reserve = reserve.min(l.saturating_sub(memory));
     }
-    let opened = w.trend.leak_episode(&a);
-    if opened {
-        out.push(WatchAction::Event(leak_event(
-            "leak_suspected",
-            name,
-            &a,
-            limit,
-            memory,
-            obs,
-            spec,
-            reserve,
-        )));
+    let event = |kind| {
+        WatchAction::Event(leak_event(
+            kind, name, &a, limit, memory, obs, spec, reserve,
+        ))
+    };
+    if w.trend.leak_episode(&a) {
+        out.push(event("leak_suspected"));
     }
     if reserve != w.reserved && !w.restart_asked {
         w.reserved = reserve;
@@ -95,16 +90,7 @@ pub(super) fn leak(
     }
     let due = a.time_to_limit.is_some_and(|t| t <= LEAK_RESTART_LEAD);
     if spec.leak_restart && due && !w.restart_asked {
-        out.push(WatchAction::Event(leak_event(
-            "leak_restart",
-            name,
-            &a,
-            limit,
-            memory,
-            obs,
-            spec,
-            reserve,
-        )));
+        out.push(event("leak_restart"));
         restart(name, "leak_restart", w, out);
     }
 }
