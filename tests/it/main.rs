@@ -8,6 +8,7 @@ mod footprint;
 mod gate;
 mod harness;
 mod mqtt;
+mod mqtt_auth;
 mod mqtt_commands;
 mod restart_after_crash;
 mod sim_model;

@@ -1,0 +1,78 @@
+//! Broker credentials: a username with a password read from a file connects; refused
+//! credentials give one clear error event, retries with backoff, and an agent that stays up.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
+
+use std::process::Command;
+use std::time::Duration;
+
+use crate::broker::Broker;
+use crate::harness::{wait_for, Agent};
+use crate::mqtt::mqtt_section;
+
+#[test]
+fn a_password_from_a_file_connects_and_refused_credentials_back_off_without_crashing() {
+    let mut broker = Broker::start("");
+    let dir = broker.dir.path().to_path_buf();
+    let passwords = dir.join("passwd");
+    let made = Command::new("mosquitto_passwd")
+        .args(["-c", "-b"])
+        .arg(&passwords)
+        .args(["dev-auth", "s3cret-Pass"])
+        .status()
+        .expect("mosquitto_passwd (package mosquitto) must be installed");
+    assert!(made.success());
+    let conf = std::fs::read_to_string(dir.join("mosquitto.conf")).unwrap();
+    let conf = conf.replace("allow_anonymous true", "allow_anonymous false")
+        + &format!("password_file {}\n", passwords.display());
+    std::fs::write(dir.join("mosquitto.conf"), conf).unwrap();
+    broker.stop();
+    broker.spawn();
+
+    let secret = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        format!(
+            "username = \"dev-auth\"\npassword_file = \"{}\"\n",
+            path.display()
+        )
+    };
+    let good = Agent::start(&mqtt_section(
+        "dev-auth",
+        &broker.url(),
+        &secret("good.pw", "s3cret-Pass\n"),
+    ));
+    let connected = wait_for(Duration::from_secs(30), "the good agent connected", || {
+        good.events()
+            .into_iter()
+            .find(|e| e["kind"] == "mqtt_connected")
+    });
+    assert_eq!(connected["subject"], serde_json::Value::Null, "{connected}");
+
+    let bad = Agent::start(&mqtt_section(
+        "dev-auth",
+        &broker.url(),
+        &secret("bad.pw", "wrong\n"),
+    ));
+    let failed = wait_for(Duration::from_secs(30), "the refusal event", || {
+        bad.events()
+            .into_iter()
+            .find(|e| e["kind"] == "mqtt_connect_failed")
+    });
+    assert_eq!(failed["severity"], "error", "refused credentials need an operator: {failed}");
+    let error = failed["figures"]["error"].as_str().unwrap().to_lowercase();
+    assert!(
+        error.contains("refused") || error.contains("not authorized") || error.contains("bad user"),
+        "the error names the refusal: {failed}"
+    );
+    assert!(
+        failed["figures"]["retry_in_ms"].as_u64().is_some(),
+        "{failed}"
+    );
+    // Retries go on (traced, not an event each), and the agent stays up.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(std::path::Path::new(&format!("/proc/{}", bad.pid())).exists());
+    assert!(bad.events().iter().all(|e| e["kind"] != "mqtt_connected"));
+    let status = bad.json(&["status", "--json"]);
+    assert!(status["agent"]["pid"].as_u64().is_some(), "{status}");
+    drop(good);
+}
