@@ -1,3 +1,4 @@
+//! Tests of the pid records: format, atomic write, and the start-time check that tells a leftover child from a reused pid.
 use super::*;
 
 fn record() -> PidRecord {

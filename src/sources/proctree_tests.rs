@@ -1,3 +1,4 @@
+//! Tests of the process-tree walk: children files, the ppid-scan fallback, PSS/fd/thread sums, on fixture trees and live trees.
 #![allow(clippy::disallowed_methods)] // live tests spawn a real process tree
 
 use super::*;

@@ -1,3 +1,4 @@
+//! Tests of the event log: append, seq order, filters, retention, on real SQLite files.
 use super::*;
 use proptest::prelude::*;
 

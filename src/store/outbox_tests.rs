@@ -1,3 +1,4 @@
+//! Tests of the outbox's store side: the session counter, the cursor, batches after it, sizes and drops.
 use super::*;
 use crate::event::NewEvent;
 

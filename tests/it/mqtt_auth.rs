@@ -58,7 +58,10 @@ fn a_password_from_a_file_connects_and_refused_credentials_back_off_without_cras
             .into_iter()
             .find(|e| e["kind"] == "mqtt_connect_failed")
     });
-    assert_eq!(failed["severity"], "error", "refused credentials need an operator: {failed}");
+    assert_eq!(
+        failed["severity"], "error",
+        "refused credentials need an operator: {failed}"
+    );
     let error = failed["figures"]["error"].as_str().unwrap().to_lowercase();
     assert!(
         error.contains("refused") || error.contains("not authorized") || error.contains("bad user"),

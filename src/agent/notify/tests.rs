@@ -1,3 +1,4 @@
+//! Tests of the sd_notify messages, the watchdog's pet decision, and a round trip over a real datagram socket.
 use std::ffi::OsStr;
 use std::time::{Duration, Instant};
 

@@ -1,3 +1,4 @@
+//! Tests of the reconnect backoff: full jitter under a monotone, capped ceiling; reset after a stable connection.
 use super::*;
 use proptest::prelude::*;
 

@@ -1,3 +1,4 @@
+//! Tests of the remote command decoder: every accepted shape, every rejection with its reason, and properties (never panics, only configured targets).
 use super::*;
 use proptest::prelude::*;
 

@@ -1,3 +1,4 @@
+//! Tests of the outbox window and drop policy: the cursor never passes an unacknowledged event; the oldest info events go first.
 use super::*;
 use proptest::prelude::*;
 

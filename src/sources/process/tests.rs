@@ -1,3 +1,4 @@
+//! Tests of the per-process readers (status, smaps_rollup, fds) on fixtures and on live processes.
 #![allow(clippy::disallowed_methods)] // live tests spawn real processes to read
 
 use super::*;
