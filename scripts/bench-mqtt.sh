@@ -11,7 +11,11 @@ BIN=${1:-target/release/jetgate}
 MOSQ=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 W=$(mktemp -d)
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$W"; }
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done # Mosquitto saves on exit
+  rm -rf "$W"
+}
 trap cleanup EXIT
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 printf 'user %s\nallow_anonymous true\npersistence true\npersistence_location %s/\nmax_queued_messages 200000\nlistener %s 127.0.0.1\n' \
