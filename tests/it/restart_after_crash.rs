@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use jetgate::store::{EventFilter, Store};
+use jetgate::store::Store;
 use serde_json::Value;
 
 use crate::harness::{sim_model, wait_for, Agent, TestCgroup, JETGATE};
@@ -149,15 +149,7 @@ fn a_crash_mid_note_storm_loses_no_acknowledged_note_and_leaves_one_copy_of_the_
     assert!(stopped_at < admitted_again, "stopped before the autostart");
 
     let store = Store::open(agent.db()).unwrap();
-    assert_eq!(store.integrity_check().unwrap(), vec!["ok".to_string()]);
-    let stored: BTreeSet<u64> = store
-        .query(&EventFilter::default())
-        .unwrap()
-        .iter()
-        .map(|e| e.seq)
-        .collect();
-    let lost: Vec<_> = acked.difference(&stored).collect();
-    assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
+    crate::store::assert_intact_with(&store, &acked);
     let next: Value = agent.json(&["note", "--json", "after the crash"]);
     let next = next["seq"].as_u64().unwrap();
     assert!(next > *acked.iter().max().unwrap());

@@ -84,6 +84,15 @@ fn a_store_killed_mid_storm_is_intact_and_holds_every_acknowledged_event() {
     assert!(acknowledged.len() >= 300);
 
     let mut store = Store::open(&db).unwrap();
+    let stored = assert_intact_with(&store, &acknowledged);
+    // And numbering carries on past everything ever handed out.
+    let next = store.append(NewEvent::info("note", None)).unwrap().seq;
+    assert!(next > *stored.iter().max().unwrap());
+}
+
+/// The store passes `PRAGMA integrity_check` and holds every acknowledged seq (a write
+/// answered before a crash must survive it). Returns the stored seqs.
+pub fn assert_intact_with(store: &Store, acknowledged: &BTreeSet<u64>) -> BTreeSet<u64> {
     assert_eq!(store.integrity_check().unwrap(), vec!["ok".to_string()]);
     let stored: BTreeSet<u64> = store
         .query(&EventFilter::default())
@@ -91,9 +100,7 @@ fn a_store_killed_mid_storm_is_intact_and_holds_every_acknowledged_event() {
         .iter()
         .map(|e| e.seq)
         .collect();
-    let missing: Vec<_> = acknowledged.difference(&stored).collect();
-    assert!(missing.is_empty(), "acknowledged but lost: {missing:?}");
-    // And numbering carries on past everything ever handed out.
-    let next = store.append(NewEvent::info("note", None)).unwrap().seq;
-    assert!(next > *stored.iter().max().unwrap());
+    let lost: Vec<_> = acknowledged.difference(&stored).collect();
+    assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
+    stored
 }
