@@ -24,14 +24,5 @@ TOML
 "$J" agent --config "$work/idle.toml" --log warn &
 agent=$!
 sleep 5
-ticks=$(getconf CLK_TCK)
-cpu() { awk '{print $14 + $15}' "/proc/$agent/stat"; }
-c0=$(cpu); t0=$(date +%s.%N)
-sleep "$seconds"
-c1=$(cpu); t1=$(date +%s.%N)
-python3 - "$c0" "$c1" "$t0" "$t1" "$ticks" <<'PY'
-import sys
-c0, c1, t0, t1, hz = map(float, sys.argv[1:])
-print(f"cpu: {(c1 - c0) / hz:.2f} s over {t1 - t0:.1f} s = {100 * (c1 - c0) / hz / (t1 - t0):.3f} % of one core")
-PY
-grep -E "VmRSS|VmHWM|Threads" "/proc/$agent/status"
+. scripts/lib/agent-cpu.sh # cwd is the repository root
+measure_agent "$agent" "$seconds"

@@ -65,16 +65,7 @@ echo "running: $running of $services services"
 sleep 5
 count() { "$J" events --json --kind "$1" | wc -l; }
 f0=$(count health_failed); r0=$(count restart_scheduled)
-ticks=$(getconf CLK_TCK)
-cpu() { awk '{print $14 + $15}' "/proc/$agent/stat"; }
-c0=$(cpu); t0=$(date +%s.%N)
-sleep "$seconds"
-c1=$(cpu); t1=$(date +%s.%N)
-python3 - "$c0" "$c1" "$t0" "$t1" "$ticks" <<'PY'
-import sys
-c0, c1, t0, t1, hz = map(float, sys.argv[1:])
-print(f"cpu: {(c1 - c0) / hz:.2f} s over {t1 - t0:.1f} s = {100 * (c1 - c0) / hz / (t1 - t0):.3f} % of one core")
-PY
-grep -E "VmRSS|VmHWM|Threads" "/proc/$agent/status"
+. scripts/lib/agent-cpu.sh # cwd is the repository root
+measure_agent "$agent" "$seconds"
 echo "during the run: $(( $(count health_failed) - f0 )) health_failed, $(( $(count restart_scheduled) - r0 )) restart_scheduled"
 echo "zombies reaped: $("$J" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["agent"]["zombies_reaped"])')"
