@@ -112,6 +112,17 @@ impl NewEvent {
         self
     }
 
+    /// Writes the event to the agent's diagnostics at the level of its severity, so a warning
+    /// event is a warning in the journal (`journalctl -p warning`).
+    pub fn log(&self) {
+        let (kind, subject, message) = (&self.kind, self.subject.as_deref(), &self.message);
+        match self.severity {
+            Severity::Info => tracing::info!(kind = %kind, subject, "{message}"),
+            Severity::Warning => tracing::warn!(kind = %kind, subject, "{message}"),
+            Severity::Error => tracing::error!(kind = %kind, subject, "{message}"),
+        }
+    }
+
     /// Numbers and stamps the event (the store does this inside its transaction).
     pub fn into_event(self, seq: u64, ts: String) -> Event {
         Event {

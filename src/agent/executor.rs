@@ -137,7 +137,7 @@ impl Executor {
 
     /// Stores an event; a store failure is logged, never fatal (the event is still traced).
     pub fn record(&mut self, event: NewEvent) -> Option<Event> {
-        tracing::info!(kind = %event.kind, subject = ?event.subject, "{}", event.message);
+        event.log();
         match self.store.append(event) {
             Ok(stored) => {
                 self.stored.push(stored.clone());

@@ -13,12 +13,16 @@ use crate::cli::Globals;
 use crate::config::Config;
 use crate::exit::{self, CliError, CliResult};
 
+mod log;
+
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The configuration file (TOML). Without it: the embedded monitor-only default.
     #[arg(long, short, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Log filter for diagnostics on stderr (e.g. `info`, `jetgate=debug`); env RUST_LOG too.
+    /// Coloured only on a terminal without NO_COLOR; under systemd each line carries its
+    /// syslog priority, so `journalctl -p warning` works.
     #[arg(long, value_name = "FILTER", default_value = "info")]
     pub log: String,
 }
@@ -28,7 +32,7 @@ pub fn run(args: Args, globals: &Globals) -> CliResult {
         Some(path) => Config::load(path).map_err(|e| CliError::new(exit::CONFIG, e))?,
         None => with_state_dir(Config::embedded_default()),
     };
-    init_logging(&args.log);
+    log::init(&args.log, log::LogStyle::choose(&log::Surroundings::read()));
     let options = Options {
         config_path: args.config.clone(),
         socket: globals.socket_override.clone(),
@@ -55,14 +59,4 @@ fn with_state_dir(mut config: Config) -> Config {
         config.store.path = dir.join("jetgate.db");
     }
     config
-}
-
-fn init_logging(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
 }

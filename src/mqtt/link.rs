@@ -164,7 +164,7 @@ impl Link {
 
     /// Stores an event (it enters the outbox like any other).
     async fn record(&mut self, event: NewEvent) {
-        tracing::info!(kind = %event.kind, "{}", event.message);
+        event.log();
         if let Some(stored) = self.db(move |s| s.append(event)).await {
             self.outbox.stored(stored.seq);
         }
