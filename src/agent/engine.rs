@@ -182,6 +182,8 @@ struct SupervisorStop {
 pub struct Engine {
     gate: Gate,
     units: BTreeMap<String, Unit>,
+    /// Unit names in the order of the specs (the configuration's): the start-up order.
+    order: Vec<String>,
     /// Learned peaks from the store, by model.
     learned: BTreeMap<String, Bytes>,
     /// The latest `now` seen: the views say "next attempt in" relative to it.
@@ -216,6 +218,7 @@ fn random_draw() -> f64 {
 
 impl Engine {
     pub fn new(gate: Gate, specs: Vec<UnitSpec>, learned: BTreeMap<String, Bytes>) -> Engine {
+        let order = specs.iter().map(|s| s.name.clone()).collect();
         let units = specs
             .into_iter()
             .map(|spec| (spec.name.clone(), new_unit(spec, random_draw)))
@@ -223,6 +226,7 @@ impl Engine {
         Engine {
             gate,
             units,
+            order,
             learned,
             clock: None,
             available: None,

@@ -10,13 +10,22 @@
 //! 3
 //! ```
 //!
-//! A valid file prints `FILE: ok: 2 models, 1 service, scope system, mqtt on (...)` and exits 0;
-//! an invalid or unreadable one exits 3 ([`exit::CONFIG`]).
+//! A valid file prints `FILE: ok: 2 models, 1 service, scope system, mqtt on (...)`, then what
+//! the agent will start at boot ([`boot`]), and exits 0; an invalid or unreadable one exits 3
+//! ([`exit::CONFIG`]).
+//!
+//! ```text
+//! /etc/jetgate/jetgate.toml: ok: 2 models, 1 service, scope system, mqtt off
+//! at agent start:
+//!   service  api       starts at once (not gated)
+//!   model    llm       queues for the gate, 1st
+//!   model    tracker   stays stopped (autostart = false): `jetgate load tracker` starts it
+//! ```
 
 use std::path::PathBuf;
 
 use crate::cli::Globals;
-use crate::config::{Config, ConfigError};
+use crate::config::{boot, Config, ConfigError};
 use crate::exit::{self, CliError, CliResult};
 
 #[derive(Debug, clap::Args)]
@@ -44,6 +53,7 @@ fn check(file: &std::path::Path) -> CliResult {
     match Config::load(file) {
         Ok(config) => {
             println!("{}: ok: {}", file.display(), config.summary());
+            print!("{}", boot::render(&boot::plan(&config)));
             Ok(exit::SUCCESS)
         }
         Err(ConfigError::Invalid { path, problems }) => {

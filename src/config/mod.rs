@@ -27,6 +27,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub mod boot;
 pub mod control;
 pub mod device;
 pub mod document;

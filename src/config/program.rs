@@ -90,6 +90,10 @@ impl Default for LeakConfig {
     }
 }
 
+fn default_autostart() -> bool {
+    true
+}
+
 fn default_stop_grace() -> HumanDuration {
     HumanDuration(Duration::from_secs(10))
 }
@@ -115,7 +119,9 @@ pub struct ProgramConfig {
     pub restart: RestartConfig,
     #[serde(default)]
     pub leak: LeakConfig,
-    #[serde(default)]
+    /// Start when the agent starts (a model: queue for the gate). Default `true`: a device
+    /// comes back by itself after a power cut; see [`crate::config::boot`].
+    #[serde(default = "default_autostart")]
     pub autostart: bool,
     /// Time between SIGTERM and SIGKILL (default 10s).
     #[serde(default = "default_stop_grace")]

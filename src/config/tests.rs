@@ -63,7 +63,8 @@ fn a_minimal_model_gets_default_policies() {
     assert_eq!(p.restart.initial.0, Duration::from_secs(1));
     assert_eq!(p.restart.max_restarts, 5);
     assert_eq!(p.leak.warmup.0, Duration::from_secs(120));
-    assert!(!p.leak.restart && !p.autostart);
+    assert!(!p.leak.restart);
+    assert!(p.autostart, "units start with the agent unless told not to");
     assert_eq!(p.on_limit, OnLimit::Warn);
     assert_eq!(p.stop_grace.0, Duration::from_secs(10));
     assert_eq!(c.summary(), "1 model, 0 services, scope system, mqtt off");

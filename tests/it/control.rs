@@ -103,7 +103,7 @@ fn notes_are_stored_and_numbered_in_order() {
 #[test]
 fn sigterm_stops_every_child_even_one_that_ignores_sigterm_and_exits_cleanly() {
     let models = sim_model("stubborn", "16MiB", &["--alloc", "1MiB", "--ignore-term"]).replace(
-        "stop_grace = \"2s\"",
+        "stop_grace = \"2s\"\nautostart = false",
         "stop_grace = \"300ms\"\nautostart = true",
     );
     let mut agent = Agent::start(&models);

@@ -169,7 +169,7 @@ fn refuses_weights_whose_sha256_differs_from_the_pin_and_starts_nothing() {
     let marker = agent_dir.path().join("started");
     let body = format!(
         "[[model]]\nname = \"pinned\"\ncommand = [\"{}\", \"sim-model\", \"--alloc\", \"1MiB\", \"--ready-file\", \"{}\"]\n\
-         memory = \"64MiB\"\nweights = \"{}\"\nsha256 = \"{}\"\nready = {{ file = \"{}\" }}\n",
+         memory = \"64MiB\"\nweights = \"{}\"\nsha256 = \"{}\"\nready = {{ file = \"{}\" }}\nautostart = false\n",
         crate::harness::JETGATE,
         marker.display(),
         weights.display(),
@@ -201,7 +201,7 @@ fn loads_weights_that_match_their_pin() {
     let body = format!(
         "[memory]\nreserve = \"64MiB\"\n[gate]\nsettle_window = \"200ms\"\n\n\
          [[model]]\nname = \"pinned\"\ncommand = [\"{}\", \"sim-model\", \"--alloc\", \"1MiB\"]\n\
-         memory = \"16MiB\"\nweights = \"{}\"\nsha256 = \"{sum}\"\nready = {{ log = \"READY\" }}\n",
+         memory = \"16MiB\"\nweights = \"{}\"\nsha256 = \"{sum}\"\nready = {{ log = \"READY\" }}\nautostart = false\n",
         crate::harness::JETGATE,
         weights.display(),
     );

@@ -142,13 +142,19 @@ pub struct Agent {
     env: Vec<(String, String)>,
 }
 
-/// A `[[model]]` entry running `jetgate sim-model` with these arguments.
+/// A `[[model]]` entry running `jetgate sim-model` with these arguments, started only when a
+/// test asks (`autostart = false`).
 pub fn sim_model(name: &str, memory: &str, args: &[&str]) -> String {
     let mut argv = vec![JETGATE.to_string(), "sim-model".to_string()];
     argv.extend(args.iter().map(|s| s.to_string()));
     format!(
-        "[[model]]\nname = \"{name}\"\ncommand = {argv:?}\nmemory = \"{memory}\"\nready = {{ log = \"READY\" }}\nstop_grace = \"2s\"\n\n"
+        "[[model]]\nname = \"{name}\"\ncommand = {argv:?}\nmemory = \"{memory}\"\nready = {{ log = \"READY\" }}\nstop_grace = \"2s\"\nautostart = false\n\n"
     )
+}
+
+/// [`sim_model`] started by the agent itself at start-up (`autostart = true`).
+pub fn sim_model_autostarted(name: &str, memory: &str, args: &[&str]) -> String {
+    sim_model(name, memory, args).replace("autostart = false", "autostart = true")
 }
 
 impl Agent {

@@ -13,7 +13,7 @@ use std::time::Duration;
 use jetgate::store::Store;
 use serde_json::Value;
 
-use crate::harness::{sim_model, wait_for, Agent, TestCgroup, JETGATE};
+use crate::harness::{sim_model_autostarted, wait_for, Agent, TestCgroup, JETGATE};
 
 const WRITERS: usize = 4;
 
@@ -96,10 +96,7 @@ fn a_crash_mid_note_storm_loses_no_acknowledged_note_and_leaves_one_copy_of_the_
     let mark = tempfile::tempdir().unwrap();
     let heartbeat = mark.path().join("crash-model.hb");
     let marker = heartbeat.to_str().unwrap().to_string();
-    let body = format!(
-        "{}autostart = true\n",
-        sim_model("m", "16MiB", &["--alloc", "16MiB", "--heartbeat", &marker])
-    );
+    let body = sim_model_autostarted("m", "16MiB", &["--alloc", "16MiB", "--heartbeat", &marker]);
     let mut agent = Agent::start(&body);
     let first = agent.wait_state("m", "ready", Duration::from_secs(60));
     let old_pid = first["pid"].as_u64().unwrap() as i32;
@@ -166,9 +163,9 @@ fn a_lost_pid_record_still_finds_the_orphan_by_its_cgroup() {
     let heartbeat = mark.path().join("cgroup-model.hb");
     let marker = heartbeat.to_str().unwrap().to_string();
     let body = format!(
-        "[memory]\nscope = \"cgroup:{}\"\nreserve = \"64MiB\"\n\n{}autostart = true\n",
+        "[memory]\nscope = \"cgroup:{}\"\nreserve = \"64MiB\"\n\n{}",
         cgroup.name,
-        sim_model("m", "16MiB", &["--alloc", "16MiB", "--heartbeat", &marker])
+        sim_model_autostarted("m", "16MiB", &["--alloc", "16MiB", "--heartbeat", &marker])
     );
     let mut agent = Agent::start(&body);
     let first = ready(&agent, "m");

@@ -7,7 +7,7 @@ use std::os::unix::net::UnixDatagram;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::harness::{sim_model, Agent};
+use crate::harness::{sim_model_autostarted, Agent};
 
 /// Reads every datagram on its own thread, as a service manager does (the kernel queues only a
 /// few datagrams per socket: an unread socket would drop the agent's later messages).
@@ -63,10 +63,7 @@ fn says_ready_pets_the_watchdog_says_stopping_and_its_model_never_sees_the_socke
     let path = tmp.path().join("notify.sock");
     let manager = UnixDatagram::bind(&path).unwrap();
     let manager = listen(manager);
-    let body = format!(
-        "{}autostart = true\n",
-        sim_model("m", "16MiB", &["--alloc", "16MiB"])
-    );
+    let body = sim_model_autostarted("m", "16MiB", &["--alloc", "16MiB"]);
     let notify = path.to_str().unwrap();
     let mut agent = Agent::start_with_env(
         &body,

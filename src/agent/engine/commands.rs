@@ -8,14 +8,18 @@ use super::{Action, Engine, Refusal, ServiceState};
 use crate::gate::GateInput;
 
 impl Engine {
-    /// Requests for every autostart unit, in configuration order.
+    /// Requests for every autostart unit: services first, then models, each in configuration
+    /// order (the order `jetgate config check` lists under "at agent start"). Services are not
+    /// gated, so starting them first lets the gate see their memory before it admits a model.
     pub fn start(&mut self, now: Instant) -> Vec<Action> {
-        let names: Vec<String> = self
-            .units
-            .values()
-            .filter(|u| u.spec.autostart)
-            .map(|u| u.spec.name.clone())
-            .collect();
+        let autostart = |gated: bool| {
+            self.order
+                .iter()
+                .filter_map(|name| self.units.get(name))
+                .filter(move |u| u.spec.autostart && u.spec.declared.is_some() == gated)
+                .map(|u| u.spec.name.clone())
+        };
+        let names: Vec<String> = autostart(false).chain(autostart(true)).collect();
         let mut out = Vec::new();
         for name in names {
             if let Ok(actions) = self.load(&name, now) {

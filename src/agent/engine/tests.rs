@@ -303,3 +303,25 @@ fn a_second_load_of_a_loading_model_is_refused_not_queued_twice() {
         Err(Refusal::Already { .. })
     ));
 }
+
+#[test]
+fn start_runs_services_first_then_queues_models_in_configuration_order() {
+    let auto = |name: &str, declared: Option<u64>| UnitSpec {
+        autostart: true,
+        ..spec(name, declared)
+    };
+    let mut rig = Rig::new(vec![
+        auto("zeta", Some(GIB)),
+        spec("manual", Some(GIB)),
+        auto("alpha", Some(GIB)),
+        auto("api", None),
+    ]);
+    rig.reading(0, 3 * GIB);
+    let now = rig.at(1);
+    let started = kinds(&rig.engine.start(now));
+    let spawns: Vec<&String> = started.iter().filter(|k| k.starts_with("spawn:")).collect();
+    // The service at once, then the first model in file order (the gate admits one at a time).
+    assert_eq!(spawns, ["spawn:api", "spawn:zeta"], "{started:?}");
+    assert_eq!(rig.engine.view("alpha").unwrap().state, "queued");
+    assert_eq!(rig.engine.view("manual").unwrap().state, "stopped");
+}
