@@ -27,6 +27,7 @@
 pub mod agent;
 pub mod allocator;
 pub mod board;
+pub mod buildinfo;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -122,6 +122,7 @@ pub fn memory_json(
         "available_from": sample.available_from,
         "available_estimated": sample.available_estimated,
         "total_bytes": m.total.get(),
+        "mem_available_bytes": m.available.get(),
         "free_bytes": m.free.get(),
         "buffers_bytes": m.buffers.get(),
         "cached_bytes": m.cached.get(),

@@ -32,7 +32,8 @@ pub use crate::config::control::DEFAULT_SOCKET;
 #[derive(Debug, Parser)]
 #[command(
     name = "jetgate",
-    version,
+    version = crate::buildinfo::version(),
+    long_version = crate::buildinfo::version(),
     about = "Memory gate, supervisor and fleet agent for NVIDIA Jetson devices",
     long_about = "jetgate keeps AI models from taking a Jetson down: it reads Tegra unified memory, \
 gates model loads one at a time on measured free memory, supervises model servers and publishes \
@@ -133,7 +134,7 @@ pub fn main() -> std::process::ExitCode {
     match outcome {
         Ok(code) => exit::to_exit_code(code),
         Err(e) => {
-            eprintln!("jetgate: {:#}", e.error);
+            eprintln!("jetgate: {}", exit::describe(&e.error));
             exit::to_exit_code(e.code)
         }
     }

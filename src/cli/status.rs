@@ -152,14 +152,7 @@ pub fn render_toned(doc: &Value, colour: bool) -> String {
     }
     let m = &doc["memory"];
     if m.is_object() {
-        out.push_str(&format!(
-            "memory    available {} of {} ({})  free {}  cached {}\n",
-            size(&m["available_bytes"]),
-            size(&m["total_bytes"]),
-            text(&m["available_from"], "?"),
-            size(&m["free_bytes"]),
-            size(&m["cached_bytes"]),
-        ));
+        out.push_str(&render_available(m));
         let pressure = &m["pressure"];
         out.push_str(&format!(
             "          swap {}/{} (never counted)  GPU-held {}  pressure {}\n",
@@ -243,6 +236,38 @@ pub fn render_toned(doc: &Value, colour: bool) -> String {
         out.push_str(&t.render());
     }
     out
+}
+
+/// The available-memory lines, each figure against the total of its own frame. Bounded by a
+/// memory cgroup, available is measured against the cgroup's limit, and the host's
+/// `MemAvailable` and `MemTotal` get their own line:
+///
+/// ```text
+/// memory    available 1016.8MiB of 3.0GiB (cgroup limit)
+/// host      MemAvailable 20.1GiB of 23.5GiB  free 18.0GiB  cached 2.0GiB
+/// ```
+fn render_available(m: &Value) -> String {
+    let cgroup_limit = m["cgroup"]["limit_bytes"].as_u64();
+    match cgroup_limit {
+        Some(limit) if m["available_from"] == "cgroup" => format!(
+            "memory    available {} of {} (cgroup limit)\n\
+             host      MemAvailable {} of {}  free {}  cached {}\n",
+            size(&m["available_bytes"]),
+            Bytes(limit),
+            size(&m["mem_available_bytes"]),
+            size(&m["total_bytes"]),
+            size(&m["free_bytes"]),
+            size(&m["cached_bytes"]),
+        ),
+        _ => format!(
+            "memory    available {} of {} ({})  free {}  cached {}\n",
+            size(&m["available_bytes"]),
+            size(&m["total_bytes"]),
+            text(&m["available_from"], "?"),
+            size(&m["free_bytes"]),
+            size(&m["cached_bytes"]),
+        ),
+    }
 }
 
 /// `agent     pid 4242  v0.1.0  up 3h 2m  heap allocated 2.1MiB  resident 6.0MiB`

@@ -175,8 +175,8 @@ impl AskError {
 fn ask(socket: &Path, cmd: Cmd) -> Result<Value, AskError> {
     let response = client::call(socket, cmd, Some(REQUEST_TIMEOUT)).map_err(|e| {
         AskError::Down(match e {
-            ClientError::NoAgent { source, .. } | ClientError::Io { source, .. } => {
-                source.to_string()
+            ClientError::NoAgent { error, .. } | ClientError::Io { source: error, .. } => {
+                error.to_string()
             }
             other => other.to_string(),
         })

@@ -13,8 +13,14 @@ use super::protocol::{Cmd, Request, Response};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("no agent on {path} ({source}); is `jetgate agent` running? (`--local` reads the device directly)")]
-    NoAgent { path: PathBuf, source: io::Error },
+    /// The socket cannot be connected to. `error` is not a `source`: the message already says
+    /// it in words, and the CLI prints each cause once.
+    #[error(
+        "no agent at {path} ({}); {}",
+        no_agent_cause(error),
+        no_agent_remedy(error)
+    )]
+    NoAgent { path: PathBuf, error: io::Error },
     #[error("control socket {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
     #[error("control socket {path}: the agent closed the connection without answering")]
@@ -24,6 +30,30 @@ pub enum ClientError {
         path: PathBuf,
         source: serde_json::Error,
     },
+}
+
+/// Why the socket could not be connected to, in words (the OS error's text otherwise).
+fn no_agent_cause(error: &io::Error) -> String {
+    match error.kind() {
+        io::ErrorKind::NotFound => "the socket does not exist".to_string(),
+        io::ErrorKind::ConnectionRefused => "nothing listens on the socket".to_string(),
+        io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => error.to_string(),
+    }
+}
+
+/// What to do about it.
+fn no_agent_remedy(error: &io::Error) -> &'static str {
+    match error.kind() {
+        io::ErrorKind::PermissionDenied => {
+            "run as root or as a member of the socket's group (`[control] group`), \
+             or read the device directly with `--local`"
+        }
+        _ => {
+            "start it with `systemctl start jetgate` or `jetgate agent`, give its socket with \
+             `--socket`, or read the device directly with `--local`"
+        }
+    }
 }
 
 /// One connection to the agent.
@@ -37,9 +67,9 @@ impl Client {
     /// Connects; `timeout` bounds each read (None: wait as long as the agent takes, for
     /// `load --wait`).
     pub fn connect(path: &Path, timeout: Option<Duration>) -> Result<Client, ClientError> {
-        let stream = UnixStream::connect(path).map_err(|source| ClientError::NoAgent {
+        let stream = UnixStream::connect(path).map_err(|error| ClientError::NoAgent {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         let io_err = |source| ClientError::Io {
             path: path.to_path_buf(),
