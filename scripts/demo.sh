@@ -7,13 +7,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The memory cgroup to stand for the board, a child of our own, needs root: say so before
+# spending minutes on a build.
+. scripts/lib/scope.sh
+require_scope "the demo"
+
 cargo build --release --quiet
 export PATH="$PWD/target/release:$PATH"
 work=$(mktemp -d /tmp/jetgate-demo.XXXXXX)
 export JETGATE_SOCKET="$work/control.sock"
 
-# The memory cgroup to stand for the board: a child of our own.
-. scripts/lib/scope.sh
 make_scope jetgate-demo $((3 << 30))
 
 agent=""
