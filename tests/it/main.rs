@@ -3,6 +3,7 @@
 
 mod broker;
 mod control;
+mod first_hour;
 mod fixtures;
 mod footprint;
 mod gate;
