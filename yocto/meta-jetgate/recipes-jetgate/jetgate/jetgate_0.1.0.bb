@@ -18,7 +18,7 @@ CVE_PRODUCT = "jetgate"
 # --check` fails when they differ); set SRCREV:pn-jetgate to the commit you ship.
 JETGATE_SRC_URI ?= "git://example.invalid/jetgate.git;protocol=https;branch=main"
 SRC_URI = "${JETGATE_SRC_URI}"
-SRCREV ?= "310fff45ec2b8b8e293517b068ceb2c2af440364"
+SRCREV ?= "94c6fc8e3f1bf72eb613c8242b5b6ee8a8eabc56"
 S = "${WORKDIR}/git"
 
 # Every crate comes from crate:// URIs with the checksums of Cargo.lock, fetched by bitbake
