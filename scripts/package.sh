@@ -12,10 +12,10 @@
 #   3. lintian on both packages: no error and no warning that is not overridden with a reason
 #      (packaging/debian/lintian-overrides)
 #   4. oelint-adv on the Yocto recipe and its .inc, once per series in LAYERSERIES_COMPAT
-#   5. install test (amd64 in CI: the package of this machine's architecture; as root): dpkg -i,
-#      jetgate --version, config check, status --local,
-#      the group-accessible control socket of an agent started as the unit starts it, then
-#      dpkg --purge must leave no file behind (scripts/lib/install-test.sh)
+#   5. install test of the package of this machine's architecture (amd64 in CI), as root:
+#      dpkg -i, jetgate --version, config check, status --local, the group-accessible control
+#      socket of an agent started as the unit starts it, then dpkg --purge must leave no file
+#      behind (scripts/lib/install-test.sh)
 #
 # Binaries: JETGATE_ARM64_BIN and JETGATE_AMD64_BIN name prebuilt ones (scripts/test.sh passes
 # the ones it built and tested); without them this script builds them (cargo zigbuild for
@@ -116,7 +116,11 @@ build_deb() {
   (cd "$root" && find . -path ./DEBIAN -prune -o -type f -printf '%P\n' | sort |
     grep -vxF -f <(sed 's|^/||' DEBIAN/conffiles) | tr '\n' '\0' | xargs -0 md5sum >DEBIAN/md5sums)
   glibc=$(glibc_max "$objdump" "$bin")
+  # libgcc_s only where the binary links it (the zigbuild binary carries zig's own unwinder).
+  libgcc=""
+  case $("$objdump" -p "$bin") in *libgcc_s.so.1*) libgcc=" libgcc-s1 | libgcc1," ;; esac
   sed -e "s/@VERSION@/$deb_version/" -e "s/@ARCH@/$arch/" -e "s/@GLIBC@/$glibc/" \
+    -e "s/@LIBGCC@/$libgcc/" \
     -e "s/@INSTALLED_SIZE@/$(du -sk --exclude=DEBIAN "$root" | cut -f1)/" \
     packaging/debian/control.in >"$root/DEBIAN/control"
   find "$root" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
