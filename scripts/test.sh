@@ -3,23 +3,31 @@
 #
 # On a fresh Debian/Ubuntu machine it first installs what it needs (idempotently: nothing is
 # reinstalled when present): the aarch64 cross linker and libc, qemu-user to run aarch64
-# binaries, Mosquitto for the broker tests and the soak, jq for the soak's event counts, and the
-# rustup aarch64 target. Then it runs:
+# binaries, Mosquitto for the broker tests and the soak, jq for the soak's event counts, the
+# packaging checks' tools (lintian, aarch64 objdump, systemd-analyze, python3-venv for the
+# pinned cargo-zigbuild/zig/oelint-adv venv of scripts/lib/pytools.sh), and the rustup aarch64
+# target. Then it runs:
 #   1. cargo fmt --check and cargo clippy -D warnings over the whole workspace
 #   2. every test (unit, property, integration with real processes and cgroups)
-#   3. the release cross build for aarch64-unknown-linux-gnu, checked with `file`
+#   3. the release build for aarch64-unknown-linux-gnu with cargo zigbuild against glibc 2.27
+#      and 64 KiB jemalloc pages: the one aarch64 binary that is tested and packaged
 #   4. the parser and device-readings tests built for aarch64 and run under qemu
 #   5. `jetgate tegrastats --json` on the fixture lines: aarch64 (qemu) output must be
 #      byte-identical to the x86-64 output
-#   6. a 3-minute soak of the release agent with three misbehaving models (scripts/soak.sh):
+#   6. scripts/package.sh on the binaries built above: the .debs and tarball, the GLIBC
+#      ceiling, lintian, systemd-analyze, oelint-adv, and an install/purge test of the amd64
+#      package on this machine
+#   7. a 3-minute soak of the release agent with three misbehaving models (scripts/soak.sh):
 #      fails on a growing RSS or fd count, or on missing events
 # Before clippy it also checks that the Yocto crates list is in step with Cargo.lock.
 # Set JETGATE_SKIP_INSTALL=1 to skip step 0 on a machine you manage yourself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/pytools.sh
 
 AARCH64=aarch64-unknown-linux-gnu
-APT_PACKAGES=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user mosquitto mosquitto-clients openssl file jq)
+APT_PACKAGES=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user mosquitto mosquitto-clients openssl file jq
+  lintian binutils-aarch64-linux-gnu systemd man-db adduser python3-venv)
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -56,9 +64,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "tests (x86-64)"
 cargo test --workspace --locked
 
-step "release cross build for $AARCH64"
-cargo build --release --locked --target "$AARCH64"
-bin="target/$AARCH64/release/jetgate"
+step "release build for $AARCH64 (cargo zigbuild: glibc $AARCH64_GLIBC, 64 KiB jemalloc pages)"
+bin=$(zigbuild_aarch64)
 file "$bin"
 file "$bin" | grep -q "ARM aarch64" || { echo "error: $bin is not an aarch64 binary" >&2; exit 1; }
 ls -l "$bin"
@@ -81,6 +88,9 @@ grep -v '^#' "$lines" | target/release/jetgate tegrastats --json - >"$host_out"
 grep -v '^#' "$lines" | qemu-aarch64 -L /usr/aarch64-linux-gnu "$bin" tegrastats --json - >"$cross_out"
 cmp "$host_out" "$cross_out"
 echo "identical: $(wc -l <"$host_out") JSON lines, $(wc -c <"$host_out") bytes"
+
+step "packages from the binaries above: checks, install and purge"
+JETGATE_ARM64_BIN="$bin" JETGATE_AMD64_BIN=target/release/jetgate scripts/package.sh
 
 step "soak: the release agent for ${JETGATE_SOAK_MINUTES:-3} minutes"
 JETGATE_BIN=target/release/jetgate scripts/soak.sh "${JETGATE_SOAK_MINUTES:-3}"

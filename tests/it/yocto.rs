@@ -1,7 +1,8 @@
 //! The Yocto layer (`yocto/meta-jetgate`) kept in step with the code: the generated
 //! `jetgate-crates.inc` must list exactly the crates.io packages of `Cargo.lock` with their
 //! checksums (regenerate with `scripts/yocto-crates.sh`), and the recipe must install what
-//! it names (the default config it ships must parse).
+//! it names: the unit and the default config of `packaging/`, the files the Debian package
+//! installs too (the config must parse), from a pinned source revision.
 //!
 //! ```text
 //! crate://crates.io/anyhow/1.0.98 \                       one per package, lockfile order
@@ -139,7 +140,8 @@ fn recipe_fetches_offline_and_installs_binary_config_and_unit() {
         "inherit cargo",
         "systemd",
         "require jetgate-crates.inc",
-        "file://jetgate.service",
+        "${S}/packaging/jetgate.service",
+        "${S}/packaging/jetgate.toml",
         "${sysconfdir}/jetgate/jetgate.toml",
         "${systemd_system_unitdir}/jetgate.service",
         "JEMALLOC_SYS_WITH_LG_PAGE",
@@ -147,18 +149,22 @@ fn recipe_fetches_offline_and_installs_binary_config_and_unit() {
     ] {
         assert!(recipe.contains(needle), "the recipe lacks `{needle}`");
     }
+    // A pinned source, never AUTOREV (unreproducible, and it needs the network to parse).
+    assert!(!recipe.contains("AUTOREV"), "the recipe must pin SRCREV");
     // The config the recipe installs must parse, and run models in the cgroup the unit
     // creates outside its own (the unit's MemoryMax= bounds the agent alone).
-    assert!(recipe.contains("file://jetgate.toml"));
-    let config =
-        jetgate::config::Config::from_toml_str(&read(&format!("{RECIPE_DIR}/files/jetgate.toml")))
-            .expect("the installed config parses");
+    let config = jetgate::config::Config::from_toml_str(&read("packaging/jetgate.toml"))
+        .expect("the installed config parses");
     let scope = match &config.memory.scope {
         jetgate::config::MemoryScope::Cgroup(path) => path.display().to_string(),
         other => panic!("the installed config must use a cgroup scope, not {other:?}"),
     };
-    let unit = read(&format!("{RECIPE_DIR}/files/jetgate.service"));
+    // The control socket's group is the one the package and the recipe create.
+    assert_eq!(config.control.group.as_deref(), Some("jetgate"));
+    assert!(recipe.contains("GROUPADD_PARAM:${PN} = \"--system jetgate\""));
+    let unit = read("packaging/jetgate.service");
     assert!(unit.contains("MemoryMax="));
+    assert!(unit.contains("Delegate=yes"));
     assert!(
         unit.contains(&format!("/sys/fs/cgroup/memory{scope}"))
             && unit.contains(&format!("/sys/fs/cgroup{scope}")),
