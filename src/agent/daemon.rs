@@ -29,6 +29,7 @@ use crate::agent::executor::{Executor, Feedback, ReadingContext};
 use crate::agent::launch;
 use crate::agent::notify::{self, Systemd};
 use crate::agent::sampling::{self, Sampled, SamplingPlan};
+use crate::agent::watch::Watch;
 use crate::agent::{orphans, retention};
 use crate::board::{self, Detected};
 use crate::config::Config;
@@ -97,8 +98,6 @@ struct Agent {
     last_refresh: Option<Instant>,
     /// The last reading applied (available, when), for abort timing.
     previous_reading: Option<(crate::units::Bytes, Instant)>,
-    /// Limits, fd/thread counts and leak trends of each unit's tree.
-    watch: crate::agent::watch::Watch,
     /// READY, watchdog progress and STOPPING for systemd (a no-op outside it).
     systemd: Systemd,
     /// The latest tegrastats figures, for the status document.
@@ -143,7 +142,8 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
     let (feedback_tx, mut feedback_rx) = mpsc::unbounded_channel();
     let launches: HashMap<_, _> = plan.launches.into_iter().collect();
     let executor = Executor::new(runner, launches, store, feedback_tx.clone());
-    let engine = Engine::new(Gate::new(plan.gate.clone()), plan.units, learned);
+    let engine = Engine::new(Gate::new(plan.gate.clone()), plan.units, learned)
+        .with_watch(Watch::from_config(&config));
 
     let socket = options
         .socket
@@ -191,7 +191,6 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         feedback: feedback_tx.clone(),
         last_refresh: None,
         previous_reading: None,
-        watch: crate::agent::watch::Watch::from_config(&config),
         systemd: Systemd::from_env(Instant::now()),
         tegrastats,
     };
@@ -360,7 +359,7 @@ impl Agent {
             Feedback::Engine(input) => self.input(input),
             Feedback::Memory { figures, reader } => {
                 self.trees = Some(*reader);
-                self.memory_refreshed(figures);
+                self.input(Input::Trees(figures));
             }
             Feedback::Hashed {
                 name,
