@@ -43,4 +43,5 @@ pub mod sources;
 pub mod status;
 pub mod store;
 pub mod supervisor;
+pub mod tasks;
 pub mod units;

@@ -22,7 +22,6 @@ use anyhow::Context;
 
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, watch};
-use tokio_util::sync::CancellationToken;
 
 use crate::agent::engine::{Action, Engine, Input};
 use crate::agent::executor::{Executor, Feedback, ReadingContext};
@@ -42,6 +41,7 @@ use crate::sources::proctree::TreeSampler;
 use crate::sources::{MemorySample, Root, Sampler};
 
 use crate::store::Store;
+use crate::tasks::Tasks;
 
 /// The core loop's tick: timeouts are checked and views refreshed at this rate.
 pub const TICK: Duration = Duration::from_millis(100);
@@ -51,6 +51,8 @@ pub const MEMORY_REFRESH: Duration = Duration::from_secs(1);
 pub const DRAIN_DEADLINE: Duration = Duration::from_secs(30);
 /// How long shutdown lets the MQTT link flush and say `online: false`.
 pub const LINK_STOP: Duration = Duration::from_secs(4);
+/// How long shutdown waits, after the children and the link, for every other task to end.
+pub const TASKS_DEADLINE: Duration = Duration::from_secs(5);
 /// The longest operator note accepted.
 pub const MAX_NOTE_CHARS: usize = 4096;
 /// The most events one `events` request returns.
@@ -102,6 +104,8 @@ struct Agent {
     systemd: Systemd,
     /// The latest tegrastats figures, for the status document.
     tegrastats: watch::Receiver<crate::agent::tegrastats::TegrastatsView>,
+    /// Every spawned task; shutdown ends them all.
+    tasks: Tasks,
 }
 
 /// Runs the agent until SIGTERM or SIGINT.
@@ -129,11 +133,13 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         .unwrap_or(0);
 
     let (sampler_scope, runner_scope) = scopes(&root, &config.memory.scope)?;
+    let tasks = Tasks::new();
     let (output_tx, mut output_rx) = mpsc::channel(OUTPUT_CHANNEL);
     let (exit_tx, mut exit_rx) = mpsc::channel(EXIT_CHANNEL);
     let records = orphans::records_dir(&config.store.path);
     let runner = Runner::new(root.clone(), runner_scope.clone(), output_tx, exit_tx)
-        .with_records(records.clone());
+        .with_records(records.clone())
+        .with_tasks(tasks.clone());
     if let Err(e) = runner::become_subreaper() {
         tracing::warn!("cannot become a child subreaper (orphans go to init): {e}");
     }
@@ -141,7 +147,7 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
     // memory refresh hands its reader back through it; one ready probe and one hash per load).
     let (feedback_tx, mut feedback_rx) = mpsc::unbounded_channel();
     let launches: HashMap<_, _> = plan.launches.into_iter().collect();
-    let executor = Executor::new(runner, launches, store, feedback_tx.clone());
+    let executor = Executor::new(runner, launches, store, feedback_tx.clone(), tasks.clone());
     let engine = Engine::new(Gate::new(plan.gate.clone()), plan.units, learned)
         .with_watch(Watch::from_config(&config));
 
@@ -150,12 +156,10 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         .clone()
         .unwrap_or(config.control.socket.clone());
     let listener = server::bind(&socket, config.control.group.as_deref()).await?;
-    let cancel = CancellationToken::new();
     let (control_tx, mut control_rx) = mpsc::channel::<ControlRequest>(CONTROL_CHANNEL);
-    let mut link = link::Feed::spawn(&config, &control_tx)?;
-    tokio::spawn(server::serve(listener, control_tx, cancel.clone()));
-    let tegrastats =
-        crate::agent::tegrastats::spawn(config.device.tegrastats.clone(), cancel.clone());
+    let mut link = link::Feed::spawn(&config, &control_tx, &tasks)?;
+    tasks.spawn(server::serve(listener, control_tx, tasks.clone()));
+    let tegrastats = crate::agent::tegrastats::spawn(config.device.tegrastats.clone(), &tasks);
 
     let idle_interval = config.memory.sample_interval.0;
     let (plan_tx, plan_rx) = watch::channel(SamplingPlan {
@@ -164,12 +168,12 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
     });
     let (sample_tx, mut sample_rx) = mpsc::channel(SAMPLE_CHANNEL);
     let sampler = Sampler::new(root.clone(), sampler_scope);
-    tokio::spawn(sampling::run(
+    tasks.spawn(sampling::run(
         sampler,
         root.clone(),
         plan_rx,
         sample_tx,
-        cancel.clone(),
+        tasks.clone(),
     ));
 
     let mut sigterm = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
@@ -193,10 +197,11 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         previous_reading: None,
         systemd: Systemd::from_env(Instant::now()),
         tegrastats,
+        tasks: tasks.clone(),
     };
     if let Some(pet) = agent.systemd.watchdog() {
         let limits = notify::Limits::for_periods(TICK, idle_interval, pet);
-        agent.systemd.spawn_watchdog(limits, cancel.clone());
+        agent.systemd.spawn_watchdog(limits, &tasks);
     }
     let (pruned_tx, mut pruned_rx) = mpsc::unbounded_channel();
     let policy = retention::Policy {
@@ -204,12 +209,7 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         max_age: config.store.max_age.0,
     };
     let store_path = config.store.path.clone();
-    tokio::spawn(retention::run(
-        store_path,
-        policy,
-        pruned_tx,
-        cancel.clone(),
-    ));
+    tasks.spawn(retention::run(store_path, policy, pruned_tx, tasks.clone()));
     agent.executor.record(
         NewEvent::info("agent_started", None)
             .message(format!(
@@ -299,7 +299,10 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
     if let Some(feed) = link {
         feed.handle.stop(LINK_STOP).await;
     }
-    cancel.cancel();
+    let still_running = tasks.shutdown(TASKS_DEADLINE).await;
+    if still_running > 0 {
+        tracing::warn!("{still_running} tasks still running {TASKS_DEADLINE:?} after shutdown");
+    }
     let _ = std::fs::remove_file(&socket);
     Ok(())
 }
@@ -396,7 +399,7 @@ impl Agent {
         };
         let pids = self.engine.pids();
         let feedback = self.feedback.clone();
-        tokio::task::spawn_blocking(move || {
+        self.tasks.spawn_blocking(move || {
             let figures = watching::read_trees(&mut reader, pids);
             let _ = feedback.send(Feedback::Memory {
                 figures,
