@@ -1,12 +1,12 @@
-//! The composition root: builds every part of the agent from the configuration, wires the
-//! channels, and runs the core loop, the one owner of the engine.
+//! The composition root: builds every part of the agent from the configuration, and runs the
+//! core loop, the one owner of the engine and the executor.
 //!
 //! ```text
-//! sampling task ──Sampled──┐
-//! runner ──ChildExit, ChildOutput──┤
-//! probes, hashing ──Feedback──┤   core loop: engine.input/command(now) ─► executor.execute
-//! control socket ──ControlRequest──┤                                   (spawn, kill, store, reply)
-//! SIGTERM / SIGINT ──────────┘
+//! sampling task ── Sampled ───────────┐
+//! runner ── ChildExit, ChildOutput ───┤
+//! probes, hashes, trees ── Feedback ──┤  Inbox::next ─► Agent::handle ─► Engine::input(now)
+//! control socket, MQTT ── Control ────┤                                  ─► Executor::execute
+//! retention ── Event, tick, signals ──┘                                     (spawn, kill, store, reply)
 //! ```
 //!
 //! Shutdown is designed: the first SIGTERM or SIGINT records `agent_stopping`, stops every
@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, watch};
 
 use crate::agent::engine::{Action, Engine, Input};
@@ -32,7 +31,7 @@ use crate::agent::watch::Watch;
 use crate::agent::{orphans, retention};
 use crate::board::{self, Detected};
 use crate::config::Config;
-use crate::control::server::{self, ControlRequest};
+use crate::control::server;
 
 use crate::event::NewEvent;
 use crate::gate::{Gate, SamplingMode};
@@ -57,16 +56,6 @@ pub const TASKS_DEADLINE: Duration = Duration::from_secs(5);
 pub const MAX_NOTE_CHARS: usize = 4096;
 /// The most events one `events` request returns.
 pub const MAX_EVENTS_PER_REQUEST: u32 = 10_000;
-/// Output lines of children waiting for the core loop (for log-regex ready probes); when it
-/// is full a line is dropped from the channel and counted, never queued elsewhere.
-pub const OUTPUT_CHANNEL: usize = 1024;
-/// Child exits waiting for the core loop (one per spawn, far fewer in flight).
-pub const EXIT_CHANNEL: usize = 64;
-/// Control requests waiting for the core loop; connections beyond it wait their turn (and
-/// connections themselves are bounded by `control::server::MAX_CONNECTIONS`).
-pub const CONTROL_CHANNEL: usize = 64;
-/// Memory samples waiting for the core loop; the sampler waits when it is full.
-pub const SAMPLE_CHANNEL: usize = 16;
 
 /// What the command line adds to the configuration.
 #[derive(Debug, Clone)]
@@ -77,10 +66,13 @@ pub struct Options {
 }
 
 mod control;
+mod inbox;
 mod link;
 mod scopes;
 mod watching;
 
+use inbox::{Inbound, Inbox};
+pub use inbox::{CONTROL_CHANNEL, EXIT_CHANNEL, OUTPUT_CHANNEL, SAMPLE_CHANNEL};
 use scopes::{scope_text, scopes};
 
 struct Agent {
@@ -134,20 +126,27 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
 
     let (sampler_scope, runner_scope) = scopes(&root, &config.memory.scope)?;
     let tasks = Tasks::new();
-    let (output_tx, mut output_rx) = mpsc::channel(OUTPUT_CHANNEL);
-    let (exit_tx, mut exit_rx) = mpsc::channel(EXIT_CHANNEL);
+    let (mut inbox, senders) = Inbox::new(TICK)?;
     let records = orphans::records_dir(&config.store.path);
-    let runner = Runner::new(root.clone(), runner_scope.clone(), output_tx, exit_tx)
-        .with_records(records.clone())
-        .with_tasks(tasks.clone());
+    let runner = Runner::new(
+        root.clone(),
+        runner_scope.clone(),
+        senders.output.clone(),
+        senders.exits.clone(),
+    )
+    .with_records(records.clone())
+    .with_tasks(tasks.clone());
     if let Err(e) = runner::become_subreaper() {
         tracing::warn!("cannot become a child subreaper (orphans go to init): {e}");
     }
-    // Unbounded but not input-driven: each producer has at most one message in flight (the
-    // memory refresh hands its reader back through it; one ready probe and one hash per load).
-    let (feedback_tx, mut feedback_rx) = mpsc::unbounded_channel();
     let launches: HashMap<_, _> = plan.launches.into_iter().collect();
-    let executor = Executor::new(runner, launches, store, feedback_tx.clone(), tasks.clone());
+    let executor = Executor::new(
+        runner,
+        launches,
+        store,
+        senders.feedback.clone(),
+        tasks.clone(),
+    );
     let engine = Engine::new(Gate::new(plan.gate.clone()), plan.units, learned)
         .with_watch(Watch::from_config(&config));
 
@@ -156,9 +155,12 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         .clone()
         .unwrap_or(config.control.socket.clone());
     let listener = server::bind(&socket, config.control.group.as_deref()).await?;
-    let (control_tx, mut control_rx) = mpsc::channel::<ControlRequest>(CONTROL_CHANNEL);
-    let mut link = link::Feed::spawn(&config, &control_tx, &tasks)?;
-    tasks.spawn(server::serve(listener, control_tx, tasks.clone()));
+    let mut link = link::Feed::spawn(&config, &senders.control, &tasks)?;
+    tasks.spawn(server::serve(
+        listener,
+        senders.control.clone(),
+        tasks.clone(),
+    ));
     let tegrastats = crate::agent::tegrastats::spawn(config.device.tegrastats.clone(), &tasks);
 
     let idle_interval = config.memory.sample_interval.0;
@@ -166,18 +168,14 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         interval: idle_interval,
         tree_root: None,
     });
-    let (sample_tx, mut sample_rx) = mpsc::channel(SAMPLE_CHANNEL);
     let sampler = Sampler::new(root.clone(), sampler_scope);
     tasks.spawn(sampling::run(
         sampler,
         root.clone(),
         plan_rx,
-        sample_tx,
+        senders.samples.clone(),
         tasks.clone(),
     ));
-
-    let mut sigterm = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
-    let mut sigint = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
 
     let device_id = config.device.id.clone().unwrap_or_else(hostname);
     let mut agent = Agent {
@@ -192,7 +190,7 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         idle_interval,
         load_interval: config.memory.load_sample_interval.0,
         trees: Some(TreeSampler::new(root.clone())),
-        feedback: feedback_tx.clone(),
+        feedback: senders.feedback.clone(),
         last_refresh: None,
         previous_reading: None,
         systemd: Systemd::from_env(Instant::now()),
@@ -203,13 +201,17 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         let limits = notify::Limits::for_periods(TICK, idle_interval, pet);
         agent.systemd.spawn_watchdog(limits, &tasks);
     }
-    let (pruned_tx, mut pruned_rx) = mpsc::unbounded_channel();
     let policy = retention::Policy {
         max_events: config.store.max_events,
         max_age: config.store.max_age.0,
     };
     let store_path = config.store.path.clone();
-    tasks.spawn(retention::run(store_path, policy, pruned_tx, tasks.clone()));
+    tasks.spawn(retention::run(
+        store_path,
+        policy,
+        senders.events.clone(),
+        tasks.clone(),
+    ));
     agent.executor.record(
         NewEvent::info("agent_started", None)
             .message(format!(
@@ -246,27 +248,11 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
     let start = agent.engine.start(Instant::now());
     agent.drive(start);
 
-    let mut tick = tokio::time::interval(TICK);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    drop(senders); // each task holds its own; the inbox's channels close with the last of them
     let signal_name = loop {
-        tokio::select! {
-            biased;
-            Some(msg) = sample_rx.recv() => agent.sampled(msg),
-            Some(exit) = exit_rx.recv() => {
-                let input = agent.executor.child_exited(&exit);
-                agent.input(input);
-            }
-            Some(fb) = feedback_rx.recv() => agent.feedback(fb),
-            Some(line) = output_rx.recv() => {
-                if let Some(input) = agent.executor.child_output(&line) {
-                    agent.input(input);
-                }
-            }
-            Some(req) = control_rx.recv() => agent.control(req),
-            Some(event) = pruned_rx.recv() => { agent.executor.record(event); }
-            _ = tick.tick() => agent.tick(),
-            _ = sigterm.recv() => break "SIGTERM",
-            _ = sigint.recv() => break "SIGINT",
+        match inbox.next().await {
+            Inbound::Stop(signal_name) => break signal_name,
+            inbound => agent.handle(inbound),
         }
         agent.update_sampling();
         agent.systemd.loop_advanced(Instant::now());
@@ -292,8 +278,9 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
     let grace = |name: &str| graces.get(name).copied().unwrap_or(Duration::from_secs(10));
     tokio::select! {
         _ = agent.executor.stop_all(grace, DRAIN_DEADLINE) => {}
-        _ = sigterm.recv() => tracing::warn!("second signal: exiting without waiting for children"),
-        _ = sigint.recv() => tracing::warn!("second signal: exiting without waiting for children"),
+        _ = inbox.second_signal() => {
+            tracing::warn!("second signal: exiting without waiting for children")
+        }
     }
     agent.feed_link(link.as_mut());
     if let Some(feed) = link {
@@ -315,6 +302,29 @@ fn hostname() -> String {
 }
 
 impl Agent {
+    /// Handles one message of the inbox (a stop is the caller's).
+    fn handle(&mut self, inbound: Inbound) {
+        match inbound {
+            Inbound::Sampled(msg) => self.sampled(msg),
+            Inbound::Exited(exit) => {
+                let input = self.executor.child_exited(&exit);
+                self.input(input);
+            }
+            Inbound::Feedback(fb) => self.feedback(fb),
+            Inbound::Output(line) => {
+                if let Some(input) = self.executor.child_output(&line) {
+                    self.input(input);
+                }
+            }
+            Inbound::Control(req) => self.control(req),
+            Inbound::Event(event) => {
+                self.executor.record(event);
+            }
+            Inbound::Tick => self.tick(),
+            Inbound::Stop(_) => {}
+        }
+    }
+
     /// Executes actions and every input that follows from them at once, until quiet.
     fn drive(&mut self, actions: Vec<Action>) {
         let mut pending = actions;
