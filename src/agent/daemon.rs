@@ -370,10 +370,7 @@ impl Agent {
     fn feedback(&mut self, fb: Feedback) {
         match fb {
             Feedback::Engine(input) => self.input(input),
-            Feedback::Memory { figures, reader } => {
-                self.trees = Some(*reader);
-                self.input(Input::Trees(figures));
-            }
+            Feedback::TreesRead { reader } => self.trees = Some(*reader),
             Feedback::Hashed {
                 name,
                 path,
@@ -401,8 +398,10 @@ impl Agent {
     }
 
     /// Reads every running unit's tree memory on a blocking thread (PSS walks page tables:
-    /// the core loop must never wait on it) and feeds the figures back for the views and the
-    /// watcher (limits, fds, threads, leak trends).
+    /// the core loop must never wait on it) and feeds each tree back as its own
+    /// [`Input::Tree`], for the views and the watcher (limits, fds, threads, leak trends): the
+    /// inbox takes a memory sample before the next tree, so a sample waits behind at most one
+    /// unit's leak-trend refit, never a whole refresh's.
     fn refresh_memory(&mut self) {
         let Some(mut reader) = self.trees.take() else {
             return; // the previous refresh is still reading
@@ -410,9 +409,10 @@ impl Agent {
         let pids = self.engine.pids();
         let feedback = self.feedback.clone();
         self.tasks.spawn_blocking(move || {
-            let figures = watching::read_trees(&mut reader, pids);
-            let _ = feedback.send(Feedback::Memory {
-                figures,
+            for (name, reading) in watching::read_trees(&mut reader, pids) {
+                let _ = feedback.send(Feedback::Engine(Input::Tree { name, reading }));
+            }
+            let _ = feedback.send(Feedback::TreesRead {
                 reader: Box::new(reader),
             });
         });

@@ -130,9 +130,12 @@ pub enum Input {
         code: Option<i32>,
         signal: Option<i32>,
     },
-    /// One refresh of every running unit's process tree (`None`: it could not be read), for
-    /// the views and the watcher's limits and leak trends.
-    Trees(Vec<(String, Option<TreeReading>)>),
+    /// One unit's process tree from a refresh (`None`: it could not be read), for the views
+    /// and the watcher's limits and leak trends.
+    Tree {
+        name: String,
+        reading: Option<TreeReading>,
+    },
     Tick,
 }
 
@@ -319,7 +322,7 @@ impl Engine {
                 code,
                 signal,
             } => self.exited(&name, pid, code, signal, now),
-            Input::Trees(figures) => self.trees_read(figures, now),
+            Input::Tree { name, reading } => self.tree_read(name, reading, now),
         }
     }
 

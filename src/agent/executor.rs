@@ -53,10 +53,9 @@ pub struct ReadingContext {
 #[derive(Debug)]
 pub enum Feedback {
     Engine(Input),
-    /// Tree memory of running units, read off the core loop for the views, with the reader
-    /// handed back for the next refresh.
-    Memory {
-        figures: Vec<(String, Option<crate::agent::watch::TreeReading>)>,
+    /// A refresh of the units' trees has ended (each tree came as its own
+    /// [`Input::Tree`]); the reader is handed back for the next refresh.
+    TreesRead {
         reader: Box<crate::sources::TreeSampler>,
     },
     Hashed {

@@ -127,7 +127,7 @@ fn the_check_tells_a_made_up_name_from_a_real_one() {
     for real in [
         "Engine",
         "Engine::input",
-        "Input::Trees",
+        "Input::Tree",
         "sampling::run",
         "Tasks::shutdown",
     ] {

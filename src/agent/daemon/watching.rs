@@ -1,6 +1,6 @@
 //! The watcher's I/O edge: reading each running unit's tree (PSS, GPU memory, fds, threads)
-//! on the refresh's blocking thread. The figures go to the engine as one
-//! [`Input::Trees`](crate::agent::engine::Input::Trees), which judges them.
+//! on the refresh's blocking thread. Each tree goes to the engine as its own
+//! [`Input::Tree`](crate::agent::engine::Input::Tree), which judges it.
 #![allow(clippy::disallowed_methods)] // stamps each tree reading and decision with the monotonic clock
 
 use std::time::Instant;

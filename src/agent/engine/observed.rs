@@ -1,10 +1,10 @@
-//! The engine's side of the per-unit watcher ([`crate::agent::watch`]): one refresh of every
-//! running unit's process tree ([`Input::Trees`]) goes through the watcher's pure judgement,
-//! and each of its decisions is carried out here, in the same step: events stored, restarts
-//! as supervised interventions (judged by the restart policy), reservations of a leaking
-//! unit's projected growth through the gate (a release may admit the head of the queue).
+//! The engine's side of the per-unit watcher ([`crate::agent::watch`]): each unit's process
+//! tree from a refresh ([`Input::Tree`]) goes through the watcher's pure judgement, and each
+//! of its decisions is carried out here, in the same step: events stored, restarts as
+//! supervised interventions (judged by the restart policy), reservations of a leaking unit's
+//! projected growth through the gate (a release may admit the head of the queue).
 //!
-//! [`Input::Trees`]: super::Input::Trees
+//! [`Input::Tree`]: super::Input::Tree
 
 use std::collections::BTreeSet;
 use std::time::Instant;
@@ -17,12 +17,13 @@ use crate::status::ServiceState;
 use crate::units::Bytes;
 
 impl Engine {
-    /// Applies one refresh: memory for the views, then the watcher's judgement of each tree
-    /// still served by the process it was read from, then the end of watching units that no
-    /// longer run.
-    pub(super) fn trees_read(
+    /// Applies one unit's tree: memory for the views, then the watcher's judgement if the tree
+    /// is still served by the process it was read from; then ends the watching of units that
+    /// no longer run.
+    pub(super) fn tree_read(
         &mut self,
-        figures: Vec<(String, Option<TreeReading>)>,
+        name: String,
+        reading: Option<TreeReading>,
         now: Instant,
     ) -> Vec<Action> {
         let room = self
@@ -30,12 +31,9 @@ impl Engine {
             .map(|a| a.saturating_sub(self.gate.config().reserve));
         let live: BTreeSet<(String, u32)> = self.pids().into_iter().collect();
         let mut out = Vec::new();
-        for (name, reading) in figures {
-            self.set_memory(&name, reading.map(|r| r.tree_pss));
-            // A reading of a process that has since been replaced judges nothing.
-            let Some(r) = reading.filter(|r| live.contains(&(name.clone(), r.pid))) else {
-                continue;
-            };
+        self.set_memory(&name, reading.map(|r| r.tree_pss));
+        // A reading of a process that has since been replaced judges nothing.
+        if let Some(r) = reading.filter(|r| live.contains(&(name.clone(), r.pid))) {
             let serving = matches!(
                 self.state(&name),
                 Some(ServiceState::Ready | ServiceState::Running)

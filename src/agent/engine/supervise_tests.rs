@@ -465,20 +465,29 @@ fn the_watchers_judgement_of_a_tree_is_part_of_the_engines_step() {
     // Under its limit: the view shows the memory, nothing is decided.
     let out = rig.input(
         1000,
-        Input::Trees(vec![("fat".into(), Some(tree(10, GIB / 2)))]),
+        Input::Tree {
+            name: "fat".into(),
+            reading: Some(tree(10, GIB / 2)),
+        },
     );
     assert!(out.is_empty(), "{out:?}");
     assert_eq!(rig.engine.views()[0].memory_bytes, Some(GIB / 2));
     // A reading of an earlier process judges nothing.
     let out = rig.input(
         2000,
-        Input::Trees(vec![("fat".into(), Some(tree(9, 2 * GIB)))]),
+        Input::Tree {
+            name: "fat".into(),
+            reading: Some(tree(9, 2 * GIB)),
+        },
     );
     assert!(out.is_empty(), "{out:?}");
     // Over its limit: the event with its figures and the supervised stop, in one step.
     let out = rig.input(
         3000,
-        Input::Trees(vec![("fat".into(), Some(tree(10, 2 * GIB)))]),
+        Input::Tree {
+            name: "fat".into(),
+            reading: Some(tree(10, 2 * GIB)),
+        },
     );
     let e = event(&out, "memory_limit_exceeded").expect("the limit is reported");
     assert_eq!(e.figures["limit_bytes"], GIB);
