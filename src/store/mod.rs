@@ -19,7 +19,7 @@
 //!
 //! ```text
 //! let mut store = Store::open("/var/lib/jetgate/jetgate.db")?;
-//! let ev = store.append(NewEvent::info("note", None).message("hello"))?;   // ev.seq = 1
+//! let ev = store.append(NewEvent::new(EventKind::Note, None).message("hello"))?;   // ev.seq = 1
 //! ```
 
 use std::path::{Path, PathBuf};

@@ -9,7 +9,7 @@ use std::time::Instant;
 use super::Agent;
 use crate::agent::engine::Action;
 use crate::agent::watch::{Observation, TreeReading, WatchAction};
-use crate::event::NewEvent;
+use crate::event::{EventKind, NewEvent};
 use crate::sources::nvmap::read_nvmap_clients;
 use crate::sources::TreeSampler;
 use crate::status::ServiceState;
@@ -102,7 +102,7 @@ impl Agent {
                     Ok(actions) => self.drive(actions),
                     Err(refusal) => {
                         self.executor.record(
-                            NewEvent::warning("restart_refused", Some(&name))
+                            NewEvent::new(EventKind::RestartRefused, Some(&name))
                                 .message(format!("the watcher's restart was refused: {refusal}")),
                         );
                     }
