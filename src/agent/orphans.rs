@@ -116,9 +116,9 @@ async fn stop_recorded(traces: &Traces<'_>, record: &PidRecord) -> Option<NewEve
             let ended = stop_group(traces.root, record, grace).await;
             if let Some(dir) = &record.cgroup {
                 let cg = ChildCgroup {
-                    kind: traces
+                    version: traces
                         .scope
-                        .map_or(crate::runner::CgroupKind::V1, |s| s.kind),
+                        .map_or(crate::sources::CgroupVersion::V1, |s| s.version),
                     path: dir.clone(),
                 };
                 let _ = cg.kill_and_remove(KILL_WAIT).await;
@@ -181,7 +181,7 @@ async fn stop_cgroup(scope: &CgroupScope, unit: &str, grace: Duration) -> Option
         return None;
     }
     let cg = ChildCgroup {
-        kind: scope.kind,
+        version: scope.version,
         path,
     };
     let pids = cg.pids().unwrap_or_default();

@@ -31,7 +31,9 @@ pub use resolve::{named_cgroup, own_cgroup, parse_cgroup_spec, resolve_own};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CgroupVersion {
+    /// Legacy hierarchy, memory controller mounted on its own (`/sys/fs/cgroup/memory`).
     V1,
+    /// Unified hierarchy (`/sys/fs/cgroup`).
     V2,
 }
 
