@@ -10,7 +10,7 @@
 //! v2 /sys/fs/cgroup/<path>/memory.max                     max                  (= unlimited → None)
 //! ```
 //!
-//! The cgroup-scoped figure of the DESIGN memory model is [`CgroupMemory::available`]:
+//! The cgroup-scoped figure of the memory model (docs/agent.md) is [`CgroupMemory::available`]:
 //! `limit − usage + reclaimable`, where reclaimable is the inactive file pages
 //! ([`CgroupMemory::reclaimable`]), because usage counts the page cache that the kernel will
 //! drop before it OOM-kills anything in the group.
