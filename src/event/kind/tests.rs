@@ -83,8 +83,8 @@ fn a_request_filter_accepts_only_known_kinds() {
     );
 }
 
-/// `docs/agent.md`'s events table: every kind, with its default severity first in its
-/// severity cell, and no kind the code does not have.
+/// `docs/agent.md`'s events table: every kind, in the enum's order, with its default severity
+/// first in its severity cell, and no kind the code does not have.
 #[test]
 fn the_docs_table_lists_every_kind_with_its_severity() {
     let doc = include_str!("../../../docs/agent.md");
@@ -93,7 +93,7 @@ fn the_docs_table_lists_every_kind_with_its_severity() {
         .nth(1)
         .expect("docs/agent.md has an Events section");
     let section = section.split("\n## ").next().unwrap();
-    let mut documented = std::collections::BTreeMap::new();
+    let mut documented = Vec::new();
     for line in section.lines().filter(|l| l.starts_with("| `")) {
         let cells: Vec<&str> = line.split('|').map(str::trim).collect();
         let name = cells[1].trim_matches('`');
@@ -101,22 +101,26 @@ fn the_docs_table_lists_every_kind_with_its_severity() {
             .split(|c: char| !c.is_ascii_alphabetic())
             .next()
             .unwrap();
-        documented.insert(name.to_string(), severity.to_string());
+        documented.push((name, severity));
     }
     for kind in EventKind::ALL {
-        let severity = documented
-            .get(kind.as_str())
+        let (_, severity) = documented
+            .iter()
+            .find(|(name, _)| *name == kind.as_str())
             .unwrap_or_else(|| panic!("docs/agent.md's events table lacks `{kind}`"));
         assert_eq!(
-            severity,
+            *severity,
             kind.severity().as_str(),
             "docs/agent.md gives `{kind}` another default severity"
         );
     }
-    for name in documented.keys() {
+    for (name, _) in &documented {
         assert!(
             name.parse::<EventKind>().is_ok(),
             "docs/agent.md lists `{name}`, which no code emits"
         );
     }
+    let names: Vec<&str> = documented.iter().map(|(name, _)| *name).collect();
+    let all: Vec<&str> = EventKind::ALL.iter().map(EventKind::as_str).collect();
+    assert_eq!(names, all, "docs/agent.md lists the kinds in another order");
 }
