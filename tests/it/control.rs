@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
+use jetgate::event::EventKind;
 use serde_json::Value;
 
 use crate::harness::{sim_model, wait_for, Agent, JETGATE};
@@ -115,7 +116,7 @@ fn notes_are_stored_and_numbered_in_order() {
     let notes: Vec<_> = agent
         .events()
         .into_iter()
-        .filter(|e| e["kind"] == "note")
+        .filter(|e| e["kind"] == EventKind::Note.as_str())
         .collect();
     assert_eq!(notes.len(), 2);
 }
