@@ -9,6 +9,7 @@
 use std::time::{Duration, Instant};
 
 use jetgate::clock;
+use jetgate::event::EventKind;
 #[path = "common/synthetic.rs"]
 mod synthetic;
 use jetgate::store::{EventFilter, Store};
@@ -90,7 +91,7 @@ fn main() -> anyhow::Result<()> {
         ..EventFilter::default()
     };
     let kind_1h = EventFilter {
-        kind: Some("pressure_high".into()),
+        kind: Some(EventKind::LoadQueued),
         ..since_1h.clone()
     };
     let tail = EventFilter {

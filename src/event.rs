@@ -17,6 +17,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+mod kind;
+
+pub use kind::{deserialize_known, EventKind, UnknownEventKind, UnknownKind};
+
 /// How much attention an event deserves. `Error` is an escalation (an MQTT alert).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -51,8 +55,8 @@ impl std::str::FromStr for Severity {
 /// An event before the store has numbered it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewEvent {
-    /// Snake-case kind from DESIGN.md: `load_admitted`, `gave_up`, `note`, ...
-    pub kind: String,
+    /// `load_admitted`, `gave_up`, `note`, ... (see [`EventKind`]).
+    pub kind: EventKind,
     pub severity: Severity,
     /// The model or service the event is about, if any.
     pub subject: Option<String>,
@@ -69,7 +73,7 @@ pub struct Event {
     pub seq: u64,
     /// RFC 3339 UTC with milliseconds.
     pub ts: String,
-    pub kind: String,
+    pub kind: EventKind,
     pub severity: Severity,
     pub subject: Option<String>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -79,26 +83,22 @@ pub struct Event {
 }
 
 impl NewEvent {
-    pub fn new(kind: &str, severity: Severity, subject: Option<&str>) -> NewEvent {
+    /// An event of `kind` at the kind's default severity ([`EventKind::severity`]).
+    pub fn new(kind: EventKind, subject: Option<&str>) -> NewEvent {
         NewEvent {
-            kind: kind.to_string(),
-            severity,
+            severity: kind.severity(),
+            kind,
             subject: subject.map(str::to_string),
             message: String::new(),
             figures: Map::new(),
         }
     }
 
-    pub fn info(kind: &str, subject: Option<&str>) -> NewEvent {
-        NewEvent::new(kind, Severity::Info, subject)
-    }
-
-    pub fn warning(kind: &str, subject: Option<&str>) -> NewEvent {
-        NewEvent::new(kind, Severity::Warning, subject)
-    }
-
-    pub fn error(kind: &str, subject: Option<&str>) -> NewEvent {
-        NewEvent::new(kind, Severity::Error, subject)
+    /// Another severity than the kind's default, where circumstances make it more or less
+    /// severe (each such kind says when in `docs/agent.md`).
+    pub fn severity(mut self, severity: Severity) -> NewEvent {
+        self.severity = severity;
+        self
     }
 
     pub fn message(mut self, text: impl Into<String>) -> NewEvent {
@@ -141,9 +141,46 @@ impl NewEvent {
 mod tests {
     use super::*;
 
+    /// The published shape, byte for byte: field order, names, the kind and severity as
+    /// snake-case text, an empty message left out.
+    #[test]
+    fn event_json_is_the_published_shape() {
+        let e = NewEvent::new(EventKind::LoadAdmitted, Some("llm"))
+            .message("admitted: budget 9.1GiB covers need 4.0GiB + 10%")
+            .figure("available_bytes", 11_811_160_064u64)
+            .figure("need_bytes", 4_294_967_296u64)
+            .into_event(42, "2026-11-24T03:06:39.120Z".into());
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"seq":42,"ts":"2026-11-24T03:06:39.120Z","kind":"load_admitted","severity":"info","subject":"llm","message":"admitted: budget 9.1GiB covers need 4.0GiB + 10%","figures":{"available_bytes":11811160064,"need_bytes":4294967296}}"#
+        );
+        let quiet =
+            NewEvent::new(EventKind::GaveUp, None).into_event(7, "2026-11-24T03:06:40.000Z".into());
+        assert_eq!(
+            serde_json::to_string(&quiet).unwrap(),
+            r#"{"seq":7,"ts":"2026-11-24T03:06:40.000Z","kind":"gave_up","severity":"error","subject":null,"figures":{}}"#
+        );
+    }
+
+    #[test]
+    fn a_site_may_raise_or_lower_the_kinds_default_severity() {
+        let e = NewEvent::new(EventKind::LoadFailed, Some("llm"));
+        assert_eq!(e.severity, Severity::Warning);
+        assert_eq!(e.severity(Severity::Info).severity, Severity::Info);
+    }
+
+    #[test]
+    fn an_event_of_an_unknown_kind_reads_back_whole() {
+        let line = r#"{"seq":9,"ts":"2026-11-24T03:06:40.000Z","kind":"from_the_future","severity":"warning","subject":null,"figures":{"x":1}}"#;
+        let e: Event = serde_json::from_str(line).unwrap();
+        assert!(!e.kind.is_known());
+        assert_eq!(e.severity, Severity::Warning);
+        assert_eq!(serde_json::to_string(&e).unwrap(), line);
+    }
+
     #[test]
     fn event_json_carries_the_contract_fields_and_nested_figures() {
-        let e = NewEvent::info("load_admitted", Some("llm"))
+        let e = NewEvent::new(EventKind::LoadAdmitted, Some("llm"))
             .figure("need_bytes", 4u64 << 30)
             .into_event(42, "2026-11-24T03:06:39.120Z".into());
         let v: Value = serde_json::to_value(&e).unwrap();

@@ -33,7 +33,7 @@ use crate::board::{self, Detected};
 use crate::config::Config;
 use crate::control::server;
 
-use crate::event::NewEvent;
+use crate::event::{EventKind, NewEvent};
 use crate::gate::{Gate, SamplingMode};
 use crate::runner::{self, Runner};
 use crate::sources::proctree::TreeSampler;
@@ -213,7 +213,7 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         tasks.clone(),
     ));
     agent.executor.record(
-        NewEvent::info("agent_started", None)
+        NewEvent::new(EventKind::AgentStarted, None)
             .message(format!(
                 "jetgate {} started on {} ({}), control socket {}",
                 env!("CARGO_PKG_VERSION"),
@@ -264,7 +264,7 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         .stopping(format!("{signal_name}: stopping {children} children"));
 
     agent.executor.record(
-        NewEvent::info("agent_stopping", None)
+        NewEvent::new(EventKind::AgentStopping, None)
             .message(format!("{signal_name}: stopping every child, then exiting"))
             .figure("children", agent.engine.pids().len()),
     );
@@ -360,9 +360,11 @@ impl Agent {
             }
             Sampled::Failed { error } => {
                 self.executor
-                    .record(NewEvent::error("sample_failed", None).message(format!(
-                        "memory sample failed; no load is admitted until it works: {error}"
-                    )));
+                    .record(
+                        NewEvent::new(EventKind::SampleFailed, None).message(format!(
+                            "memory sample failed; no load is admitted until it works: {error}"
+                        )),
+                    );
             }
         }
     }

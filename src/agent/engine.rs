@@ -12,7 +12,7 @@
 //! unload of a ready model ─► stopping ─► (exit) ─► stopped, gate Unloaded
 //! ```
 //!
-//! Supervision (DESIGN.md "Supervision policy", see `supervise.rs`): an unexpected exit, or a
+//! Supervision (docs/agent.md, "Supervision"; see `supervise.rs`): an unexpected exit, or a
 //! liveness probe failing K times in a row, asks the unit's [`RestartTracker`] what to do:
 //!
 //! ```text

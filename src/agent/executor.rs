@@ -26,7 +26,7 @@ use crate::agent::launch::Launch;
 use crate::clock;
 use crate::config::ReadyCheck;
 use crate::control::Response;
-use crate::event::{Event, NewEvent};
+use crate::event::{Event, EventKind, NewEvent};
 use crate::probe::{file_exists, http_get, tcp_connect, HttpTarget, LogMatcher};
 use crate::runner::{ChildExit, ChildOutput, Runner, RunningChild};
 use crate::status::ServiceState;
@@ -366,7 +366,7 @@ impl Executor {
         }
         if let Some(dir) = &exit.cgroup_left {
             self.record(
-                NewEvent::warning("cgroup_left", Some(&exit.name)).message(format!(
+                NewEvent::new(EventKind::CgroupLeft, Some(&exit.name)).message(format!(
                     "child cgroup {} could not be removed",
                     dir.display()
                 )),

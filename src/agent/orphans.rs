@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
-use crate::event::NewEvent;
+use crate::event::{EventKind, NewEvent, Severity};
 use crate::runner::pidfile::{self, Liveness};
 use crate::runner::procstat::read_stat;
 use crate::runner::{CgroupScope, ChildCgroup, PidRecord, KILL_WAIT};
@@ -54,7 +54,7 @@ pub async fn stop_orphans(traces: &Traces<'_>) -> Vec<NewEvent> {
         match record {
             Ok(record) => events.extend(stop_recorded(traces, &record).await),
             Err(reason) => events.push(
-                NewEvent::warning("orphan_record_stale", Some(&unit))
+                NewEvent::new(EventKind::OrphanRecordStale, Some(&unit))
                     .message(format!(
                         "pid record {} unreadable: {reason}",
                         path.display()
@@ -85,7 +85,8 @@ async fn stop_recorded(traces: &Traces<'_>, record: &PidRecord) -> Option<NewEve
             None
         }
         Liveness::Reused { found_ticks } => Some(
-            NewEvent::info("orphan_record_stale", Some(unit))
+            NewEvent::new(EventKind::OrphanRecordStale, Some(unit))
+                .severity(Severity::Info)
                 .message(format!(
                     "pid {} now names another process (started at tick {found_ticks}, \
                      recorded {:?}): left alone",
@@ -98,7 +99,7 @@ async fn stop_recorded(traces: &Traces<'_>, record: &PidRecord) -> Option<NewEve
                 .figure("found", "pid_record"),
         ),
         Liveness::Unverifiable => Some(
-            NewEvent::warning("orphan_record_stale", Some(unit))
+            NewEvent::new(EventKind::OrphanRecordStale, Some(unit))
                 .message(format!(
                     "pid {} has no recorded start time and cannot be told from a stranger: \
                      left alone (its cgroup, if any, is still checked)",
@@ -115,15 +116,15 @@ async fn stop_recorded(traces: &Traces<'_>, record: &PidRecord) -> Option<NewEve
             let ended = stop_group(traces.root, record, grace).await;
             if let Some(dir) = &record.cgroup {
                 let cg = ChildCgroup {
-                    kind: traces
+                    version: traces
                         .scope
-                        .map_or(crate::runner::CgroupKind::V1, |s| s.kind),
+                        .map_or(crate::sources::CgroupVersion::V1, |s| s.version),
                     path: dir.clone(),
                 };
                 let _ = cg.kill_and_remove(KILL_WAIT).await;
             }
             Some(
-                NewEvent::warning("orphan_stopped", Some(unit))
+                NewEvent::new(EventKind::OrphanStopped, Some(unit))
                     .message(format!(
                         "pid {} (group {}) of a previous agent, up {:.1}s: {ended}",
                         record.pid,
@@ -180,7 +181,7 @@ async fn stop_cgroup(scope: &CgroupScope, unit: &str, grace: Duration) -> Option
         return None;
     }
     let cg = ChildCgroup {
-        kind: scope.kind,
+        version: scope.version,
         path,
     };
     let pids = cg.pids().unwrap_or_default();
@@ -203,7 +204,7 @@ async fn stop_cgroup(scope: &CgroupScope, unit: &str, grace: Duration) -> Option
         (false, Err(_)) => "still_alive",
     };
     Some(
-        NewEvent::warning("orphan_stopped", Some(unit))
+        NewEvent::new(EventKind::OrphanStopped, Some(unit))
             .message(format!(
                 "{} process(es) of a previous agent in cgroup {}: {ended}",
                 pids.len(),

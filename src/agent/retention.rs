@@ -20,7 +20,7 @@ use crate::tasks::Tasks;
 use tokio::sync::mpsc;
 
 use crate::clock;
-use crate::event::NewEvent;
+use crate::event::{EventKind, NewEvent};
 use crate::store::{Pruned, Store};
 
 /// How often the task looks at the store.
@@ -93,7 +93,7 @@ pub async fn run(
         match outcome {
             Ok((pruned, chunks)) if pruned.total() > 0 => {
                 let took = started.elapsed();
-                let event = NewEvent::info("events_pruned", None)
+                let event = NewEvent::new(EventKind::EventsPruned, None)
                     .message(format!(
                         "retention deleted {} events ({} past max_age, {} beyond max_events)",
                         pruned.total(),
@@ -164,7 +164,7 @@ mod tests {
         let mut store = Store::open_in_memory().unwrap();
         let now = clock::now_unix_ms();
         let batch = (0..(CHUNK + 10))
-            .map(|_| NewEvent::info("note", None))
+            .map(|_| NewEvent::new(EventKind::Note, None))
             .collect();
         store.append_batch_at(batch, now).unwrap();
         let policy = Policy {

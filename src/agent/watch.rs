@@ -3,7 +3,7 @@
 //! The daemon reads every running unit's process tree once a second (off the core loop) and
 //! feeds each unit's [`Observation`] here with `now`; [`Watch::observe`] returns
 //! [`WatchAction`]s: events to store, restarts to ask of the engine, and reservations for the
-//! gate. No clock reads, no I/O (STYLE 3, 4). Sizes are [`Bytes`]; slopes bytes per hour.
+//! gate. No clock reads, no I/O (docs/architecture.md, "Rules the code keeps"). Sizes are [`Bytes`]; slopes bytes per hour.
 //!
 //! Decisions, each an event with its figures:
 //!
@@ -32,7 +32,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::config::{Config, OnLimit, ProgramConfig};
-use crate::event::NewEvent;
+use crate::event::{EventKind, NewEvent, Severity};
 use crate::status::TrendView;
 use crate::supervisor::trend::{Assessment, Trend, TrendConfig, Verdict};
 use crate::units::Bytes;
@@ -284,7 +284,7 @@ fn limits(
     if let Some(limit) = spec.limit {
         if memory > limit && !w.restart_asked {
             out.push(WatchAction::Event(
-                NewEvent::error("memory_limit_exceeded", Some(name))
+                NewEvent::new(EventKind::MemoryLimitExceeded, Some(name))
                     .message(format!(
                         "tree memory {memory} passed the limit {limit}: restarting"
                     ))
@@ -294,12 +294,12 @@ fn limits(
                     .figure("limit_bytes", limit.get())
                     .figure("pid", obs.pid),
             ));
-            restart(name, "memory_limit_exceeded", w, out);
+            restart(name, EventKind::MemoryLimitExceeded.as_str(), w, out);
         }
     }
     let counts = [
         (
-            "fd",
+            EventKind::FdLimitExceeded,
             "fds",
             "max_fds",
             obs.fds,
@@ -307,7 +307,7 @@ fn limits(
             &mut w.fds_over,
         ),
         (
-            "thread",
+            EventKind::ThreadLimitExceeded,
             "threads",
             "max_threads",
             Some(obs.threads),
@@ -316,7 +316,7 @@ fn limits(
         ),
     ];
     let mut wants_restart = None;
-    for (what, figure, max_name, count, max, over) in counts {
+    for (kind, figure, max_name, count, max, over) in counts {
         let (Some(count), Some(max)) = (count, max) else {
             continue;
         };
@@ -328,10 +328,11 @@ fn limits(
             continue; // the same excursion
         }
         let restarting = spec.on_limit == OnLimit::Restart && !w.restart_asked;
+        let event = NewEvent::new(kind.clone(), Some(name));
         let event = if restarting {
-            NewEvent::error(&format!("{what}_limit_exceeded"), Some(name))
+            event.severity(Severity::Error)
         } else {
-            NewEvent::warning(&format!("{what}_limit_exceeded"), Some(name))
+            event
         };
         let then = if restarting {
             "restarting"
@@ -349,11 +350,11 @@ fn limits(
                 .figure("on_limit", if restarting { "restart" } else { "warn" }),
         ));
         if restarting && wants_restart.is_none() {
-            wants_restart = Some(format!("{what}_limit_exceeded"));
+            wants_restart = Some(kind);
         }
     }
     if let Some(cause) = wants_restart {
-        restart(name, &cause, w, out);
+        restart(name, cause.as_str(), w, out);
     }
 }
 

@@ -13,7 +13,7 @@ use crate::cli::table::Table;
 use crate::cli::Globals;
 use crate::clock;
 use crate::control::Cmd;
-use crate::event::Event;
+use crate::event::{Event, EventKind};
 use crate::exit::{self, CliError, CliResult};
 use crate::units::HumanDuration;
 
@@ -27,9 +27,10 @@ pub struct Args {
     /// Only events newer than this (e.g. 30s, 15m, 1h, 2d).
     #[arg(long, value_name = "DUR")]
     pub since: Option<HumanDuration>,
-    /// Only events of this kind (e.g. load_aborted, gave_up, note).
+    /// Only events of this kind (e.g. load_aborted, gave_up, note); an unknown kind is a
+    /// usage error that lists the kinds.
     #[arg(long, value_name = "K")]
-    pub kind: Option<String>,
+    pub kind: Option<EventKind>,
     /// Only events about this model or service.
     #[arg(long, value_name = "NAME")]
     pub service: Option<String>,
@@ -109,7 +110,7 @@ fn print_events(events: &[Event], json: bool, printed_header: &mut bool) {
             e.seq.to_string(),
             when(&e.ts, now_ms),
             e.severity.as_str().to_string(),
-            e.kind.clone(),
+            e.kind.to_string(),
             e.subject.clone().unwrap_or_else(|| "-".into()),
             describe(e),
         ]);

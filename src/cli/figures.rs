@@ -9,7 +9,7 @@
 
 use serde_json::Value;
 
-/// Names of the board input rail, by board family (TEGRASTATS.md).
+/// Names of the board input rail, by board family (docs/tegrastats.md, "Naming decisions").
 const TOTAL_RAILS: [&str; 3] = ["VDD_IN", "POM_5V_IN", "VIN"];
 
 fn watts(mw: u64) -> String {

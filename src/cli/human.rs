@@ -36,7 +36,7 @@ impl Tone {
     }
 }
 
-/// The tone of a service state from the DESIGN.md contract (unknown states are plain).
+/// The tone of a service state (the states of docs/agent.md, "States"; unknown ones are plain).
 pub fn state_tone(state: &str) -> Tone {
     match state {
         "ready" | "running" => Tone::Good,

@@ -15,6 +15,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::event::EventKind;
+
 /// The protocol version this build speaks.
 pub const VERSION: u32 = 1;
 
@@ -55,8 +57,10 @@ pub enum Cmd {
         since_ms: Option<u64>,
         #[serde(default)]
         after_seq: Option<u64>,
-        #[serde(default)]
-        kind: Option<String>,
+        /// A known kind only: another is a `bad_request` listing the kinds, not an empty
+        /// answer.
+        #[serde(default, deserialize_with = "crate::event::deserialize_known")]
+        kind: Option<EventKind>,
         #[serde(default)]
         subject: Option<String>,
         #[serde(default)]
@@ -229,7 +233,14 @@ mod tests {
         let r = decode_request(br#"{"v":1,"cmd":"status"}"#).unwrap();
         assert_eq!(r.cmd, Cmd::Status {});
         let r = decode_request(br#"{"v":1,"cmd":"events","kind":"note","limit":5}"#).unwrap();
-        assert!(matches!(r.cmd, Cmd::Events { limit: Some(5), .. }));
+        assert!(matches!(
+            r.cmd,
+            Cmd::Events {
+                limit: Some(5),
+                kind: Some(EventKind::Note),
+                ..
+            }
+        ));
         let r = decode_request(br#"{"v":1,"cmd":"trend","name":"api"}"#).unwrap();
         assert_eq!(
             r.cmd,
@@ -239,6 +250,21 @@ mod tests {
         );
         let r = decode_request(br#"{"v":1,"cmd":"trend"}"#).unwrap();
         assert_eq!(r.cmd, Cmd::Trend { name: None });
+    }
+
+    #[test]
+    fn an_events_filter_of_an_unknown_kind_is_refused_with_the_kinds() {
+        let error = decode_request(br#"{"v":1,"cmd":"events","kind":"load_abortd"}"#)
+            .unwrap_err()
+            .error
+            .unwrap();
+        assert_eq!(error.code, ErrorCode::BadRequest);
+        assert!(
+            error.message.contains("unknown event kind \"load_abortd\"")
+                && error.message.contains("load_aborted, load_ready"),
+            "{}",
+            error.message
+        );
     }
 
     #[test]

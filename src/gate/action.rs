@@ -22,7 +22,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::budget::millis;
-use crate::event::NewEvent;
+use crate::event::{EventKind, NewEvent, Severity};
 use crate::units::{format_duration, Bytes};
 
 /// Where a model already is when it is requested again.
@@ -227,13 +227,13 @@ impl GateAction {
                 need,
                 ..
             } => {
-                let e = NewEvent::info("load_requested", m)
+                let e = NewEvent::new(EventKind::LoadRequested, m)
                     .message(format!("requested: need {need}"))
                     .figure("declared_bytes", declared.get())
                     .figure("need_bytes", need.get());
                 opt(e, "learned_peak_bytes", *learned_peak)
             }
-            GateAction::Admit(a) => NewEvent::info("load_admitted", m)
+            GateAction::Admit(a) => NewEvent::new(EventKind::LoadAdmitted, m)
                 .message(format!(
                     "admitted: budget {} covers need {} with headroom ({} required)",
                     a.budget, a.need, a.required
@@ -252,7 +252,7 @@ impl GateAction {
                 total,
                 reserve,
                 ..
-            } => NewEvent::warning("load_denied", m)
+            } => NewEvent::new(EventKind::LoadDenied, m)
                 .message(format!(
                     "denied: need {need} with headroom ({required}) can never fit in total {total} − reserve {reserve}"
                 ))
@@ -267,7 +267,7 @@ impl GateAction {
                     Presence::Loading => ("already loading", None),
                     Presence::Loaded => ("already loaded", None),
                 };
-                let e = NewEvent::info("load_duplicate", m).message(format!("{text}; not queued again"));
+                let e = NewEvent::new(EventKind::LoadDuplicate, m).message(format!("{text}; not queued again"));
                 match pos {
                     Some(p) => e.figure("position", p),
                     None => e,
@@ -278,15 +278,15 @@ impl GateAction {
                 need,
                 reason,
                 ..
-            } => NewEvent::info("load_queued", m)
+            } => NewEvent::new(EventKind::LoadQueued, m)
                 .message(format!("queued at position {position}: {reason}"))
                 .figure("position", *position)
                 .figure("need_bytes", need.get()),
-            GateAction::Withdrawn { waited, .. } => NewEvent::info("load_cancelled", m)
+            GateAction::Withdrawn { waited, .. } => NewEvent::new(EventKind::LoadCancelled, m)
                 .message("removed from the queue by an unload")
                 .figure("waited_ms", millis(*waited)),
             GateAction::Abort(a) => {
-                let e = NewEvent::error("load_aborted", m)
+                let e = NewEvent::new(EventKind::LoadAborted, m)
                     .message(format!(
                         "aborted: available {} fell under the kill floor {} after {}ms",
                         a.available,
@@ -309,7 +309,7 @@ impl GateAction {
                 elapsed,
                 ..
             } => {
-                let e = NewEvent::warning("load_exceeded_declared", m)
+                let e = NewEvent::new(EventKind::LoadExceededDeclared, m)
                     .message(format!(
                         "load took {consumed}, {} over its need {need} (declared {declared})",
                         consumed.saturating_sub(*need)
@@ -321,7 +321,7 @@ impl GateAction {
                 opt(e, "tree_pss_bytes", *tree_pss)
             }
             GateAction::RaiseLearnedPeak { previous, peak, .. } => {
-                NewEvent::info("learned_peak_raised", m)
+                NewEvent::new(EventKind::LearnedPeakRaised, m)
                     .message(format!(
                         "learned peak raised by {} to {peak} (was {previous})",
                         peak.saturating_sub(*previous)
@@ -335,7 +335,7 @@ impl GateAction {
                 settled_in,
                 ..
             } => {
-                let e = NewEvent::info("load_ready", m)
+                let e = NewEvent::new(EventKind::LoadReady, m)
                     .message(format!(
                         "ready and settled: footprint {} (peak {})",
                         f.available_drop_bytes, f.peak_bytes
@@ -354,8 +354,8 @@ impl GateAction {
                 ..
             } => {
                 let e = match reason {
-                    FailReason::Cancelled | FailReason::Stopped => NewEvent::info("load_failed", m),
-                    _ => NewEvent::warning("load_failed", m),
+                    FailReason::Cancelled | FailReason::Stopped => NewEvent::new(EventKind::LoadFailed, m).severity(Severity::Info),
+                    _ => NewEvent::new(EventKind::LoadFailed, m),
                 };
                 let e = e
                     .message(format!("load failed: {reason}"))

@@ -1,6 +1,7 @@
 //! The gate's arithmetic: pure functions of [`Bytes`] and instants, nothing else.
 //!
-//! Owns the formulas of DESIGN.md "Memory model the gate decides on", so that each can be read
+//! Owns the formulas of the memory model the gate decides on (docs/agent.md, "Memory model"),
+//! so that each can be read
 //! and tested on its own. All sizes are [`Bytes`]; every subtraction saturates at zero, so a
 //! budget is never negative and no figure can wrap.
 //!

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::tests::*;
 use super::*;
+use crate::event::EventKind;
 
 #[test]
 fn aborts_at_once_when_available_falls_under_the_kill_floor() {
@@ -32,7 +33,7 @@ fn aborts_at_once_when_available_falls_under_the_kill_floor() {
     assert_eq!(h.gate.in_flight(), None);
     assert_eq!(h.gate.outstanding(), Bytes::ZERO);
     let e = actions[0].event();
-    assert_eq!(e.kind, "load_aborted");
+    assert_eq!(e.kind, EventKind::LoadAborted);
     for f in [
         "available_bytes",
         "floor_bytes",
@@ -73,7 +74,7 @@ fn logs_a_load_that_exceeds_its_need_without_killing_it() {
     assert!(
         matches!(&actions[1], GateAction::RaiseLearnedPeak { peak, .. } if *peak == Bytes::from_mib(1644))
     );
-    assert_eq!(actions[0].event().kind, "load_exceeded_declared");
+    assert_eq!(actions[0].event().kind, EventKind::LoadExceededDeclared);
     assert_eq!(h.gate.in_flight(), Some("llm"), "not killed");
     h.advance(100);
     assert!(h.read(Bytes::from_mib(4400)).is_empty(), "logged once");
@@ -200,7 +201,7 @@ fn fails_a_load_whose_process_exits_and_ignores_a_stale_exit() {
             ..
         }
     ));
-    assert_eq!(actions[0].event().kind, "load_failed");
+    assert_eq!(actions[0].event().kind, EventKind::LoadFailed);
     assert!(h
         .step(GateInput::Exited {
             model: "llm".into()
@@ -349,16 +350,16 @@ fn every_action_maps_to_its_event_kind_with_unit_named_figures() {
     all.extend(h.request("asr", Bytes::from_gib(1)));
     h.ready("llm");
     all.extend(h.settle(Bytes::from_gib(5)));
-    let kinds: Vec<String> = all.iter().map(|a| a.event().kind).collect();
+    let kinds: Vec<EventKind> = all.iter().map(|a| a.event().kind).collect();
     assert_eq!(
         kinds,
         vec![
-            "load_requested",
-            "load_admitted",
-            "load_requested",
-            "load_queued",
-            "load_ready",
-            "load_admitted"
+            EventKind::LoadRequested,
+            EventKind::LoadAdmitted,
+            EventKind::LoadRequested,
+            EventKind::LoadQueued,
+            EventKind::LoadReady,
+            EventKind::LoadAdmitted
         ]
     );
     for a in &all {

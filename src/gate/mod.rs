@@ -1,12 +1,12 @@
 //! The load gate: admits model loads one at a time, only when measured memory covers them.
 //!
-//! Pure decision code (STYLE.md 3, 4): [`Gate::step`] takes one [`GateInput`] and `now`, and
+//! Pure decision code (docs/architecture.md, "Rules the code keeps"): [`Gate::step`] takes one [`GateInput`] and `now`, and
 //! returns [`GateAction`]s. No clock reads, no I/O, no tokio. The agent's I/O layer executes
 //! the actions (spawn, kill, stop, store events) and feeds their outcomes back as inputs.
 //!
 //! It owns the queue of requests, the load in flight, the set of loaded models, the learned
 //! peaks it has seen, and external reservations. All sizes are [`Bytes`]. The memory model is
-//! DESIGN.md's, computed in [`budget`]:
+//! docs/agent.md's ("Memory model"), computed in [`budget`]:
 //!
 //! ```text
 //! available = the latest reading's figure (the sampler applies min(MemAvailable, cgroup room))
@@ -74,7 +74,8 @@ pub struct GateConfig {
     pub reserve: Bytes,
     /// Extra fraction on top of need: 0.10 gates a 4 GiB model on 4.4 GiB.
     pub headroom: f64,
-    /// A reading under this during a load aborts it (DESIGN: half the reserve by default).
+    /// A reading under this during a load aborts it (half the reserve by default:
+    /// docs/configuration.md, `memory.kill_floor`).
     pub kill_floor: Bytes,
     /// The oldest reading that may admit a load.
     pub fresh_within: Duration,

@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::*;
+use crate::event::EventKind;
 
 pub(super) const MIB: u64 = Bytes::MIB;
 pub(super) const GIB: u64 = Bytes::GIB;
@@ -169,7 +170,7 @@ fn denies_at_once_a_request_that_can_never_fit() {
     assert_eq!(actions.len(), 2, "nothing queued: {actions:?}");
     assert_eq!(h.gate.queued().count(), 0);
     let e = actions[1].event();
-    assert_eq!(e.kind, "load_denied");
+    assert_eq!(e.kind, EventKind::LoadDenied);
     assert_eq!(e.figures["capacity_bytes"], 8 * GIB - 512 * MIB);
 }
 
@@ -274,7 +275,7 @@ fn answers_a_duplicate_request_without_queueing_it_twice() {
     );
     assert_eq!(
         h.request("llm", Bytes::from_gib(1))[1].event().kind,
-        "load_duplicate"
+        EventKind::LoadDuplicate
     );
 }
 
@@ -294,10 +295,10 @@ fn a_duplicate_of_a_queued_request_leaves_it_queued_once_even_when_its_step_admi
     assert_eq!(
         kinds,
         [
-            "load_failed",
-            "load_requested",
-            "load_duplicate",
-            "load_admitted"
+            EventKind::LoadFailed,
+            EventKind::LoadRequested,
+            EventKind::LoadDuplicate,
+            EventKind::LoadAdmitted
         ],
         "{actions:?}"
     );
@@ -323,7 +324,7 @@ fn cancel_removes_a_queued_request_and_keeps_the_rest_in_order() {
     let actions = h.step(GateInput::Cancel { model: "b".into() });
     assert!(matches!(&actions[0], GateAction::Withdrawn { model, .. } if model == "b"));
     assert_eq!(h.gate.queued().collect::<Vec<_>>(), vec!["c"]);
-    assert_eq!(actions[0].event().kind, "load_cancelled");
+    assert_eq!(actions[0].event().kind, EventKind::LoadCancelled);
 }
 
 #[test]

@@ -24,7 +24,7 @@ use super::topics::Topics;
 use super::{presence, tls, LinkSetup, MqttError, FLUSH_DEADLINE};
 use crate::clock;
 use crate::control::ControlRequest;
-use crate::event::NewEvent;
+use crate::event::{EventKind, NewEvent, Severity};
 use crate::store::Store;
 use crate::tasks::Tasks;
 
@@ -346,7 +346,7 @@ impl Link {
             }
         }
         let outage_ms = now.duration_since(self.down_since).as_millis() as u64;
-        let event = NewEvent::info("mqtt_connected", None)
+        let event = NewEvent::new(EventKind::MqttConnected, None)
             .message(format!(
                 "connected to {} as {} (session {})",
                 self.setup.mqtt.url, self.client_id, self.session
@@ -374,7 +374,7 @@ impl Link {
                 self.session = s;
             }
             *delay = self.next_delay();
-            let event = NewEvent::warning("mqtt_disconnected", None)
+            let event = NewEvent::new(EventKind::MqttDisconnected, None)
                 .message(format!("lost the broker {}: {error}", self.setup.mqtt.url))
                 .figure("error", error.clone())
                 .figure("up_ms", up.as_millis() as u64)
@@ -404,9 +404,9 @@ impl Link {
             .iter()
             .any(|w| error.contains(w));
         let event = if serious {
-            NewEvent::error("mqtt_connect_failed", None)
+            NewEvent::new(EventKind::MqttConnectFailed, None)
         } else {
-            NewEvent::warning("mqtt_connect_failed", None)
+            NewEvent::new(EventKind::MqttConnectFailed, None).severity(Severity::Warning)
         };
         let event = event
             .message(format!(

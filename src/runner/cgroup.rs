@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+use crate::sources::CgroupVersion;
 use crate::units::Bytes;
 
 /// How long [`ChildCgroup::kill_and_remove`] keeps killing and retrying `rmdir` by default.
@@ -37,19 +38,10 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
 /// Pause between two kill passes / rmdir attempts while a cgroup drains.
 const DRAIN_POLL: Duration = Duration::from_millis(10);
 
-/// Which cgroup hierarchy the scope lives in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CgroupKind {
-    /// Legacy hierarchy, memory controller mounted on its own (`/sys/fs/cgroup/memory`).
-    V1,
-    /// Unified hierarchy (`/sys/fs/cgroup`).
-    V2,
-}
-
 /// The cgroup directory under which every model gets its own child cgroup.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CgroupScope {
-    pub kind: CgroupKind,
+    pub version: CgroupVersion,
     pub path: PathBuf,
 }
 
@@ -106,7 +98,7 @@ impl CgroupScope {
             });
         }
         let cg = ChildCgroup {
-            kind: self.kind,
+            version: self.version,
             path,
         };
         if let Some(limit) = limit {
@@ -123,7 +115,7 @@ impl CgroupScope {
 /// [`ChildCgroup::kill_and_remove`] once the child is gone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChildCgroup {
-    pub kind: CgroupKind,
+    pub version: CgroupVersion,
     pub path: PathBuf,
 }
 
@@ -135,9 +127,9 @@ impl ChildCgroup {
 
     /// The memory limit file for this hierarchy.
     pub fn limit_path(&self) -> PathBuf {
-        match self.kind {
-            CgroupKind::V1 => self.path.join("memory.limit_in_bytes"),
-            CgroupKind::V2 => self.path.join("memory.max"),
+        match self.version {
+            CgroupVersion::V1 => self.path.join("memory.limit_in_bytes"),
+            CgroupVersion::V2 => self.path.join("memory.max"),
         }
     }
 
@@ -181,7 +173,7 @@ impl ChildCgroup {
     /// every listed pid. Used by `kill_now`. Returns how many pids were signalled (0 when
     /// `cgroup.kill` did the work).
     pub fn kill_once(&self) -> Result<usize, CgroupError> {
-        if self.kind == CgroupKind::V2 {
+        if self.version == CgroupVersion::V2 {
             let kill_file = self.path.join("cgroup.kill");
             if kill_file.exists() {
                 write_existing(&kill_file, "1")?;

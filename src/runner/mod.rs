@@ -41,7 +41,7 @@ mod tests;
 use std::io;
 use std::time::Duration;
 
-pub use cgroup::{CgroupError, CgroupKind, CgroupScope, ChildCgroup};
+pub use cgroup::{CgroupError, CgroupScope, ChildCgroup};
 pub use output::{ChildOutput, Stream, OUTPUT_RING_LINES};
 pub use reap::{become_subreaper, reap_zombies};
 pub use spawn::{

@@ -1,6 +1,8 @@
-//! `/proc/PID/stat`: the few fields the runner needs, parsed purely from text.
+//! `/proc/PID/stat`: the few fields the runner needs, owned and with signed pids.
 //!
-//! Owns nothing; [`read_stat`] reads through a [`Root`]. The start time is in clock ticks since
+//! The text is parsed by the one stat parser, [`crate::sources::process::parse_stat`]; this
+//! module only keeps the runner's fields of it. Owns nothing; [`read_stat`] reads through a
+//! [`Root`]. The start time is in clock ticks since
 //! boot (`USER_HZ`, usually 100 a second), field 22: together with the pid it identifies a
 //! process across pid reuse, which is what the adoption record after an agent crash needs.
 //!
@@ -12,9 +14,11 @@
 
 use std::path::PathBuf;
 
-use crate::sources::{ReadError, Root};
+use crate::sources::process::parse::{parse_stat as parse_fields, StatFields};
+use crate::sources::{ParseError, ReadError, Root};
 
-/// The fields of `/proc/PID/stat` the runner uses.
+/// The fields of `/proc/PID/stat` the runner uses, owned, with pids as the kernel's signed
+/// `pid_t` (what `nix` and `kill(2)` take).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProcStat {
     pub pid: i32,
@@ -31,46 +35,43 @@ pub struct ProcStat {
 pub enum StatError {
     #[error(transparent)]
     Read(#[from] ReadError),
-    #[error("{path}: {reason}")]
-    Parse { path: PathBuf, reason: &'static str },
+    #[error("{path}: {source}")]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: ParseError,
+    },
 }
 
-/// Parses the text of `/proc/PID/stat`.
-pub fn parse_stat(text: &str) -> Result<ProcStat, &'static str> {
-    let open = text.find('(').ok_or("no '(' before the command name")?;
-    let close = text.rfind(')').ok_or("no ')' after the command name")?;
-    if close < open {
-        return Err("')' before '('");
+impl TryFrom<StatFields<'_>> for ProcStat {
+    type Error = ParseError;
+    fn try_from(f: StatFields<'_>) -> Result<ProcStat, ParseError> {
+        let pid_t = |name: &'static str, v: u32| {
+            i32::try_from(v).map_err(|_| ParseError::bad(name, &v.to_string()))
+        };
+        Ok(ProcStat {
+            pid: pid_t("pid", f.pid)?,
+            state: f.state,
+            ppid: pid_t("ppid", f.ppid)?,
+            pgrp: pid_t("pgrp", f.pgid)?,
+            start_ticks: f.start_ticks,
+        })
     }
-    let pid = text[..open]
-        .trim()
-        .parse::<i32>()
-        .map_err(|_| "pid is not a number")?;
-    // Fields after the comm start at field 3 (state).
-    let rest: Vec<&str> = text[close + 1..].split_ascii_whitespace().collect();
-    let field = |n: usize| rest.get(n - 3).copied().ok_or("too few fields");
-    let state = field(3)?.chars().next().ok_or("empty state")?;
-    let ppid = field(4)?.parse().map_err(|_| "ppid is not a number")?;
-    let pgrp = field(5)?.parse().map_err(|_| "pgrp is not a number")?;
-    let start_ticks = field(22)?
-        .parse()
-        .map_err(|_| "starttime is not a number")?;
-    Ok(ProcStat {
-        pid,
-        state,
-        ppid,
-        pgrp,
-        start_ticks,
-    })
+}
+
+/// Parses the text of `/proc/PID/stat` with the one stat parser,
+/// [`crate::sources::process::parse_stat`], keeping the runner's fields.
+pub fn parse_stat(text: &str) -> Result<ProcStat, ParseError> {
+    ProcStat::try_from(parse_fields(text)?)
 }
 
 /// Reads and parses `/proc/<pid>/stat` under `root`.
 pub fn read_stat(root: &Root, pid: i32) -> Result<ProcStat, StatError> {
     let rel = format!("/proc/{pid}/stat");
     let text = root.read(&rel)?;
-    parse_stat(&text).map_err(|reason| StatError::Parse {
+    parse_stat(&text).map_err(|source| StatError::Parse {
         path: root.path(&rel),
-        reason,
+        source,
     })
 }
 
@@ -95,6 +96,12 @@ mod tests {
     fn a_truncated_line_is_an_error_not_a_zero() {
         assert!(parse_stat("12 (sh) S 1 12 12").is_err());
         assert!(parse_stat("garbage").is_err());
+    }
+
+    #[test]
+    fn a_pid_past_pid_t_is_an_error_not_a_negative_pid() {
+        let line = LINE.replacen("4242", "4294967295", 1);
+        assert!(parse_stat(&line).is_err());
     }
 
     #[test]

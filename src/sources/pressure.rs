@@ -11,8 +11,8 @@
 //!
 //! The file is absent on older kernels (every L4T before R36 ships 4.9 or 5.10 without PSI
 //! enabled by default) and when booted with `psi=0`: the reader then says unsupported. The
-//! gate uses pressure only to confirm a decision, never alone (DESIGN: capacity and pressure
-//! together).
+//! gate decides on capacity; pressure is reported beside, never folded into `available`
+//! (docs/agent.md, "Memory model").
 
 use std::path::Path;
 

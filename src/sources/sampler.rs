@@ -2,8 +2,8 @@
 //!
 //! Owns [`Sampler`] (buffers reused between samples, so a sample allocates nothing once warm;
 //! every file read each sample is kept open and `pread` at offset 0, see
-//! [`super::handle`]) and [`MemorySample`] (plain data). `available` follows the DESIGN
-//! memory model:
+//! [`super::handle`]) and [`MemorySample`] (plain data). `available` follows the memory
+//! model (docs/agent.md, "Memory model"):
 //!
 //! ```text
 //! scope system:  available = MemAvailable
@@ -178,7 +178,7 @@ impl Sampler {
     }
 }
 
-/// The DESIGN memory model's `available` for a scope (pure).
+/// The memory model's `available` for a scope (pure; docs/agent.md, "Memory model").
 pub fn available(
     meminfo: &MemInfo,
     scope: &Scope,

@@ -7,7 +7,7 @@
 //! reused, even when retention deletes the newest rows.
 //!
 //! ```text
-//! store.query(&EventFilter { since_ms: Some(now_ms - 3_600_000), kind: Some("load_denied".into()),
+//! store.query(&EventFilter { since_ms: Some(now_ms - 3_600_000), kind: Some(EventKind::LoadDenied),
 //!                            ..EventFilter::default() })
 //! ```
 
@@ -18,7 +18,7 @@ use rusqlite::{params, Row, TransactionBehavior};
 use serde_json::{Map, Value};
 
 use crate::clock;
-use crate::event::{Event, NewEvent, Severity};
+use crate::event::{Event, EventKind, NewEvent, Severity};
 use crate::store::{from_sql, to_sql, Store, StoreError};
 
 const INSERT: &str = "INSERT INTO events (ts, ts_ms, kind, severity, subject, message, figures)
@@ -32,7 +32,7 @@ pub struct EventFilter {
     pub since_ms: Option<u64>,
     /// Only events with a `seq` greater than this (for `--follow` and outbox catch-up).
     pub after_seq: Option<u64>,
-    pub kind: Option<String>,
+    pub kind: Option<EventKind>,
     pub subject: Option<String>,
     /// Only events at least this severe.
     pub min_severity: Option<Severity>,
@@ -90,7 +90,10 @@ impl RawEvent {
         Ok(Event {
             seq: self.seq,
             ts: self.ts,
-            kind: self.kind,
+            // A kind this build does not know (a newer agent wrote it) is kept as
+            // `EventKind::Unknown` with its text: the event is shown and published as stored,
+            // never dropped (an unreadable severity or figures, by contrast, is an error).
+            kind: EventKind::from_stored(self.kind),
             severity: severity_of(self.seq, self.severity)?,
             subject: self.subject,
             message: self.message,
@@ -108,7 +111,7 @@ fn insert(tx: &rusqlite::Transaction<'_>, ev: NewEvent, now_ms: u64) -> Result<E
     stmt.execute(params![
         ts,
         to_sql("event ts_ms", now_ms)?,
-        ev.kind,
+        ev.kind.as_str(),
         rank(ev.severity),
         ev.subject,
         ev.message,
@@ -142,7 +145,7 @@ fn query_sql(filter: &EventFilter) -> Result<(String, Vec<SqlValue>), StoreError
     }
     if let Some(kind) = &filter.kind {
         sql.push_str(" AND kind = ?");
-        args.push(SqlValue::Text(kind.clone()));
+        args.push(SqlValue::Text(kind.as_str().to_string()));
     }
     if let Some(subject) = &filter.subject {
         sql.push_str(" AND subject = ?");

@@ -4,8 +4,10 @@ use proptest::prelude::*;
 
 const T0: u64 = 1_795_921_599_120; // 2026-11-29T03:06:39.120Z
 
-fn note(kind: &str, sev: Severity, subject: Option<&str>) -> NewEvent {
-    NewEvent::new(kind, sev, subject).figure("n_bytes", 7u64)
+fn note(kind: EventKind, sev: Severity, subject: Option<&str>) -> NewEvent {
+    NewEvent::new(kind, subject)
+        .severity(sev)
+        .figure("n_bytes", 7u64)
 }
 
 fn seqs(events: &[Event]) -> Vec<u64> {
@@ -17,7 +19,7 @@ fn appended_events_come_back_numbered_stamped_and_whole() {
     let mut s = Store::open_in_memory().unwrap();
     let a = s
         .append_at(
-            note("load_admitted", Severity::Info, Some("llm")).message("hi"),
+            note(EventKind::LoadAdmitted, Severity::Info, Some("llm")).message("hi"),
             T0,
         )
         .unwrap();
@@ -33,11 +35,18 @@ fn seq_continues_after_reopening_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("j.db");
     let mut s = Store::open(&path).unwrap();
-    s.append(note("note", Severity::Info, None)).unwrap();
-    s.append(note("note", Severity::Info, None)).unwrap();
+    s.append(note(EventKind::Note, Severity::Info, None))
+        .unwrap();
+    s.append(note(EventKind::Note, Severity::Info, None))
+        .unwrap();
     drop(s);
     let mut s = Store::open(&path).unwrap();
-    assert_eq!(s.append(note("note", Severity::Info, None)).unwrap().seq, 3);
+    assert_eq!(
+        s.append(note(EventKind::Note, Severity::Info, None))
+            .unwrap()
+            .seq,
+        3
+    );
     assert_eq!(s.last_seq().unwrap(), 3);
 }
 
@@ -47,14 +56,15 @@ fn seq_is_never_reused_after_prune_deletes_every_row() {
     let path = dir.path().join("j.db");
     let mut s = Store::open(&path).unwrap();
     for _ in 0..5 {
-        s.append_at(note("note", Severity::Info, None), T0).unwrap();
+        s.append_at(note(EventKind::Note, Severity::Info, None), T0)
+            .unwrap();
     }
     assert_eq!(s.prune(0, u64::MAX, T0).unwrap(), 5);
     assert!(s.query(&EventFilter::default()).unwrap().is_empty());
     drop(s);
     let mut s = Store::open(&path).unwrap();
     assert_eq!(
-        s.append_at(note("note", Severity::Info, None), T0)
+        s.append_at(note(EventKind::Note, Severity::Info, None), T0)
             .unwrap()
             .seq,
         6
@@ -65,7 +75,7 @@ fn seq_is_never_reused_after_prune_deletes_every_row() {
 fn a_batch_is_numbered_in_order_and_committed_together() {
     let mut s = Store::open_in_memory().unwrap();
     let batch: Vec<_> = (0..10)
-        .map(|_| note("note", Severity::Info, None))
+        .map(|_| note(EventKind::Note, Severity::Info, None))
         .collect();
     let stored = s.append_batch_at(batch, T0).unwrap();
     assert_eq!(seqs(&stored), (1..=10).collect::<Vec<_>>());
@@ -76,7 +86,7 @@ fn a_batch_is_numbered_in_order_and_committed_together() {
 fn prune_keeps_the_newest_events_and_drops_the_old_ones() {
     let mut s = Store::open_in_memory().unwrap();
     for i in 0..10 {
-        s.append_at(note("note", Severity::Info, None), T0 + i * 1_000)
+        s.append_at(note(EventKind::Note, Severity::Info, None), T0 + i * 1_000)
             .unwrap();
     }
     // Older than 7 s before T0+9s: seq 1 and 2 (T0, T0+1s) go.
@@ -91,14 +101,20 @@ fn prune_keeps_the_newest_events_and_drops_the_old_ones() {
 #[test]
 fn query_filters_by_time_seq_kind_subject_severity_and_limit() {
     let mut s = Store::open_in_memory().unwrap();
-    s.append_at(note("load_admitted", Severity::Info, Some("a")), T0)
+    s.append_at(note(EventKind::LoadAdmitted, Severity::Info, Some("a")), T0)
         .unwrap();
-    s.append_at(note("load_denied", Severity::Warning, Some("b")), T0 + 10)
+    s.append_at(
+        note(EventKind::LoadDenied, Severity::Warning, Some("b")),
+        T0 + 10,
+    )
+    .unwrap();
+    s.append_at(note(EventKind::GaveUp, Severity::Error, Some("a")), T0 + 20)
         .unwrap();
-    s.append_at(note("gave_up", Severity::Error, Some("a")), T0 + 20)
-        .unwrap();
-    s.append_at(note("load_denied", Severity::Warning, None), T0 + 30)
-        .unwrap();
+    s.append_at(
+        note(EventKind::LoadDenied, Severity::Warning, None),
+        T0 + 30,
+    )
+    .unwrap();
     let q = |f: EventFilter| seqs(&s.query(&f).unwrap());
     assert_eq!(
         q(EventFilter {
@@ -116,7 +132,7 @@ fn query_filters_by_time_seq_kind_subject_severity_and_limit() {
     );
     assert_eq!(
         q(EventFilter {
-            kind: Some("load_denied".into()),
+            kind: Some(EventKind::LoadDenied),
             ..Default::default()
         }),
         vec![2, 4]
@@ -152,17 +168,27 @@ fn query_filters_by_time_seq_kind_subject_severity_and_limit() {
 }
 
 fn arb_event() -> impl Strategy<Value = (NewEvent, u64)> {
-    let kind = prop::sample::select(vec!["note", "load_denied", "gave_up"]);
+    let kind = prop::sample::select(vec![
+        EventKind::Note,
+        EventKind::LoadDenied,
+        EventKind::GaveUp,
+    ]);
     let sev = prop::sample::select(vec![Severity::Info, Severity::Warning, Severity::Error]);
     let subject = prop::option::of(prop::sample::select(vec!["a", "b"]));
-    (kind, sev, subject, 0u64..100).prop_map(|(k, sev, sub, dt)| (NewEvent::new(k, sev, sub), dt))
+    (kind, sev, subject, 0u64..100)
+        .prop_map(|(k, sev, sub, dt)| (NewEvent::new(k, sub).severity(sev), dt))
 }
 
 fn arb_filter() -> impl Strategy<Value = EventFilter> {
     (
         prop::option::of(0u64..100),
         prop::option::of(0u64..40),
-        prop::option::of(prop::sample::select(vec!["note", "load_denied", "nope"])),
+        // `nope`: a kind no event has (as one from a newer agent would be).
+        prop::option::of(prop::sample::select(vec![
+            EventKind::Note,
+            EventKind::LoadDenied,
+            EventKind::from_stored("nope".into()),
+        ])),
         prop::option::of(prop::sample::select(vec!["a", "b"])),
         prop::option::of(prop::sample::select(vec![
             Severity::Info,
@@ -174,7 +200,7 @@ fn arb_filter() -> impl Strategy<Value = EventFilter> {
         .prop_map(|(since, after, kind, subject, sev, limit)| EventFilter {
             since_ms: since.map(|d| T0 + d),
             after_seq: after,
-            kind: kind.map(str::to_string),
+            kind,
             subject: subject.map(str::to_string),
             min_severity: sev,
             limit,
@@ -239,4 +265,32 @@ fn a_since_query_searches_the_time_index_instead_of_scanning_the_table() {
         ..Default::default()
     };
     assert!(plan(&s, &after).contains("rowid>?"), "{}", plan(&s, &after));
+}
+
+/// A kind this build does not know (written by a newer agent) is read back with its text,
+/// by queries and by the outbox, never dropped and never a panic.
+#[test]
+fn an_unknown_stored_kind_reads_back_as_itself() {
+    let mut s = Store::open_in_memory().unwrap();
+    s.append_at(note(EventKind::Note, Severity::Info, None), T0)
+        .unwrap();
+    s.conn
+        .execute(
+            "UPDATE events SET kind = 'from_the_future' WHERE seq = 1",
+            [],
+        )
+        .unwrap();
+    let all = s.query(&EventFilter::default()).unwrap();
+    assert_eq!(all.len(), 1);
+    assert!(!all[0].kind.is_known());
+    assert_eq!(all[0].kind.as_str(), "from_the_future");
+    let by_kind = s
+        .query(&EventFilter {
+            kind: Some(EventKind::from_stored("from_the_future".into())),
+            ..EventFilter::default()
+        })
+        .unwrap();
+    assert_eq!(seqs(&by_kind), vec![1]);
+    let batch = s.outbox_batch(0, 10).unwrap();
+    assert!(batch[0].payload.contains(r#""kind":"from_the_future""#));
 }

@@ -1,7 +1,8 @@
 //! The durable store: one SQLite database holding the event log, learned model footprints and
 //! the weights hash cache, the MQTT outbox cursor and the MQTT session counter.
 //!
-//! One [`Store`] owns one connection; the agent has one owner of it (STYLE 15). Every write
+//! One [`Store`] owns one connection; the agent has one owner of it (docs/architecture.md,
+//! "Rules the code keeps"). Every write
 //! commits before it returns, so an event shown to a user or acknowledged to a requester is
 //! already on disk. All sizes are bytes, all instants ms since the Unix epoch (`*_ms`).
 //!
@@ -19,7 +20,7 @@
 //!
 //! ```text
 //! let mut store = Store::open("/var/lib/jetgate/jetgate.db")?;
-//! let ev = store.append(NewEvent::info("note", None).message("hello"))?;   // ev.seq = 1
+//! let ev = store.append(NewEvent::new(EventKind::Note, None).message("hello"))?;   // ev.seq = 1
 //! ```
 
 use std::path::{Path, PathBuf};

@@ -15,7 +15,7 @@
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use serde_json::{Map, Value};
 
-use crate::event::{Event, Severity};
+use crate::event::{Event, EventKind, Severity};
 use crate::store::{from_sql, to_sql, Store, StoreError};
 
 /// Bytes added to each event's stored text for its JSON framing (keys, quotes, seq, severity).
@@ -150,7 +150,8 @@ impl Store {
             let event = Event {
                 seq,
                 ts,
-                kind,
+                // Unknown kinds are kept with their text, as in `events::RawEvent::decode`.
+                kind: EventKind::from_stored(kind),
                 severity: severity_of(severity),
                 subject,
                 message,

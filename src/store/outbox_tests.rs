@@ -1,12 +1,17 @@
 //! Tests of the outbox's store side: the session counter, the cursor, batches after it, sizes and drops.
 use super::*;
-use crate::event::NewEvent;
+use crate::event::{EventKind, NewEvent};
 
 fn store_with(kinds: &[(Severity, &str)]) -> Store {
     let mut store = Store::open_in_memory().unwrap();
     for (severity, text) in kinds {
         store
-            .append_at(NewEvent::new("note", *severity, None).message(*text), 1_000)
+            .append_at(
+                NewEvent::new(EventKind::Note, None)
+                    .severity(*severity)
+                    .message(*text),
+                1_000,
+            )
             .unwrap();
     }
     store

@@ -72,7 +72,7 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use crate::event::NewEvent;
+    use crate::event::{EventKind, NewEvent};
     use crate::store::{EventFilter, Store};
 
     const DAY_MS: u64 = 86_400_000;
@@ -81,7 +81,7 @@ mod tests {
         let mut store = Store::open_in_memory().unwrap();
         for i in 0..n {
             store
-                .append_at(NewEvent::info("note", None), start_ms + i * step_ms)
+                .append_at(NewEvent::new(EventKind::Note, None), start_ms + i * step_ms)
                 .unwrap();
         }
         store

@@ -1,5 +1,5 @@
 //! Restart policy: when a supervised service exits, how long to wait before starting it again,
-//! and when to stop trying (DESIGN.md, "Supervision policy").
+//! and when to stop trying (docs/agent.md, "Supervision").
 //!
 //! Pure code: no clock reads, no I/O. Time comes in as [`Instant`] arguments, randomness as a
 //! draw in `[0, 1)` from a closure the caller owns, so every decision is reproducible in tests.
@@ -50,7 +50,8 @@ pub struct RestartPolicy {
 }
 
 impl Default for RestartPolicy {
-    /// DESIGN.md defaults: 1 s … 5 min backoff, 5 restarts in 10 min, reset after 10 min up.
+    /// The documented defaults (docs/configuration.md, `service.restart`): 1 s … 5 min backoff,
+    /// 5 restarts in 10 min, reset after 10 min up.
     fn default() -> Self {
         RestartPolicy {
             initial: Duration::from_secs(1),

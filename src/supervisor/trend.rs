@@ -1,6 +1,6 @@
 //! Leak trends: a robust slope of a service's tree memory over a sliding window, and a verdict.
 //!
-//! Pure code (STYLE 3): no clock reads and no I/O. Each sample carries its own time as a
+//! Pure code (docs/architecture.md, "Rules the code keeps"): no clock reads and no I/O. Each sample carries its own time as a
 //! [`Duration`] offset from an arbitrary origin (the caller's monotonic clock); memory is
 //! [`Bytes`]; slopes are bytes per second in [`Fit`] and bytes per hour in [`Assessment`].
 //!
@@ -130,7 +130,7 @@ fn median(values: &mut [f64]) -> Option<f64> {
     Some((lower + upper) / 2.0)
 }
 
-/// Thresholds for the verdict (DESIGN "Supervision policy": leaks).
+/// Thresholds for the verdict (docs/agent.md, "Limits and leaks").
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TrendConfig {
     /// Samples older than this, relative to the newest, are dropped.

@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
+use jetgate::event::EventKind;
 use serde_json::Value;
 
 use crate::harness::{sim_model, wait_for, Agent, JETGATE};
@@ -42,6 +43,7 @@ fn garbage_oversized_and_half_written_requests_get_errors_and_change_nothing() {
         .concat(),
         vec![0xff, 0xfe, 0x00, b'\n'],
         b"\n".to_vec(),
+        b"{\"v\":1,\"cmd\":\"events\",\"kind\":\"load_abortd\"}\n".to_vec(),
     ];
     for bytes in &hostile {
         let reply = exchange(&agent, bytes);
@@ -85,6 +87,25 @@ fn the_cli_says_when_no_agent_is_listening() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--local"));
 }
 
+/// A kind that is not one: a usage error (exit 2) naming the kinds, before any agent is asked,
+/// rather than an empty answer; the control socket refuses it the same way.
+#[test]
+fn events_of_an_unknown_kind_are_a_usage_error_that_lists_the_kinds() {
+    let out = std::process::Command::new(JETGATE)
+        .args(["events", "--kind", "load_abortd"])
+        .env("JETGATE_SOCKET", "/nonexistent/jetgate.sock")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("unknown event kind \"load_abortd\"")
+            && stderr.contains("load_aborted")
+            && stderr.contains("gave_up"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn notes_are_stored_and_numbered_in_order() {
     let agent = Agent::start("");
@@ -95,7 +116,7 @@ fn notes_are_stored_and_numbered_in_order() {
     let notes: Vec<_> = agent
         .events()
         .into_iter()
-        .filter(|e| e["kind"] == "note")
+        .filter(|e| e["kind"] == EventKind::Note.as_str())
         .collect();
     assert_eq!(notes.len(), 2);
 }

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use jetgate::event::EventKind;
+
 use crate::harness::{
     assert_loads_never_overlap, heavy, sequence, sim_model, wait_for, Agent, TestCgroup,
 };
@@ -54,7 +56,7 @@ fn admits_two_models_holds_the_third_with_its_reason_and_admits_it_after_an_unlo
     agent.wait_state("llm", "ready", LOAD);
     let events = agent.events();
     assert_loads_never_overlap(&events);
-    let admitted: Vec<_> = sequence(&events, &["load_admitted"])
+    let admitted: Vec<_> = sequence(&events, &[EventKind::LoadAdmitted.as_str()])
         .into_iter()
         .map(|(_, s)| s)
         .collect();
@@ -94,8 +96,14 @@ fn ten_load_requests_sent_at_once_are_admitted_strictly_one_at_a_time() {
     }
     let events = agent.events();
     assert_loads_never_overlap(&events);
-    assert_eq!(sequence(&events, &["load_admitted"]).len(), 10);
-    assert_eq!(sequence(&events, &["load_ready"]).len(), 10);
+    assert_eq!(
+        sequence(&events, &[EventKind::LoadAdmitted.as_str()]).len(),
+        10
+    );
+    assert_eq!(
+        sequence(&events, &[EventKind::LoadReady.as_str()]).len(),
+        10
+    );
 }
 
 #[test]
@@ -127,7 +135,7 @@ fn kills_an_under_declared_model_before_the_cgroup_limit_and_judges_it_on_its_pe
     let events = agent.events();
     let aborted = events
         .iter()
-        .find(|e| e["kind"] == "load_aborted")
+        .find(|e| e["kind"] == EventKind::LoadAborted.as_str())
         .unwrap_or_else(|| panic!("no load_aborted in {events:#?}"));
     let f = &aborted["figures"];
     let available = f["available_bytes"].as_u64().unwrap();
@@ -150,13 +158,15 @@ fn kills_an_under_declared_model_before_the_cgroup_limit_and_judges_it_on_its_pe
     let events = agent.events();
     let requests: Vec<_> = events
         .iter()
-        .filter(|e| e["kind"] == "load_requested")
+        .filter(|e| e["kind"] == EventKind::LoadRequested.as_str())
         .collect();
     assert_eq!(requests.len(), 2);
     let second_need = requests[1]["figures"]["need_bytes"].as_u64().unwrap();
     assert!(second_need > GIB, "need on the second load: {second_need}");
     assert!(
-        events.iter().any(|e| e["kind"] == "load_denied"),
+        events
+            .iter()
+            .any(|e| e["kind"] == EventKind::LoadDenied.as_str()),
         "{events:#?}"
     );
 }
@@ -186,8 +196,12 @@ fn refuses_weights_whose_sha256_differs_from_the_pin_and_starts_nothing() {
         "{view}"
     );
     let events = agent.events();
-    assert!(events.iter().any(|e| e["kind"] == "load_refused"));
-    assert!(!events.iter().any(|e| e["kind"] == "load_admitted"));
+    assert!(events
+        .iter()
+        .any(|e| e["kind"] == EventKind::LoadRefused.as_str()));
+    assert!(!events
+        .iter()
+        .any(|e| e["kind"] == EventKind::LoadAdmitted.as_str()));
     assert!(!marker.exists(), "the model was started");
 }
 
@@ -241,7 +255,7 @@ fn a_learned_footprint_is_used_after_the_agent_restarts() {
     let needs: Vec<u64> = agent
         .events()
         .iter()
-        .filter(|e| e["kind"] == "load_requested")
+        .filter(|e| e["kind"] == EventKind::LoadRequested.as_str())
         .map(|e| e["figures"]["need_bytes"].as_u64().unwrap())
         .collect();
     assert_eq!(needs.len(), 2, "{needs:?}");

@@ -14,6 +14,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use jetgate::event::EventKind;
 use serde_json::Value;
 
 pub const JETGATE: &str = env!("CARGO_BIN_EXE_jetgate");
@@ -327,21 +328,21 @@ pub fn assert_loads_never_overlap(events: &[Value]) {
     let mut in_flight: Option<String> = None;
     for (kind, subject) in sequence(
         events,
-        &["load_admitted", "load_ready", "load_failed", "load_aborted"],
+        &[
+            EventKind::LoadAdmitted.as_str(),
+            EventKind::LoadReady.as_str(),
+            EventKind::LoadFailed.as_str(),
+            EventKind::LoadAborted.as_str(),
+        ],
     ) {
-        match kind.as_str() {
-            "load_admitted" => {
-                assert!(
-                    in_flight.is_none(),
-                    "{subject} admitted while {in_flight:?} was loading"
-                );
-                in_flight = Some(subject);
-            }
-            _ => {
-                if in_flight.as_deref() == Some(subject.as_str()) {
-                    in_flight = None;
-                }
-            }
+        if kind == EventKind::LoadAdmitted.as_str() {
+            assert!(
+                in_flight.is_none(),
+                "{subject} admitted while {in_flight:?} was loading"
+            );
+            in_flight = Some(subject);
+        } else if in_flight.as_deref() == Some(subject.as_str()) {
+            in_flight = None;
         }
     }
 }

@@ -8,6 +8,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
+use jetgate::event::EventKind;
 use serde_json::{json, Value};
 
 use crate::broker::{make_pki, rss, Broker, Sub};
@@ -75,7 +76,11 @@ fn a_ten_second_broker_outage_loses_no_event_and_keeps_memory_bounded() {
         topic,
         "agent_started on the broker",
         Duration::from_secs(30),
-        |evs| evs.iter().find(|e| e["kind"] == "agent_started").cloned(),
+        |evs| {
+            evs.iter()
+                .find(|e| e["kind"] == EventKind::AgentStarted.as_str())
+                .cloned()
+        },
     );
     broker.stop();
     let stopped = Instant::now();
@@ -119,10 +124,13 @@ fn a_ten_second_broker_outage_loses_no_event_and_keeps_memory_bounded() {
         "RSS grew from {baseline} to {peak} bytes while offline"
     );
     let kinds: Vec<Value> = sub.json(topic);
-    assert!(kinds.iter().any(|e| e["kind"] == "mqtt_disconnected"));
-    assert!(kinds.iter().any(
-        |e| e["kind"] == "mqtt_connected" && e["figures"]["failed_attempts"].as_u64() > Some(0)
-    ));
+    assert!(kinds
+        .iter()
+        .any(|e| e["kind"] == EventKind::MqttDisconnected.as_str()));
+    assert!(kinds
+        .iter()
+        .any(|e| e["kind"] == EventKind::MqttConnected.as_str()
+            && e["figures"]["failed_attempts"].as_u64() > Some(0)));
 }
 
 #[test]
@@ -163,7 +171,7 @@ fn sigkill_leaves_the_will_and_a_restart_takes_the_next_session_and_seq() {
     let restarted = sub
         .json(events)
         .into_iter()
-        .filter(|e| e["kind"] == "agent_started")
+        .filter(|e| e["kind"] == EventKind::AgentStarted.as_str())
         .count();
     assert!(restarted >= 2);
 }
@@ -213,7 +221,7 @@ fn tls_with_a_client_certificate_connects_and_a_wrong_ca_backs_off_without_crash
     let failed = wait_for(Duration::from_secs(30), "the TLS failure event", || {
         bad.events()
             .into_iter()
-            .find(|e| e["kind"] == "mqtt_connect_failed")
+            .find(|e| e["kind"] == EventKind::MqttConnectFailed.as_str())
     });
     assert_eq!(failed["severity"], "error", "{failed}");
     let error = failed["figures"]["error"].as_str().unwrap();
@@ -230,7 +238,7 @@ fn tls_with_a_client_certificate_connects_and_a_wrong_ca_backs_off_without_crash
     let repeats = bad
         .events()
         .iter()
-        .filter(|e| e["kind"] == "mqtt_connect_failed")
+        .filter(|e| e["kind"] == EventKind::MqttConnectFailed.as_str())
         .count();
     assert_eq!(
         repeats, 1,

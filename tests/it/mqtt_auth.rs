@@ -5,6 +5,8 @@
 use std::process::Command;
 use std::time::Duration;
 
+use jetgate::event::EventKind;
+
 use crate::broker::Broker;
 use crate::harness::{wait_for, Agent};
 use crate::mqtt::mqtt_section;
@@ -44,7 +46,7 @@ fn a_password_from_a_file_connects_and_refused_credentials_back_off_without_cras
     let connected = wait_for(Duration::from_secs(30), "the good agent connected", || {
         good.events()
             .into_iter()
-            .find(|e| e["kind"] == "mqtt_connected")
+            .find(|e| e["kind"] == EventKind::MqttConnected.as_str())
     });
     assert_eq!(connected["subject"], serde_json::Value::Null, "{connected}");
 
@@ -56,7 +58,7 @@ fn a_password_from_a_file_connects_and_refused_credentials_back_off_without_cras
     let failed = wait_for(Duration::from_secs(30), "the refusal event", || {
         bad.events()
             .into_iter()
-            .find(|e| e["kind"] == "mqtt_connect_failed")
+            .find(|e| e["kind"] == EventKind::MqttConnectFailed.as_str())
     });
     assert_eq!(
         failed["severity"], "error",
@@ -74,7 +76,10 @@ fn a_password_from_a_file_connects_and_refused_credentials_back_off_without_cras
     // Retries go on (traced, not an event each), and the agent stays up.
     std::thread::sleep(Duration::from_secs(3));
     assert!(std::path::Path::new(&format!("/proc/{}", bad.pid())).exists());
-    assert!(bad.events().iter().all(|e| e["kind"] != "mqtt_connected"));
+    assert!(bad
+        .events()
+        .iter()
+        .all(|e| e["kind"] != EventKind::MqttConnected.as_str()));
     let status = bad.json(&["status", "--json"]);
     assert!(status["agent"]["pid"].as_u64().is_some(), "{status}");
     drop(good);

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use jetgate::event::EventKind;
 use serde_json::json;
 
 use crate::broker::{Broker, Sub};
@@ -105,7 +106,9 @@ fn hostile_commands_are_rejected_with_reasons_and_change_nothing() {
     let events = "jetgate/dev-hostile/events";
     let ev_sub = Sub::connect(broker.port, "sub-hostile-ev", true, &[events]);
     ev_sub.wait(events, "the link up", Duration::from_secs(30), |e| {
-        e.iter().find(|e| e["kind"] == "mqtt_connected").cloned()
+        e.iter()
+            .find(|e| e["kind"] == EventKind::MqttConnected.as_str())
+            .cloned()
     });
     let before = agent.json(&["services", "--json"]);
     let cmds = hostile_commands();
@@ -136,12 +139,12 @@ fn hostile_commands_are_rejected_with_reasons_and_change_nothing() {
     assert_eq!(agent.state("llm"), "stopped");
     let all = agent.events();
     let acting = [
-        "load_requested",
-        "load_admitted",
-        "service_started",
-        "unloaded",
-        "command_accepted",
-        "note",
+        EventKind::LoadRequested.as_str(),
+        EventKind::LoadAdmitted.as_str(),
+        EventKind::ServiceStarted.as_str(),
+        EventKind::Unloaded.as_str(),
+        EventKind::CommandAccepted.as_str(),
+        EventKind::Note.as_str(),
     ];
     assert!(
         !all.iter()
@@ -150,7 +153,7 @@ fn hostile_commands_are_rejected_with_reasons_and_change_nothing() {
     );
     let rejected = all
         .iter()
-        .filter(|e| e["kind"] == "command_rejected")
+        .filter(|e| e["kind"] == EventKind::CommandRejected.as_str())
         .count();
     assert_eq!(rejected, cmds.len() + 1);
     assert!(std::path::Path::new(&format!("/proc/{}", agent.pid())).exists());

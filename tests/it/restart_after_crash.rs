@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use jetgate::event::EventKind;
 use jetgate::store::Store;
 use serde_json::Value;
 
@@ -87,7 +88,7 @@ fn orphan_events(agent: &Agent) -> Vec<Value> {
     agent
         .events()
         .into_iter()
-        .filter(|e| e["kind"] == "orphan_stopped")
+        .filter(|e| e["kind"] == EventKind::OrphanStopped.as_str())
         .collect()
 }
 
@@ -139,10 +140,12 @@ fn a_crash_mid_note_storm_loses_no_acknowledged_note_and_leaves_one_copy_of_the_
     );
     assert!(figures["uptime_ms"].as_u64().is_some());
     let events = agent.events();
-    let stopped_at = events.iter().position(|e| e["kind"] == "orphan_stopped");
+    let stopped_at = events
+        .iter()
+        .position(|e| e["kind"] == EventKind::OrphanStopped.as_str());
     let admitted_again = events
         .iter()
-        .rposition(|e| e["kind"] == "load_admitted" && e["subject"] == "m");
+        .rposition(|e| e["kind"] == EventKind::LoadAdmitted.as_str() && e["subject"] == "m");
     assert!(stopped_at < admitted_again, "stopped before the autostart");
 
     let store = Store::open(agent.db()).unwrap();

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
-use jetgate::event::NewEvent;
+use jetgate::event::{EventKind, NewEvent};
 use jetgate::store::{EventFilter, Store};
 
 const DB_ENV: &str = "JETGATE_STORE_STORM_DB";
@@ -24,7 +24,7 @@ fn storm_helper_appends_until_killed() {
     let mut store = Store::open(path).unwrap();
     let mut out = std::io::stdout().lock();
     for i in 0u64.. {
-        let ev = NewEvent::info("note", Some("storm"))
+        let ev = NewEvent::new(EventKind::Note, Some("storm"))
             .message("x".repeat(200))
             .figure("i", i);
         let seqs: Vec<u64> = if i % 2 == 0 {
@@ -86,7 +86,10 @@ fn a_store_killed_mid_storm_is_intact_and_holds_every_acknowledged_event() {
     let mut store = Store::open(&db).unwrap();
     let stored = assert_intact_with(&store, &acknowledged);
     // And numbering carries on past everything ever handed out.
-    let next = store.append(NewEvent::info("note", None)).unwrap().seq;
+    let next = store
+        .append(NewEvent::new(EventKind::Note, None))
+        .unwrap()
+        .seq;
     assert!(next > *stored.iter().max().unwrap());
 }
 

@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use jetgate::event::EventKind;
 use serde_json::Value;
 
 use crate::harness::{wait_for, Agent, JETGATE};
@@ -22,17 +23,17 @@ fn sim_service(name: &str, args: &[&str], extra: &str) -> String {
     )
 }
 
-fn of<'a>(events: &'a [Value], kind: &str, subject: &str) -> Vec<&'a Value> {
+fn of<'a>(events: &'a [Value], kind: EventKind, subject: &str) -> Vec<&'a Value> {
     events
         .iter()
-        .filter(|e| e["kind"] == kind && e["subject"] == subject)
+        .filter(|e| e["kind"] == kind.as_str() && e["subject"] == subject)
         .collect()
 }
 
-fn wait_event(agent: &Agent, kind: &str, subject: &str, at_least: usize) -> Vec<Value> {
+fn wait_event(agent: &Agent, kind: EventKind, subject: &str, at_least: usize) -> Vec<Value> {
     wait_for(LIMIT, &format!("{at_least} {kind} of {subject}"), || {
         let events = agent.events();
-        (of(&events, kind, subject).len() >= at_least).then_some(events)
+        (of(&events, kind.clone(), subject).len() >= at_least).then_some(events)
     })
 }
 
@@ -70,10 +71,10 @@ fn a_crash_loop_backs_off_gives_up_and_restart_revives_it() {
             .contains("jetgate restart"),
         "{gave_up}"
     );
-    let events = wait_event(&agent, "gave_up", "crashy", 1);
-    assert_eq!(of(&events, "service_started", "crashy").len(), 4);
-    assert_eq!(of(&events, "service_exited", "crashy").len(), 4);
-    let scheduled = of(&events, "restart_scheduled", "crashy");
+    let events = wait_event(&agent, EventKind::GaveUp, "crashy", 1);
+    assert_eq!(of(&events, EventKind::ServiceStarted, "crashy").len(), 4);
+    assert_eq!(of(&events, EventKind::ServiceExited, "crashy").len(), 4);
+    let scheduled = of(&events, EventKind::RestartScheduled, "crashy");
     assert_eq!(scheduled.len(), 3);
     let mut last_ceiling = 0;
     for (attempt, e) in scheduled.iter().enumerate() {
@@ -86,7 +87,7 @@ fn a_crash_loop_backs_off_gives_up_and_restart_revives_it() {
         assert!(f["backoff_ms"].as_u64().unwrap() <= ceiling, "{e}");
         last_ceiling = ceiling;
     }
-    let given = &of(&events, "gave_up", "crashy")[0];
+    let given = &of(&events, EventKind::GaveUp, "crashy")[0];
     assert_eq!(given["severity"], "error");
     assert_eq!(given["figures"]["restarts_in_window"], 4);
     assert_eq!(given["figures"]["max_restarts"], 3);
@@ -97,23 +98,31 @@ fn a_crash_loop_backs_off_gives_up_and_restart_revives_it() {
         .map(|e| e["kind"].as_str().unwrap())
         .filter(|k| {
             [
-                "service_started",
-                "service_exited",
-                "restart_scheduled",
-                "gave_up",
+                EventKind::ServiceStarted.as_str(),
+                EventKind::ServiceExited.as_str(),
+                EventKind::RestartScheduled.as_str(),
+                EventKind::GaveUp.as_str(),
             ]
             .contains(k)
         })
         .collect();
-    let one = ["service_started", "service_exited", "restart_scheduled"];
+    let one = [
+        EventKind::ServiceStarted.as_str(),
+        EventKind::ServiceExited.as_str(),
+        EventKind::RestartScheduled.as_str(),
+    ];
     let mut expected: Vec<&str> = one.iter().cycle().take(9).copied().collect();
-    expected.extend(["service_started", "service_exited", "gave_up"]);
+    expected.extend([
+        EventKind::ServiceStarted.as_str(),
+        EventKind::ServiceExited.as_str(),
+        EventKind::GaveUp.as_str(),
+    ]);
     assert_eq!(order, expected);
 
     // Nothing more happens on its own: longer than the largest backoff (1 s), no new start.
     std::thread::sleep(Duration::from_secs(3));
     let events = agent.events();
-    assert_eq!(of(&events, "service_started", "crashy").len(), 4);
+    assert_eq!(of(&events, EventKind::ServiceStarted, "crashy").len(), 4);
     assert_eq!(agent.state("crashy"), "gave_up");
 
     // A service backing off says when its next attempt is due.
@@ -127,10 +136,10 @@ fn a_crash_loop_backs_off_gives_up_and_restart_revives_it() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let events = wait_event(&agent, "service_started", "crashy", 5);
-    assert_eq!(of(&events, "revived", "crashy").len(), 1);
-    let events = wait_event(&agent, "restart_scheduled", "crashy", 4);
-    let again = of(&events, "restart_scheduled", "crashy")[3];
+    let events = wait_event(&agent, EventKind::ServiceStarted, "crashy", 5);
+    assert_eq!(of(&events, EventKind::Revived, "crashy").len(), 1);
+    let events = wait_event(&agent, EventKind::RestartScheduled, "crashy", 4);
+    let again = of(&events, EventKind::RestartScheduled, "crashy")[3];
     assert_eq!(
         again["figures"]["attempt"], 0,
         "revived: counting starts over"
@@ -160,22 +169,22 @@ fn an_http_probe_that_turns_503_restarts_the_service_after_k_failures() {
         &extra,
     );
     let agent = Agent::start(&body);
-    let events = wait_event(&agent, "service_started", "sick", 2);
-    let failed = of(&events, "health_failed", "sick");
+    let events = wait_event(&agent, EventKind::ServiceStarted, "sick", 2);
+    let failed = of(&events, EventKind::HealthFailed, "sick");
     assert!(!failed.is_empty(), "restarted without a health failure");
     let f = &failed[0]["figures"];
     assert_eq!(f["failures"], 3, "{f}");
     assert_eq!(f["probe"], "http");
     assert_eq!(f["interval_ms"], 200);
     assert!(f["detail"].as_str().unwrap().contains("503"), "{f}");
-    let first_pid = of(&events, "service_started", "sick")[0]["figures"]["pid"].clone();
+    let first_pid = of(&events, EventKind::ServiceStarted, "sick")[0]["figures"]["pid"].clone();
     assert_eq!(
         f["pid"], first_pid,
         "the failure is about the first process"
     );
-    let exited = of(&events, "service_exited", "sick");
+    let exited = of(&events, EventKind::ServiceExited, "sick");
     assert_eq!(exited[0]["figures"]["cause"], "health_failed");
-    let scheduled = of(&events, "restart_scheduled", "sick");
+    let scheduled = of(&events, EventKind::RestartScheduled, "sick");
     assert_eq!(scheduled[0]["figures"]["cause"], "health_failed");
     let kinds: Vec<&str> = events
         .iter()
@@ -183,9 +192,15 @@ fn an_http_probe_that_turns_503_restarts_the_service_after_k_failures() {
         .map(|e| e["kind"].as_str().unwrap())
         .collect();
     let at = |k: &str| kinds.iter().position(|x| *x == k).unwrap();
-    assert!(at("health_failed") < at("service_exited"), "{kinds:?}");
-    assert!(at("service_exited") < at("restart_scheduled"), "{kinds:?}");
-    let second_pid = of(&events, "service_started", "sick")[1]["figures"]["pid"].clone();
+    assert!(
+        at(EventKind::HealthFailed.as_str()) < at(EventKind::ServiceExited.as_str()),
+        "{kinds:?}"
+    );
+    assert!(
+        at(EventKind::ServiceExited.as_str()) < at(EventKind::RestartScheduled.as_str()),
+        "{kinds:?}"
+    );
+    let second_pid = of(&events, EventKind::ServiceStarted, "sick")[1]["figures"]["pid"].clone();
     assert_ne!(first_pid, second_pid);
 }
 
@@ -213,8 +228,8 @@ fn a_heartbeat_that_goes_silent_restarts_the_service() {
         &extra,
     );
     let agent = Agent::start(&body);
-    let events = wait_event(&agent, "service_started", "quiet", 2);
-    let failed = of(&events, "health_failed", "quiet");
+    let events = wait_event(&agent, EventKind::ServiceStarted, "quiet", 2);
+    let failed = of(&events, EventKind::HealthFailed, "quiet");
     assert!(!failed.is_empty(), "restarted without a health failure");
     let f = &failed[0]["figures"];
     assert_eq!(f["probe"], "heartbeat");
@@ -234,12 +249,12 @@ fn orphans_reparented_to_the_agent_are_reaped_and_counted() {
         let events = agent.events();
         events
             .iter()
-            .any(|e| e["kind"] == "zombies_reaped")
+            .any(|e| e["kind"] == EventKind::ZombiesReaped.as_str())
             .then_some(events)
     });
     let e = events
         .iter()
-        .find(|e| e["kind"] == "zombies_reaped")
+        .find(|e| e["kind"] == EventKind::ZombiesReaped.as_str())
         .unwrap();
     assert!(e["figures"]["reaped"].as_u64().unwrap() >= 1, "{e}");
     let status = agent.json(&["status", "--json"]);

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use jetgate::event::EventKind;
 use serde_json::Value;
 
 use crate::harness::{heavy, wait_for, Agent, JETGATE};
@@ -24,20 +25,20 @@ fn service(name: &str, args: &[&str], extra: &str) -> String {
 }
 
 /// The first event of `kind` about `subject`, waiting for it.
-fn wait_event(agent: &Agent, kind: &str, subject: &str) -> Value {
+fn wait_event(agent: &Agent, kind: EventKind, subject: &str) -> Value {
     wait_for(LIMIT, &format!("{kind} of {subject}"), || {
         agent
             .events()
             .into_iter()
-            .find(|e| e["kind"] == kind && e["subject"] == subject)
+            .find(|e| e["kind"] == kind.as_str() && e["subject"] == subject)
     })
 }
 
-fn events_of(agent: &Agent, kind: &str, subject: &str) -> Vec<Value> {
+fn events_of(agent: &Agent, kind: EventKind, subject: &str) -> Vec<Value> {
     agent
         .events()
         .into_iter()
-        .filter(|e| e["kind"] == kind && e["subject"] == subject)
+        .filter(|e| e["kind"] == kind.as_str() && e["subject"] == subject)
         .collect()
 }
 
@@ -56,7 +57,7 @@ fn a_leak_of_20_mib_per_second_is_leaking_within_its_window_at_its_true_slope_an
     let body = service("leaky", &["--alloc", "64MiB", "--leak", "20MiB/s"], leak)
         + &service("steady", &["--alloc", "64MiB"], leak);
     let agent = Agent::start(&body);
-    let e = wait_event(&agent, "leak_suspected", "leaky");
+    let e = wait_event(&agent, EventKind::LeakSuspected, "leaky");
     let f = &e["figures"];
     let truth = 20.0 * MIB * 3600.0;
     let slope = f["slope_bytes_per_hour"].as_f64().unwrap();
@@ -96,7 +97,7 @@ fn a_leak_of_20_mib_per_second_is_leaking_within_its_window_at_its_true_slope_an
         (t["trend"]["verdict"] != "warming_up" && !t["trend"].is_null()).then_some(t)
     });
     assert_eq!(steady["trend"]["verdict"], "stable", "{steady}");
-    assert!(events_of(&agent, "leak_suspected", "steady").is_empty());
+    assert!(events_of(&agent, EventKind::LeakSuspected, "steady").is_empty());
     assert_eq!(steady["trend"]["reserved_bytes"], 0);
     // The markdown report names both.
     let out = agent.cli(&["trend", "--markdown"]);
@@ -121,7 +122,7 @@ fn with_leak_restart_a_leaking_service_is_restarted_before_it_reaches_its_limit(
         "limit = \"400MiB\"\nleak = { window = \"8s\", warmup = \"3s\", restart = true }",
     );
     let agent = Agent::start(&body);
-    let e = wait_event(&agent, "leak_restart", "leaky");
+    let e = wait_event(&agent, EventKind::LeakRestart, "leaky");
     let f = &e["figures"];
     let limit = f["limit_bytes"].as_u64().unwrap();
     assert_eq!(limit, 400 << 20);
@@ -140,9 +141,12 @@ fn with_leak_restart_a_leaking_service_is_restarted_before_it_reaches_its_limit(
         .filter(|e| e["subject"] == "leaky")
         .map(|e| e["kind"].as_str().unwrap_or("").to_string())
         .collect();
-    let restart_at = kinds.iter().position(|k| k == "leak_restart").unwrap();
+    let restart_at = kinds
+        .iter()
+        .position(|k| k == EventKind::LeakRestart.as_str())
+        .unwrap();
     assert!(
-        !kinds[..restart_at].contains(&"memory_limit_exceeded".to_string()),
+        !kinds[..restart_at].contains(&EventKind::MemoryLimitExceeded.as_str().to_string()),
         "{kinds:?}"
     );
     eprintln!(
@@ -158,7 +162,7 @@ fn a_service_past_its_memory_limit_is_restarted_with_the_figures_behind_it() {
     let _heavy = heavy();
     let body = service("fat", &["--alloc", "160MiB"], "limit = \"100MiB\"");
     let agent = Agent::start(&body);
-    let e = wait_event(&agent, "memory_limit_exceeded", "fat");
+    let e = wait_event(&agent, EventKind::MemoryLimitExceeded, "fat");
     assert_eq!(e["severity"], "error");
     let f = &e["figures"];
     assert_eq!(f["limit_bytes"], 100u64 << 20);
@@ -176,7 +180,7 @@ fn a_service_past_its_memory_limit_is_restarted_with_the_figures_behind_it() {
     });
     let events = agent.events();
     let stopped = events.iter().any(|e| {
-        e["kind"] == "service_exited"
+        e["kind"] == EventKind::ServiceExited.as_str()
             && e["subject"] == "fat"
             && e["figures"]["cause"] == "memory_limit_exceeded"
     });
@@ -186,7 +190,7 @@ fn a_service_past_its_memory_limit_is_restarted_with_the_figures_behind_it() {
     );
     let scheduled = events
         .iter()
-        .any(|e| e["kind"] == "restart_scheduled" && e["subject"] == "fat");
+        .any(|e| e["kind"] == EventKind::RestartScheduled.as_str() && e["subject"] == "fat");
     assert!(scheduled, "the restart went through the restart policy");
     eprintln!(
         "memory_limit_exceeded: tree PSS {:.0} MiB over a 100 MiB limit",

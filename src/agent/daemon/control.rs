@@ -10,7 +10,7 @@ use super::{Agent, MAX_EVENTS_PER_REQUEST, MAX_NOTE_CHARS};
 use crate::agent::engine::Refusal;
 use crate::control::server::ControlRequest;
 use crate::control::{Cmd, ErrorCode, Response};
-use crate::event::NewEvent;
+use crate::event::{EventKind, NewEvent};
 use crate::status;
 use crate::store::EventFilter;
 
@@ -90,7 +90,7 @@ impl Agent {
         }
         match self
             .executor
-            .record(NewEvent::info("note", None).message(text))
+            .record(NewEvent::new(EventKind::Note, None).message(text))
         {
             Some(event) => Response::ok(json!(event)),
             None => Response::error(ErrorCode::Internal, "the note could not be stored"),

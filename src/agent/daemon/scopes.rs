@@ -4,8 +4,8 @@
 use anyhow::Context;
 
 use crate::config::MemoryScope;
-use crate::runner::{CgroupKind, CgroupScope};
-use crate::sources::cgroup::{named_cgroup, CgroupVersion};
+use crate::runner::CgroupScope;
+use crate::sources::cgroup::named_cgroup;
 use crate::sources::{Root, Scope};
 
 pub(super) fn scope_text(scope: &MemoryScope) -> String {
@@ -26,12 +26,8 @@ pub(super) fn scopes(
             let text = path.to_string_lossy();
             let cgroup =
                 named_cgroup(root, &text).with_context(|| format!("memory scope cgroup:{text}"))?;
-            let kind = match cgroup.version {
-                CgroupVersion::V1 => CgroupKind::V1,
-                CgroupVersion::V2 => CgroupKind::V2,
-            };
             let runner_scope = CgroupScope {
-                kind,
+                version: cgroup.version,
                 path: root.path(&cgroup.dir),
             };
             Ok((Scope::Cgroup(cgroup), Some(runner_scope)))

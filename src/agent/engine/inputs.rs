@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use super::supervise::Ended;
 use super::{Action, Engine, ServiceState};
-use crate::event::NewEvent;
+use crate::event::{EventKind, NewEvent};
 use crate::gate::GateInput;
 
 impl Engine {
@@ -29,7 +29,7 @@ impl Engine {
                 self.set(name, ServiceState::Failed, Some(reason.clone()));
                 vec![
                     Action::Event(
-                        NewEvent::error("load_refused", Some(name))
+                        NewEvent::new(EventKind::LoadRefused, Some(name))
                             .message(format!("load refused, nothing started: {reason}")),
                     ),
                     Action::LoadFinished {
@@ -44,7 +44,7 @@ impl Engine {
 
     pub(super) fn spawn_failed(&mut self, name: &str, error: String, now: Instant) -> Vec<Action> {
         let mut out = vec![Action::Event(
-            NewEvent::error("spawn_failed", Some(name))
+            NewEvent::new(EventKind::SpawnFailed, Some(name))
                 .message(format!("could not start: {error}")),
         )];
         if self.gate.in_flight() == Some(name) {
@@ -83,14 +83,16 @@ impl Engine {
         let mut out = Vec::new();
         let exit = describe_exit(code, signal);
         let event = match (&supervisor_stop, expected) {
-            (Some(stop), _) => NewEvent::warning("service_exited", Some(name))
+            (Some(stop), _) => NewEvent::new(EventKind::ServiceExited, Some(name))
                 .message(format!(
                     "stopped by the supervisor ({}: {}): {exit}",
                     stop.cause, stop.detail
                 ))
                 .figure("cause", stop.cause.clone()),
-            (None, true) => NewEvent::info("unloaded", Some(name)).message("stopped on request"),
-            (None, false) => NewEvent::warning("service_exited", Some(name))
+            (None, true) => {
+                NewEvent::new(EventKind::Unloaded, Some(name)).message("stopped on request")
+            }
+            (None, false) => NewEvent::new(EventKind::ServiceExited, Some(name))
                 .message(exit.clone())
                 .figure("cause", "exit"),
         };

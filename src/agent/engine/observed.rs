@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use super::{Action, Engine};
 use crate::agent::watch::{Observation, TreeReading, WatchAction};
-use crate::event::NewEvent;
+use crate::event::{EventKind, NewEvent};
 use crate::gate::GateInput;
 use crate::status::ServiceState;
 use crate::units::Bytes;
@@ -77,7 +77,7 @@ impl Engine {
                     match self.intervene(&name, &cause, detail, now) {
                         Ok(actions) => out.extend(actions),
                         Err(refusal) => out.push(Action::Event(
-                            NewEvent::warning("restart_refused", Some(&name))
+                            NewEvent::new(EventKind::RestartRefused, Some(&name))
                                 .message(format!("the watcher's restart was refused: {refusal}")),
                         )),
                     }

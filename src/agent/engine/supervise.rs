@@ -13,7 +13,7 @@
 use std::time::{Duration, Instant};
 
 use super::{Action, Engine, Refusal, ServiceState, SupervisorStop};
-use crate::event::NewEvent;
+use crate::event::{EventKind, NewEvent};
 use crate::probe::Verdict;
 use crate::supervisor::policy::Decision;
 
@@ -57,7 +57,7 @@ impl Engine {
         } else {
             "service"
         };
-        let event = NewEvent::info("service_started", Some(name))
+        let event = NewEvent::new(EventKind::ServiceStarted, Some(name))
             .message(format!("{kind} {name} started as pid {pid}"))
             .figure("pid", pid)
             .figure("kind", kind)
@@ -167,7 +167,7 @@ impl Engine {
         let uptime = u
             .started_at
             .map_or(0, |t| ms(now.saturating_duration_since(t)));
-        let event = NewEvent::warning("health_failed", Some(name))
+        let event = NewEvent::new(EventKind::HealthFailed, Some(name))
             .message(format!(
                 "{} {} probe failures in a row ({detail}): restarting",
                 failures, spec.kind
@@ -195,7 +195,7 @@ impl Engine {
             grace = configured.min(CRITICAL_STOP_GRACE);
             if grace < configured {
                 out.push(Action::Event(
-                    NewEvent::warning("stop_hastened", Some(name))
+                    NewEvent::new(EventKind::StopHastened, Some(name))
                         .message(format!(
                             "available {available} is under the reserve {reserve}: stop grace \
                              {grace:?} instead of {configured:?}"
@@ -239,7 +239,7 @@ impl Engine {
                 u.state = ServiceState::BackingOff;
                 u.restart_at = Some(now + after);
                 u.reason = Some(format!("{why}; restart attempt {attempt} after {after:?}"));
-                NewEvent::info("restart_scheduled", Some(name))
+                NewEvent::new(EventKind::RestartScheduled, Some(name))
                     .message(format!(
                         "{why}: restarting in {after:?} (attempt {attempt}, backoff ceiling {:?})",
                         policy.ceiling(attempt)
@@ -260,7 +260,7 @@ impl Engine {
                     "gave up after {why}: {restarts_in_window} exits within {window:?}; \
                      `jetgate restart {name}` revives it"
                 ));
-                NewEvent::error("gave_up", Some(name))
+                NewEvent::new(EventKind::GaveUp, Some(name))
                     .message(format!(
                         "crash loop: {restarts_in_window} exits within {window:?} (more than \
                          {}); no restart until an operator asks",
@@ -306,7 +306,7 @@ impl Engine {
         u.state = ServiceState::Stopped;
         u.reason = Some("unloaded while backing off".into());
         vec![Action::Event(
-            NewEvent::info("restart_cancelled", Some(name))
+            NewEvent::new(EventKind::RestartCancelled, Some(name))
                 .message("unloaded while backing off: the pending restart is cancelled")
                 .figure("restarts", u.restarts),
         )]
@@ -322,7 +322,7 @@ impl Engine {
         }
         u.tracker.revive();
         vec![Action::Event(
-            NewEvent::info("revived", Some(name))
+            NewEvent::new(EventKind::Revived, Some(name))
                 .message("an operator asked again: the crash-loop count starts over")
                 .figure("restarts", u.restarts)
                 .figure("state", u.state.as_str()),

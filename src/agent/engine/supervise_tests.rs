@@ -3,6 +3,7 @@
 //! teeth, pid-keyed probe results, the shortened grace, gated restarts.
 use super::supervise::CRITICAL_STOP_GRACE;
 use super::*;
+use crate::event::EventKind;
 use crate::gate::GateConfig;
 
 const GIB: u64 = 1 << 30;
@@ -123,7 +124,7 @@ impl Rig {
     }
 }
 
-fn event<'a>(actions: &'a [Action], kind: &str) -> Option<&'a NewEvent> {
+fn event(actions: &[Action], kind: EventKind) -> Option<&NewEvent> {
     actions.iter().find_map(|a| match a {
         Action::Event(e) if e.kind == kind => Some(e),
         _ => None,
@@ -147,10 +148,10 @@ fn restarts_follow_the_policy_then_give_up_and_restart_revives() {
     // Ceilings 200, 400, 800 ms; the fixed draw takes half of each.
     for (attempt, backoff) in [(0u64, 100u64), (1, 200), (2, 400)] {
         let started = rig.spawned(now, "svc", pid);
-        assert!(event(&started, "service_started").is_some());
+        assert!(event(&started, EventKind::ServiceStarted).is_some());
         now += 5;
         let out = rig.exited(now, "svc", pid, 1);
-        let e = event(&out, "restart_scheduled").expect("a restart is scheduled");
+        let e = event(&out, EventKind::RestartScheduled).expect("a restart is scheduled");
         assert_eq!(e.figures["attempt"], attempt);
         assert_eq!(e.figures["backoff_ms"], backoff);
         assert_eq!(e.figures["uptime_ms"], 5);
@@ -169,21 +170,21 @@ fn restarts_follow_the_policy_then_give_up_and_restart_revives() {
     assert_eq!(rig.engine.view("svc").unwrap().restarts, 3);
     rig.spawned(now, "svc", pid);
     let out = rig.exited(now + 5, "svc", pid, 1);
-    let e = event(&out, "gave_up").expect("the fourth exit in the window gives up");
+    let e = event(&out, EventKind::GaveUp).expect("the fourth exit in the window gives up");
     assert_eq!(e.severity, crate::event::Severity::Error);
     assert_eq!(e.figures["restarts_in_window"], 4);
     assert_eq!(e.figures["max_restarts"], 3);
-    assert!(event(&out, "restart_scheduled").is_none());
+    assert!(event(&out, EventKind::RestartScheduled).is_none());
     assert_eq!(rig.state("svc"), "gave_up");
     for t in (now..now + 120_000).step_by(100) {
         assert_eq!(spawns(&rig.input(t, Input::Tick)), 0);
     }
     let out = rig.engine.restart("svc", rig.at(now + 120_000)).unwrap();
-    assert!(event(&out, "revived").is_some());
+    assert!(event(&out, EventKind::Revived).is_some());
     assert_eq!(spawns(&out), 1);
     rig.spawned(now + 120_000, "svc", pid + 1);
     let out = rig.exited(now + 120_005, "svc", pid + 1, 1);
-    let e = event(&out, "restart_scheduled").expect("revived: restarts again");
+    let e = event(&out, EventKind::RestartScheduled).expect("revived: restarts again");
     assert_eq!(e.figures["attempt"], 0);
 }
 
@@ -197,7 +198,7 @@ fn the_attempt_counter_resets_after_proven_uptime() {
     rig.spawned(105, "svc", 2);
     // Up 10 s (reset_after) before this exit: attempt 0 again, not 1.
     let out = rig.exited(10_105, "svc", 2, 1);
-    let e = event(&out, "restart_scheduled").unwrap();
+    let e = event(&out, EventKind::RestartScheduled).unwrap();
     assert_eq!(e.figures["attempt"], 0);
     assert_eq!(e.figures["uptime_ms"], 10_000);
 }
@@ -219,7 +220,7 @@ fn k_failed_probes_in_a_row_restart_the_service_and_old_results_are_ignored() {
     assert!(rig.health(4000, "svc", 10, false).is_empty());
     assert!(rig.health(5000, "svc", 10, false).is_empty());
     let out = rig.health(6000, "svc", 10, false);
-    let e = event(&out, "health_failed").expect("three in a row fail");
+    let e = event(&out, EventKind::HealthFailed).expect("three in a row fail");
     assert_eq!(e.figures["failures"], 3);
     assert_eq!(e.figures["probe"], "http");
     assert_eq!(e.figures["detail"], "http 500");
@@ -236,9 +237,9 @@ fn k_failed_probes_in_a_row_restart_the_service_and_old_results_are_ignored() {
             signal: Some(15),
         },
     );
-    let exited = event(&out, "service_exited").expect("the stop is not an unload");
+    let exited = event(&out, EventKind::ServiceExited).expect("the stop is not an unload");
     assert_eq!(exited.figures["cause"], "health_failed");
-    let e = event(&out, "restart_scheduled").unwrap();
+    let e = event(&out, EventKind::RestartScheduled).unwrap();
     assert_eq!(e.figures["cause"], "health_failed");
     assert_eq!(e.figures["signal"], 15);
     rig.input(6300, Input::Tick);
@@ -275,14 +276,14 @@ fn the_stop_grace_shortens_while_memory_is_under_the_reserve() {
     rig.spawned(0, "b", 2);
     rig.reading(10, GIB);
     let out = rig.engine.unload("a", rig.at(10)).unwrap();
-    assert!(event(&out, "stop_hastened").is_none());
+    assert!(event(&out, EventKind::StopHastened).is_none());
     assert!(out.contains(&Action::Stop {
         name: "a".into(),
         grace: Duration::from_secs(10)
     }));
     rig.reading(20, GIB / 4);
     let out = rig.engine.unload("b", rig.at(20)).unwrap();
-    let e = event(&out, "stop_hastened").expect("under the reserve");
+    let e = event(&out, EventKind::StopHastened).expect("under the reserve");
     assert_eq!(e.figures["grace_ms"], 2000);
     assert_eq!(e.figures["configured_grace_ms"], 10_000);
     assert_eq!(e.figures["available_bytes"], GIB / 4);
@@ -304,7 +305,7 @@ fn unloading_a_unit_backing_off_cancels_its_restart() {
         Err(Refusal::Already { .. })
     ));
     let out = rig.engine.unload("svc", rig.at(6)).unwrap();
-    assert!(event(&out, "restart_cancelled").is_some());
+    assert!(event(&out, EventKind::RestartCancelled).is_some());
     assert_eq!(rig.state("svc"), "stopped");
     assert_eq!(spawns(&rig.input(10_000, Input::Tick)), 0);
 }
@@ -338,12 +339,15 @@ fn a_crashed_model_restarts_through_the_gate_and_is_watched_once_ready() {
         .iter()
         .any(|a| matches!(a, Action::WatchHealth { pid: 7, .. })));
     let out = rig.exited(5000, "m", 7, 139);
-    assert!(event(&out, "restart_scheduled").is_some());
+    assert!(event(&out, EventKind::RestartScheduled).is_some());
     assert_eq!(rig.state("m"), "backing_off");
     rig.reading(5050, 2 * GIB);
     let out = rig.input(5100, Input::Tick);
-    assert!(event(&out, "load_requested").is_some(), "a gate request");
-    assert!(event(&out, "load_admitted").is_some());
+    assert!(
+        event(&out, EventKind::LoadRequested).is_some(),
+        "a gate request"
+    );
+    assert!(event(&out, EventKind::LoadAdmitted).is_some());
     assert_eq!(spawns(&out), 1);
     assert_eq!(rig.state("m"), "loading");
 }
@@ -364,7 +368,7 @@ fn an_aborted_load_stays_failed_the_gate_decided() {
             signal: Some(9),
         },
     );
-    assert!(event(&out, "restart_scheduled").is_none());
+    assert!(event(&out, EventKind::RestartScheduled).is_none());
     assert_eq!(rig.state("m"), "failed");
 }
 
@@ -380,7 +384,7 @@ fn a_unit_the_watcher_stops_again_and_again_backs_off_and_gives_up() {
             .engine
             .intervene(
                 "fat",
-                "memory_limit_exceeded",
+                EventKind::MemoryLimitExceeded.as_str(),
                 "over 1GiB".into(),
                 rig.at(now + 5),
             )
@@ -391,7 +395,7 @@ fn a_unit_the_watcher_stops_again_and_again_backs_off_and_gives_up() {
             .engine
             .intervene(
                 "fat",
-                "memory_limit_exceeded",
+                EventKind::MemoryLimitExceeded.as_str(),
                 "again".into(),
                 rig.at(now + 6)
             )
@@ -405,9 +409,12 @@ fn a_unit_the_watcher_stops_again_and_again_backs_off_and_gives_up() {
                 signal: Some(15),
             },
         );
-        let exited = event(&out, "service_exited").expect("the stop is reported");
-        assert_eq!(exited.figures["cause"], "memory_limit_exceeded");
-        let e = event(&out, "restart_scheduled").expect("judged by the restart policy");
+        let exited = event(&out, EventKind::ServiceExited).expect("the stop is reported");
+        assert_eq!(
+            exited.figures["cause"],
+            EventKind::MemoryLimitExceeded.as_str()
+        );
+        let e = event(&out, EventKind::RestartScheduled).expect("judged by the restart policy");
         assert_eq!(e.figures["attempt"], attempt);
         now += 10 + e.figures["backoff_ms"].as_u64().unwrap();
         assert_eq!(spawns(&rig.input(now, Input::Tick)), 1);
@@ -417,20 +424,23 @@ fn a_unit_the_watcher_stops_again_and_again_backs_off_and_gives_up() {
     rig.engine
         .intervene(
             "fat",
-            "memory_limit_exceeded",
+            EventKind::MemoryLimitExceeded.as_str(),
             "over".into(),
             rig.at(now + 5),
         )
         .unwrap();
     let out = rig.exited(now + 10, "fat", pid, 0);
-    assert!(event(&out, "gave_up").is_some(), "no endless limit loop");
+    assert!(
+        event(&out, EventKind::GaveUp).is_some(),
+        "no endless limit loop"
+    );
     assert_eq!(rig.state("fat"), "gave_up");
     // Nothing to stop any more: a late watcher decision is refused.
     assert!(rig
         .engine
         .intervene(
             "fat",
-            "memory_limit_exceeded",
+            EventKind::MemoryLimitExceeded.as_str(),
             "late".into(),
             rig.at(now + 20)
         )
@@ -489,14 +499,14 @@ fn the_watchers_judgement_of_a_tree_is_part_of_the_engines_step() {
             reading: Some(tree(10, 2 * GIB)),
         },
     );
-    let e = event(&out, "memory_limit_exceeded").expect("the limit is reported");
+    let e = event(&out, EventKind::MemoryLimitExceeded).expect("the limit is reported");
     assert_eq!(e.figures["limit_bytes"], GIB);
     assert!(out
         .iter()
         .any(|a| matches!(a, Action::Stop { name, .. } if name == "fat")));
     // Its exit is judged by the restart policy with the watcher's cause.
     let out = rig.exited(4000, "fat", 10, 0);
-    let exited = event(&out, "service_exited").expect("the stop is reported");
+    let exited = event(&out, EventKind::ServiceExited).expect("the stop is reported");
     assert_eq!(exited.figures["cause"], "memory_limit_exceeded");
-    assert!(event(&out, "restart_scheduled").is_some());
+    assert!(event(&out, EventKind::RestartScheduled).is_some());
 }

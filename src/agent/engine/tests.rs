@@ -1,6 +1,7 @@
 //! Unit tests of the engine: lifecycles driven through the real gate, with instants built
 //! from one base.
 use super::*;
+use crate::event::EventKind;
 use crate::gate::GateConfig;
 
 const GIB: u64 = 1 << 30;
@@ -79,7 +80,7 @@ fn kinds(actions: &[Action]) -> Vec<String> {
     actions
         .iter()
         .map(|a| match a {
-            Action::Event(e) => e.kind.clone(),
+            Action::Event(e) => e.kind.to_string(),
             Action::Spawn { name } => format!("spawn:{name}"),
             Action::KillNow { name } => format!("kill:{name}"),
             Action::Stop { name, .. } => format!("stop:{name}"),
@@ -147,7 +148,7 @@ fn admits_two_holds_the_third_with_its_reason_and_admits_it_after_an_unload() {
         },
         now,
     );
-    assert!(kinds(&out).contains(&"unloaded".to_string()));
+    assert!(kinds(&out).contains(&EventKind::Unloaded.to_string()));
     assert_eq!(rig.engine.view("a").unwrap().state, "stopped");
     let out = rig.reading(1600, 2 * GIB);
     assert!(
@@ -173,7 +174,7 @@ fn kills_a_load_before_anything_else_when_it_eats_the_reserve() {
     );
     let out = rig.reading(50, GIB / 8);
     assert_eq!(kinds(&out).first().map(String::as_str), Some("kill:liar"));
-    assert!(kinds(&out).contains(&"load_aborted".to_string()));
+    assert!(kinds(&out).contains(&EventKind::LoadAborted.to_string()));
     assert!(out
         .iter()
         .any(|a| matches!(a, Action::RecordPeak { name, .. } if name == "liar")));
@@ -205,7 +206,7 @@ fn refuses_a_load_whose_weights_do_not_match_and_starts_nothing() {
         now,
     );
     assert!(!kinds(&out).iter().any(|k| k.starts_with("spawn")));
-    assert!(kinds(&out).contains(&"load_refused".to_string()));
+    assert!(kinds(&out).contains(&EventKind::LoadRefused.to_string()));
     assert_eq!(rig.engine.view("pinned").unwrap().state, "failed");
 }
 
@@ -244,10 +245,10 @@ fn a_model_that_dies_while_loading_fails_its_load() {
         },
         now,
     );
-    assert!(kinds(&out).contains(&"load_failed".to_string()));
+    assert!(kinds(&out).contains(&EventKind::LoadFailed.to_string()));
     assert!(kinds(&out).contains(&"finished:a:failed".to_string()));
     // The load failed; the supervisor then schedules a restart (through the gate again).
-    assert!(kinds(&out).contains(&"restart_scheduled".to_string()));
+    assert!(kinds(&out).contains(&EventKind::RestartScheduled.to_string()));
     assert_eq!(rig.engine.view("a").unwrap().state, "backing_off");
     assert!(rig.engine.gate().in_flight().is_none());
 }
@@ -288,8 +289,14 @@ fn ignores_the_late_exit_of_an_earlier_process_and_waits_for_the_old_one_to_go()
     // Once the old process is gone the request reaches the gate again, judged on the peak
     // it learned from the abort (2.9 GiB of 3 GiB: now it can never fit).
     let again = kinds(&rig.engine.load("a", rig.now).unwrap());
-    assert!(again.contains(&"load_requested".to_string()), "{again:?}");
-    assert!(again.contains(&"load_denied".to_string()), "{again:?}");
+    assert!(
+        again.contains(&EventKind::LoadRequested.to_string()),
+        "{again:?}"
+    );
+    assert!(
+        again.contains(&EventKind::LoadDenied.to_string()),
+        "{again:?}"
+    );
 }
 
 #[test]

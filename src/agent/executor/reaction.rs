@@ -5,14 +5,14 @@
 use std::time::{Duration, Instant};
 
 use super::Executor;
-use crate::event::NewEvent;
+use crate::event::{EventKind, NewEvent};
 
 impl Executor {
     /// Adds to a `load_aborted` event how fast the kill followed the reading that showed the
     /// floor crossed (`sample_to_kill_us`), and followed the crossing itself, estimated by
     /// linear interpolation between that reading and the one before (`crossing_to_kill_us`).
     pub(super) fn with_reaction_figures(&mut self, event: NewEvent) -> NewEvent {
-        if event.kind != "load_aborted" {
+        if event.kind != EventKind::LoadAborted {
             return event;
         }
         let (Some(kill), Some(reading)) = (self.last_kill.take(), self.reading) else {

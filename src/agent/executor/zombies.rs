@@ -12,7 +12,7 @@
 use std::time::{Duration, Instant};
 
 use super::{Executor, Feedback};
-use crate::event::NewEvent;
+use crate::event::{EventKind, NewEvent};
 use crate::runner::reap_zombies;
 use crate::sources::Root;
 
@@ -56,7 +56,7 @@ impl ZombieCount {
         }
         let reaped = std::mem::take(&mut self.unreported);
         self.last_event = Some(now);
-        let mut event = NewEvent::info("zombies_reaped", None)
+        let mut event = NewEvent::new(EventKind::ZombiesReaped, None)
             .message(format!(
                 "reaped {reaped} zombie processes ({} since the agent started)",
                 self.total

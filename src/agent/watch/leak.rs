@@ -8,7 +8,7 @@ use super::{
     reservation_key, restart, round3, verdict_name, Observation, WatchAction, WatchSpec, Watched,
     LEAK_RESTART_LEAD,
 };
-use crate::event::NewEvent;
+use crate::event::{EventKind, NewEvent};
 use crate::supervisor::trend::{Assessment, Verdict};
 use crate::units::Bytes;
 
@@ -48,7 +48,7 @@ pub(super) fn leak(
         w.trend.leak_episode(&a);
         if was_leaking {
             out.push(WatchAction::Event(
-                NewEvent::info("leak_cleared", Some(name))
+                NewEvent::new(EventKind::LeakCleared, Some(name))
                     .message(format!(
                         "no longer leaking: the trend is {}",
                         verdict_name(a.verdict)
@@ -79,7 +79,7 @@ pub(super) fn leak(
         ))
     };
     if w.trend.leak_episode(&a) {
-        out.push(event("leak_suspected"));
+        out.push(event(EventKind::LeakSuspected));
     }
     if reserve != w.reserved && !w.restart_asked {
         w.reserved = reserve;
@@ -90,14 +90,14 @@ pub(super) fn leak(
     }
     let due = a.time_to_limit.is_some_and(|t| t <= LEAK_RESTART_LEAD);
     if spec.leak_restart && due && !w.restart_asked {
-        out.push(event("leak_restart"));
-        restart(name, "leak_restart", w, out);
+        out.push(event(EventKind::LeakRestart));
+        restart(name, EventKind::LeakRestart.as_str(), w, out);
     }
 }
 
 #[allow(clippy::too_many_arguments)]
 fn leak_event(
-    kind: &str,
+    kind: EventKind,
     name: &str,
     a: &Assessment,
     limit: Option<(Bytes, &'static str)>,
@@ -116,7 +116,7 @@ fn leak_event(
                 limit.map_or(Bytes::ZERO, |l| l.0)
             )
         });
-    let message = if kind == "leak_restart" {
+    let message = if kind == EventKind::LeakRestart {
         format!("leaking {per_hour}/h, {projected}: restarting before the limit")
     } else {
         format!(
@@ -124,7 +124,7 @@ fn leak_event(
             a.window_secs
         )
     };
-    NewEvent::warning(kind, Some(name))
+    NewEvent::new(kind, Some(name))
         .message(message)
         .figure(
             "slope_bytes_per_hour",

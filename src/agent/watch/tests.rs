@@ -37,7 +37,7 @@ fn kinds(actions: &[WatchAction]) -> Vec<String> {
     actions
         .iter()
         .map(|a| match a {
-            WatchAction::Event(e) => e.kind.clone(),
+            WatchAction::Event(e) => e.kind.to_string(),
             WatchAction::Restart { name, .. } => format!("restart {name}"),
             WatchAction::Reserve { key, .. } => format!("reserve {key}"),
             WatchAction::Release { key } => format!("release {key}"),
@@ -45,7 +45,7 @@ fn kinds(actions: &[WatchAction]) -> Vec<String> {
         .collect()
 }
 
-fn events<'a>(actions: &'a [WatchAction], kind: &str) -> Vec<&'a NewEvent> {
+fn events(actions: &[WatchAction], kind: EventKind) -> Vec<&NewEvent> {
     actions
         .iter()
         .filter_map(|a| match a {
@@ -81,17 +81,20 @@ fn passing_the_limit_raises_one_event_with_its_figures_and_one_restart() {
     let actions = run(&mut w, base, 5, |_| over);
     assert_eq!(
         kinds(&actions),
-        ["memory_limit_exceeded", "restart api"],
+        [EventKind::MemoryLimitExceeded.as_str(), "restart api"],
         "once per process, however long it stays over"
     );
-    let e = events(&actions, "memory_limit_exceeded")[0];
+    let e = events(&actions, EventKind::MemoryLimitExceeded)[0];
     assert_eq!(e.figures["tree_pss_bytes"], 400 * MIB);
     assert_eq!(e.figures["gpu_bytes"], 200 * MIB);
     assert_eq!(e.figures["limit_bytes"], 500 * MIB);
     assert_eq!(e.figures["pid"], 7);
     // The restarted process (a new pid) is judged afresh.
     let again = w.observe("api", &obs(8, 600), base + Duration::from_secs(9));
-    assert_eq!(kinds(&again), ["memory_limit_exceeded", "restart api"]);
+    assert_eq!(
+        kinds(&again),
+        [EventKind::MemoryLimitExceeded.as_str(), "restart api"]
+    );
 }
 
 #[test]
@@ -119,13 +122,13 @@ fn fds_and_threads_past_their_limits_warn_once_per_excursion() {
     assert_eq!(
         kinds(&actions),
         [
-            "fd_limit_exceeded",
-            "thread_limit_exceeded",
-            "fd_limit_exceeded"
+            EventKind::FdLimitExceeded.as_str(),
+            EventKind::ThreadLimitExceeded.as_str(),
+            EventKind::FdLimitExceeded.as_str()
         ],
         "one event when each excursion starts, none while it lasts, no restart on warn"
     );
-    let e = events(&actions, "fd_limit_exceeded")[1];
+    let e = events(&actions, EventKind::FdLimitExceeded)[1];
     assert_eq!(e.figures["fds"], 120);
     assert_eq!(e.figures["max_fds"], 100);
     assert_eq!(e.figures["on_limit"], "warn");
@@ -154,10 +157,14 @@ fn on_limit_restart_restarts_once_and_unknown_fds_are_not_judged() {
     });
     assert_eq!(
         kinds(&actions),
-        ["fd_limit_exceeded", "thread_limit_exceeded", "restart api"]
+        [
+            EventKind::FdLimitExceeded.as_str(),
+            EventKind::ThreadLimitExceeded.as_str(),
+            "restart api"
+        ]
     );
     assert_eq!(
-        events(&actions, "fd_limit_exceeded")[0].figures["on_limit"],
+        events(&actions, EventKind::FdLimitExceeded)[0].figures["on_limit"],
         "restart"
     );
 }
@@ -171,7 +178,7 @@ fn a_leak_is_suspected_once_per_episode_with_its_slope_and_reserved_in_the_gate(
     let base = Instant::now();
     // 2 MiB/s on top of 1 GiB: 7200 MiB/h.
     let actions = run(&mut w, base, 90, |s| obs(7, 1024 + 2 * s));
-    let suspected = events(&actions, "leak_suspected");
+    let suspected = events(&actions, EventKind::LeakSuspected);
     assert_eq!(suspected.len(), 1, "{:?}", kinds(&actions));
     let f = &suspected[0].figures;
     let want = 7200.0 * MIB as f64;
@@ -184,7 +191,7 @@ fn a_leak_is_suspected_once_per_episode_with_its_slope_and_reserved_in_the_gate(
     // Not before the warm-up and the span after it: 10 s + 10 s.
     let first = actions
         .iter()
-        .position(|a| matches!(a, WatchAction::Event(e) if e.kind == "leak_suspected"));
+        .position(|a| matches!(a, WatchAction::Event(e) if e.kind == EventKind::LeakSuspected));
     let before: Vec<_> = actions[..first.unwrap()].iter().collect();
     assert!(before.is_empty(), "{before:?}");
     // The gate holds slope × window (60 s × 2 MiB/s = 120 MiB), updated as the fit moves.
@@ -219,7 +226,7 @@ fn outliers_do_not_flip_a_stable_verdict() {
         obs(7, if s % 5 == 0 { 3 * 1024 } else { 1024 })
     });
     assert!(
-        events(&actions, "leak_suspected").is_empty(),
+        events(&actions, EventKind::LeakSuspected).is_empty(),
         "{:?}",
         kinds(&actions)
     );
@@ -254,14 +261,18 @@ fn with_leak_restart_a_leak_is_restarted_before_its_limit() {
         k.iter()
             .filter(|k| !k.starts_with("reserve"))
             .collect::<Vec<_>>(),
-        ["leak_suspected", "leak_restart", "restart api"]
+        [
+            EventKind::LeakSuspected.as_str(),
+            EventKind::LeakRestart.as_str(),
+            "restart api"
+        ]
     );
-    let e = events(&actions, "leak_restart")[0];
+    let e = events(&actions, EventKind::LeakRestart)[0];
     let memory = e.figures["memory_bytes"].as_u64().unwrap();
     assert!(memory < 700 * MIB, "restarted at {memory}");
     let projected = e.figures["projected_s"].as_f64().unwrap();
     assert!(projected <= LEAK_RESTART_LEAD.as_secs_f64(), "{projected}");
-    assert!(events(&actions, "memory_limit_exceeded").is_empty());
+    assert!(events(&actions, EventKind::MemoryLimitExceeded).is_empty());
 }
 
 #[test]
@@ -272,7 +283,7 @@ fn without_a_limit_the_projection_is_against_the_room_above_the_reserve() {
         room: Some(Bytes::from_mib(3600)),
         ..obs(7, 100 + 2 * s)
     });
-    let e = events(&actions, "leak_suspected")[0];
+    let e = events(&actions, EventKind::LeakSuspected)[0];
     assert_eq!(e.figures["limit_from"], "reserve");
     let projected = e.figures["projected_s"].as_f64().unwrap();
     assert!((projected - 1800.0).abs() < 20.0, "{projected}");
@@ -283,7 +294,7 @@ fn a_new_process_starts_a_fresh_trend_and_releases_the_old_reservation() {
     let mut w = watch(spec());
     let base = Instant::now();
     let actions = run(&mut w, base, 40, |s| obs(7, 100 + 2 * s));
-    assert_eq!(events(&actions, "leak_suspected").len(), 1);
+    assert_eq!(events(&actions, EventKind::LeakSuspected).len(), 1);
     let after = w.observe("api", &obs(8, 100), base + Duration::from_secs(41));
     assert_eq!(kinds(&after), ["release leak:api"]);
     assert_eq!(w.view("api").unwrap().verdict, "warming_up");
@@ -305,7 +316,11 @@ fn a_leak_that_stops_clears_its_episode_and_reservation() {
             .into_iter()
             .filter(|k| !k.starts_with("reserve"))
             .collect::<Vec<_>>(),
-        ["leak_suspected", "leak_cleared", "release leak:api"]
+        [
+            EventKind::LeakSuspected.as_str(),
+            EventKind::LeakCleared.as_str(),
+            "release leak:api"
+        ]
     );
 }
 

@@ -13,7 +13,7 @@ use super::{
     Link, Tag, CURSOR_PERSIST_INTERVAL, GOODBYE_WAIT, OUTBOX_CHECK_INTERVAL, REPLIES_IN_FLIGHT,
 };
 use crate::clock;
-use crate::event::NewEvent;
+use crate::event::{EventKind, NewEvent};
 use crate::mqtt::outbox::bytes_to_free;
 use crate::mqtt::poller::Polled;
 use crate::mqtt::presence;
@@ -50,7 +50,7 @@ impl Link {
         let Some(d) = self.db(move |s| s.outbox_drop(after, need)).await else {
             return;
         };
-        let event = NewEvent::warning("outbox_dropped", None)
+        let event = NewEvent::new(EventKind::OutboxDropped, None)
             .message(format!(
                 "outbox over its limit: dropped {} unsent events ({} info, {} warning, {} error)",
                 d.events, d.by_severity[0], d.by_severity[1], d.by_severity[2]

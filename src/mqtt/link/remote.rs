@@ -7,7 +7,7 @@ use tokio::sync::oneshot;
 
 use super::Link;
 use crate::control::{ControlRequest, Response};
-use crate::event::NewEvent;
+use crate::event::{EventKind, NewEvent};
 use crate::mqtt::command::{self, Action, Reply, ReplyStatus};
 
 /// Accepted commands waiting for the core loop at once; more are rejected as busy.
@@ -35,7 +35,7 @@ impl Link {
             ReplyStatus::Rejected,
             Some(reason.clone()),
         ));
-        let event = NewEvent::warning("command_rejected", None)
+        let event = NewEvent::new(EventKind::CommandRejected, None)
             .message(format!("remote command rejected: {reason}"))
             .figure("id", id)
             .figure("reason", reason)
@@ -66,7 +66,7 @@ impl Link {
             ReplyStatus::Accepted,
             None,
         ));
-        let event = NewEvent::info("command_accepted", cmd.action.target())
+        let event = NewEvent::new(EventKind::CommandAccepted, cmd.action.target())
             .message(format!("remote command {} accepted", cmd.action.name()))
             .figure("id", cmd.id.clone())
             .figure("action", cmd.action.name());
@@ -128,7 +128,7 @@ impl Link {
             ReplyStatus::Failed,
             Some(reason.clone()),
         ));
-        let event = NewEvent::warning("command_failed", action.target())
+        let event = NewEvent::new(EventKind::CommandFailed, action.target())
             .message(format!("remote command {} failed: {reason}", action.name()))
             .figure("id", id)
             .figure("action", action.name())

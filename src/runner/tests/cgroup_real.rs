@@ -28,7 +28,7 @@ impl Drop for TestScope {
             .filter(|e| e.path().is_dir());
         for child in children {
             let cg = ChildCgroup {
-                kind: CgroupKind::V1,
+                version: CgroupVersion::V1,
                 path: child.path(),
             };
             for _ in 0..200 {
@@ -74,7 +74,7 @@ fn test_scope(tag: &str) -> Option<TestScope> {
     }
     Some(TestScope {
         scope: CgroupScope {
-            kind: CgroupKind::V1,
+            version: CgroupVersion::V1,
             path,
         },
         rel,

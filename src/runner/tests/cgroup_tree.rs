@@ -16,7 +16,7 @@ fn fake_v2_child(dir: &std::path::Path, with_kill_file: bool) -> ChildCgroup {
         fs::write(path.join("cgroup.kill"), "").unwrap();
     }
     ChildCgroup {
-        kind: CgroupKind::V2,
+        version: CgroupVersion::V2,
         path,
     }
 }
@@ -41,7 +41,7 @@ fn v2_limit_goes_to_memory_max_in_bytes_and_pids_to_cgroup_procs() {
 #[test]
 fn v1_limit_goes_to_memory_limit_in_bytes() {
     let cg = ChildCgroup {
-        kind: CgroupKind::V1,
+        version: CgroupVersion::V1,
         path: "/sys/fs/cgroup/memory/jetgate/llama".into(),
     };
     assert!(cg.limit_path().ends_with("memory.limit_in_bytes"));
@@ -76,7 +76,7 @@ async fn v2_kill_without_cgroup_kill_signals_every_listed_pid() {
 fn a_v2_limit_without_the_memory_controller_is_an_error_and_leaves_no_directory() {
     let dir = tempfile::tempdir().unwrap();
     let scope = CgroupScope {
-        kind: CgroupKind::V2,
+        version: CgroupVersion::V2,
         path: dir.path().to_path_buf(),
     };
     let err = scope
@@ -89,7 +89,7 @@ fn a_v2_limit_without_the_memory_controller_is_an_error_and_leaves_no_directory(
 #[test]
 fn child_names_that_would_escape_the_scope_are_refused() {
     let scope = CgroupScope {
-        kind: CgroupKind::V2,
+        version: CgroupVersion::V2,
         path: "/tmp/scope".into(),
     };
     for bad in ["", ".", "..", "a/b", "../x"] {
@@ -109,7 +109,7 @@ fn an_existing_child_cgroup_is_reported_not_reused() {
     let dir = tempfile::tempdir().unwrap();
     fs::create_dir(dir.path().join("llama")).unwrap();
     let scope = CgroupScope {
-        kind: CgroupKind::V2,
+        version: CgroupVersion::V2,
         path: dir.path().to_path_buf(),
     };
     assert!(matches!(

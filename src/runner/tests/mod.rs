@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::*;
-use crate::sources::Root;
+use crate::sources::{CgroupVersion, Root};
 
 /// Upper bound for any single wait in these tests: a hang fails the test instead of stalling CI.
 /// Never used to assert speed.

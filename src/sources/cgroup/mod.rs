@@ -10,7 +10,7 @@
 //! v2 /sys/fs/cgroup/<path>/memory.max                     max                  (= unlimited → None)
 //! ```
 //!
-//! The cgroup-scoped figure of the DESIGN memory model is [`CgroupMemory::available`]:
+//! The cgroup-scoped figure of the memory model (docs/agent.md) is [`CgroupMemory::available`]:
 //! `limit − usage + reclaimable`, where reclaimable is the inactive file pages
 //! ([`CgroupMemory::reclaimable`]), because usage counts the page cache that the kernel will
 //! drop before it OOM-kills anything in the group.
@@ -31,7 +31,9 @@ pub use resolve::{named_cgroup, own_cgroup, parse_cgroup_spec, resolve_own};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CgroupVersion {
+    /// Legacy hierarchy, memory controller mounted on its own (`/sys/fs/cgroup/memory`).
     V1,
+    /// Unified hierarchy (`/sys/fs/cgroup`).
     V2,
 }
 

@@ -1,4 +1,5 @@
-//! The serde form is exactly the `jetgate tegrastats --json` contract of DESIGN.md.
+//! The serde form is exactly the `jetgate tegrastats --json` contract (docs/tegrastats.md,
+//! "JSON contract").
 
 use tegrastats_parser::parse_line;
 

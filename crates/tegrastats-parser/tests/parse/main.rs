@@ -1,5 +1,5 @@
 //! Integration tests of `tegrastats-parser`, one binary: real fixture lines checked field by
-//! field, one test per trap of TEGRASTATS.md, property tests, and the JSON contract.
+//! field, one test per trap of tegrastats output (docs/tegrastats.md), property tests, and the JSON contract.
 
 // Helpers shared by the tests unwrap too; clippy's test exemption covers only `#[test]` fns.
 #![allow(clippy::unwrap_used)]

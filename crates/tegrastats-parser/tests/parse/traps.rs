@@ -1,5 +1,5 @@
-//! One test per trap of TEGRASTATS.md: each form a release prints that a naive parser gets
-//! wrong.
+//! One test per trap of tegrastats output: each form a release prints that a naive parser gets
+//! wrong (the decisions are in docs/tegrastats.md, "Naming decisions").
 
 use tegrastats_parser::{parse_line, ParseError, Sample};
 

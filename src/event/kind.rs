@@ -1,0 +1,228 @@
+//! [`EventKind`]: every kind of event the agent emits, with its wire name and default severity.
+//!
+//! The one table below is the only place a kind is named as text; `docs/agent.md` ("Events")
+//! lists the same kinds (a test holds the two together).
+//!
+//! Reading back: an event stored by another version of the agent (or arriving from a newer
+//! agent over the control socket) may carry a kind this build does not know. It is kept, never
+//! dropped and never a panic: it decodes to [`EventKind::Unknown`], which keeps the text and
+//! writes it back unchanged. Only the lenient readers ([`EventKind::from_stored`] and serde's
+//! `Deserialize`) produce it; [`FromStr`] (user input: `events --kind`, the control socket's
+//! `events` filter) refuses an unknown kind with the list of known ones, and nothing in the
+//! agent can emit one (its text has no public constructor).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::Severity;
+
+macro_rules! event_kinds {
+    ($( $(#[doc = $doc:literal])* $variant:ident = $text:literal, $severity:ident; )*) => {
+        /// What an event is about. On the wire (JSON, the store) it is its snake-case name.
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub enum EventKind {
+            $( $(#[doc = $doc])* $variant, )*
+            /// A kind this build does not know, read from a store or a peer: its text, kept.
+            Unknown(UnknownKind),
+        }
+
+        impl EventKind {
+            /// Every known kind, in the order of `docs/agent.md`'s table.
+            pub const ALL: &'static [EventKind] = &[$(EventKind::$variant),*];
+
+            /// The wire name: `load_admitted`, `gave_up`, ...
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $(EventKind::$variant => $text,)*
+                    EventKind::Unknown(u) => &u.0,
+                }
+            }
+
+            /// The severity an event of this kind has unless its site says otherwise (a few
+            /// kinds are more or less severe by circumstance; `docs/agent.md` says which).
+            /// An unknown kind defaults to `Info`; a stored event keeps its own severity.
+            pub fn severity(&self) -> Severity {
+                match self {
+                    $(EventKind::$variant => Severity::$severity,)*
+                    EventKind::Unknown(_) => Severity::Info,
+                }
+            }
+
+            fn known(text: &str) -> Option<EventKind> {
+                match text {
+                    $($text => Some(EventKind::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+event_kinds! {
+    /// The agent started.
+    AgentStarted = "agent_started", Info;
+    /// SIGTERM/SIGINT: stopping every child.
+    AgentStopping = "agent_stopping", Info;
+    /// Every load request.
+    LoadRequested = "load_requested", Info;
+    /// A load request waits in the gate's queue.
+    LoadQueued = "load_queued", Info;
+    /// A load request for a model already queued, loading or loaded.
+    LoadDuplicate = "load_duplicate", Info;
+    /// The gate admitted a load.
+    LoadAdmitted = "load_admitted", Info;
+    /// A load can never fit.
+    LoadDenied = "load_denied", Warning;
+    /// Unloaded while queued.
+    LoadCancelled = "load_cancelled", Info;
+    /// A load consumed more than its declared need (not killed).
+    LoadExceededDeclared = "load_exceeded_declared", Warning;
+    /// A higher peak was learned.
+    LearnedPeakRaised = "learned_peak_raised", Info;
+    /// Available memory fell under the kill floor during a load: the tree was killed.
+    LoadAborted = "load_aborted", Error;
+    /// A load is ready and settled.
+    LoadReady = "load_ready", Info;
+    /// Timeout, exit or stop during a load (info when cancelled or stopped).
+    LoadFailed = "load_failed", Warning;
+    /// Pinned weights did not match: nothing started.
+    LoadRefused = "load_refused", Error;
+    /// The command could not be started.
+    SpawnFailed = "spawn_failed", Error;
+    /// A model's or service's process started.
+    ServiceStarted = "service_started", Info;
+    /// A process exited unasked, or was stopped by the supervisor.
+    ServiceExited = "service_exited", Warning;
+    /// Liveness failed K times in a row.
+    HealthFailed = "health_failed", Warning;
+    /// The restart policy will start a unit again.
+    RestartScheduled = "restart_scheduled", Info;
+    /// Crash loop: the restart policy gave up.
+    GaveUp = "gave_up", Error;
+    /// An operator revived a unit that gave up.
+    Revived = "revived", Info;
+    /// Unloaded while backing off.
+    RestartCancelled = "restart_cancelled", Info;
+    /// A stop while available memory is under the reserve: shorter grace.
+    StopHastened = "stop_hastened", Warning;
+    /// Adopted orphans were reaped.
+    ZombiesReaped = "zombies_reaped", Info;
+    /// A process stopped on request.
+    Unloaded = "unloaded", Info;
+    /// A memory sample failed.
+    SampleFailed = "sample_failed", Error;
+    /// A child cgroup could not be removed.
+    CgroupLeft = "cgroup_left", Warning;
+    /// An operator's note.
+    Note = "note", Info;
+    /// Tree memory passed the unit's limit: restarted.
+    MemoryLimitExceeded = "memory_limit_exceeded", Error;
+    /// Open fds passed `max_fds` (error when restarting).
+    FdLimitExceeded = "fd_limit_exceeded", Warning;
+    /// Threads passed `max_threads` (error when restarting).
+    ThreadLimitExceeded = "thread_limit_exceeded", Warning;
+    /// The leak trend turned `leaking`.
+    LeakSuspected = "leak_suspected", Warning;
+    /// Restarted ahead of the limit because of a leak.
+    LeakRestart = "leak_restart", Warning;
+    /// No longer leaking.
+    LeakCleared = "leak_cleared", Info;
+    /// The engine refused a watcher's restart.
+    RestartRefused = "restart_refused", Warning;
+    /// At start: a child of a previous agent instance was stopped.
+    OrphanStopped = "orphan_stopped", Warning;
+    /// A pid record that cannot be trusted (info when the pid names another process).
+    OrphanRecordStale = "orphan_record_stale", Warning;
+    /// Scheduled retention deleted events.
+    EventsPruned = "events_pruned", Info;
+    /// The broker accepted a connection.
+    MqttConnected = "mqtt_connected", Info;
+    /// An established broker connection ended.
+    MqttDisconnected = "mqtt_disconnected", Warning;
+    /// A connection attempt failed (warning when the error may pass by itself).
+    MqttConnectFailed = "mqtt_connect_failed", Error;
+    /// A remote command passed validation.
+    CommandAccepted = "command_accepted", Info;
+    /// A remote command was refused.
+    CommandRejected = "command_rejected", Warning;
+    /// An accepted remote command failed.
+    CommandFailed = "command_failed", Warning;
+    /// The MQTT outbox passed its limit: unsent events were dropped.
+    OutboxDropped = "outbox_dropped", Warning;
+}
+
+/// The text of a kind this build does not know (see [`EventKind::Unknown`]). Only reading
+/// makes one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UnknownKind(String);
+
+impl EventKind {
+    /// The kind of a stored or received event: a known kind, else [`EventKind::Unknown`]
+    /// keeping `text` (an event is never dropped for its kind).
+    pub fn from_stored(text: String) -> EventKind {
+        EventKind::known(&text).unwrap_or(EventKind::Unknown(UnknownKind(text)))
+    }
+
+    /// Whether this is a kind this build knows.
+    pub fn is_known(&self) -> bool {
+        !matches!(self, EventKind::Unknown(_))
+    }
+}
+
+/// A kind given by a user that is none of [`EventKind::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown event kind {text:?}; the kinds are: {}", known_list())]
+pub struct UnknownEventKind {
+    pub text: String,
+}
+
+fn known_list() -> String {
+    EventKind::ALL
+        .iter()
+        .map(EventKind::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Strict: only a known kind (user input). Stored and received kinds go through
+/// [`EventKind::from_stored`].
+impl FromStr for EventKind {
+    type Err = UnknownEventKind;
+    fn from_str(text: &str) -> Result<EventKind, UnknownEventKind> {
+        EventKind::known(text).ok_or_else(|| UnknownEventKind {
+            text: text.to_string(),
+        })
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for EventKind {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Lenient, like the store: an unknown kind is kept as [`EventKind::Unknown`].
+impl<'de> Deserialize<'de> for EventKind {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<EventKind, D::Error> {
+        String::deserialize(d).map(EventKind::from_stored)
+    }
+}
+
+/// Strict deserialization of an optional kind, for requests (`#[serde(deserialize_with)]`):
+/// an unknown kind is an error naming the known ones.
+pub fn deserialize_known<'de, D: Deserializer<'de>>(d: D) -> Result<Option<EventKind>, D::Error> {
+    Option::<String>::deserialize(d)?
+        .map(|text| text.parse().map_err(serde::de::Error::custom))
+        .transpose()
+}
+
+#[cfg(test)]
+mod tests;
