@@ -28,7 +28,6 @@ use std::time::{Duration, Instant};
 use crate::agent::watch::{TreeReading, Watch};
 use crate::event::NewEvent;
 use crate::gate::{Gate, GateInput, MemReading, SamplingMode};
-use crate::probe::HealthTracker;
 use crate::status::ServiceState;
 use crate::supervisor::policy::{RestartPolicy, RestartTracker};
 use crate::units::Bytes;
@@ -150,40 +149,6 @@ pub enum Refusal {
     StillStopping { name: String, pid: u32 },
 }
 
-#[derive(Debug)]
-struct Unit {
-    spec: UnitSpec,
-    state: ServiceState,
-    pid: Option<u32>,
-    restarts: u32,
-    reason: Option<String>,
-    /// An exit is expected (we asked it to stop).
-    stopping: bool,
-    /// Start again once the expected exit arrives (`restart`).
-    restart_after_stop: bool,
-    /// Tree memory, refreshed by the daemon for the views.
-    memory: Option<Bytes>,
-    /// The leak trend of `memory`, refreshed with it.
-    trend: Option<crate::status::TrendView>,
-    /// When the current process started (for uptime and the attempt reset).
-    started_at: Option<Instant>,
-    /// `backing_off`: when the next start is due (fired by [`Input::Tick`]).
-    restart_at: Option<Instant>,
-    /// The stop in flight was the supervisor's (failed health checks, a memory limit, a leak):
-    /// its exit is judged by the restart policy, with this cause and detail.
-    supervisor_stop: Option<SupervisorStop>,
-    tracker: RestartTracker<Draw>,
-    health: HealthTracker,
-}
-
-/// Why the supervisor stopped a unit: `cause` is the event kind that decided it
-/// (`health_failed`, `memory_limit_exceeded`, `leak_restart`...), `detail` the figures in words.
-#[derive(Debug, Clone, PartialEq)]
-struct SupervisorStop {
-    cause: String,
-    detail: String,
-}
-
 /// All units and the gate. One owner: the daemon's core loop.
 #[derive(Debug)]
 pub struct Engine {
@@ -201,26 +166,6 @@ pub struct Engine {
     watch: Watch,
 }
 
-fn new_unit(spec: UnitSpec, draw: Draw) -> Unit {
-    let failures = spec.health.as_ref().map_or(1, |h| h.failures);
-    Unit {
-        tracker: RestartTracker::new(spec.restart, draw),
-        health: HealthTracker::new(failures),
-        spec,
-        state: ServiceState::Stopped,
-        pid: None,
-        restarts: 0,
-        reason: None,
-        stopping: false,
-        restart_after_stop: false,
-        memory: None,
-        trend: None,
-        started_at: None,
-        restart_at: None,
-        supervisor_stop: None,
-    }
-}
-
 fn random_draw() -> f64 {
     rand::random::<f64>()
 }
@@ -230,7 +175,7 @@ impl Engine {
         let order = specs.iter().map(|s| s.name.clone()).collect();
         let units = specs
             .into_iter()
-            .map(|spec| (spec.name.clone(), new_unit(spec, random_draw)))
+            .map(|spec| (spec.name.clone(), Unit::new(spec, random_draw)))
             .collect();
         Engine {
             gate,
@@ -268,14 +213,14 @@ impl Engine {
     /// The model whose load is in flight, with its pid once spawned.
     pub fn loading(&self) -> Option<(&str, Option<u32>)> {
         let name = self.gate.in_flight()?;
-        Some((name, self.units.get(name).and_then(|u| u.pid)))
+        Some((name, self.units.get(name).and_then(Unit::pid)))
     }
 
     /// Running units' pids, for memory refresh and shutdown.
     pub fn pids(&self) -> Vec<(String, u32)> {
         self.units
             .values()
-            .filter_map(|u| u.pid.map(|p| (u.spec.name.clone(), p)))
+            .filter_map(|u| u.pid().map(|p| (u.spec.name.clone(), p)))
             .collect()
     }
 
@@ -286,7 +231,7 @@ impl Engine {
     }
 
     pub fn state(&self, name: &str) -> Option<ServiceState> {
-        self.units.get(name).map(|u| u.state)
+        self.units.get(name).map(Unit::state)
     }
 
     /// Everything that is not a command.
@@ -336,9 +281,9 @@ impl Engine {
             .ok_or_else(|| Refusal::UnknownName(name.to_string()))
     }
 
-    fn set(&mut self, name: &str, state: ServiceState, reason: Option<String>) {
+    fn set(&mut self, name: &str, phase: Phase, reason: Option<String>) {
         if let Some(u) = self.units.get_mut(name) {
-            u.state = state;
+            u.phase = phase;
             u.reason = reason;
         }
     }
@@ -356,7 +301,7 @@ impl Engine {
     }
 
     fn spawn_service(&mut self, name: &str) -> Vec<Action> {
-        self.set(name, ServiceState::Running, None);
+        self.set(name, Phase::Running, None);
         vec![Action::Spawn { name: name.into() }]
     }
 }
@@ -372,4 +317,7 @@ mod supervise;
 mod supervise_tests;
 #[cfg(test)]
 mod tests;
+mod unit;
 mod views;
+
+use unit::{Phase, Process, StopIntent, SupervisorStop, Unit};

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use super::{Action, Engine, Refusal, ServiceState};
+use super::{Action, Engine, Phase, Refusal, StopIntent};
 use crate::gate::GateInput;
 
 impl Engine {
@@ -35,20 +35,20 @@ impl Engine {
     pub fn load(&mut self, name: &str, now: Instant) -> Result<Vec<Action>, Refusal> {
         self.tick_clock(now);
         let unit = self.unit(name)?;
-        match unit.state {
-            ServiceState::Queued
-            | ServiceState::Loading
-            | ServiceState::Ready
-            | ServiceState::Running
-            | ServiceState::BackingOff => {
+        match unit.phase {
+            Phase::Queued
+            | Phase::Loading
+            | Phase::Ready
+            | Phase::Running
+            | Phase::BackingOff { .. } => {
                 return Err(Refusal::Already {
                     name: name.to_string(),
-                    state: unit.state.as_str(),
+                    state: unit.state().as_str(),
                 })
             }
-            _ => {}
+            Phase::Stopped | Phase::GaveUp | Phase::Failed => {}
         }
-        if let Some(pid) = unit.pid {
+        if let Some(pid) = unit.pid() {
             return Err(Refusal::StillStopping {
                 name: name.to_string(),
                 pid,
@@ -69,11 +69,7 @@ impl Engine {
             return self.spawn_service(name);
         };
         if verify {
-            self.set(
-                name,
-                ServiceState::Queued,
-                Some("verifying weights sha256".into()),
-            );
+            self.set(name, Phase::Queued, Some("verifying weights sha256".into()));
             return vec![Action::VerifyWeights {
                 name: name.to_string(),
             }];
@@ -85,32 +81,29 @@ impl Engine {
     pub fn unload(&mut self, name: &str, now: Instant) -> Result<Vec<Action>, Refusal> {
         self.tick_clock(now);
         let unit = self.unit(name)?;
-        let state = unit.state;
+        let phase = unit.phase;
         let mut out = Vec::new();
-        match state {
-            ServiceState::Queued | ServiceState::Loading => {
+        match phase {
+            Phase::Queued | Phase::Loading => {
                 let gated = self.gate_step(GateInput::Cancel { model: name.into() }, now);
                 out.extend(gated);
-                if state == ServiceState::Queued {
-                    self.set(
-                        name,
-                        ServiceState::Stopped,
-                        Some("unloaded while queued".into()),
-                    );
+                if phase == Phase::Queued {
+                    self.set(name, Phase::Stopped, Some("unloaded while queued".into()));
                 }
             }
-            ServiceState::Ready | ServiceState::Running => {
+            Phase::Ready | Phase::Running => {
                 if let Some(u) = self.units.get_mut(name) {
-                    u.stopping = true;
-                    u.supervisor_stop = None;
+                    u.ask_stop(StopIntent::Requested);
                     u.reason = Some("stopping on request".into());
                 }
                 self.stop(name, &mut out);
             }
-            ServiceState::BackingOff => out.extend(self.cancel_restart(name)),
-            _ => {
-                if let Some(u) = self.units.get_mut(name) {
-                    u.restart_after_stop = false;
+            Phase::BackingOff { .. } => out.extend(self.cancel_restart(name)),
+            Phase::Stopped | Phase::GaveUp | Phase::Failed => {
+                // A process still on its way out after a `restart`: not started again.
+                let process = self.units.get_mut(name).and_then(|u| u.process.as_mut());
+                if let Some(p) = process.filter(|p| p.stop == Some(StopIntent::ThenStart)) {
+                    p.stop = Some(StopIntent::Requested);
                 }
             }
         }
@@ -122,29 +115,28 @@ impl Engine {
     pub fn restart(&mut self, name: &str, now: Instant) -> Result<Vec<Action>, Refusal> {
         self.tick_clock(now);
         let unit = self.unit(name)?;
-        if unit.pid.is_some() {
+        if unit.pid().is_some() {
             if let Some(u) = self.units.get_mut(name) {
-                u.stopping = true;
-                u.supervisor_stop = None;
-                u.restart_after_stop = true;
+                u.ask_stop(StopIntent::ThenStart);
             }
             let mut out = Vec::new();
             self.stop(name, &mut out);
             return Ok(out);
         }
-        match unit.state {
-            ServiceState::Queued | ServiceState::Loading => Err(Refusal::Already {
+        match unit.phase {
+            Phase::Queued | Phase::Loading => Err(Refusal::Already {
                 name: name.to_string(),
-                state: unit.state.as_str(),
+                state: unit.state().as_str(),
             }),
-            ServiceState::BackingOff => {
+            Phase::BackingOff { .. } => {
                 if let Some(u) = self.units.get_mut(name) {
-                    u.restart_at = None;
                     u.restarts += 1;
                 }
                 Ok(self.start_unit(name, now))
             }
-            _ => self.load(name, now),
+            Phase::Stopped | Phase::Ready | Phase::Running | Phase::GaveUp | Phase::Failed => {
+                self.load(name, now)
+            }
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use super::{Action, Engine};
+use super::{Action, Engine, Phase, StopIntent};
 use crate::gate::{GateAction, GateInput, Presence};
 use crate::status::ServiceState;
 
@@ -12,14 +12,14 @@ impl Engine {
     pub(super) fn finish(
         &mut self,
         name: &str,
-        state: ServiceState,
+        phase: Phase,
         reason: Option<String>,
         out: &mut Vec<Action>,
     ) {
-        self.set(name, state, reason.clone());
+        self.set(name, phase, reason.clone());
         out.push(Action::LoadFinished {
             name: name.to_string(),
-            state,
+            state: phase.state(),
             reason,
         });
     }
@@ -43,24 +43,22 @@ impl Engine {
                 "aborted: available {} fell under the kill floor {}",
                 a.available, a.floor
             );
-            self.finish(&name, ServiceState::Failed, Some(reason), out);
+            self.finish(&name, Phase::Failed, Some(reason), out);
         }
         let event = decision.event();
         match decision {
             GateAction::Admit(_) => {
-                self.set(&name, ServiceState::Loading, None);
+                self.set(&name, Phase::Loading, None);
                 out.push(Action::Spawn { name: name.clone() });
             }
-            GateAction::Queued { reason, .. } => {
-                self.set(&name, ServiceState::Queued, Some(reason))
-            }
+            GateAction::Queued { reason, .. } => self.set(&name, Phase::Queued, Some(reason)),
             GateAction::Deny { .. } => {
                 let reason = event.message.clone();
-                self.finish(&name, ServiceState::Failed, Some(reason), out);
+                self.finish(&name, Phase::Failed, Some(reason), out);
             }
             GateAction::Withdrawn { .. } => {
                 let reason = Some("unloaded while queued".to_string());
-                self.finish(&name, ServiceState::Stopped, reason, out);
+                self.finish(&name, Phase::Stopped, reason, out);
             }
             GateAction::RaiseLearnedPeak { peak, .. } => {
                 self.learned.insert(name.clone(), peak);
@@ -74,7 +72,7 @@ impl Engine {
                     name: name.clone(),
                     footprint,
                 });
-                self.finish(&name, ServiceState::Ready, None, out);
+                self.finish(&name, Phase::Ready, None, out);
                 out.extend(self.watch_health(&name));
             }
             GateAction::LoadFailed { reason, .. } => {
@@ -84,22 +82,22 @@ impl Engine {
                 } else {
                     Some(reason.to_string())
                 };
-                let alive = self.units.get(&name).is_some_and(|u| u.pid.is_some());
+                let alive = self.units.get(&name).is_some_and(|u| u.pid().is_some());
                 if alive && !aborted {
                     if let Some(u) = self.units.get_mut(&name) {
-                        u.stopping = true;
+                        u.ask_stop(StopIntent::Requested);
                     }
                     self.stop(&name, out);
                 }
-                self.finish(&name, ServiceState::Failed, text, out);
+                self.finish(&name, Phase::Failed, text, out);
             }
             GateAction::Duplicate { presence, .. } => {
-                let state = match presence {
-                    Presence::Queued { .. } => ServiceState::Queued,
-                    Presence::Loading => ServiceState::Loading,
-                    Presence::Loaded => ServiceState::Ready,
+                let phase = match presence {
+                    Presence::Queued { .. } => Phase::Queued,
+                    Presence::Loading => Phase::Loading,
+                    Presence::Loaded => Phase::Ready,
                 };
-                self.set(&name, state, None);
+                self.set(&name, phase, None);
             }
             GateAction::Requested { .. }
             | GateAction::Abort(_)

@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use super::supervise::Ended;
-use super::{Action, Engine, ServiceState};
+use super::{Action, Engine, Phase, ServiceState, StopIntent};
 use crate::event::{EventKind, NewEvent};
 use crate::gate::GateInput;
 
@@ -26,7 +26,7 @@ impl Engine {
         match result {
             Ok(()) => self.request(name, declared, now),
             Err(reason) => {
-                self.set(name, ServiceState::Failed, Some(reason.clone()));
+                self.set(name, Phase::Failed, Some(reason.clone()));
                 vec![
                     Action::Event(
                         NewEvent::new(EventKind::LoadRefused, Some(name))
@@ -52,7 +52,7 @@ impl Engine {
         }
         self.set(
             name,
-            ServiceState::Failed,
+            Phase::Failed,
             Some(format!("could not start: {error}")),
         );
         out
@@ -71,15 +71,20 @@ impl Engine {
         };
         // Only the exit of the process we track means anything; a late exit of an earlier
         // incarnation must not fail the load of the current one.
-        if unit.pid != Some(pid) {
+        if unit.pid() != Some(pid) {
             return Vec::new();
         }
-        unit.pid = None;
+        let Some(process) = unit.process.take() else {
+            return Vec::new();
+        };
         unit.memory = None;
-        let expected = std::mem::take(&mut unit.stopping);
-        let restart = std::mem::take(&mut unit.restart_after_stop);
-        let supervisor_stop = unit.supervisor_stop.take();
-        let was = unit.state;
+        let expected = process.stop.is_some();
+        let restart = process.stop == Some(StopIntent::ThenStart);
+        let supervisor_stop = match process.stop {
+            Some(StopIntent::Supervisor(stop)) => Some(stop),
+            _ => None,
+        };
+        let was = unit.state();
         let mut out = Vec::new();
         let exit = describe_exit(code, signal);
         let event = match (&supervisor_stop, expected) {
@@ -103,12 +108,12 @@ impl Engine {
         out.extend(self.gate_step(GateInput::Exited { model: name.into() }, now));
         let state_now = self.state(name);
         if state_now == Some(was) && was != ServiceState::Failed {
-            let (state, reason) = if expected && supervisor_stop.is_none() {
-                (ServiceState::Stopped, None)
+            let (phase, reason) = if expected && supervisor_stop.is_none() {
+                (Phase::Stopped, None)
             } else {
-                (ServiceState::Failed, Some(exit.clone()))
+                (Phase::Failed, Some(exit.clone()))
             };
-            self.set(name, state, reason);
+            self.set(name, phase, reason);
         }
         if restart {
             if let Some(u) = self.units.get_mut(name) {
@@ -119,9 +124,11 @@ impl Engine {
             }
         } else if let Some(stop) = supervisor_stop {
             let why = format!("stopped by the supervisor ({}), {exit}", stop.cause);
-            out.extend(self.judge_exit(name, was, ended, (&stop.cause, &why), now));
+            let cause = (stop.cause.as_str(), why.as_str());
+            out.extend(self.judge_exit(name, was, process.started_at, ended, cause, now));
         } else if !expected {
-            out.extend(self.judge_exit(name, was, ended, ("exit", &exit), now));
+            let cause = ("exit", exit.as_str());
+            out.extend(self.judge_exit(name, was, process.started_at, ended, cause, now));
         }
         out
     }

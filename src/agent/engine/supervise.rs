@@ -12,7 +12,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Action, Engine, Refusal, ServiceState, SupervisorStop};
+use super::{Action, Engine, Phase, Process, Refusal, ServiceState, StopIntent, SupervisorStop};
 use crate::event::{EventKind, NewEvent};
 use crate::probe::Verdict;
 use crate::supervisor::policy::Decision;
@@ -49,8 +49,11 @@ impl Engine {
         let Some(u) = self.units.get_mut(name) else {
             return Vec::new();
         };
-        u.pid = Some(pid);
-        u.started_at = Some(now);
+        u.process = Some(Process {
+            pid,
+            started_at: now,
+            stop: None,
+        });
         u.health.reset();
         let kind = if u.spec.declared.is_some() {
             "model"
@@ -73,7 +76,7 @@ impl Engine {
     /// A service's ready probe passed: its liveness is watched from now on.
     pub(super) fn service_ready(&mut self, name: &str) -> Vec<Action> {
         let running = self.units.get(name).is_some_and(|u| {
-            u.spec.declared.is_none() && u.spec.awaits_ready && u.state == ServiceState::Running
+            u.spec.declared.is_none() && u.spec.awaits_ready && u.phase == Phase::Running
         });
         if running {
             self.watch_health(name)
@@ -85,7 +88,7 @@ impl Engine {
     /// Liveness probing of the current process, if the unit has a probe.
     pub(super) fn watch_health(&self, name: &str) -> Vec<Action> {
         match self.units.get(name) {
-            Some(u) if u.spec.health.is_some() && !u.stopping => match u.pid {
+            Some(u) if u.spec.health.is_some() && !u.stopping() => match u.pid() {
                 Some(pid) => vec![Action::WatchHealth {
                     name: name.to_string(),
                     pid,
@@ -112,23 +115,22 @@ impl Engine {
             .units
             .get_mut(name)
             .ok_or_else(|| Refusal::UnknownName(name.to_string()))?;
-        let live = matches!(u.state, ServiceState::Running | ServiceState::Ready);
-        if u.pid.is_none() || u.stopping || !live {
+        let live = matches!(u.phase, Phase::Running | Phase::Ready);
+        if u.pid().is_none() || u.stopping() || !live {
             return Err(Refusal::Already {
                 name: name.to_string(),
-                state: if u.stopping {
+                state: if u.stopping() {
                     "stopping"
                 } else {
-                    u.state.as_str()
+                    u.state().as_str()
                 },
             });
         }
-        u.stopping = true;
         u.reason = Some(format!("{cause}: {detail}"));
-        u.supervisor_stop = Some(SupervisorStop {
+        u.ask_stop(StopIntent::Supervisor(SupervisorStop {
             cause: cause.to_string(),
             detail,
-        });
+        }));
         let mut out = Vec::new();
         self.stop(name, &mut out);
         Ok(out)
@@ -146,8 +148,8 @@ impl Engine {
         let Some(u) = self.units.get_mut(name) else {
             return Vec::new();
         };
-        let live = matches!(u.state, ServiceState::Running | ServiceState::Ready);
-        if u.pid != Some(pid) || u.stopping || !live {
+        let live = matches!(u.phase, Phase::Running | Phase::Ready);
+        if u.pid() != Some(pid) || u.stopping() || !live {
             return Vec::new(); // an earlier process, or one already on its way out
         }
         let Some(spec) = u.spec.health.clone() else {
@@ -158,15 +160,15 @@ impl Engine {
         }
         let failures = u.health.failures();
         u.health.reset();
-        u.stopping = true;
-        u.supervisor_stop = Some(SupervisorStop {
+        let uptime = u
+            .process
+            .as_ref()
+            .map_or(0, |p| ms(now.saturating_duration_since(p.started_at)));
+        u.ask_stop(StopIntent::Supervisor(SupervisorStop {
             cause: "health_failed".into(),
             detail: detail.clone(),
-        });
+        }));
         u.reason = Some(format!("health failed: {detail}"));
-        let uptime = u
-            .started_at
-            .map_or(0, |t| ms(now.saturating_duration_since(t)));
         let event = NewEvent::new(EventKind::HealthFailed, Some(name))
             .message(format!(
                 "{} {} probe failures in a row ({detail}): restarting",
@@ -213,13 +215,15 @@ impl Engine {
         });
     }
 
-    /// The process of `name` ended unasked (or after failed health checks) at `now`, in state
-    /// `was`: restart it after a backoff, or give up. Returns nothing for a unit that is not
-    /// supervised in that state (an aborted load stays failed: the gate decided).
+    /// The process of `name`, started at `started`, ended unasked (or after failed health
+    /// checks) at `now`, in state `was`: restart it after a backoff, or give up. Returns nothing
+    /// for a unit that is not supervised in that state (an aborted load stays failed: the gate
+    /// decided).
     pub(super) fn judge_exit(
         &mut self,
         name: &str,
         was: ServiceState,
+        started: Instant,
         ended: Ended,
         (cause, why): (&str, &str),
         now: Instant,
@@ -231,13 +235,13 @@ impl Engine {
         let Some(u) = self.units.get_mut(name).filter(|_| supervised) else {
             return Vec::new();
         };
-        let started = u.started_at.take().unwrap_or(now);
         let uptime = ms(now.saturating_duration_since(started));
         let policy = *u.tracker.policy();
         let event = match u.tracker.on_exit(now, started) {
             Decision::Restart { after, attempt } => {
-                u.state = ServiceState::BackingOff;
-                u.restart_at = Some(now + after);
+                u.phase = Phase::BackingOff {
+                    restart_at: now + after,
+                };
                 u.reason = Some(format!("{why}; restart attempt {attempt} after {after:?}"));
                 NewEvent::new(EventKind::RestartScheduled, Some(name))
                     .message(format!(
@@ -254,8 +258,7 @@ impl Engine {
                 restarts_in_window,
                 window,
             } => {
-                u.state = ServiceState::GaveUp;
-                u.restart_at = None;
+                u.phase = Phase::GaveUp;
                 u.reason = Some(format!(
                     "gave up after {why}: {restarts_in_window} exits within {window:?}; \
                      `jetgate restart {name}` revives it"
@@ -281,14 +284,12 @@ impl Engine {
         let due: Vec<String> = self
             .units
             .values()
-            .filter(|u| u.state == ServiceState::BackingOff)
-            .filter(|u| u.restart_at.is_some_and(|at| at <= now))
+            .filter(|u| matches!(u.phase, Phase::BackingOff { restart_at } if restart_at <= now))
             .map(|u| u.spec.name.clone())
             .collect();
         let mut out = Vec::new();
         for name in due {
             if let Some(u) = self.units.get_mut(&name) {
-                u.restart_at = None;
                 u.restarts += 1;
                 u.reason = None;
             }
@@ -302,8 +303,7 @@ impl Engine {
         let Some(u) = self.units.get_mut(name) else {
             return Vec::new();
         };
-        u.restart_at = None;
-        u.state = ServiceState::Stopped;
+        u.phase = Phase::Stopped;
         u.reason = Some("unloaded while backing off".into());
         vec![Action::Event(
             NewEvent::new(EventKind::RestartCancelled, Some(name))
@@ -325,7 +325,7 @@ impl Engine {
             NewEvent::new(EventKind::Revived, Some(name))
                 .message("an operator asked again: the crash-loop count starts over")
                 .figure("restarts", u.restarts)
-                .figure("state", u.state.as_str()),
+                .figure("state", u.state().as_str()),
         )]
     }
 }

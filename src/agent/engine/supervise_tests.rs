@@ -510,3 +510,29 @@ fn the_watchers_judgement_of_a_tree_is_part_of_the_engines_step() {
     assert_eq!(exited.figures["cause"], "memory_limit_exceeded");
     assert!(event(&out, EventKind::RestartScheduled).is_some());
 }
+
+#[test]
+fn an_unload_during_a_restarts_stop_wins_the_process_is_not_started_again() {
+    let mut rig = Rig::new(vec![service("s", None)]);
+    rig.engine.load("s", rig.at(0)).unwrap();
+    rig.spawned(0, "s", 10);
+    let out = rig.engine.restart("s", rig.at(100)).unwrap();
+    assert!(out.iter().any(|a| matches!(a, Action::Stop { .. })));
+    rig.engine.unload("s", rig.at(200)).unwrap();
+    let out = rig.exited(300, "s", 10, 0);
+    assert_eq!(spawns(&out), 0, "the operator's latest word was unload");
+    assert!(event(&out, EventKind::Unloaded).is_some());
+    assert_eq!(rig.state("s"), "stopped");
+}
+
+#[test]
+fn a_restart_stops_the_process_and_starts_it_again_once_it_has_exited() {
+    let mut rig = Rig::new(vec![service("s", None)]);
+    rig.engine.load("s", rig.at(0)).unwrap();
+    rig.spawned(0, "s", 10);
+    rig.engine.restart("s", rig.at(100)).unwrap();
+    assert_eq!(rig.state("s"), "running", "still running until it exits");
+    let out = rig.exited(300, "s", 10, 0);
+    assert_eq!(spawns(&out), 1);
+    assert_eq!(rig.engine.view("s").unwrap().restarts, 1);
+}

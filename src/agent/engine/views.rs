@@ -2,7 +2,7 @@
 //! restarts, and for a unit backing off the time until its next attempt, as of the engine's
 //! latest input (at most one core tick old).
 
-use super::{Engine, ServiceState, Unit};
+use super::{Engine, Phase, Unit};
 use crate::status::ServiceView;
 use crate::units::Bytes;
 
@@ -16,9 +16,9 @@ impl Engine {
     }
 
     fn view_of(&self, u: &Unit) -> ServiceView {
-        let restart_in_ms = match (u.restart_at, self.clock) {
-            (Some(at), Some(now)) if u.state == ServiceState::BackingOff => {
-                Some(at.saturating_duration_since(now).as_millis() as u64)
+        let restart_in_ms = match (u.phase, self.clock) {
+            (Phase::BackingOff { restart_at }, Some(now)) => {
+                Some(restart_at.saturating_duration_since(now).as_millis() as u64)
             }
             _ => None,
         };
@@ -30,15 +30,15 @@ impl Engine {
                 "service"
             }
             .to_string(),
-            state: u.state.as_str().to_string(),
-            pid: u.pid,
+            state: u.state().as_str().to_string(),
+            pid: u.pid(),
             memory_bytes: u.memory.map(Bytes::get),
             trend: u.trend.clone(),
             restarts: u.restarts,
             restart_in_ms,
             // A queued model's reason changes as the gate re-evaluates: read it live.
-            reason: match u.state {
-                ServiceState::Queued => self
+            reason: match u.phase {
+                Phase::Queued => self
                     .gate
                     .queue_reason(&u.spec.name)
                     .map(str::to_string)
