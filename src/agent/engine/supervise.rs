@@ -160,7 +160,7 @@ impl Engine {
         u.health.reset();
         u.stopping = true;
         u.supervisor_stop = Some(SupervisorStop {
-            cause: "health_failed".into(),
+            cause: EventKind::HealthFailed.as_str().into(),
             detail: detail.clone(),
         });
         u.reason = Some(format!("health failed: {detail}"));
