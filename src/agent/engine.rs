@@ -365,6 +365,8 @@ mod commands;
 mod decisions;
 mod inputs;
 mod observed;
+#[cfg(test)]
+mod props;
 mod supervise;
 #[cfg(test)]
 mod supervise_tests;
