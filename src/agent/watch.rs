@@ -3,7 +3,7 @@
 //! The daemon reads every running unit's process tree once a second (off the core loop) and
 //! feeds each unit's [`Observation`] here with `now`; [`Watch::observe`] returns
 //! [`WatchAction`]s: events to store, restarts to ask of the engine, and reservations for the
-//! gate. No clock reads, no I/O (docs/architecture.md, "Rules the code keeps"). Sizes are [`Bytes`]; slopes bytes per hour.
+//! gate. No clock reads, no I/O (docs/architecture.md, "Conventions"). Sizes are [`Bytes`]; slopes bytes per hour.
 //!
 //! Decisions, each an event with its figures:
 //!

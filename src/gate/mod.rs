@@ -1,6 +1,6 @@
 //! The load gate: admits model loads one at a time, only when measured memory covers them.
 //!
-//! Pure decision code (docs/architecture.md, "Rules the code keeps"): [`Gate::step`] takes one [`GateInput`] and `now`, and
+//! Pure decision code (docs/architecture.md, "Conventions"): [`Gate::step`] takes one [`GateInput`] and `now`, and
 //! returns [`GateAction`]s. No clock reads, no I/O, no tokio. The agent's I/O layer executes
 //! the actions (spawn, kill, stop, store events) and feeds their outcomes back as inputs.
 //!

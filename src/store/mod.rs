@@ -2,7 +2,7 @@
 //! the weights hash cache, the MQTT outbox cursor and the MQTT session counter.
 //!
 //! One [`Store`] owns one connection; the agent has one owner of it (docs/architecture.md,
-//! "Rules the code keeps"). Every write
+//! "Conventions"). Every write
 //! commits before it returns, so an event shown to a user or acknowledged to a requester is
 //! already on disk. All sizes are bytes, all instants ms since the Unix epoch (`*_ms`).
 //!

@@ -1,6 +1,6 @@
 //! Leak trends: a robust slope of a service's tree memory over a sliding window, and a verdict.
 //!
-//! Pure code (docs/architecture.md, "Rules the code keeps"): no clock reads and no I/O. Each sample carries its own time as a
+//! Pure code (docs/architecture.md, "Conventions"): no clock reads and no I/O. Each sample carries its own time as a
 //! [`Duration`] offset from an arbitrary origin (the caller's monotonic clock); memory is
 //! [`Bytes`]; slopes are bytes per second in [`Fit`] and bytes per hour in [`Assessment`].
 //!

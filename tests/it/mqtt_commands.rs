@@ -98,13 +98,15 @@ fn hostile_commands_are_rejected_with_reasons_and_change_nothing() {
         retained.into_bytes(),
         true,
     );
+    // Subscribed before the agent starts: a clean session sees only what comes after it
+    // subscribes, and the link may be up (and `mqtt_connected` published) within milliseconds.
+    let events = "jetgate/dev-hostile/events";
+    let ev_sub = Sub::connect(broker.port, "sub-hostile-ev", true, &[events]);
     let models = sim_model("llm", "64MiB", &["--alloc", "1MiB"]);
     let agent = Agent::start(&format!(
         "{}\n{models}",
         mqtt_section("dev-hostile", &broker.url(), "")
     ));
-    let events = "jetgate/dev-hostile/events";
-    let ev_sub = Sub::connect(broker.port, "sub-hostile-ev", true, &[events]);
     ev_sub.wait(events, "the link up", Duration::from_secs(30), |e| {
         e.iter()
             .find(|e| e["kind"] == EventKind::MqttConnected.as_str())

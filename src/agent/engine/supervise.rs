@@ -165,7 +165,7 @@ impl Engine {
             .as_ref()
             .map_or(0, |p| ms(now.saturating_duration_since(p.started_at)));
         u.ask_stop(StopIntent::Supervisor(SupervisorStop {
-            cause: "health_failed".into(),
+            cause: EventKind::HealthFailed.as_str().into(),
             detail: detail.clone(),
         }));
         u.reason = Some(format!("health failed: {detail}"));

@@ -238,9 +238,9 @@ fn k_failed_probes_in_a_row_restart_the_service_and_old_results_are_ignored() {
         },
     );
     let exited = event(&out, EventKind::ServiceExited).expect("the stop is not an unload");
-    assert_eq!(exited.figures["cause"], "health_failed");
+    assert_eq!(exited.figures["cause"], EventKind::HealthFailed.as_str());
     let e = event(&out, EventKind::RestartScheduled).unwrap();
-    assert_eq!(e.figures["cause"], "health_failed");
+    assert_eq!(e.figures["cause"], EventKind::HealthFailed.as_str());
     assert_eq!(e.figures["signal"], 15);
     rig.input(6300, Input::Tick);
     rig.spawned(6300, "svc", 11);
@@ -507,7 +507,10 @@ fn the_watchers_judgement_of_a_tree_is_part_of_the_engines_step() {
     // Its exit is judged by the restart policy with the watcher's cause.
     let out = rig.exited(4000, "fat", 10, 0);
     let exited = event(&out, EventKind::ServiceExited).expect("the stop is reported");
-    assert_eq!(exited.figures["cause"], "memory_limit_exceeded");
+    assert_eq!(
+        exited.figures["cause"],
+        EventKind::MemoryLimitExceeded.as_str()
+    );
     assert!(event(&out, EventKind::RestartScheduled).is_some());
 }
 
