@@ -141,3 +141,6 @@ pub fn memory_json(
 pub fn board_json(board: &crate::board::Detected) -> serde_json::Value {
     serde_json::to_value(crate::board::BoardReport::from(board)).unwrap_or(serde_json::Value::Null)
 }
+
+#[cfg(test)]
+mod tests;
