@@ -156,6 +156,8 @@ struct Unit {
     restart_after_stop: bool,
     /// Tree memory, refreshed by the daemon for the views.
     memory: Option<Bytes>,
+    /// GPU memory (nvmap) the tree holds, refreshed with `memory`; `None` where unknown.
+    gpu: Option<Bytes>,
     /// The leak trend of `memory`, refreshed with it.
     trend: Option<crate::status::TrendView>,
     /// When the current process started (for uptime and the attempt reset).
@@ -205,6 +207,7 @@ fn new_unit(spec: UnitSpec, draw: Draw) -> Unit {
         stopping: false,
         restart_after_stop: false,
         memory: None,
+        gpu: None,
         trend: None,
         started_at: None,
         restart_at: None,
@@ -263,9 +266,11 @@ impl Engine {
             .collect()
     }
 
-    pub fn set_memory(&mut self, name: &str, memory: Option<Bytes>) {
+    /// The tree memory and GPU memory the views show for `name`.
+    pub fn set_memory(&mut self, name: &str, memory: Option<Bytes>, gpu: Option<Bytes>) {
         if let Some(u) = self.units.get_mut(name) {
             u.memory = memory;
+            u.gpu = gpu;
         }
     }
 

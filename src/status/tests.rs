@@ -1,11 +1,12 @@
 //! Golden tests: one per published JSON document. Each serializes a deterministic instance
 //! (fixed figures, fixed time) and compares it with `tests/golden/NAME.json`; run with
 //! `JETGATE_BLESS=1` to rewrite the files after a deliberate change of a contract.
+#![allow(clippy::disallowed_methods)] // reads the golden files; an `Instant` anchors the ages
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::*;
 use crate::allocator::AllocatorStats;
@@ -87,10 +88,11 @@ fn services() -> Vec<ServiceView> {
     vec![
         ServiceView {
             name: "llm".into(),
-            kind: "model".into(),
-            state: "loading".into(),
+            kind: ServiceKind::Model,
+            state: ServiceState::Loading,
             pid: Some(4100),
             memory_bytes: Some(1 << 30),
+            gpu_bytes: Some(800 << 20),
             trend: None,
             restarts: 0,
             restart_in_ms: None,
@@ -98,10 +100,11 @@ fn services() -> Vec<ServiceView> {
         },
         ServiceView {
             name: "asr".into(),
-            kind: "model".into(),
-            state: "queued".into(),
+            kind: ServiceKind::Model,
+            state: ServiceState::Queued,
             pid: None,
             memory_bytes: None,
+            gpu_bytes: None,
             trend: None,
             restarts: 0,
             restart_in_ms: None,
@@ -109,12 +112,13 @@ fn services() -> Vec<ServiceView> {
         },
         ServiceView {
             name: "api".into(),
-            kind: "service".into(),
-            state: "running".into(),
+            kind: ServiceKind::Service,
+            state: ServiceState::Running,
             pid: Some(4242),
             memory_bytes: Some(734_003_200),
+            gpu_bytes: Some(0),
             trend: Some(TrendView {
-                verdict: "leaking".into(),
+                verdict: TrendVerdict::Leaking,
                 slope_bytes_per_hour: 75_497_472_000,
                 quality: 0.98,
                 samples: 8,
@@ -122,7 +126,7 @@ fn services() -> Vec<ServiceView> {
                 configured_window_s: 8.0,
                 projected_s: Some(12.5),
                 limit_bytes: Some(1 << 30),
-                limit_from: Some("limit".into()),
+                limit_from: Some(LimitFrom::Limit),
                 reserved_bytes: 171_966_464,
             }),
             restarts: 1,
@@ -131,12 +135,13 @@ fn services() -> Vec<ServiceView> {
         },
         ServiceView {
             name: "cam".into(),
-            kind: "service".into(),
-            state: "backing_off".into(),
+            kind: ServiceKind::Service,
+            state: ServiceState::BackingOff,
             pid: None,
             memory_bytes: None,
+            gpu_bytes: None,
             trend: Some(TrendView {
-                verdict: "warming_up".into(),
+                verdict: TrendVerdict::WarmingUp,
                 slope_bytes_per_hour: 0,
                 quality: 0.0,
                 samples: 1,
@@ -165,7 +170,7 @@ fn allocator() -> AllocatorStats {
     }
 }
 
-fn tegrastats(running: bool) -> Value {
+fn tegrastats(running: bool) -> TegrastatsSection {
     let t0 = Instant::now();
     let mut view = crate::agent::tegrastats::TegrastatsView::new("/usr/bin/tegrastats".into());
     if running {
@@ -174,32 +179,42 @@ fn tegrastats(running: bool) -> Value {
     } else {
         view.unavailable("/usr/bin/tegrastats not found".into());
     }
-    view.to_json(t0 + Duration::from_millis(420))
+    view.section(t0 + Duration::from_millis(420))
 }
 
 /// The agent's status document, as `Agent::status_document` builds it.
-fn agent_document() -> Value {
+fn agent_document() -> StatusDocument {
     let board = crate::board::detect(&Root::new(FIXTURE)).expect("the fixture's board");
-    json!({
-        "device": {"id": "orin-07", "board": board_json(&board)},
-        "memory": memory_json(&sample(), Some(Duration::from_millis(250))),
-        "gate": gate(),
-        "services": services(),
-        "tegrastats": tegrastats(true),
-        "agent": {
-            "pid": 812,
-            "version": "0.1.0",
-            "uptime_ms": 10_920_000u64,
-            "socket": "/run/jetgate/control.sock",
-            "zombies_reaped": 2,
-            "allocator": allocator(),
+    StatusDocument {
+        device: DeviceView {
+            id: Some("orin-07".into()),
+            board: (&board).into(),
         },
-    })
+        memory: Some(MemoryView::from_sample(
+            &sample(),
+            Some(Duration::from_millis(250)),
+        )),
+        gate: Some(gate()),
+        services: Some(services()),
+        tegrastats: Some(tegrastats(true)),
+        agent: Some(AgentView {
+            pid: 812,
+            version: "0.1.0".into(),
+            uptime_ms: 10_920_000,
+            socket: "/run/jetgate/control.sock".into(),
+            zombies_reaped: 2,
+            allocator: Some(allocator()),
+        }),
+        ..StatusDocument::default()
+    }
 }
 
 #[test]
 fn the_agent_status_document_keeps_its_published_shape() {
-    golden("status_agent", &agent_document());
+    let doc = agent_document();
+    golden("status_agent", &doc.to_value());
+    let read: StatusDocument = serde_json::from_value(doc.to_value()).expect("reads back");
+    assert_eq!(read, doc, "a reader gets every figure back");
 }
 
 #[test]
@@ -210,12 +225,17 @@ fn the_local_status_document_keeps_its_published_shape() {
         root: Root::new(FIXTURE),
     };
     let doc = crate::cli::status::local_document(&globals, 3).expect("the fixture reads");
-    golden("status_local", &doc);
+    golden("status_local", &doc.to_value());
+    let read: StatusDocument = serde_json::from_value(doc.to_value()).expect("reads back");
+    assert_eq!(read, doc, "a reader gets every figure back");
 }
 
 #[test]
 fn the_tegrastats_section_without_tegrastats_keeps_its_shape() {
-    golden("status_tegrastats_unavailable", &tegrastats(false));
+    golden(
+        "status_tegrastats_unavailable",
+        &serde_json::to_value(tegrastats(false)).expect("serializable"),
+    );
 }
 
 fn reply(response: Response) -> Value {
@@ -224,24 +244,25 @@ fn reply(response: Response) -> Value {
 
 #[test]
 fn the_services_and_trend_replies_keep_their_published_shape() {
-    golden("reply_services", &reply(Response::ok(json!(services()))));
-    golden("reply_trend", &reply(Response::ok(json!([services()[2]]))));
+    let services: ServicesReply = services();
+    golden("reply_services", &reply(Response::ok(&services)));
+    golden("reply_trend", &reply(Response::ok([&services[2]])));
 }
 
 #[test]
 fn the_load_replies_keep_their_published_shape() {
-    golden("reply_load", &reply(Response::ok(json!(services()[0]))));
+    golden("reply_load", &reply(Response::ok(&services()[0])));
     golden(
         "reply_load_wait",
-        &reply(Response::ok(json!({
-            "name": "llm",
-            "state": ServiceState::Ready.as_str(),
-            "reason": Option::<String>::None,
-        }))),
+        &reply(Response::ok(LoadOutcome {
+            name: "llm".into(),
+            state: ServiceState::Ready,
+            reason: None,
+        })),
     );
 }
 
-fn events() -> Vec<crate::event::Event> {
+fn events() -> EventsReply {
     vec![
         NewEvent::info("load_admitted", Some("llm"))
             .figure("need_bytes", 1u64 << 30)
@@ -258,8 +279,8 @@ fn events() -> Vec<crate::event::Event> {
 
 #[test]
 fn the_events_and_note_replies_keep_their_published_shape() {
-    golden("reply_events", &reply(Response::ok(json!(events()))));
-    golden("reply_note", &reply(Response::ok(json!(events()[1]))));
+    golden("reply_events", &reply(Response::ok(events())));
+    golden("reply_note", &reply(Response::ok(&events()[1])));
 }
 
 #[test]
@@ -277,7 +298,7 @@ fn the_mqtt_payloads_keep_their_published_shape() {
         )),
     );
     let doc = agent_document();
-    golden("mqtt_state", &parse(doc.to_string().into_bytes()));
+    golden("mqtt_state", &parse(presence::state_payload(&doc)));
     golden(
         "mqtt_telemetry",
         &parse(

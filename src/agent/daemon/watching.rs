@@ -52,7 +52,11 @@ impl Agent {
             .map(|(s, _)| s.available.saturating_sub(reserve));
         let live: BTreeSet<(String, u32)> = self.engine.pids().into_iter().collect();
         for (name, reading) in figures {
-            self.engine.set_memory(&name, reading.map(|r| r.tree_pss));
+            self.engine.set_memory(
+                &name,
+                reading.as_ref().map(|r| r.tree_pss),
+                reading.as_ref().and_then(|r| r.gpu),
+            );
             // A reading of a process that has since been replaced judges nothing.
             let Some(r) = reading.filter(|r| live.contains(&(name.clone(), r.pid))) else {
                 continue;
