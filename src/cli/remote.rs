@@ -11,6 +11,7 @@ use crate::cli::table::Table;
 use crate::cli::Globals;
 use crate::control::client::{self, ClientError};
 use crate::control::{Cmd, ErrorCode};
+use crate::event::Event;
 use crate::exit::{self, CliError, CliResult};
 use crate::status::{LoadOutcome, ServiceState, ServiceView, ServicesReply};
 use crate::units::Bytes;
@@ -215,8 +216,8 @@ pub fn note(args: NoteArgs, globals: &Globals) -> CliResult {
     if args.json {
         print_json(&data);
     } else {
-        let seq = data.get("seq").and_then(Value::as_u64).unwrap_or(0);
-        println!("noted as event {seq}");
+        let event: Event = read_reply(data)?;
+        println!("noted as event {}", event.seq);
     }
     Ok(exit::SUCCESS)
 }

@@ -307,3 +307,38 @@ fn the_mqtt_payloads_keep_their_published_shape() {
         ),
     );
 }
+
+#[test]
+fn the_fleet_rows_keep_their_published_shape() {
+    use crate::cli::fleet::{row, Device, LastEvent};
+    let online = Device {
+        status: serde_json::from_slice(&crate::mqtt::presence::status_payload(
+            true,
+            7,
+            1234,
+            "0.1.0",
+            "2026-11-24T03:06:39.120Z",
+        ))
+        .ok(),
+        state: Some(agent_document()),
+        last_event: Some(LastEvent {
+            seq: 43,
+            ts: Some("2026-11-24T03:07:00.001Z".into()),
+            kind: "gave_up".into(),
+            subject: Some("cam".into()),
+        }),
+    };
+    let gone = Device {
+        status: Some(Presence {
+            online: false,
+            session: Some(3),
+            ..Presence::default()
+        }),
+        ..Device::default()
+    };
+    let rows = [row("orin-07", &online), row("orin-09", &gone)];
+    golden(
+        "fleet_json",
+        &serde_json::to_value(rows).expect("serializable"),
+    );
+}
