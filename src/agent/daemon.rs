@@ -1,12 +1,12 @@
-//! The composition root: builds every part of the agent from the configuration, wires the
-//! channels, and runs the core loop, the one owner of the engine.
+//! The composition root: builds every part of the agent from the configuration, and runs the
+//! core loop, the one owner of the engine and the executor.
 //!
 //! ```text
-//! sampling task ──Sampled──┐
-//! runner ──ChildExit, ChildOutput──┤
-//! probes, hashing ──Feedback──┤   core loop: engine.input/command(now) ─► executor.execute
-//! control socket ──ControlRequest──┤                                   (spawn, kill, store, reply)
-//! SIGTERM / SIGINT ──────────┘
+//! sampling task ── Sampled ───────────┐
+//! runner ── ChildExit, ChildOutput ───┤
+//! probes, hashes, trees ── Feedback ──┤  Inbox::next ─► Agent::handle ─► Engine::input(now)
+//! control socket, MQTT ── Control ────┤                                  ─► Executor::execute
+//! retention ── Event, tick, signals ──┘                                     (spawn, kill, store, reply)
 //! ```
 //!
 //! Shutdown is designed: the first SIGTERM or SIGINT records `agent_stopping`, stops every
@@ -20,19 +20,18 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, watch};
-use tokio_util::sync::CancellationToken;
 
 use crate::agent::engine::{Action, Engine, Input};
 use crate::agent::executor::{Executor, Feedback, ReadingContext};
 use crate::agent::launch;
 use crate::agent::notify::{self, Systemd};
 use crate::agent::sampling::{self, Sampled, SamplingPlan};
+use crate::agent::watch::Watch;
 use crate::agent::{orphans, retention};
 use crate::board::{self, Detected};
 use crate::config::Config;
-use crate::control::server::{self, ControlRequest};
+use crate::control::server;
 
 use crate::event::NewEvent;
 use crate::gate::{Gate, SamplingMode};
@@ -41,6 +40,7 @@ use crate::sources::proctree::TreeSampler;
 use crate::sources::{MemorySample, Root, Sampler};
 
 use crate::store::Store;
+use crate::tasks::Tasks;
 
 /// The core loop's tick: timeouts are checked and views refreshed at this rate.
 pub const TICK: Duration = Duration::from_millis(100);
@@ -50,20 +50,12 @@ pub const MEMORY_REFRESH: Duration = Duration::from_secs(1);
 pub const DRAIN_DEADLINE: Duration = Duration::from_secs(30);
 /// How long shutdown lets the MQTT link flush and say `online: false`.
 pub const LINK_STOP: Duration = Duration::from_secs(4);
+/// How long shutdown waits, after the children and the link, for every other task to end.
+pub const TASKS_DEADLINE: Duration = Duration::from_secs(5);
 /// The longest operator note accepted.
 pub const MAX_NOTE_CHARS: usize = 4096;
 /// The most events one `events` request returns.
 pub const MAX_EVENTS_PER_REQUEST: u32 = 10_000;
-/// Output lines of children waiting for the core loop (for log-regex ready probes); when it
-/// is full a line is dropped from the channel and counted, never queued elsewhere.
-pub const OUTPUT_CHANNEL: usize = 1024;
-/// Child exits waiting for the core loop (one per spawn, far fewer in flight).
-pub const EXIT_CHANNEL: usize = 64;
-/// Control requests waiting for the core loop; connections beyond it wait their turn (and
-/// connections themselves are bounded by `control::server::MAX_CONNECTIONS`).
-pub const CONTROL_CHANNEL: usize = 64;
-/// Memory samples waiting for the core loop; the sampler waits when it is full.
-pub const SAMPLE_CHANNEL: usize = 16;
 
 /// What the command line adds to the configuration.
 #[derive(Debug, Clone)]
@@ -74,10 +66,13 @@ pub struct Options {
 }
 
 mod control;
+mod inbox;
 mod link;
 mod scopes;
 mod watching;
 
+use inbox::{Inbound, Inbox};
+pub use inbox::{CONTROL_CHANNEL, EXIT_CHANNEL, OUTPUT_CHANNEL, SAMPLE_CHANNEL};
 use scopes::{scope_text, scopes};
 
 struct Agent {
@@ -97,12 +92,12 @@ struct Agent {
     last_refresh: Option<Instant>,
     /// The last reading applied (available, when), for abort timing.
     previous_reading: Option<(crate::units::Bytes, Instant)>,
-    /// Limits, fd/thread counts and leak trends of each unit's tree.
-    watch: crate::agent::watch::Watch,
     /// READY, watchdog progress and STOPPING for systemd (a no-op outside it).
     systemd: Systemd,
     /// The latest tegrastats figures, for the status document.
     tegrastats: watch::Receiver<crate::agent::tegrastats::TegrastatsView>,
+    /// Every spawned task; shutdown ends them all.
+    tasks: Tasks,
 }
 
 /// Runs the agent until SIGTERM or SIGINT.
@@ -130,50 +125,57 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         .unwrap_or(0);
 
     let (sampler_scope, runner_scope) = scopes(&root, &config.memory.scope)?;
-    let (output_tx, mut output_rx) = mpsc::channel(OUTPUT_CHANNEL);
-    let (exit_tx, mut exit_rx) = mpsc::channel(EXIT_CHANNEL);
+    let tasks = Tasks::new();
+    let (mut inbox, senders) = Inbox::new(TICK)?;
     let records = orphans::records_dir(&config.store.path);
-    let runner = Runner::new(root.clone(), runner_scope.clone(), output_tx, exit_tx)
-        .with_records(records.clone());
+    let runner = Runner::new(
+        root.clone(),
+        runner_scope.clone(),
+        senders.output.clone(),
+        senders.exits.clone(),
+    )
+    .with_records(records.clone())
+    .with_tasks(tasks.clone());
     if let Err(e) = runner::become_subreaper() {
         tracing::warn!("cannot become a child subreaper (orphans go to init): {e}");
     }
-    // Unbounded but not input-driven: each producer has at most one message in flight (the
-    // memory refresh hands its reader back through it; one ready probe and one hash per load).
-    let (feedback_tx, mut feedback_rx) = mpsc::unbounded_channel();
     let launches: HashMap<_, _> = plan.launches.into_iter().collect();
-    let executor = Executor::new(runner, launches, store, feedback_tx.clone());
-    let engine = Engine::new(Gate::new(plan.gate.clone()), plan.units, learned);
+    let executor = Executor::new(
+        runner,
+        launches,
+        store,
+        senders.feedback.clone(),
+        tasks.clone(),
+    );
+    let engine = Engine::new(Gate::new(plan.gate.clone()), plan.units, learned)
+        .with_watch(Watch::from_config(&config));
 
     let socket = options
         .socket
         .clone()
         .unwrap_or(config.control.socket.clone());
     let listener = server::bind(&socket, config.control.group.as_deref()).await?;
-    let cancel = CancellationToken::new();
-    let (control_tx, mut control_rx) = mpsc::channel::<ControlRequest>(CONTROL_CHANNEL);
-    let mut link = link::Feed::spawn(&config, &control_tx)?;
-    tokio::spawn(server::serve(listener, control_tx, cancel.clone()));
-    let tegrastats =
-        crate::agent::tegrastats::spawn(config.device.tegrastats.clone(), cancel.clone());
+    let mut link = link::Feed::spawn(&config, &senders.control, &tasks)?;
+    tasks.spawn(server::serve(
+        listener,
+        senders.control.clone(),
+        tasks.clone(),
+    ));
+    let tegrastats = crate::agent::tegrastats::spawn(config.device.tegrastats.clone(), &tasks);
 
     let idle_interval = config.memory.sample_interval.0;
     let (plan_tx, plan_rx) = watch::channel(SamplingPlan {
         interval: idle_interval,
         tree_root: None,
     });
-    let (sample_tx, mut sample_rx) = mpsc::channel(SAMPLE_CHANNEL);
     let sampler = Sampler::new(root.clone(), sampler_scope);
-    tokio::spawn(sampling::run(
+    tasks.spawn(sampling::run(
         sampler,
         root.clone(),
         plan_rx,
-        sample_tx,
-        cancel.clone(),
+        senders.samples.clone(),
+        tasks.clone(),
     ));
-
-    let mut sigterm = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
-    let mut sigint = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
 
     let device_id = config.device.id.clone().unwrap_or_else(hostname);
     let mut agent = Agent {
@@ -188,28 +190,27 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         idle_interval,
         load_interval: config.memory.load_sample_interval.0,
         trees: Some(TreeSampler::new(root.clone())),
-        feedback: feedback_tx.clone(),
+        feedback: senders.feedback.clone(),
         last_refresh: None,
         previous_reading: None,
-        watch: crate::agent::watch::Watch::from_config(&config),
         systemd: Systemd::from_env(Instant::now()),
         tegrastats,
+        tasks: tasks.clone(),
     };
     if let Some(pet) = agent.systemd.watchdog() {
         let limits = notify::Limits::for_periods(TICK, idle_interval, pet);
-        agent.systemd.spawn_watchdog(limits, cancel.clone());
+        agent.systemd.spawn_watchdog(limits, &tasks);
     }
-    let (pruned_tx, mut pruned_rx) = mpsc::unbounded_channel();
     let policy = retention::Policy {
         max_events: config.store.max_events,
         max_age: config.store.max_age.0,
     };
     let store_path = config.store.path.clone();
-    tokio::spawn(retention::run(
+    tasks.spawn(retention::run(
         store_path,
         policy,
-        pruned_tx,
-        cancel.clone(),
+        senders.events.clone(),
+        tasks.clone(),
     ));
     agent.executor.record(
         NewEvent::info("agent_started", None)
@@ -247,27 +248,11 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
     let start = agent.engine.start(Instant::now());
     agent.drive(start);
 
-    let mut tick = tokio::time::interval(TICK);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    drop(senders); // each task holds its own; the inbox's channels close with the last of them
     let signal_name = loop {
-        tokio::select! {
-            biased;
-            Some(msg) = sample_rx.recv() => agent.sampled(msg),
-            Some(exit) = exit_rx.recv() => {
-                let input = agent.executor.child_exited(&exit);
-                agent.input(input);
-            }
-            Some(fb) = feedback_rx.recv() => agent.feedback(fb),
-            Some(line) = output_rx.recv() => {
-                if let Some(input) = agent.executor.child_output(&line) {
-                    agent.input(input);
-                }
-            }
-            Some(req) = control_rx.recv() => agent.control(req),
-            Some(event) = pruned_rx.recv() => { agent.executor.record(event); }
-            _ = tick.tick() => agent.tick(),
-            _ = sigterm.recv() => break "SIGTERM",
-            _ = sigint.recv() => break "SIGINT",
+        match inbox.next().await {
+            Inbound::Stop(signal_name) => break signal_name,
+            inbound => agent.handle(inbound),
         }
         agent.update_sampling();
         agent.systemd.loop_advanced(Instant::now());
@@ -293,14 +278,18 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
     let grace = |name: &str| graces.get(name).copied().unwrap_or(Duration::from_secs(10));
     tokio::select! {
         _ = agent.executor.stop_all(grace, DRAIN_DEADLINE) => {}
-        _ = sigterm.recv() => tracing::warn!("second signal: exiting without waiting for children"),
-        _ = sigint.recv() => tracing::warn!("second signal: exiting without waiting for children"),
+        _ = inbox.second_signal() => {
+            tracing::warn!("second signal: exiting without waiting for children")
+        }
     }
     agent.feed_link(link.as_mut());
     if let Some(feed) = link {
         feed.handle.stop(LINK_STOP).await;
     }
-    cancel.cancel();
+    let still_running = tasks.shutdown(TASKS_DEADLINE).await;
+    if still_running > 0 {
+        tracing::warn!("{still_running} tasks still running {TASKS_DEADLINE:?} after shutdown");
+    }
     let _ = std::fs::remove_file(&socket);
     Ok(())
 }
@@ -313,6 +302,29 @@ fn hostname() -> String {
 }
 
 impl Agent {
+    /// Handles one message of the inbox (a stop is the caller's).
+    fn handle(&mut self, inbound: Inbound) {
+        match inbound {
+            Inbound::Sampled(msg) => self.sampled(msg),
+            Inbound::Exited(exit) => {
+                let input = self.executor.child_exited(&exit);
+                self.input(input);
+            }
+            Inbound::Feedback(fb) => self.feedback(fb),
+            Inbound::Output(line) => {
+                if let Some(input) = self.executor.child_output(&line) {
+                    self.input(input);
+                }
+            }
+            Inbound::Control(req) => self.control(req),
+            Inbound::Event(event) => {
+                self.executor.record(event);
+            }
+            Inbound::Tick => self.tick(),
+            Inbound::Stop(_) => {}
+        }
+    }
+
     /// Executes actions and every input that follows from them at once, until quiet.
     fn drive(&mut self, actions: Vec<Action>) {
         let mut pending = actions;
@@ -358,10 +370,7 @@ impl Agent {
     fn feedback(&mut self, fb: Feedback) {
         match fb {
             Feedback::Engine(input) => self.input(input),
-            Feedback::Memory { figures, reader } => {
-                self.trees = Some(*reader);
-                self.memory_refreshed(figures);
-            }
+            Feedback::TreesRead { reader } => self.trees = Some(*reader),
             Feedback::Hashed {
                 name,
                 path,
@@ -389,18 +398,21 @@ impl Agent {
     }
 
     /// Reads every running unit's tree memory on a blocking thread (PSS walks page tables:
-    /// the core loop must never wait on it) and feeds the figures back for the views and the
-    /// watcher (limits, fds, threads, leak trends).
+    /// the core loop must never wait on it) and feeds each tree back as its own
+    /// [`Input::Tree`], for the views and the watcher (limits, fds, threads, leak trends): the
+    /// inbox takes a memory sample before the next tree, so a sample waits behind at most one
+    /// unit's leak-trend refit, never a whole refresh's.
     fn refresh_memory(&mut self) {
         let Some(mut reader) = self.trees.take() else {
             return; // the previous refresh is still reading
         };
         let pids = self.engine.pids();
         let feedback = self.feedback.clone();
-        tokio::task::spawn_blocking(move || {
-            let figures = watching::read_trees(&mut reader, pids);
-            let _ = feedback.send(Feedback::Memory {
-                figures,
+        self.tasks.spawn_blocking(move || {
+            for (name, reading) in watching::read_trees(&mut reader, pids) {
+                let _ = feedback.send(Feedback::Engine(Input::Tree { name, reading }));
+            }
+            let _ = feedback.send(Feedback::TreesRead {
                 reader: Box::new(reader),
             });
         });

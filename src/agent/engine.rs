@@ -25,6 +25,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use crate::agent::watch::{TreeReading, Watch};
 use crate::event::NewEvent;
 use crate::gate::{Gate, GateInput, MemReading, SamplingMode};
 use crate::probe::HealthTracker;
@@ -129,6 +130,12 @@ pub enum Input {
         code: Option<i32>,
         signal: Option<i32>,
     },
+    /// One unit's process tree from a refresh (`None`: it could not be read), for the views
+    /// and the watcher's limits and leak trends.
+    Tree {
+        name: String,
+        reading: Option<TreeReading>,
+    },
     Tick,
 }
 
@@ -192,6 +199,8 @@ pub struct Engine {
     clock: Option<Instant>,
     /// The latest available memory (a stop's grace shortens under the reserve).
     available: Option<Bytes>,
+    /// Limits, fd and thread counts and leak trends of each unit's tree.
+    watch: Watch,
 }
 
 fn new_unit(spec: UnitSpec, draw: Draw) -> Unit {
@@ -233,7 +242,14 @@ impl Engine {
             learned,
             clock: None,
             available: None,
+            watch: Watch::default(),
         }
+    }
+
+    /// Watches units' trees with `watch` (limits, leaks); without it nothing is watched.
+    pub fn with_watch(mut self, watch: Watch) -> Engine {
+        self.watch = watch;
+        self
     }
 
     /// Replaces the jitter draw (tests use a fixed one). Call before any input.
@@ -267,7 +283,7 @@ impl Engine {
     }
 
     /// The tree memory and GPU memory the views show for `name`.
-    pub fn set_memory(&mut self, name: &str, memory: Option<Bytes>, gpu: Option<Bytes>) {
+    fn set_memory(&mut self, name: &str, memory: Option<Bytes>, gpu: Option<Bytes>) {
         if let Some(u) = self.units.get_mut(name) {
             u.memory = memory;
             u.gpu = gpu;
@@ -311,6 +327,7 @@ impl Engine {
                 code,
                 signal,
             } => self.exited(&name, pid, code, signal, now),
+            Input::Tree { name, reading } => self.tree_read(name, reading, now),
         }
     }
 
@@ -353,6 +370,8 @@ mod commands;
 mod decisions;
 mod inputs;
 mod observed;
+#[cfg(test)]
+mod props;
 mod supervise;
 #[cfg(test)]
 mod supervise_tests;

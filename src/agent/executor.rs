@@ -31,6 +31,7 @@ use crate::runner::{ChildExit, ChildOutput, Runner, RunningChild};
 use crate::status::{LoadOutcome, ServiceState};
 use crate::store::hash::FileStamp;
 use crate::store::{Footprint, Store};
+use crate::tasks::Tasks;
 use crate::units::Bytes;
 
 /// How often an http, tcp or file ready probe is tried while a model loads.
@@ -51,10 +52,9 @@ pub struct ReadingContext {
 #[derive(Debug)]
 pub enum Feedback {
     Engine(Input),
-    /// Tree memory of running units, read off the core loop for the views, with the reader
-    /// handed back for the next refresh.
-    Memory {
-        figures: Vec<(String, Option<crate::agent::watch::TreeReading>)>,
+    /// A refresh of the units' trees has ended (each tree came as its own
+    /// [`Input::Tree`]); the reader is handed back for the next refresh.
+    TreesRead {
         reader: Box<crate::sources::TreeSampler>,
     },
     Hashed {
@@ -95,6 +95,8 @@ pub struct Executor {
     /// When the last kill signal was sent (for the abort's timing figures).
     last_kill: Option<Instant>,
     zombies: ZombieCount,
+    /// Stops, probes, hashes and zombie scans are spawned through the agent's tasks.
+    tasks: Tasks,
 }
 
 impl Executor {
@@ -103,6 +105,7 @@ impl Executor {
         launches: HashMap<String, Launch>,
         store: Store,
         feedback: mpsc::UnboundedSender<Feedback>,
+        tasks: Tasks,
     ) -> Executor {
         Executor {
             runner,
@@ -118,6 +121,7 @@ impl Executor {
             reading: None,
             last_kill: None,
             zombies: ZombieCount::default(),
+            tasks,
         }
     }
 
@@ -246,7 +250,7 @@ impl Executor {
         self.cancel_probe(name);
         if let Some(child) = self.children.get(name).cloned() {
             let name = name.to_string();
-            tokio::spawn(async move {
+            self.tasks.spawn(async move {
                 if let Err(e) = child.stop(grace).await {
                     tracing::error!("stop of {name} failed: {e}");
                 }
@@ -299,7 +303,7 @@ impl Executor {
                 return;
             }
             ReadyCheck::Http(url) => match HttpTarget::parse(&url) {
-                Ok(target) => tokio::spawn(async move {
+                Ok(target) => self.tasks.spawn_until_shutdown(async move {
                     while !http_get(&target, READY_ATTEMPT_TIMEOUT).await.ok {
                         tokio::time::sleep(READY_POLL).await;
                     }
@@ -310,13 +314,13 @@ impl Executor {
                     return;
                 }
             },
-            ReadyCheck::Tcp(addr) => tokio::spawn(async move {
+            ReadyCheck::Tcp(addr) => self.tasks.spawn_until_shutdown(async move {
                 while !tcp_connect(&addr, READY_ATTEMPT_TIMEOUT).await.ok {
                     tokio::time::sleep(READY_POLL).await;
                 }
                 let _ = feedback.send(passed);
             }),
-            ReadyCheck::File(path) => tokio::spawn(async move {
+            ReadyCheck::File(path) => self.tasks.spawn_until_shutdown(async move {
                 while !file_exists(&path).ok {
                     tokio::time::sleep(READY_POLL).await;
                 }

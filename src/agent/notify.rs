@@ -33,7 +33,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio_util::sync::CancellationToken;
+use crate::tasks::Tasks;
 
 #[cfg(test)]
 mod tests;
@@ -273,13 +273,14 @@ impl Systemd {
         self.send(&[Message::Stopping, Message::Status(text)]);
     }
 
-    /// Pets the watchdog every interval while [`decide`] says so, until `cancel`.
-    pub fn spawn_watchdog(&self, limits: Limits, cancel: CancellationToken) {
+    /// Pets the watchdog every interval while [`decide`] says so, until `tasks` shuts down.
+    pub fn spawn_watchdog(&self, limits: Limits, tasks: &Tasks) {
+        let cancel = tasks.token();
         let (Some(interval), Some(notifier)) = (self.watchdog, self.notifier.clone()) else {
             return;
         };
         let progress = self.progress.clone();
-        tokio::spawn(async move {
+        tasks.spawn(async move {
             let mut tick = tokio::time::interval(interval);
             let mut withheld = false;
             loop {

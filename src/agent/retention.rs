@@ -16,8 +16,8 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use crate::tasks::Tasks;
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 use crate::clock;
 use crate::event::NewEvent;
@@ -51,14 +51,16 @@ pub fn due(now: Instant, last: Option<(Instant, u64)>, seq_now: u64) -> bool {
     }
 }
 
-/// Runs until `cancel`. Opens its own connection to `path`; if that fails, says so and ends.
+/// Runs until `tasks` shuts down, its blocking work spawned through it. Opens its own
+/// connection to `path`; if that fails, says so and ends.
 pub async fn run(
     path: PathBuf,
     policy: Policy,
     events: mpsc::UnboundedSender<NewEvent>,
-    cancel: CancellationToken,
+    tasks: Tasks,
 ) {
-    let opened = tokio::task::spawn_blocking(move || Store::open(&path)).await;
+    let cancel = tasks.token();
+    let opened = tasks.spawn_blocking(move || Store::open(&path)).await;
     let mut store = match opened {
         Ok(Ok(store)) => store,
         Ok(Err(e)) => {
@@ -79,7 +81,7 @@ pub async fn run(
             continue;
         }
         let started = Instant::now();
-        let job = tokio::task::spawn_blocking(move || {
+        let job = tasks.spawn_blocking(move || {
             let outcome = prune_all(&mut store, policy);
             (store, outcome)
         });

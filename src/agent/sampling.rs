@@ -17,8 +17,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::tasks::Tasks;
 use tokio::sync::{mpsc, watch};
-use tokio_util::sync::CancellationToken;
 
 use crate::gate::MemReading;
 use crate::sources::{MemorySample, Root, Sampler, TreeDetail, TreeSampler, TreeTotals};
@@ -72,14 +72,15 @@ pub async fn run(
     root: Root,
     mut plan: watch::Receiver<SamplingPlan>,
     out: mpsc::Sender<Sampled>,
-    cancel: CancellationToken,
+    tasks: Tasks,
 ) {
+    let cancel = tasks.token();
     let latest_tree: LatestTree = Arc::default();
-    tokio::spawn(watch_tree(
+    tasks.spawn(watch_tree(
         root,
         plan.clone(),
         latest_tree.clone(),
-        cancel.clone(),
+        tasks.clone(),
     ));
     let mut last_error: Option<String> = None;
     loop {
@@ -124,21 +125,23 @@ async fn watch_tree(
     root: Root,
     mut plan: watch::Receiver<SamplingPlan>,
     latest: LatestTree,
-    cancel: CancellationToken,
+    tasks: Tasks,
 ) {
+    let cancel = tasks.token();
     let mut trees = Some(TreeSampler::new(root));
     loop {
         let wanted = plan.borrow_and_update().tree_root;
         // Take the reader only when there is a tree to read: it comes back with the result.
         if let Some((pid, mut sampler)) = wanted.and_then(|pid| Some((pid, trees.take()?))) {
-            let read = tokio::task::spawn_blocking(move || {
-                let totals = sampler
-                    .sample_detail(pid, TreeDetail::Memory)
-                    .ok()
-                    .flatten();
-                (sampler, totals)
-            })
-            .await;
+            let read = tasks
+                .spawn_blocking(move || {
+                    let totals = sampler
+                        .sample_detail(pid, TreeDetail::Memory)
+                        .ok()
+                        .flatten();
+                    (sampler, totals)
+                })
+                .await;
             let Ok((sampler, totals)) = read else { return };
             trees = Some(sampler);
             if let Ok(mut slot) = latest.lock() {

@@ -31,6 +31,8 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::tasks::Tasks;
+
 use crate::runner::child_env;
 use crate::runner::reap::spawn_registered;
 use crate::status::TegrastatsSection;
@@ -125,10 +127,10 @@ impl TegrastatsView {
     }
 }
 
-/// Starts the source task; the receiver always holds the latest view.
-pub fn spawn(path: PathBuf, cancel: CancellationToken) -> watch::Receiver<TegrastatsView> {
+/// Starts the source task under `tasks`; the receiver always holds the latest view.
+pub fn spawn(path: PathBuf, tasks: &Tasks) -> watch::Receiver<TegrastatsView> {
     let (tx, rx) = watch::channel(TegrastatsView::new(path.clone()));
-    tokio::spawn(run(path, tx, cancel));
+    tasks.spawn(run(path, tx, tasks.token()));
     rx
 }
 

@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken as CancelToken;
 
 use super::protocol::{decode_request, Cmd, ErrorCode, Response, MAX_REQUEST_BYTES};
+use crate::tasks::Tasks;
 
 /// How long a connection may sit without sending a complete request.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -77,21 +78,19 @@ pub async fn bind(path: &Path, group: Option<&str>) -> Result<UnixListener, Serv
     Ok(listener)
 }
 
-/// Accepts connections until cancelled; each connection is served on its own task.
-pub async fn serve(
-    listener: UnixListener,
-    core: mpsc::Sender<ControlRequest>,
-    cancel: CancelToken,
-) {
-    serve_limited(listener, core, cancel, MAX_CONNECTIONS).await;
+/// Accepts connections until `tasks` is shut down; each connection is served on its own task,
+/// spawned through `tasks`.
+pub async fn serve(listener: UnixListener, core: mpsc::Sender<ControlRequest>, tasks: Tasks) {
+    serve_limited(listener, core, tasks, MAX_CONNECTIONS).await;
 }
 
 async fn serve_limited(
     listener: UnixListener,
     core: mpsc::Sender<ControlRequest>,
-    cancel: CancelToken,
+    tasks: Tasks,
     max_connections: usize,
 ) {
+    let cancel = tasks.token();
     let slots = std::sync::Arc::new(Semaphore::new(max_connections));
     loop {
         tokio::select! {
@@ -101,10 +100,10 @@ async fn serve_limited(
                     Ok(slot) => {
                         let core = core.clone();
                         let cancel = cancel.clone();
-                        tokio::spawn(serve_connection(stream, core, cancel, slot));
+                        tasks.spawn(serve_connection(stream, core, cancel, slot));
                     }
                     Err(_) => {
-                        tokio::spawn(refuse_busy(stream, max_connections));
+                        tasks.spawn(refuse_busy(stream, max_connections));
                     }
                 },
                 Err(e) => {
@@ -243,8 +242,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("run/control.sock");
         let listener = bind(&path, None).await.unwrap();
-        let cancel = CancelToken::new();
-        tokio::spawn(serve(listener, echo_core(), cancel.clone()));
+        let tasks = Tasks::new();
+        let cancel = tasks.token();
+        tokio::spawn(serve(listener, echo_core(), tasks));
         (dir, path, cancel)
     }
 
@@ -262,8 +262,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("control.sock");
         let listener = bind(&path, None).await.unwrap();
-        let cancel = CancelToken::new();
-        tokio::spawn(serve_limited(listener, echo_core(), cancel.clone(), 2));
+        let tasks = Tasks::new();
+        let cancel = tasks.token();
+        tokio::spawn(serve_limited(listener, echo_core(), tasks, 2));
         let p = path.clone();
         tokio::task::spawn_blocking(move || {
             let held: Vec<_> = (0..2)

@@ -26,6 +26,7 @@ use crate::control::ControlRequest;
 use crate::event::NewEvent;
 use crate::status::StatusDocument;
 use crate::store::Store;
+use crate::tasks::Tasks;
 
 mod publish;
 mod remote;
@@ -93,6 +94,8 @@ pub(super) struct Link {
     reported: Option<String>,
     failed_attempts: u32,
     down_since: Instant,
+    /// The agent's tasks: the poller, store jobs and remote commands are spawned through it.
+    tasks: Tasks,
 }
 
 impl Link {
@@ -102,6 +105,7 @@ impl Link {
         control: mpsc::Sender<ControlRequest>,
         status_rx: watch::Receiver<Option<StatusDocument>>,
         seq_rx: watch::Receiver<u64>,
+        tasks: Tasks,
     ) -> Result<Link, MqttError> {
         let cursor = store.outbox_cursor()?;
         let newest = store.last_seq()?;
@@ -135,6 +139,7 @@ impl Link {
             reported: None,
             failed_attempts: 0,
             down_since: Instant::now(),
+            tasks,
         })
     }
 
@@ -144,11 +149,13 @@ impl Link {
         f: impl FnOnce(&mut Store) -> Result<T, crate::store::StoreError> + Send + 'static,
     ) -> Option<T> {
         let db = self.db.clone();
-        let joined = tokio::task::spawn_blocking(move || {
-            let mut store = db.lock().unwrap_or_else(|p| p.into_inner());
-            f(&mut store)
-        })
-        .await;
+        let joined = self
+            .tasks
+            .spawn_blocking(move || {
+                let mut store = db.lock().unwrap_or_else(|p| p.into_inner());
+                f(&mut store)
+            })
+            .await;
         match joined {
             Ok(Ok(v)) => Some(v),
             Ok(Err(e)) => {
@@ -193,7 +200,9 @@ impl Link {
         self.client = Some(client);
         let (attempt_tx, attempt_rx) = mpsc::channel::<Attempt>(1);
         let (polled_tx, mut polled_rx) = mpsc::channel::<Polled>(256);
-        let poller = tokio::spawn(poller::run(eventloop, attempt_rx, polled_tx));
+        let poller = self
+            .tasks
+            .spawn(poller::run(eventloop, attempt_rx, polled_tx));
         let mut delay = Duration::ZERO;
         let mut tick = tokio::time::interval(PUMP_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -28,6 +28,7 @@ use crate::config::MqttConfig;
 use crate::control::ControlRequest;
 use crate::status::StatusDocument;
 use crate::store::{Store, StoreError};
+use crate::tasks::Tasks;
 
 pub mod backoff;
 pub mod command;
@@ -85,10 +86,13 @@ impl LinkHandle {
     }
 }
 
-/// Starts the link task; commands it accepts go to `control`, the core loop's channel.
+/// Starts the link task under `tasks`; commands it accepts go to `control`, the core loop's
+/// channel. [`LinkHandle::stop`] ends it first (a flush and `online: false`); the agent's
+/// shutdown of `tasks` ends it too.
 pub fn spawn(
     setup: LinkSetup,
     control: mpsc::Sender<ControlRequest>,
+    tasks: &Tasks,
 ) -> Result<LinkHandle, MqttError> {
     if !topics::valid_device_id(&setup.device_id) {
         return Err(MqttError::DeviceId(setup.device_id));
@@ -97,9 +101,9 @@ pub fn spawn(
     let newest = store.last_seq()?;
     let (status_tx, status_rx) = watch::channel(None);
     let (seq_tx, seq_rx) = watch::channel(newest);
-    let cancel = CancellationToken::new();
-    let link = link::Link::new(setup, store, control, status_rx, seq_rx)?;
-    let task = tokio::spawn(link.run(cancel.clone()));
+    let cancel = tasks.token().child_token();
+    let link = link::Link::new(setup, store, control, status_rx, seq_rx, tasks.clone())?;
+    let task = tasks.spawn(link.run(cancel.clone()));
     Ok(LinkHandle {
         status: status_tx,
         seq: seq_tx,

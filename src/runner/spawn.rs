@@ -39,6 +39,7 @@ use super::procstat::read_stat;
 use super::reap::spawn_registered;
 use super::RunnerError;
 use crate::sources::Root;
+use crate::tasks::Tasks;
 use crate::units::Bytes;
 
 /// Variables of the agent's own service manager that a child must never inherit: a child
@@ -149,6 +150,8 @@ pub struct Runner {
     exits: mpsc::Sender<ChildExit>,
     /// Where pid records go (`None`: not written).
     records: Option<PathBuf>,
+    /// Output pumps and exit waiters are spawned through these.
+    tasks: Tasks,
 }
 
 /// Handle to one spawned child. Stop it with [`RunningChild::stop`] or [`RunningChild::kill_now`].
@@ -175,12 +178,20 @@ impl Runner {
             output,
             exits,
             records: None,
+            tasks: Tasks::new(),
         }
     }
 
     /// Writes each child's pid record into `dir` at spawn, and removes it once the tree is gone.
     pub fn with_records(mut self, dir: PathBuf) -> Runner {
         self.records = Some(dir);
+        self
+    }
+
+    /// Spawns each child's output pumps and exit waiter through `tasks` (the agent's), so
+    /// shutdown knows of them; without it they are tracked by a set of the runner's own.
+    pub fn with_tasks(mut self, tasks: Tasks) -> Runner {
+        self.tasks = tasks;
         self
     }
 
@@ -238,7 +249,7 @@ impl Runner {
                 self.output.clone(),
                 ring.clone(),
             );
-            readers.push(runtime.spawn(task));
+            readers.push(self.tasks.spawn_on(task, &runtime));
         }
         if let Some(err) = child.stderr.take() {
             let task = pump(
@@ -248,43 +259,46 @@ impl Runner {
                 self.output.clone(),
                 ring.clone(),
             );
-            readers.push(runtime.spawn(task));
+            readers.push(self.tasks.spawn_on(task, &runtime));
         }
 
         let (phase_tx, phase_rx) = watch::channel(Phase::Running);
         let exits = self.exits.clone();
         let waiter_cgroup = cgroup.clone();
         let records = self.records.clone();
-        runtime.spawn(async move {
-            let status = child.wait().await.ok();
-            drop(tracked); // reaped by tokio: the pid may now be reused
-            let _ = phase_tx.send(Phase::Exited);
-            // Leftovers of the tree: ESRCH when the group is already empty.
-            let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-            let mut cgroup_left = None;
-            if let Some(cg) = &waiter_cgroup {
-                if cg.kill_and_remove(DRAIN_TIMEOUT).await.is_err() {
-                    cgroup_left = Some(cg.path.clone());
+        self.tasks.spawn_on(
+            async move {
+                let status = child.wait().await.ok();
+                drop(tracked); // reaped by tokio: the pid may now be reused
+                let _ = phase_tx.send(Phase::Exited);
+                // Leftovers of the tree: ESRCH when the group is already empty.
+                let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+                let mut cgroup_left = None;
+                if let Some(cg) = &waiter_cgroup {
+                    if cg.kill_and_remove(DRAIN_TIMEOUT).await.is_err() {
+                        cgroup_left = Some(cg.path.clone());
+                    }
                 }
-            }
-            for reader in readers {
-                let _ = tokio::time::timeout(READER_DRAIN, reader).await;
-            }
-            if let Some(dir) = &records {
-                pidfile::remove(dir, &name, pid); // the tree is gone and reaped
-            }
-            use std::os::unix::process::ExitStatusExt;
-            let exit = ChildExit {
-                name,
-                pid,
-                code: status.and_then(|s| s.code()),
-                signal: status.and_then(|s| s.signal()),
-                ran_for: started.elapsed(),
-                cgroup_left,
-            };
-            let _ = exits.send(exit).await;
-            let _ = phase_tx.send(Phase::Gone);
-        });
+                for reader in readers {
+                    let _ = tokio::time::timeout(READER_DRAIN, reader).await;
+                }
+                if let Some(dir) = &records {
+                    pidfile::remove(dir, &name, pid); // the tree is gone and reaped
+                }
+                use std::os::unix::process::ExitStatusExt;
+                let exit = ChildExit {
+                    name,
+                    pid,
+                    code: status.and_then(|s| s.code()),
+                    signal: status.and_then(|s| s.signal()),
+                    ran_for: started.elapsed(),
+                    cgroup_left,
+                };
+                let _ = exits.send(exit).await;
+                let _ = phase_tx.send(Phase::Gone);
+            },
+            &runtime,
+        );
 
         Ok(RunningChild {
             record,

@@ -1,6 +1,7 @@
 //! Integration tests, compiled into one binary: real processes, real files, fixture trees of
 //! real Jetsons, and a real Mosquitto broker. Each concern is one module below.
 
+mod architecture;
 mod broker;
 mod control;
 mod first_hour;

@@ -10,6 +10,7 @@ use super::{Agent, TICK};
 use crate::config::Config;
 use crate::control::server::ControlRequest;
 use crate::mqtt::LinkHandle;
+use crate::tasks::Tasks;
 
 /// A running link and when it last got a status document.
 pub(super) struct Feed {
@@ -23,6 +24,7 @@ impl Feed {
     pub fn spawn(
         config: &Config,
         control: &mpsc::Sender<ControlRequest>,
+        tasks: &Tasks,
     ) -> anyhow::Result<Option<Feed>> {
         let Some(mqtt) = &config.mqtt else {
             return Ok(None);
@@ -36,7 +38,7 @@ impl Feed {
                 .collect(),
         };
         Ok(Some(Feed {
-            handle: crate::mqtt::spawn(setup, control.clone())?,
+            handle: crate::mqtt::spawn(setup, control.clone(), tasks)?,
             last_status: None,
         }))
     }

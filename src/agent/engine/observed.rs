@@ -1,24 +1,109 @@
-//! What the daemon's watcher ([`crate::agent::watch`]) feeds back into the engine: each
-//! unit's leak trend for the views, and reservations of a leaking unit's projected growth,
-//! which go through the gate (a release may admit the head of the queue).
+//! The engine's side of the per-unit watcher ([`crate::agent::watch`]): each unit's process
+//! tree from a refresh ([`Input::Tree`]) goes through the watcher's pure judgement, and each
+//! of its decisions is carried out here, in the same step: events stored, restarts as
+//! supervised interventions (judged by the restart policy), reservations of a leaking unit's
+//! projected growth through the gate (a release may admit the head of the queue).
+//!
+//! [`Input::Tree`]: super::Input::Tree
 
+use std::collections::BTreeSet;
 use std::time::Instant;
 
 use super::{Action, Engine};
+use crate::agent::watch::{Observation, TreeReading, WatchAction};
+use crate::event::NewEvent;
 use crate::gate::GateInput;
-use crate::status::TrendView;
+use crate::status::ServiceState;
 use crate::units::Bytes;
 
 impl Engine {
+    /// Applies one unit's tree: memory for the views, then the watcher's judgement if the tree
+    /// is still served by the process it was read from; then ends the watching of units that
+    /// no longer run.
+    pub(super) fn tree_read(
+        &mut self,
+        name: String,
+        reading: Option<TreeReading>,
+        now: Instant,
+    ) -> Vec<Action> {
+        let room = self
+            .available
+            .map(|a| a.saturating_sub(self.gate.config().reserve));
+        let live: BTreeSet<(String, u32)> = self.pids().into_iter().collect();
+        let mut out = Vec::new();
+        self.set_memory(
+            &name,
+            reading.as_ref().map(|r| r.tree_pss),
+            reading.as_ref().and_then(|r| r.gpu),
+        );
+        // A reading of a process that has since been replaced judges nothing.
+        if let Some(r) = reading.filter(|r| live.contains(&(name.clone(), r.pid))) {
+            let serving = matches!(
+                self.state(&name),
+                Some(ServiceState::Ready | ServiceState::Running)
+            );
+            let observation = Observation {
+                pid: r.pid,
+                tree_pss: r.tree_pss,
+                gpu: r.gpu,
+                fds: r.fds,
+                threads: r.threads,
+                serving,
+                room,
+            };
+            let decisions = self.watch.observe(&name, &observation, r.taken_at);
+            out.extend(self.carry_out(decisions, now));
+            let trend = self.watch.view(&name);
+            self.set_trend(&name, trend);
+        }
+        let gone: Vec<String> = self
+            .watch
+            .watched()
+            .filter(|n| !live.iter().any(|(name, _)| name == n))
+            .map(str::to_string)
+            .collect();
+        for name in gone {
+            let decisions = self.watch.gone(&name);
+            out.extend(self.carry_out(decisions, now));
+            self.set_trend(&name, None);
+        }
+        out
+    }
+
+    /// The watcher's decisions, in order, as the engine's own actions.
+    fn carry_out(&mut self, decisions: Vec<WatchAction>, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        for decision in decisions {
+            match decision {
+                WatchAction::Event(event) => out.push(Action::Event(event)),
+                WatchAction::Restart { name, cause } => {
+                    let detail = format!("the watcher decided ({cause})");
+                    match self.intervene(&name, &cause, detail, now) {
+                        Ok(actions) => out.extend(actions),
+                        Err(refusal) => out.push(Action::Event(
+                            NewEvent::warning("restart_refused", Some(&name))
+                                .message(format!("the watcher's restart was refused: {refusal}")),
+                        )),
+                    }
+                }
+                WatchAction::Reserve { key, bytes } => {
+                    out.extend(self.reserve(&key, Some(bytes), now))
+                }
+                WatchAction::Release { key } => out.extend(self.reserve(&key, None, now)),
+            }
+        }
+        out
+    }
+
     /// Sets the trend the views show for `name` (`None`: no process, no trend).
-    pub fn set_trend(&mut self, name: &str, trend: Option<TrendView>) {
+    fn set_trend(&mut self, name: &str, trend: Option<crate::status::TrendView>) {
         if let Some(u) = self.units.get_mut(name) {
             u.trend = trend;
         }
     }
 
     /// Holds `bytes` out of every new load's budget under `key`, or releases it (`None`).
-    pub fn reserve(&mut self, key: &str, bytes: Option<Bytes>, now: Instant) -> Vec<Action> {
+    fn reserve(&mut self, key: &str, bytes: Option<Bytes>, now: Instant) -> Vec<Action> {
         let input = match bytes {
             Some(bytes) => GateInput::Reserve {
                 key: key.to_string(),

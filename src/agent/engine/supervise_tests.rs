@@ -47,12 +47,18 @@ struct Rig {
 
 impl Rig {
     fn new(specs: Vec<UnitSpec>) -> Rig {
+        Rig::watching(specs, crate::agent::watch::Watch::default())
+    }
+
+    fn watching(specs: Vec<UnitSpec>, watch: crate::agent::watch::Watch) -> Rig {
         #[allow(clippy::disallowed_methods)] // one base instant for the whole test
         let t0 = Instant::now();
         let mut cfg = GateConfig::with_reserve(Bytes(GIB / 2));
         cfg.settle_window = 200 * MS;
         let gate = Gate::new(cfg);
-        let engine = Engine::new(gate, specs, BTreeMap::new()).with_draw(half);
+        let engine = Engine::new(gate, specs, BTreeMap::new())
+            .with_draw(half)
+            .with_watch(watch);
         Rig { engine, t0 }
     }
 
@@ -432,4 +438,68 @@ fn a_unit_the_watcher_stops_again_and_again_backs_off_and_gives_up() {
             rig.at(now + 20)
         )
         .is_err());
+}
+
+#[test]
+fn the_watchers_judgement_of_a_tree_is_part_of_the_engines_step() {
+    use crate::agent::watch::{TreeReading, Watch, WatchSpec};
+    let spec = WatchSpec {
+        limit: Some(Bytes(GIB)),
+        max_fds: None,
+        max_threads: None,
+        on_limit: crate::config::OnLimit::Restart,
+        leak_window: Duration::from_secs(60),
+        leak_warmup: Duration::from_secs(10),
+        leak_restart: false,
+    };
+    let watch = Watch::new(BTreeMap::from([("fat".to_string(), spec)]));
+    let mut rig = Rig::watching(vec![service("fat", None)], watch);
+    rig.engine.load("fat", rig.at(0)).unwrap();
+    rig.spawned(0, "fat", 10);
+    let t1 = rig.at(1000);
+    let tree = |pid, pss| TreeReading {
+        pid,
+        tree_pss: Bytes(pss),
+        gpu: None,
+        fds: Some(8),
+        threads: 4,
+        taken_at: t1,
+    };
+    // Under its limit: the view shows the memory, nothing is decided.
+    let out = rig.input(
+        1000,
+        Input::Tree {
+            name: "fat".into(),
+            reading: Some(tree(10, GIB / 2)),
+        },
+    );
+    assert!(out.is_empty(), "{out:?}");
+    assert_eq!(rig.engine.views()[0].memory_bytes, Some(GIB / 2));
+    // A reading of an earlier process judges nothing.
+    let out = rig.input(
+        2000,
+        Input::Tree {
+            name: "fat".into(),
+            reading: Some(tree(9, 2 * GIB)),
+        },
+    );
+    assert!(out.is_empty(), "{out:?}");
+    // Over its limit: the event with its figures and the supervised stop, in one step.
+    let out = rig.input(
+        3000,
+        Input::Tree {
+            name: "fat".into(),
+            reading: Some(tree(10, 2 * GIB)),
+        },
+    );
+    let e = event(&out, "memory_limit_exceeded").expect("the limit is reported");
+    assert_eq!(e.figures["limit_bytes"], GIB);
+    assert!(out
+        .iter()
+        .any(|a| matches!(a, Action::Stop { name, .. } if name == "fat")));
+    // Its exit is judged by the restart policy with the watcher's cause.
+    let out = rig.exited(4000, "fat", 10, 0);
+    let exited = event(&out, "service_exited").expect("the stop is reported");
+    assert_eq!(exited.figures["cause"], "memory_limit_exceeded");
+    assert!(event(&out, "restart_scheduled").is_some());
 }

@@ -28,7 +28,7 @@ impl Executor {
         let feedback = self.feedback.clone();
         let unit = name.to_string();
         let interval = plan.interval.max(Duration::from_millis(10));
-        let task = tokio::spawn(async move {
+        let task = self.tasks.spawn_until_shutdown(async move {
             let start = tokio::time::Instant::now() + interval;
             let mut ticks = tokio::time::interval_at(start, interval);
             ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);

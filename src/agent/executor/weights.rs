@@ -33,7 +33,7 @@ impl Executor {
         }
         let feedback = self.feedback.clone();
         let name = name.to_string();
-        tokio::task::spawn_blocking(move || {
+        self.tasks.spawn_blocking(move || {
             let result = sha256_file(&path).map_err(|e| e.to_string());
             let _ = feedback.send(Feedback::Hashed {
                 name,

@@ -77,7 +77,7 @@ impl Executor {
             return;
         }
         let feedback = self.feedback.clone();
-        tokio::task::spawn_blocking(move || {
+        self.tasks.spawn_blocking(move || {
             let count = reap_zombies(&Root::host());
             let _ = feedback.send(Feedback::Reaped { count });
         });

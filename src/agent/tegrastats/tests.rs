@@ -51,8 +51,8 @@ fn a_bad_line_is_counted_and_the_previous_figures_stay() {
 
 #[tokio::test]
 async fn a_missing_binary_is_unavailable_with_its_path_as_the_reason() {
-    let cancel = CancellationToken::new();
-    let mut rx = spawn(PathBuf::from("/nonexistent/tegrastats"), cancel.clone());
+    let tasks = Tasks::new();
+    let mut rx = spawn(PathBuf::from("/nonexistent/tegrastats"), &tasks);
     let view = tokio::time::timeout(
         Duration::from_secs(10),
         rx.wait_for(|v| v.state == State::Unavailable),
@@ -61,7 +61,11 @@ async fn a_missing_binary_is_unavailable_with_its_path_as_the_reason() {
     .expect("the view turns unavailable")
     .expect("the task is alive")
     .clone();
-    cancel.cancel();
+    assert_eq!(
+        tasks.shutdown(Duration::from_secs(5)).await,
+        0,
+        "the source ends on shutdown"
+    );
     assert_eq!(
         view.reason.as_deref(),
         Some("/nonexistent/tegrastats not found")
@@ -75,14 +79,18 @@ async fn a_missing_binary_is_unavailable_with_its_path_as_the_reason() {
 
 #[tokio::test]
 async fn a_running_tegrastats_fills_the_figures_line_by_line() {
-    let cancel = CancellationToken::new();
-    let mut rx = spawn(fake(), cancel.clone());
+    let tasks = Tasks::new();
+    let mut rx = spawn(fake(), &tasks);
     let view = tokio::time::timeout(Duration::from_secs(20), rx.wait_for(|v| v.lines >= 2))
         .await
         .expect("two lines arrive")
         .expect("the task is alive")
         .clone();
-    cancel.cancel();
+    assert_eq!(
+        tasks.shutdown(Duration::from_secs(5)).await,
+        0,
+        "the source ends on shutdown"
+    );
     assert_eq!(view.state, State::Running);
     assert_eq!(view.bad_lines, 0, "{:?}", view.last_error);
     let sample = view.sample.expect("figures");
@@ -96,8 +104,8 @@ async fn a_tegrastats_that_exits_is_reported_with_its_status() {
     std::fs::write(&script, format!("#!/bin/sh\necho '{ORIN_NANO}'\nexit 3\n")).expect("script");
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
         .expect("chmod");
-    let cancel = CancellationToken::new();
-    let mut rx = spawn(script, cancel.clone());
+    let tasks = Tasks::new();
+    let mut rx = spawn(script, &tasks);
     let view = tokio::time::timeout(
         Duration::from_secs(10),
         rx.wait_for(|v| v.state == State::Unavailable),
@@ -106,7 +114,11 @@ async fn a_tegrastats_that_exits_is_reported_with_its_status() {
     .expect("the view turns unavailable")
     .expect("the task is alive")
     .clone();
-    cancel.cancel();
+    assert_eq!(
+        tasks.shutdown(Duration::from_secs(5)).await,
+        0,
+        "the source ends on shutdown"
+    );
     let reason = view.reason.expect("a reason");
     assert!(reason.contains("exit status: 3"), "{reason}");
     assert_eq!(view.lines, 1, "the line before the exit was kept");

@@ -74,7 +74,7 @@ impl Link {
         self.commands_running += 1;
         let control = self.control.clone();
         let outcomes = self.outcomes_tx.clone();
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             let (reply, answer) = oneshot::channel();
             let request = ControlRequest {
                 cmd: cmd.action.to_cmd(),

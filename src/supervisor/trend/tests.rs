@@ -234,3 +234,21 @@ fn a_clean_rise_too_small_to_matter_over_a_short_window_is_stable() {
     let long = trend_of((0..=600).map(|s| (s, (64 << 20) + s * 12_800)));
     assert_eq!(long.verdict(None, Bytes::ZERO).verdict, Verdict::Growing);
 }
+
+proptest! {
+    /// The selection gives exactly what sorting gives (the refit's figures did not change).
+    #[test]
+    fn the_median_by_selection_is_the_median_by_sorting(
+        values in proptest::collection::vec(-1e12f64..1e12, 0..200),
+    ) {
+        let mut sorted = values.clone();
+        sorted.sort_unstable_by(f64::total_cmp);
+        let by_sort = match sorted.len() {
+            0 => None,
+            n if n % 2 == 1 => Some(sorted[n / 2]),
+            n => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0),
+        };
+        let mut scratch = values;
+        prop_assert_eq!(median(&mut scratch), by_sort);
+    }
+}
