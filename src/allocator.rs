@@ -17,7 +17,8 @@ use serde::Serialize;
 use tikv_jemalloc_ctl::{epoch, stats};
 
 /// One reading of jemalloc's statistics (`stats.*` mallctls), in bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct AllocatorStats {
     /// Bytes allocated by the program (`stats.allocated`).
     pub allocated_bytes: u64,

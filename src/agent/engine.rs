@@ -224,9 +224,11 @@ impl Engine {
             .collect()
     }
 
-    fn set_memory(&mut self, name: &str, memory: Option<Bytes>) {
+    /// The tree memory and GPU memory the views show for `name`.
+    fn set_memory(&mut self, name: &str, memory: Option<Bytes>, gpu: Option<Bytes>) {
         if let Some(u) = self.units.get_mut(name) {
             u.memory = memory;
+            u.gpu = gpu;
         }
     }
 

@@ -17,7 +17,6 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
 
@@ -29,7 +28,7 @@ use crate::control::Response;
 use crate::event::{Event, EventKind, NewEvent};
 use crate::probe::{file_exists, http_get, tcp_connect, HttpTarget, LogMatcher};
 use crate::runner::{ChildExit, ChildOutput, Runner, RunningChild};
-use crate::status::ServiceState;
+use crate::status::{LoadOutcome, ServiceState};
 use crate::store::hash::FileStamp;
 use crate::store::{Footprint, Store};
 use crate::tasks::Tasks;
@@ -229,11 +228,11 @@ impl Executor {
 
     fn answer_waiters(&mut self, name: &str, state: ServiceState, reason: Option<String>) {
         for waiter in self.waiters.remove(name).unwrap_or_default() {
-            let _ = waiter.send(Response::ok(json!({
-                "name": name,
-                "state": state.as_str(),
-                "reason": reason,
-            })));
+            let _ = waiter.send(Response::ok(LoadOutcome {
+                name: name.to_string(),
+                state,
+                reason: reason.clone(),
+            }));
         }
     }
 

@@ -26,7 +26,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -35,6 +35,7 @@ use crate::tasks::Tasks;
 
 use crate::runner::child_env;
 use crate::runner::reap::spawn_registered;
+use crate::status::TegrastatsSection;
 
 /// The sampling interval passed to `tegrastats --interval`, in milliseconds.
 pub const INTERVAL_MS: u32 = 1000;
@@ -44,25 +45,7 @@ pub const RETRY: Duration = Duration::from_secs(30);
 pub const MAX_LINE_BYTES: usize = 16 * 1024;
 
 /// Where the source stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
-    /// Started, no line read yet.
-    Starting,
-    /// Lines are arriving.
-    Running,
-    /// Missing, failed to start, or exited: see the reason.
-    Unavailable,
-}
-
-impl State {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Starting => "starting",
-            State::Running => "running",
-            State::Unavailable => "unavailable",
-        }
-    }
-}
+pub use crate::status::TegrastatsState as State;
 
 /// The latest tegrastats figures and the source's health.
 #[derive(Debug, Clone)]
@@ -126,19 +109,21 @@ impl TegrastatsView {
         self.reason = Some(reason);
     }
 
-    /// The status document's `tegrastats` section (see the module doc).
-    pub fn to_json(&self, now: Instant) -> Value {
-        json!({
-            "state": self.state.as_str(),
-            "path": self.path.display().to_string(),
-            "interval_ms": INTERVAL_MS,
-            "reason": self.reason,
-            "age_ms": self.at.map(|at| now.saturating_duration_since(at).as_millis() as u64),
-            "lines": self.lines,
-            "bad_lines": self.bad_lines,
-            "last_error": self.last_error,
-            "sample": self.sample,
-        })
+    /// The status document's `tegrastats` section at `now` (see the module doc).
+    pub fn section(&self, now: Instant) -> TegrastatsSection {
+        TegrastatsSection {
+            state: self.state,
+            path: self.path.display().to_string(),
+            interval_ms: INTERVAL_MS,
+            reason: self.reason.clone(),
+            age_ms: self
+                .at
+                .map(|at| now.saturating_duration_since(at).as_millis() as u64),
+            lines: self.lines,
+            bad_lines: self.bad_lines,
+            last_error: self.last_error.clone(),
+            sample: self.sample.clone(),
+        }
     }
 }
 

@@ -33,8 +33,8 @@ use std::time::{Duration, Instant};
 
 use crate::config::{Config, OnLimit, ProgramConfig};
 use crate::event::{EventKind, NewEvent, Severity};
-use crate::status::TrendView;
-use crate::supervisor::trend::{Assessment, Trend, TrendConfig, Verdict};
+use crate::status::{LimitFrom, TrendView};
+use crate::supervisor::trend::{Assessment, Trend, TrendConfig};
 use crate::units::Bytes;
 
 /// A leaking unit with `leak.restart` is restarted once its projected time to the limit falls
@@ -142,7 +142,7 @@ struct Watched {
     threads_over: bool,
     restart_asked: bool,
     reserved: Bytes,
-    last: Option<(Assessment, Option<(Bytes, &'static str)>)>,
+    last: Option<(Assessment, Option<(Bytes, LimitFrom)>)>,
 }
 
 /// Every unit's watch state. One owner: the daemon's core loop.
@@ -230,7 +230,7 @@ impl Watch {
             None => (w.trend.verdict(None, Bytes::ZERO), None),
         };
         Some(TrendView {
-            verdict: verdict_name(a.verdict).to_string(),
+            verdict: a.verdict,
             slope_bytes_per_hour: a.slope_bytes_per_hour.round() as i64,
             quality: round3(a.quality),
             samples: a.samples,
@@ -238,7 +238,7 @@ impl Watch {
             configured_window_s: window,
             projected_s: a.time_to_limit.map(|d| round3(d.as_secs_f64())),
             limit_bytes: limit.map(|(b, _)| b.get()),
-            limit_from: limit.map(|(_, from)| from.to_string()),
+            limit_from: limit.map(|(_, from)| from),
             reserved_bytes: w.reserved.get(),
         })
     }
@@ -247,15 +247,6 @@ impl Watch {
 /// The gate reservation key of a leaking unit.
 pub fn reservation_key(name: &str) -> String {
     format!("{RESERVATION_PREFIX}{name}")
-}
-
-pub fn verdict_name(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Stable => "stable",
-        Verdict::Growing => "growing",
-        Verdict::Leaking => "leaking",
-        Verdict::WarmingUp => "warming_up",
-    }
 }
 
 fn round3(x: f64) -> f64 {

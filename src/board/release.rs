@@ -14,7 +14,7 @@
 
 use std::fmt;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// An L4T release: `36.4.4`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -34,6 +34,24 @@ impl fmt::Display for L4tRelease {
 impl Serialize for L4tRelease {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
+    }
+}
+
+/// Read back from the string `"36.4.4"`.
+impl<'de> Deserialize<'de> for L4tRelease {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<L4tRelease, D::Error> {
+        let text = String::deserialize(d)?;
+        let mut parts = text.split('.').map(str::parse::<u32>);
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some(Ok(major)), Some(Ok(minor)), Some(Ok(patch)), None) => Ok(L4tRelease {
+                major,
+                minor,
+                patch,
+            }),
+            _ => Err(serde::de::Error::custom(format!(
+                "{text:?} is not an L4T release (major.minor.patch)"
+            ))),
+        }
     }
 }
 

@@ -18,7 +18,7 @@
 
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::detect::{Detected, Rule};
 use super::profile::Soc;
@@ -26,7 +26,10 @@ use super::release::L4tRelease;
 use crate::units::Bytes;
 
 /// What `jetgate board --json` prints.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+///
+/// Readers take what they find: a missing field reads as empty, `false` or `None`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct BoardReport {
     pub id: String,
     pub name: String,
@@ -37,7 +40,8 @@ pub struct BoardReport {
     pub compatible: Vec<String>,
     pub l4t: Option<L4tRelease>,
     pub jetpack: Option<String>,
-    pub matched_by: Vec<Rule>,
+    /// Each rule as its sentence (`compatible nvidia,p3767-0005`).
+    pub matched_by: Vec<String>,
     /// Profiles that scored as high as the chosen one.
     pub tied_with: Vec<String>,
     pub cores: Option<u32>,
@@ -62,7 +66,7 @@ impl From<&Detected> for BoardReport {
             compatible: d.compatible.clone(),
             l4t: d.l4t,
             jetpack: d.jetpack.clone(),
-            matched_by: d.how.clone(),
+            matched_by: d.how.iter().map(Rule::to_string).collect(),
             tied_with: d.tied_with.clone(),
             cores: d.cores(),
             memory_total_bytes: d.mem_total.map(Bytes::get),

@@ -16,13 +16,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, Incoming, QoS};
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
 use crate::cli::table::Table;
 use crate::cli::Globals;
 use crate::config::{BrokerUrl, MqttConfig};
 use crate::exit::{self, CliError, CliResult};
 use crate::mqtt::{tls, topics};
+use crate::status::{Presence, ServiceKind, ServiceState, StatusDocument};
 use crate::units::{Bytes, HumanDuration};
 
 /// How long `--once` collects retained messages after subscribing.
@@ -63,9 +64,46 @@ pub struct Args {
 /// What is known of one device.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Device {
-    pub status: Option<Value>,
-    pub state: Option<Value>,
-    pub last_event: Option<Value>,
+    pub status: Option<Presence>,
+    pub state: Option<StatusDocument>,
+    pub last_event: Option<LastEvent>,
+}
+
+/// One device as `--json` shows it: the table's row as figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FleetRow {
+    pub id: String,
+    pub online: bool,
+    pub session: Option<u64>,
+    pub version: Option<String>,
+    /// The presence's `ts`: when the device came online (or went offline).
+    pub since: Option<String>,
+    pub board: Option<String>,
+    pub available_bytes: Option<u64>,
+    pub total_bytes: Option<u64>,
+    pub budget_bytes: Option<Bytes>,
+    pub reserve_bytes: Option<Bytes>,
+    pub models: Vec<FleetUnit>,
+    pub last_event: Option<LastEvent>,
+}
+
+/// A unit of a [`FleetRow`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FleetUnit {
+    pub name: String,
+    pub kind: ServiceKind,
+    pub state: ServiceState,
+}
+
+/// The last event seen on a device's `events` topic, as much as the row shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LastEvent {
+    pub seq: u64,
+    #[serde(default)]
+    pub ts: Option<String>,
+    pub kind: String,
+    #[serde(default)]
+    pub subject: Option<String>,
 }
 
 /// Files a message under its device; other topics are ignored.
@@ -73,55 +111,66 @@ pub fn absorb(fleet: &mut BTreeMap<String, Device>, prefix: &str, topic: &str, p
     let Some((id, leaf)) = topics::split_device_topic(prefix, topic) else {
         return;
     };
-    let Ok(value) = serde_json::from_slice::<Value>(payload) else {
-        return;
-    };
-    let device = fleet.entry(id.to_string()).or_default();
+    fn read<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Option<T> {
+        serde_json::from_slice(payload).ok()
+    }
     match leaf {
-        "status" => device.status = Some(value),
-        "state" => device.state = Some(value),
-        "events" => device.last_event = Some(value),
-        _ => {}
+        "status" | "state" | "events" => {}
+        _ => return,
+    }
+    // A payload that does not read as its contract is ignored, like one on another topic.
+    match leaf {
+        "status" => {
+            if let Some(p) = read(payload) {
+                fleet.entry(id.to_string()).or_default().status = Some(p);
+            }
+        }
+        "state" => {
+            if let Some(s) = read(payload) {
+                fleet.entry(id.to_string()).or_default().state = Some(s);
+            }
+        }
+        _ => {
+            if let Some(e) = read(payload) {
+                fleet.entry(id.to_string()).or_default().last_event = Some(e);
+            }
+        }
     }
 }
 
 /// One device as the `--json` output shows it.
-pub fn row(id: &str, d: &Device) -> Value {
-    let status = d.status.as_ref().unwrap_or(&Value::Null);
-    let state = d.state.as_ref().unwrap_or(&Value::Null);
-    let models: Vec<Value> = state["services"]
-        .as_array()
-        .map(|all| {
-            all.iter()
-                .map(|s| json!({"name": s["name"], "kind": s["kind"], "state": s["state"]}))
-                .collect()
-        })
-        .unwrap_or_default();
-    let last_event = d.last_event.as_ref().map(
-        |e| json!({"seq": e["seq"], "ts": e["ts"], "kind": e["kind"], "subject": e["subject"]}),
-    );
-    json!({
-        "id": id,
-        "online": status["online"].as_bool().unwrap_or(false),
-        "session": status["session"],
-        "version": status["version"],
-        "since": status["ts"],
-        "board": state["device"]["board"]["name"],
-        "available_bytes": state["memory"]["available_bytes"],
-        "total_bytes": state["memory"]["total_bytes"],
-        "budget_bytes": state["gate"]["budget_bytes"],
-        "reserve_bytes": state["gate"]["reserve_bytes"],
-        "models": models,
-        "last_event": last_event,
-    })
-}
-
-fn bytes(v: &Value) -> String {
-    v.as_u64().map_or("-".to_string(), |b| Bytes(b).to_string())
+pub fn row(id: &str, d: &Device) -> FleetRow {
+    let status = d.status.as_ref();
+    let state = d.state.as_ref();
+    let memory = state.and_then(|s| s.memory.as_ref());
+    let gate = state.and_then(|s| s.gate.as_ref());
+    FleetRow {
+        id: id.to_string(),
+        online: status.is_some_and(|s| s.online),
+        session: status.and_then(|s| s.session),
+        version: status.and_then(|s| s.version.clone()),
+        since: status.and_then(|s| s.ts.clone()),
+        board: state.map(|s| s.device.board.name.clone()),
+        available_bytes: memory.map(|m| m.available_bytes),
+        total_bytes: memory.map(|m| m.total_bytes),
+        budget_bytes: gate.and_then(|g| g.budget_bytes),
+        reserve_bytes: gate.map(|g| g.reserve_bytes),
+        models: state
+            .and_then(|s| s.services.as_ref())
+            .into_iter()
+            .flatten()
+            .map(|s| FleetUnit {
+                name: s.name.clone(),
+                kind: s.kind,
+                state: s.state,
+            })
+            .collect(),
+        last_event: d.last_event.clone(),
+    }
 }
 
 /// The aligned table of every device.
-pub fn render(rows: &[Value]) -> String {
+pub fn render(rows: &[FleetRow]) -> String {
     let mut t = Table::new(&[
         "DEVICE",
         "ONLINE",
@@ -132,38 +181,31 @@ pub fn render(rows: &[Value]) -> String {
         "MODELS",
         "LAST EVENT",
     ]);
+    let size = |b: Option<u64>| b.map_or("-".to_string(), |b| Bytes(b).to_string());
     for r in rows {
-        let models: Vec<String> = r["models"]
-            .as_array()
-            .map(|m| {
-                m.iter()
-                    .map(|s| {
-                        format!(
-                            "{}:{}",
-                            s["name"].as_str().unwrap_or("?"),
-                            s["state"].as_str().unwrap_or("?")
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let last = &r["last_event"];
+        let models: Vec<String> = r
+            .models
+            .iter()
+            .map(|s| format!("{}:{}", s.name, s.state))
+            .collect();
         t.row(vec![
-            r["id"].as_str().unwrap_or("?").to_string(),
-            if r["online"] == true { "yes" } else { "no" }.to_string(),
-            r["session"].as_u64().map_or("-".into(), |s| s.to_string()),
-            r["board"].as_str().unwrap_or("-").to_string(),
-            bytes(&r["available_bytes"]),
-            bytes(&r["budget_bytes"]),
+            r.id.clone(),
+            if r.online { "yes" } else { "no" }.to_string(),
+            r.session.map_or("-".into(), |s| s.to_string()),
+            r.board
+                .clone()
+                .filter(|b| !b.is_empty())
+                .unwrap_or_else(|| "-".into()),
+            size(r.available_bytes),
+            size(r.budget_bytes.map(Bytes::get)),
             if models.is_empty() {
                 "-".into()
             } else {
                 models.join(" ")
             },
-            if last.is_null() {
-                "-".into()
-            } else {
-                format!("#{} {}", last["seq"], last["kind"].as_str().unwrap_or("?"))
+            match &r.last_event {
+                None => "-".into(),
+                Some(e) => format!("#{} {}", e.seq, e.kind),
             },
         ]);
     }
@@ -220,23 +262,25 @@ async fn watch(args: Args) -> CliResult {
             .await
             .map_err(|e| fail(e.to_string()))?;
     }
-    let rows = |fleet: &BTreeMap<String, Device>| -> Vec<Value> {
+    let rows = |fleet: &BTreeMap<String, Device>| -> Vec<FleetRow> {
         fleet
             .iter()
             .filter(|(_, d)| d.status.is_some() || d.state.is_some())
             .map(|(id, d)| row(id, d))
             .collect()
     };
-    let print = |rows: &[Value]| {
+    let print = |rows: &[FleetRow]| {
         if args.json {
-            println!("{}", Value::Array(rows.to_vec()));
+            // Keys sorted, as every document is published.
+            let rows = serde_json::to_value(rows).unwrap_or_default();
+            println!("{rows}");
         } else {
             println!("{}", render(rows));
         }
     };
     let settle = tokio::time::sleep(SETTLE);
     tokio::pin!(settle);
-    let mut printed: Option<Vec<Value>> = None;
+    let mut printed: Option<Vec<FleetRow>> = None;
     loop {
         tokio::select! {
             _ = &mut settle, if args.once => break,
@@ -262,6 +306,7 @@ async fn watch(args: Args) -> CliResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn rows_carry_presence_state_and_the_last_event() {
@@ -289,14 +334,15 @@ mod tests {
         absorb(&mut fleet, "jetgate", "other/b/state", b"{}");
         absorb(&mut fleet, "jetgate", "jetgate/c/state", b"not json");
         assert_eq!(fleet.len(), 1);
-        let r = row("a", &fleet["a"]);
+        let fleet_row = row("a", &fleet["a"]);
+        let r = serde_json::to_value(&fleet_row).unwrap();
         assert_eq!(r["online"], false);
         assert_eq!(r["session"], 3);
         assert_eq!(r["board"], "Orin Nano");
         assert_eq!(r["budget_bytes"], 4);
         assert_eq!(r["models"][0]["state"], "ready");
         assert_eq!(r["last_event"]["seq"], 9);
-        let table = render(&[r]);
+        let table = render(&[fleet_row]);
         assert!(
             table.contains("llm:ready") && table.contains("#9 note"),
             "{table}"

@@ -11,8 +11,9 @@ use crate::cli::table::Table;
 use crate::cli::Globals;
 use crate::control::client::{self, ClientError};
 use crate::control::{Cmd, ErrorCode};
+use crate::event::Event;
 use crate::exit::{self, CliError, CliResult};
-use crate::status::ServiceView;
+use crate::status::{LoadOutcome, ServiceState, ServiceView, ServicesReply};
 use crate::units::Bytes;
 
 /// How long a plain request may take before the CLI gives up on the agent.
@@ -36,6 +37,21 @@ pub fn ask(globals: &Globals, cmd: Cmd, timeout: Option<Duration>) -> Result<Val
         _ => exit::FAILURE,
     };
     Err(CliError::new(exit_code, anyhow::anyhow!("{message}")))
+}
+
+/// [`ask`], the answer read as the request's reply type (`crate::status`).
+pub fn ask_as<T: serde::de::DeserializeOwned>(
+    globals: &Globals,
+    cmd: Cmd,
+    timeout: Option<Duration>,
+) -> Result<T, CliError> {
+    read_reply(ask(globals, cmd, timeout)?)
+}
+
+/// An answer's `data` as its reply type.
+pub fn read_reply<T: serde::de::DeserializeOwned>(data: Value) -> Result<T, CliError> {
+    serde_json::from_value(data)
+        .map_err(|e| CliError::new(exit::FAILURE, anyhow::anyhow!("unreadable answer: {e}")))
 }
 
 fn print_json(value: &Value) {
@@ -70,21 +86,20 @@ pub fn load(args: LoadArgs, globals: &Globals) -> CliResult {
     )?;
     if args.json {
         print_json(&data);
-    } else {
-        println!("{}", describe_outcome(&args.name, &data));
     }
-    let state = data.get("state").and_then(Value::as_str).unwrap_or("");
-    let failed = args.wait && state != "ready" && state != "running";
+    // A unit's row, or with --wait the outcome: both carry `state` and `reason`.
+    let outcome: LoadOutcome = read_reply(data)?;
+    if !args.json {
+        println!("{}", describe_outcome(&args.name, &outcome));
+    }
+    let failed = args.wait && !matches!(outcome.state, ServiceState::Ready | ServiceState::Running);
     Ok(if failed { exit::FAILURE } else { exit::SUCCESS })
 }
 
 /// `llm: queued (waiting: load of det in flight)`.
-fn describe_outcome(name: &str, data: &Value) -> String {
-    let state = data
-        .get("state")
-        .and_then(Value::as_str)
-        .unwrap_or("unknown");
-    match data.get("reason").and_then(Value::as_str) {
+fn describe_outcome(name: &str, outcome: &LoadOutcome) -> String {
+    let state = outcome.state;
+    match outcome.reason.as_deref() {
         Some(reason) if !reason.is_empty() => format!("{name}: {state} ({reason})"),
         _ => format!("{name}: {state}"),
     }
@@ -119,7 +134,13 @@ fn name_command(args: NameArgs, cmd: Cmd, globals: &Globals) -> CliResult {
     if args.json {
         print_json(&data);
     } else {
-        println!("{}", describe_outcome(&args.name, &data));
+        let view: ServiceView = read_reply(data)?;
+        let outcome = LoadOutcome {
+            name: view.name,
+            state: view.state,
+            reason: view.reason,
+        };
+        println!("{}", describe_outcome(&args.name, &outcome));
     }
     Ok(exit::SUCCESS)
 }
@@ -137,8 +158,7 @@ pub fn services(args: ServicesArgs, globals: &Globals) -> CliResult {
         print_json(&data);
         return Ok(exit::SUCCESS);
     }
-    let services: Vec<ServiceView> = serde_json::from_value(data)
-        .map_err(|e| CliError::new(exit::FAILURE, anyhow::anyhow!("unreadable answer: {e}")))?;
+    let services: ServicesReply = read_reply(data)?;
     print!(
         "{}",
         services_table_toned(&services, human::colour_stdout())
@@ -162,8 +182,8 @@ pub fn services_table_toned(services: &[ServiceView], colour: bool) -> String {
     for s in services {
         t.row(vec![
             s.name.clone(),
-            s.kind.clone(),
-            s.state.clone(),
+            s.kind.to_string(),
+            s.state.to_string(),
             s.pid.map_or("-".into(), |p| p.to_string()),
             s.memory_bytes.map_or("-".into(), |b| Bytes(b).to_string()),
             s.restarts.to_string(),
@@ -196,8 +216,8 @@ pub fn note(args: NoteArgs, globals: &Globals) -> CliResult {
     if args.json {
         print_json(&data);
     } else {
-        let seq = data.get("seq").and_then(Value::as_u64).unwrap_or(0);
-        println!("noted as event {seq}");
+        let event: Event = read_reply(data)?;
+        println!("noted as event {}", event.seq);
     }
     Ok(exit::SUCCESS)
 }

@@ -5,17 +5,18 @@
 //! pressure, and the heaviest process trees by PSS; it works with no agent running, and on a
 //! captured fixture tree (`--root tests/fixtures/orin-nano-8gb-jp6`).
 
-use serde_json::{json, Value};
-
 use crate::cli::figures::tegrastats_lines;
 use crate::cli::human;
-use crate::cli::remote::{ask, services_table_toned, REQUEST_TIMEOUT};
+use crate::cli::remote::{ask, read_reply, services_table_toned, REQUEST_TIMEOUT};
 use crate::cli::table::Table;
 use crate::cli::Globals;
 use crate::control::Cmd;
 use crate::exit::{self, CliError, CliResult};
-use crate::sources::{Sampler, Scope, TreeSampler};
-use crate::status::{board_json, memory_json, ServiceView};
+use crate::gate::GateView;
+use crate::sources::{AvailableFrom, Sampler, Scope, TreeSampler};
+use crate::status::{
+    AgentView, DeviceView, GpuLoad, GpuView, MemoryView, NvmlView, Source, StatusDocument, TreeView,
+};
 use crate::units::Bytes;
 
 #[derive(Debug, clap::Args)]
@@ -33,21 +34,22 @@ pub struct Args {
 
 pub fn run(args: Args, globals: &Globals) -> CliResult {
     let doc = if args.local {
-        local_document(globals, args.top)?
+        local_document(globals, args.top)?.to_value()
     } else {
         ask(globals, Cmd::Status {}, Some(REQUEST_TIMEOUT))?
     };
     if args.json {
         println!("{doc}");
     } else {
+        let doc: StatusDocument = read_reply(doc)?;
         print!("{}", render_toned(&doc, human::colour_stdout()));
     }
     Ok(exit::SUCCESS)
 }
 
 /// The local status document: the same `device` and `memory` sections as the agent's, plus the
-/// heaviest process trees.
-pub fn local_document(globals: &Globals, top: usize) -> Result<Value, CliError> {
+/// GPU and the heaviest process trees.
+pub fn local_document(globals: &Globals, top: usize) -> Result<StatusDocument, CliError> {
     let root = &globals.root;
     let board = crate::board::detect(root).map_err(|e| CliError::new(exit::FAILURE, e))?;
     let mut sampler = Sampler::new(root.clone(), Scope::System);
@@ -57,35 +59,37 @@ pub fn local_document(globals: &Globals, top: usize) -> Result<Value, CliError> 
     let trees = TreeSampler::new(root.clone())
         .heaviest(top)
         .map_err(|e| CliError::new(exit::FAILURE, e))?;
-    let trees: Vec<Value> = trees
+    let trees = trees
         .iter()
-        .map(|t| {
-            json!({
-                "comm": t.comm,
-                "pid": t.totals.root_pid,
-                "processes": t.totals.processes,
-                "zombies": t.totals.zombies,
-                "threads": t.totals.threads,
-                "pss_bytes": t.totals.pss.get(),
-                "rss_bytes": t.totals.rss.get(),
-                "swap_bytes": t.totals.swap.get(),
-                "fds": t.totals.fds,
-            })
+        .map(|t| TreeView {
+            comm: t.comm.clone(),
+            pid: t.totals.root_pid,
+            processes: t.totals.processes,
+            zombies: t.totals.zombies,
+            threads: t.totals.threads,
+            pss_bytes: t.totals.pss.get(),
+            rss_bytes: t.totals.rss.get(),
+            swap_bytes: t.totals.swap.get(),
+            fds: t.totals.fds,
         })
         .collect();
-    Ok(json!({
-        "source": "local",
-        "root": root.base().display().to_string(),
-        "device": { "board": board_json(&board) },
-        "memory": memory_json(&sample, None),
-        "gpu": gpu_json(root, &board),
-        "trees": trees,
-    }))
+    Ok(StatusDocument {
+        source: Some(Source::Local),
+        root: Some(root.base().display().to_string()),
+        device: DeviceView {
+            id: None,
+            board: (&board).into(),
+        },
+        memory: Some(MemoryView::from_sample(&sample, None)),
+        gpu: Some(gpu_view(root, &board)),
+        trees: Some(trees),
+        ..StatusDocument::default()
+    })
 }
 
 /// GPU load from the board's devfreq node, and NVML where it works (discrete GPUs, Thor). Each
 /// absent source says why instead of failing the document.
-fn gpu_json(root: &crate::sources::Root, board: &crate::board::Detected) -> Value {
+fn gpu_view(root: &crate::sources::Root, board: &crate::board::Detected) -> GpuView {
     use crate::sources::{devfreq, nvml};
     let candidates: Vec<String> = match &board.profile {
         Some(p) if !p.gpu.load_paths.is_empty() => p.gpu.load_paths.clone(),
@@ -96,140 +100,141 @@ fn gpu_json(root: &crate::sources::Root, board: &crate::board::Detected) -> Valu
     };
     let mut buf = String::new();
     let load = match devfreq::read_gpu_load(root, &candidates, &mut buf) {
-        Ok((path, load)) => json!({
-            "load_pct": f64::from(load.permille) / 10.0,
-            "path": path.display().to_string(),
-        }),
-        Err(e) => json!({ "unsupported": e.to_string() }),
+        Ok((path, load)) => GpuLoad::Read {
+            load_pct: f64::from(load.permille) / 10.0,
+            path: path.display().to_string(),
+        },
+        Err(e) => GpuLoad::Unsupported {
+            unsupported: e.to_string(),
+        },
     };
     // NVML reads the live driver, so only when looking at this machine, not a captured tree.
     let nvml = if !root.is_host() {
-        json!({ "unsupported": "not read under --root (NVML reads the live driver)" })
+        NvmlView::Unsupported {
+            unsupported: "not read under --root (NVML reads the live driver)".into(),
+        }
     } else {
         match nvml::NvmlSource::new().read() {
-            Ok(reading) => json!(reading),
-            Err(e) => json!({ "unsupported": e.to_string() }),
+            Ok(reading) => NvmlView::Read {
+                devices: reading
+                    .devices
+                    .iter()
+                    .map(|d| serde_json::to_value(d).unwrap_or_default())
+                    .collect(),
+            },
+            Err(e) => NvmlView::Unsupported {
+                unsupported: e.to_string(),
+            },
         }
     };
-    json!({ "load": load, "nvml": nvml })
+    GpuView { load, nvml }
 }
 
-fn size(v: &Value) -> String {
-    v.as_u64().map_or("-".to_string(), |b| Bytes(b).to_string())
+fn size(v: Option<u64>) -> String {
+    v.map_or("-".to_string(), |b| Bytes(b).to_string())
 }
 
-fn text<'a>(v: &'a Value, default: &'a str) -> &'a str {
-    v.as_str().unwrap_or(default)
+fn or<'a>(v: Option<&'a str>, default: &'a str) -> &'a str {
+    v.filter(|s| !s.is_empty()).unwrap_or(default)
 }
 
 /// Human form of a status document (local or from the agent), without colour.
-pub fn render(doc: &Value) -> String {
+pub fn render(doc: &StatusDocument) -> String {
     render_toned(doc, false)
 }
 
 /// Human form of a status document; service states coloured when `colour`.
-pub fn render_toned(doc: &Value, colour: bool) -> String {
+pub fn render_toned(doc: &StatusDocument, colour: bool) -> String {
     let mut out = String::new();
-    let board = &doc["device"]["board"];
+    let board = &doc.device.board;
+    let l4t = board.l4t.map(|r| r.to_string());
     out.push_str(&format!(
         "board     {} [{}]  L4T {}  JetPack {}\n",
-        text(&board["name"], "unknown"),
-        text(&board["id"], "?"),
-        text(&board["l4t"], "-"),
-        text(&board["jetpack"], "-"),
+        or(Some(&board.name), "unknown"),
+        or(Some(&board.id), "?"),
+        or(l4t.as_deref(), "-"),
+        or(board.jetpack.as_deref(), "-"),
     ));
-    let agent = &doc["agent"];
-    if agent.is_object() {
+    if let Some(agent) = &doc.agent {
         out.push_str(&format!(
             "agent     pid {}  up {}  version {}  socket {}\n",
-            agent["pid"],
-            agent["uptime_ms"]
-                .as_u64()
-                .map_or("-".into(), human::span_ms),
-            text(&agent["version"], "-"),
-            text(&agent["socket"], "-"),
+            agent.pid,
+            human::span_ms(agent.uptime_ms),
+            or(Some(&agent.version), "-"),
+            or(Some(&agent.socket), "-"),
         ));
     }
-    let m = &doc["memory"];
-    if m.is_object() {
+    if let Some(m) = &doc.memory {
         out.push_str(&render_available(m));
-        let pressure = &m["pressure"];
         out.push_str(&format!(
             "          swap {}/{} (never counted)  GPU-held {}  pressure {}\n",
-            size(&m["swap_used_bytes"]),
-            size(&m["swap_total_bytes"]),
-            size(&m["gpu_held_bytes"]),
-            if pressure.is_object() {
-                format!(
+            size(Some(m.swap_used_bytes)),
+            size(Some(m.swap_total_bytes)),
+            size(m.gpu_held_bytes),
+            match &m.pressure {
+                Some(p) => format!(
                     "some {:.2}% full {:.2}% (avg10)",
-                    pressure["some_avg10"].as_f64().unwrap_or(0.0),
-                    pressure["full_avg10"].as_f64().unwrap_or(0.0)
-                )
-            } else {
-                "unsupported".to_string()
+                    p.some_avg10,
+                    p.full_avg10.unwrap_or(0.0)
+                ),
+                None => "unsupported".to_string(),
             },
         ));
-        let cg = &m["cgroup"];
-        if cg.is_object() {
+        if let Some(cg) = &m.cgroup {
             out.push_str(&format!(
                 "cgroup    {}  limit {}  usage {}  reclaimable {}  oom kills {}\n",
-                text(&cg["version"], "?"),
-                size(&cg["limit_bytes"]),
-                size(&cg["usage_bytes"]),
-                size(&cg["reclaimable_bytes"]),
-                cg["oom_kill"]
-                    .as_u64()
-                    .map_or("-".into(), |n| n.to_string()),
+                cg.version.as_str(),
+                size(cg.limit_bytes),
+                size(Some(cg.usage_bytes)),
+                size(Some(cg.reclaimable_bytes)),
+                cg.oom_kill.map_or("-".into(), |n| n.to_string()),
             ));
         }
     } else {
         out.push_str("memory    no sample yet\n");
     }
-    let gpu = &doc["gpu"];
-    if gpu.is_object() {
-        let load = match gpu["load"]["load_pct"].as_f64() {
-            Some(pct) => format!("{pct:.1}%"),
-            None => "unsupported".to_string(),
+    if let Some(gpu) = &doc.gpu {
+        let load = match &gpu.load {
+            GpuLoad::Read { load_pct, .. } => format!("{load_pct:.1}%"),
+            GpuLoad::Unsupported { .. } => "unsupported".to_string(),
         };
-        let nvml = match gpu["nvml"]["devices"].as_array() {
-            Some(devices) => format!("{} device(s)", devices.len()),
-            None => format!("unsupported ({})", text(&gpu["nvml"]["unsupported"], "?")),
+        let nvml = match &gpu.nvml {
+            NvmlView::Read { devices } => format!("{} device(s)", devices.len()),
+            NvmlView::Unsupported { unsupported } => format!("unsupported ({unsupported})"),
         };
         out.push_str(&format!("gpu       load {load}  NVML {nvml}\n"));
     }
-    if let Some(t) = doc.get("tegrastats") {
-        let (first, second) = tegrastats_lines(t);
+    if let Some(t) = &doc.tegrastats {
+        let (first, second) = tegrastats_lines(Some(t));
         out.push_str(&format!("tegrastats {first}\n"));
         if !second.is_empty() {
             out.push_str(&format!("          {second}\n"));
         }
     }
-    let gate = &doc["gate"];
-    if gate.is_object() {
+    if let Some(gate) = &doc.gate {
         out.push_str(&render_gate(gate));
     }
-    if let Ok(services) = serde_json::from_value::<Vec<ServiceView>>(doc["services"].clone()) {
+    if let Some(services) = &doc.services {
         out.push('\n');
-        out.push_str(&services_table_toned(&services, colour));
+        out.push_str(&services_table_toned(services, colour));
     }
-    let agent = &doc["agent"];
-    if agent.is_object() {
+    if let Some(agent) = &doc.agent {
         out.push_str(&render_agent(agent));
     }
-    if let Some(trees) = doc["trees"].as_array() {
+    if let Some(trees) = &doc.trees {
         let mut t = Table::new(&[
             "TREE", "PID", "PROCS", "PSS", "RSS", "SWAP", "THREADS", "FDS",
         ]);
         for tree in trees {
             t.row(vec![
-                text(&tree["comm"], "?").to_string(),
-                tree["pid"].to_string(),
-                tree["processes"].to_string(),
-                size(&tree["pss_bytes"]),
-                size(&tree["rss_bytes"]),
-                size(&tree["swap_bytes"]),
-                tree["threads"].to_string(),
-                tree["fds"].to_string(),
+                or(Some(&tree.comm), "?").to_string(),
+                tree.pid.to_string(),
+                tree.processes.to_string(),
+                size(Some(tree.pss_bytes)),
+                size(Some(tree.rss_bytes)),
+                size(Some(tree.swap_bytes)),
+                tree.threads.to_string(),
+                tree.fds.to_string(),
             ]);
         }
         out.push('\n');
@@ -246,84 +251,79 @@ pub fn render_toned(doc: &Value, colour: bool) -> String {
 /// memory    available 1016.8MiB of 3.0GiB (cgroup limit)
 /// host      MemAvailable 20.1GiB of 23.5GiB  free 18.0GiB  cached 2.0GiB
 /// ```
-fn render_available(m: &Value) -> String {
-    let cgroup_limit = m["cgroup"]["limit_bytes"].as_u64();
+fn render_available(m: &MemoryView) -> String {
+    let cgroup_limit = m.cgroup.as_ref().and_then(|c| c.limit_bytes);
     match cgroup_limit {
-        Some(limit) if m["available_from"] == "cgroup" => format!(
+        Some(limit) if m.available_from == AvailableFrom::Cgroup => format!(
             "memory    available {} of {} (cgroup limit)\n\
              host      MemAvailable {} of {}  free {}  cached {}\n",
-            size(&m["available_bytes"]),
+            size(Some(m.available_bytes)),
             Bytes(limit),
-            size(&m["mem_available_bytes"]),
-            size(&m["total_bytes"]),
-            size(&m["free_bytes"]),
-            size(&m["cached_bytes"]),
+            size(Some(m.mem_available_bytes)),
+            size(Some(m.total_bytes)),
+            size(Some(m.free_bytes)),
+            size(Some(m.cached_bytes)),
         ),
         _ => format!(
             "memory    available {} of {} ({})  free {}  cached {}\n",
-            size(&m["available_bytes"]),
-            size(&m["total_bytes"]),
-            text(&m["available_from"], "?"),
-            size(&m["free_bytes"]),
-            size(&m["cached_bytes"]),
+            size(Some(m.available_bytes)),
+            size(Some(m.total_bytes)),
+            m.available_from.as_str(),
+            size(Some(m.free_bytes)),
+            size(Some(m.cached_bytes)),
         ),
     }
 }
 
 /// `agent     pid 4242  v0.1.0  up 3h 2m  heap allocated 2.1MiB  resident 6.0MiB`
-fn render_agent(agent: &Value) -> String {
-    let uptime = agent["uptime_ms"].as_u64().map_or("-".to_string(), |ms| {
-        let s = ms / 1000;
+fn render_agent(agent: &AgentView) -> String {
+    let uptime = {
+        let s = agent.uptime_ms / 1000;
         match (s / 3600, s / 60 % 60, s % 60) {
             (0, 0, s) => format!("{s}s"),
             (0, m, s) => format!("{m}m {s}s"),
             (h, m, _) => format!("{h}h {m}m"),
         }
-    });
-    let a = &agent["allocator"];
-    let heap = if a.is_object() {
-        format!(
+    };
+    let heap = match &agent.allocator {
+        Some(a) => format!(
             "heap allocated {}  resident {}",
-            size(&a["allocated_bytes"]),
-            size(&a["resident_bytes"])
-        )
-    } else {
-        "heap unknown".to_string()
+            size(Some(a.allocated_bytes)),
+            size(Some(a.resident_bytes))
+        ),
+        None => "heap unknown".to_string(),
     };
     format!(
         "agent     pid {}  v{}  up {uptime}  {heap}\n",
-        agent["pid"],
-        text(&agent["version"], "?"),
+        agent.pid,
+        or(Some(&agent.version), "?"),
     )
 }
 
-fn render_gate(gate: &Value) -> String {
+fn render_gate(gate: &GateView) -> String {
     let mut out = format!(
         "gate      reserve {}  budget {}  outstanding {}\n",
-        size(&gate["reserve_bytes"]),
-        size(&gate["budget_bytes"]),
-        size(&gate["outstanding_bytes"]),
+        gate.reserve_bytes,
+        size(gate.budget_bytes.map(Bytes::get)),
+        gate.outstanding_bytes,
     );
-    let flight = &gate["in_flight"];
-    if flight.is_object() {
+    if let Some(flight) = &gate.in_flight {
         out.push_str(&format!(
             "          in flight: {} ({}, {}, consumed {} of need {})\n",
-            text(&flight["model"], "?"),
-            text(&flight["phase"], "?"),
-            flight["elapsed_ms"]
-                .as_u64()
-                .map_or("-".into(), human::span_ms),
-            size(&flight["consumed_bytes"]),
-            size(&flight["need_bytes"]),
+            or(Some(&flight.model), "?"),
+            flight.phase.as_str(),
+            human::span_ms(flight.elapsed_ms),
+            flight.consumed_bytes,
+            flight.need_bytes,
         ));
     }
-    for (i, q) in gate["queue"].as_array().into_iter().flatten().enumerate() {
+    for (i, q) in gate.queue.iter().enumerate() {
         out.push_str(&format!(
             "          queue {}: {} need {}: {}\n",
             i + 1,
-            text(&q["model"], "?"),
-            size(&q["need_bytes"]),
-            text(&q["reason"], ""),
+            or(Some(&q.model), "?"),
+            q.need_bytes,
+            q.reason,
         ));
     }
     out
@@ -332,6 +332,12 @@ fn render_gate(gate: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    /// A status document as `jetgate status` reads it from the agent's JSON.
+    fn typed(doc: serde_json::Value) -> StatusDocument {
+        serde_json::from_value(doc).unwrap()
+    }
 
     #[test]
     fn renders_a_gate_with_its_queue_and_reasons() {
@@ -344,7 +350,7 @@ mod tests {
             "agent": {"pid": 4242, "version": "0.1.0", "uptime_ms": 10_920_000u64,
                       "allocator": {"allocated_bytes": 2u64 << 20, "resident_bytes": 6u64 << 20}},
         });
-        let text = render(&doc);
+        let text = render(&typed(doc));
         assert!(
             text.contains(
                 "agent     pid 4242  v0.1.0  up 3h 2m  heap allocated 2.0MiB  resident 6.0MiB"
@@ -379,6 +385,7 @@ mod tests {
             "tegrastats": {"state": "unavailable", "reason": "/usr/bin/tegrastats not found"},
             "agent": {"pid": 812, "uptime_ms": 185_000, "version": "0.1.0", "socket": "/s"},
         });
+        let doc = typed(doc);
         let plain = render(&doc);
         assert!(
             plain.contains("agent     pid 812  up 3m05s  version 0.1.0  socket /s"),

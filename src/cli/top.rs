@@ -27,6 +27,7 @@ use crate::clock;
 use crate::control::client::{self, ClientError};
 use crate::control::Cmd;
 use crate::exit::{self, CliError, CliResult};
+use crate::status::EventsReply;
 use crate::units::HumanDuration;
 
 pub mod model;
@@ -172,7 +173,8 @@ impl AskError {
     }
 }
 
-fn ask(socket: &Path, cmd: Cmd) -> Result<Value, AskError> {
+/// One request, its answer read as the request's reply type (`crate::status`).
+fn ask<T: serde::de::DeserializeOwned>(socket: &Path, cmd: Cmd) -> Result<T, AskError> {
     let response = client::call(socket, cmd, Some(REQUEST_TIMEOUT)).map_err(|e| {
         AskError::Down(match e {
             ClientError::NoAgent { error, .. } | ClientError::Io { source: error, .. } => {
@@ -182,7 +184,8 @@ fn ask(socket: &Path, cmd: Cmd) -> Result<Value, AskError> {
         })
     })?;
     if response.ok {
-        return Ok(response.data.unwrap_or(Value::Null));
+        return serde_json::from_value(response.data.unwrap_or(Value::Null))
+            .map_err(|e| AskError::Down(format!("unreadable answer: {e}")));
     }
     Err(AskError::Refused(response.error.map_or_else(
         || "refused without a reason".to_string(),
@@ -212,10 +215,10 @@ fn refresh(model: &mut TopModel, socket: &Path) {
             subject: None,
             limit: Some(EVENTS_PAGE),
         };
-        let Ok(page) = ask(socket, cmd) else {
+        let Ok(page) = ask::<EventsReply>(socket, cmd) else {
             return; // the next status poll tells whether the agent is gone
         };
-        let full = page.as_array().map_or(0, Vec::len) >= EVENTS_PAGE as usize;
+        let full = page.len() >= EVENTS_PAGE as usize;
         model.apply_events(&page);
         if !full {
             return;

@@ -10,14 +10,12 @@
 //! `--markdown` prints the same as a Markdown table for an incident report; `--json` the
 //! agent's answer (a services list, each entry with its `trend` object or null).
 
-use serde_json::Value;
-
-use crate::cli::remote::{ask, REQUEST_TIMEOUT};
+use crate::cli::remote::{ask, read_reply, REQUEST_TIMEOUT};
 use crate::cli::table::Table;
 use crate::cli::Globals;
 use crate::control::Cmd;
-use crate::exit::{self, CliError, CliResult};
-use crate::status::{ServiceView, TrendView};
+use crate::exit::{self, CliResult};
+use crate::status::{LimitFrom, ServiceView, ServicesReply, TrendView};
 use crate::units::{format_duration, Bytes};
 
 #[derive(Debug, clap::Args)]
@@ -44,9 +42,7 @@ pub fn run(args: Args, globals: &Globals) -> CliResult {
         println!("{data}");
         return Ok(exit::SUCCESS);
     }
-    let views: Vec<ServiceView> = serde_json::from_value::<Value>(data)
-        .and_then(serde_json::from_value)
-        .map_err(|e| CliError::new(exit::FAILURE, anyhow::anyhow!("unreadable answer: {e}")))?;
+    let views: ServicesReply = read_reply(data)?;
     if views.is_empty() {
         println!("no models or services configured");
     } else if args.markdown {
@@ -67,15 +63,15 @@ fn cells(v: &ServiceView) -> Vec<String> {
     let dash = || "-".to_string();
     let memory = v.memory_bytes.map_or_else(dash, |b| Bytes(b).to_string());
     let Some(t) = &v.trend else {
-        let mut row = vec![v.name.clone(), v.state.clone()];
+        let mut row = vec![v.name.clone(), v.state.to_string()];
         row.extend(std::iter::repeat_n(dash(), 6));
         row.extend([memory, dash()]);
         return row;
     };
     vec![
         v.name.clone(),
-        v.state.clone(),
-        t.verdict.clone(),
+        v.state.to_string(),
+        t.verdict.to_string(),
         slope(t),
         window(t),
         t.samples.to_string(),
@@ -107,8 +103,8 @@ fn to_limit(t: &TrendView) -> String {
     let Some(s) = t.projected_s else {
         return "-".to_string();
     };
-    let what = match (t.limit_from.as_deref(), t.limit_bytes) {
-        (Some("reserve"), Some(b)) => format!("reserve at {}", Bytes(b)),
+    let what = match (t.limit_from, t.limit_bytes) {
+        (Some(LimitFrom::Reserve), Some(b)) => format!("reserve at {}", Bytes(b)),
         (_, Some(b)) => format!("limit {}", Bytes(b)),
         _ => "limit".to_string(),
     };
@@ -156,14 +152,16 @@ pub fn markdown(views: &[ServiceView]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::status::{ServiceKind, ServiceState, TrendVerdict};
 
     fn view(trend: Option<TrendView>) -> ServiceView {
         ServiceView {
             name: "api".into(),
-            kind: "service".into(),
-            state: "running".into(),
+            kind: ServiceKind::Service,
+            state: ServiceState::Running,
             pid: Some(42),
             memory_bytes: Some(210 * Bytes::MIB),
+            gpu_bytes: None,
             trend,
             restarts: 0,
             restart_in_ms: None,
@@ -173,7 +171,7 @@ mod tests {
 
     fn leaking() -> TrendView {
         TrendView {
-            verdict: "leaking".into(),
+            verdict: TrendVerdict::Leaking,
             slope_bytes_per_hour: 72_000 * Bytes::MIB as i64,
             quality: 1.0,
             samples: 8,
@@ -181,7 +179,7 @@ mod tests {
             configured_window_s: 8.0,
             projected_s: Some(12.5),
             limit_bytes: Some(Bytes::GIB),
-            limit_from: Some("limit".into()),
+            limit_from: Some(LimitFrom::Limit),
             reserved_bytes: 160 * Bytes::MIB,
         }
     }

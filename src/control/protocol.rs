@@ -114,12 +114,16 @@ pub struct Response {
 }
 
 impl Response {
-    pub fn ok(data: Value) -> Response {
-        Response {
-            v: VERSION,
-            ok: true,
-            data: Some(data),
-            error: None,
+    /// A success carrying `data` (one of the `crate::status` reply types) as JSON.
+    pub fn ok(data: impl Serialize) -> Response {
+        match serde_json::to_value(data) {
+            Ok(data) => Response {
+                v: VERSION,
+                ok: true,
+                data: Some(data),
+                error: None,
+            },
+            Err(e) => Response::error(ErrorCode::Internal, format!("unserializable reply: {e}")),
         }
     }
 

@@ -17,14 +17,14 @@
 
 use std::time::Instant;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::load::LoadPhase;
 use super::{budget, Gate};
 use crate::units::Bytes;
 
 /// Where the load in flight is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     /// Admitted, waiting for its ready probe.
@@ -33,7 +33,17 @@ pub enum Phase {
     Settling,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+impl Phase {
+    /// The published name: `loading` or `settling`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Loading => "loading",
+            Phase::Settling => "settling",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InFlightView {
     pub model: String,
     /// Since admission.
@@ -44,7 +54,8 @@ pub struct InFlightView {
     pub consumed_bytes: Bytes,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct QueuedView {
     pub model: String,
     pub need_bytes: Bytes,
@@ -52,14 +63,16 @@ pub struct QueuedView {
     pub waiting_ms: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReservationView {
     pub key: String,
     pub bytes: Bytes,
 }
 
-/// The gate as `jetgate status` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// The gate as `jetgate status` shows it (the status document's `gate` section). Readers take
+/// what they find: a missing figure reads as 0, `None` or empty.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct GateView {
     pub reserve_bytes: Bytes,
     /// `available − reserve − outstanding`, or null before the first reading.

@@ -13,7 +13,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rumqttc::{AsyncClient, Event, Incoming, LastWill, MqttOptions, Outgoing, QoS};
-use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -25,6 +24,7 @@ use super::{presence, tls, LinkSetup, MqttError, FLUSH_DEADLINE};
 use crate::clock;
 use crate::control::ControlRequest;
 use crate::event::{EventKind, NewEvent, Severity};
+use crate::status::StatusDocument;
 use crate::store::Store;
 use crate::tasks::Tasks;
 
@@ -76,7 +76,7 @@ pub(super) struct Link {
     client_id: String,
     db: Arc<Mutex<Store>>,
     control: mpsc::Sender<ControlRequest>,
-    status_rx: watch::Receiver<Option<Value>>,
+    status_rx: watch::Receiver<Option<StatusDocument>>,
     seq_rx: watch::Receiver<u64>,
     outcomes_tx: mpsc::Sender<remote::Outcome>,
     outcomes_rx: mpsc::Receiver<remote::Outcome>,
@@ -103,7 +103,7 @@ impl Link {
         setup: LinkSetup,
         store: Store,
         control: mpsc::Sender<ControlRequest>,
-        status_rx: watch::Receiver<Option<Value>>,
+        status_rx: watch::Receiver<Option<StatusDocument>>,
         seq_rx: watch::Receiver<u64>,
         tasks: Tasks,
     ) -> Result<Link, MqttError> {

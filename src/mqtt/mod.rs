@@ -20,13 +20,13 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::MqttConfig;
 use crate::control::ControlRequest;
+use crate::status::StatusDocument;
 use crate::store::{Store, StoreError};
 use crate::tasks::Tasks;
 
@@ -63,7 +63,7 @@ pub enum MqttError {
 #[derive(Debug)]
 pub struct LinkHandle {
     /// The newest status document (the retained `state`, and telemetry's source).
-    pub status: watch::Sender<Option<Value>>,
+    pub status: watch::Sender<Option<StatusDocument>>,
     /// The newest event seq in the store.
     pub seq: watch::Sender<u64>,
     cancel: CancellationToken,

@@ -34,11 +34,22 @@ pub enum Scope {
 }
 
 /// Which figure `available` came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AvailableFrom {
+    #[default]
     MemAvailable,
     Cgroup,
+}
+
+impl AvailableFrom {
+    /// The published name: `mem_available` or `cgroup`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AvailableFrom::MemAvailable => "mem_available",
+            AvailableFrom::Cgroup => "cgroup",
+        }
+    }
 }
 
 /// One sample, plain data.

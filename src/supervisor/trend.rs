@@ -164,8 +164,10 @@ impl Default for TrendConfig {
     }
 }
 
-/// What the trend says about one service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What the trend says about one service; published as `stable`, `growing`, `leaking` or
+/// `warming_up` (the status document's `trend.verdict`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Stable,
     Growing,

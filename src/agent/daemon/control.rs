@@ -4,14 +4,12 @@
 
 use std::time::Instant;
 
-use serde_json::{json, Value};
-
 use super::{Agent, MAX_EVENTS_PER_REQUEST, MAX_NOTE_CHARS};
 use crate::agent::engine::Refusal;
 use crate::control::server::ControlRequest;
 use crate::control::{Cmd, ErrorCode, Response};
 use crate::event::{EventKind, NewEvent};
-use crate::status;
+use crate::status::{AgentView, DeviceView, MemoryView, StatusDocument};
 use crate::store::EventFilter;
 
 impl Agent {
@@ -20,7 +18,7 @@ impl Agent {
         let now = Instant::now();
         let response = match cmd {
             Cmd::Status {} => Response::ok(self.status_document()),
-            Cmd::Services {} => Response::ok(json!(self.engine.views())),
+            Cmd::Services {} => Response::ok(self.engine.views()),
             Cmd::Load { name, wait } => match self.engine.load(&name, now) {
                 Err(refusal) => refused(refusal),
                 Ok(actions) => {
@@ -67,7 +65,7 @@ impl Agent {
                     )),
                 };
                 match self.executor.store().query(&filter) {
-                    Ok(events) => Response::ok(json!(events)),
+                    Ok(events) => Response::ok(events),
                     Err(e) => Response::error(ErrorCode::Internal, e.to_string()),
                 }
             }
@@ -92,7 +90,7 @@ impl Agent {
             .executor
             .record(NewEvent::new(EventKind::Note, None).message(text))
         {
-            Some(event) => Response::ok(json!(event)),
+            Some(event) => Response::ok(event),
             None => Response::error(ErrorCode::Internal, "the note could not be stored"),
         }
     }
@@ -101,9 +99,9 @@ impl Agent {
     fn trend(&self, name: Option<String>) -> Response {
         let views = self.engine.views();
         match name {
-            None => Response::ok(json!(views)),
+            None => Response::ok(views),
             Some(name) => match views.into_iter().find(|v| v.name == name) {
-                Some(view) => Response::ok(json!([view])),
+                Some(view) => Response::ok([view]),
                 None => Response::error(
                     ErrorCode::UnknownName,
                     format!("no model or service named {name:?} in the configuration"),
@@ -114,36 +112,36 @@ impl Agent {
 
     fn view_response(&self, name: &str) -> Response {
         match self.engine.view(name) {
-            Some(view) => Response::ok(json!(view)),
+            Some(view) => Response::ok(view),
             None => Response::error(ErrorCode::UnknownName, format!("no unit named {name:?}")),
         }
     }
 
-    pub(super) fn status_document(&self) -> Value {
+    pub(super) fn status_document(&self) -> StatusDocument {
         let now = Instant::now();
-        let memory = self
-            .latest
-            .as_ref()
-            .map(|(s, at)| status::memory_json(s, Some(now.duration_since(*at))));
-        json!({
-            "device": {
-                "id": self.device_id,
-                "board": status::board_json(&self.board),
+        StatusDocument {
+            device: DeviceView {
+                id: Some(self.device_id.clone()),
+                board: (&self.board).into(),
             },
-            "memory": memory,
-            "gate": self.engine.gate().snapshot(now),
-            "services": self.engine.views(),
-            "tegrastats": self.tegrastats.borrow().to_json(now),
-            "agent": {
-                "pid": std::process::id(),
-                "version": env!("CARGO_PKG_VERSION"),
-                "uptime_ms": now.duration_since(self.started).as_millis() as u64,
-                "socket": self.socket.display().to_string(),
-                "zombies_reaped": self.executor.zombies_reaped(),
+            memory: self
+                .latest
+                .as_ref()
+                .map(|(s, at)| MemoryView::from_sample(s, Some(now.duration_since(*at)))),
+            gate: Some(self.engine.gate().snapshot(now)),
+            services: Some(self.engine.views()),
+            tegrastats: Some(self.tegrastats.borrow().section(now)),
+            agent: Some(AgentView {
+                pid: std::process::id(),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                uptime_ms: now.duration_since(self.started).as_millis() as u64,
+                socket: self.socket.display().to_string(),
+                zombies_reaped: self.executor.zombies_reaped(),
                 // The agent's own heap (jemalloc): `null` when statistics are unavailable.
-                "allocator": crate::allocator::read(),
-            },
-        })
+                allocator: crate::allocator::read(),
+            }),
+            ..StatusDocument::default()
+        }
     }
 }
 

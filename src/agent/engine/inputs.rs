@@ -78,6 +78,7 @@ impl Engine {
             return Vec::new();
         };
         unit.memory = None;
+        unit.gpu = None;
         let expected = process.stop.is_some();
         let restart = process.stop == Some(StopIntent::ThenStart);
         let supervisor_stop = match process.stop {

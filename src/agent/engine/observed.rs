@@ -31,7 +31,11 @@ impl Engine {
             .map(|a| a.saturating_sub(self.gate.config().reserve));
         let live: BTreeSet<(String, u32)> = self.pids().into_iter().collect();
         let mut out = Vec::new();
-        self.set_memory(&name, reading.map(|r| r.tree_pss));
+        self.set_memory(
+            &name,
+            reading.as_ref().map(|r| r.tree_pss),
+            reading.as_ref().and_then(|r| r.gpu),
+        );
         // A reading of a process that has since been replaced judges nothing.
         if let Some(r) = reading.filter(|r| live.contains(&(name.clone(), r.pid))) {
             let serving = matches!(

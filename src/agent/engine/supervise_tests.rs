@@ -120,7 +120,10 @@ impl Rig {
     }
 
     fn state(&self, name: &str) -> String {
-        self.engine.view(name).map(|v| v.state).unwrap_or_default()
+        self.engine
+            .view(name)
+            .map(|v| v.state.to_string())
+            .unwrap_or_default()
     }
 }
 

@@ -94,6 +94,8 @@ pub(super) struct Unit {
     pub reason: Option<String>,
     /// Tree memory, refreshed from the tree inputs for the views.
     pub memory: Option<Bytes>,
+    /// GPU memory (nvmap) the tree holds, refreshed with `memory`; `None` where unknown.
+    pub gpu: Option<Bytes>,
     /// The leak trend of `memory`, refreshed with it.
     pub trend: Option<crate::status::TrendView>,
     pub tracker: RestartTracker<Draw>,
@@ -112,6 +114,7 @@ impl Unit {
             restarts: 0,
             reason: None,
             memory: None,
+            gpu: None,
             trend: None,
         }
     }

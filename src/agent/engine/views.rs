@@ -3,7 +3,7 @@
 //! latest input (at most one core tick old).
 
 use super::{Engine, Phase, Unit};
-use crate::status::ServiceView;
+use crate::status::{ServiceKind, ServiceView};
 use crate::units::Bytes;
 
 impl Engine {
@@ -25,14 +25,14 @@ impl Engine {
         ServiceView {
             name: u.spec.name.clone(),
             kind: if u.spec.declared.is_some() {
-                "model"
+                ServiceKind::Model
             } else {
-                "service"
-            }
-            .to_string(),
-            state: u.state().as_str().to_string(),
+                ServiceKind::Service
+            },
+            state: u.state(),
             pid: u.pid(),
             memory_bytes: u.memory.map(Bytes::get),
+            gpu_bytes: u.gpu.map(Bytes::get),
             trend: u.trend.clone(),
             restarts: u.restarts,
             restart_in_ms,

@@ -5,10 +5,11 @@
 use std::time::Instant;
 
 use super::{
-    reservation_key, restart, round3, verdict_name, Observation, WatchAction, WatchSpec, Watched,
+    reservation_key, restart, round3, Observation, WatchAction, WatchSpec, Watched,
     LEAK_RESTART_LEAD,
 };
 use crate::event::{EventKind, NewEvent};
+use crate::status::LimitFrom;
 use crate::supervisor::trend::{Assessment, Verdict};
 use crate::units::Bytes;
 
@@ -33,8 +34,8 @@ pub(super) fn leak(
             .push(now.saturating_duration_since(w.origin), memory);
     }
     let limit = match (spec.limit, obs.room) {
-        (Some(l), _) => Some((l, "limit")),
-        (None, Some(room)) => Some((memory + room, "reserve")),
+        (Some(l), _) => Some((l, LimitFrom::Limit)),
+        (None, Some(room)) => Some((memory + room, LimitFrom::Reserve)),
         (None, None) => None,
     };
     let a = w.trend.verdict(limit.map(|(l, _)| l), memory);
@@ -51,7 +52,7 @@ pub(super) fn leak(
                 NewEvent::new(EventKind::LeakCleared, Some(name))
                     .message(format!(
                         "no longer leaking: the trend is {}",
-                        verdict_name(a.verdict)
+                        a.verdict.as_str()
                     ))
                     .figure(
                         "slope_bytes_per_hour",
@@ -100,7 +101,7 @@ fn leak_event(
     kind: EventKind,
     name: &str,
     a: &Assessment,
-    limit: Option<(Bytes, &'static str)>,
+    limit: Option<(Bytes, LimitFrom)>,
     memory: Bytes,
     obs: &Observation,
     spec: &WatchSpec,
@@ -138,7 +139,7 @@ fn leak_event(
             a.time_to_limit.map(|d| round3(d.as_secs_f64())),
         )
         .figure("limit_bytes", limit.map(|(l, _)| l.get()))
-        .figure("limit_from", limit.map(|(_, from)| from))
+        .figure("limit_from", limit.map(|(_, from)| from.as_str()))
         .figure("tree_pss_bytes", obs.tree_pss.get())
         .figure("gpu_bytes", obs.gpu.map(Bytes::get))
         .figure("memory_bytes", memory.get())

@@ -203,7 +203,7 @@ fn a_leak_is_suspected_once_per_episode_with_its_slope_and_reserved_in_the_gate(
     assert!((reserved - 120.0 * MIB as f64).abs() < 0.02 * 120.0 * MIB as f64);
     let view = w.view("api").unwrap();
     assert_eq!(view.verdict, "leaking");
-    assert_eq!(view.limit_from.as_deref(), Some("limit"));
+    assert_eq!(view.limit_from.map(LimitFrom::as_str), Some("limit"));
     assert_eq!(view.reserved_bytes, reserved as u64);
 }
 

@@ -1,7 +1,8 @@
-//! `jetgate top`'s state, with no terminal and no socket: it is updated from the agent's JSON
-//! documents (`status`, `events`) and from keys, and says what to send back as an [`Intent`].
+//! `jetgate top`'s state, with no terminal and no socket: it is updated from the agent's
+//! documents (`status`, `events`, read into the typed contracts of [`crate::status`]) and from
+//! keys, and says what to send back as an [`Intent`].
 //!
-//! It reads the documents tolerantly: a field it does not know is ignored, one it expects but
+//! The contracts read tolerantly: a field the view does not know is ignored, one it expects but
 //! does not find shows as `-`, so an older or newer agent never breaks the view. History is
 //! bounded: [`HISTORY_LEN`] samples of available memory, [`EVENTS_KEPT`] events.
 //!
@@ -16,6 +17,8 @@ use std::collections::VecDeque;
 use serde_json::Value;
 
 use crate::control::Cmd;
+use crate::event::Event;
+use crate::status::{LoadOutcome, ServiceView, StatusDocument};
 
 /// Samples of available memory kept for the sparkline: two minutes at the default poll (500 ms).
 pub const HISTORY_LEN: usize = 240;
@@ -91,7 +94,7 @@ pub enum Intent {
     },
 }
 
-/// One model or service row, read tolerantly from a `services` entry.
+/// One model or service row, from a `services` entry.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct UnitRow {
     pub name: String,
@@ -100,9 +103,10 @@ pub struct UnitRow {
     pub pid: Option<u64>,
     /// Tree PSS.
     pub memory_bytes: Option<u64>,
+    /// GPU memory (nvmap) of the tree.
     pub gpu_bytes: Option<u64>,
     pub restarts: Option<u64>,
-    /// A leak or trend verdict, when the agent gives one.
+    /// The leak trend's verdict, when the unit has one.
     pub leak: Option<String>,
     pub reason: Option<String>,
 }
@@ -123,8 +127,8 @@ pub struct EventRow {
 pub struct TopModel {
     pub socket: String,
     pub link: Link,
-    /// The latest status document (`Null` before the first).
-    pub status: Value,
+    /// The latest status document (`None` before the first).
+    pub status: Option<StatusDocument>,
     /// Available memory, oldest first, at most [`HISTORY_LEN`].
     pub history: VecDeque<u64>,
     /// Events, oldest first, at most [`EVENTS_KEPT`].
@@ -140,79 +144,46 @@ pub struct TopModel {
     pub interval_ms: u64,
 }
 
-fn text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Null => None,
-        other => Some(other.to_string()),
-    }
-}
-
-/// The first of `keys` that `v` has as an unsigned integer.
-fn first_u64(v: &Value, keys: &[&str]) -> Option<u64> {
-    keys.iter().find_map(|k| v.get(*k).and_then(Value::as_u64))
-}
-
-/// A leak verdict in whichever shape the agent gives it: `"leak": "suspected"`,
-/// `"leak": {"verdict": ...}`, or `"trend": {"verdict": ...}`.
-fn leak_of(v: &Value) -> Option<String> {
-    let pick = |x: &Value| -> Option<String> {
-        match x {
-            Value::String(s) => Some(s.clone()),
-            Value::Bool(b) => Some(if *b { "suspected" } else { "no" }.to_string()),
-            Value::Object(o) => ["verdict", "state", "status"]
-                .iter()
-                .find_map(|k| o.get(*k).and_then(Value::as_str))
-                .map(str::to_string),
-            _ => None,
-        }
-    };
-    v.get("leak")
-        .and_then(pick)
-        .or_else(|| v.get("trend").and_then(pick))
-}
-
 impl UnitRow {
-    pub fn from_json(v: &Value) -> UnitRow {
-        let s = |k: &str| v.get(k).and_then(text).unwrap_or_default();
+    /// The row of one service view.
+    pub fn from_view(v: &ServiceView) -> UnitRow {
         UnitRow {
-            name: s("name"),
-            kind: s("kind"),
-            state: s("state"),
-            pid: v.get("pid").and_then(Value::as_u64),
-            memory_bytes: first_u64(v, &["memory_bytes", "pss_bytes"]),
-            gpu_bytes: first_u64(v, &["gpu_bytes", "gpu_memory_bytes", "nvmap_bytes"]),
-            restarts: v.get("restarts").and_then(|r| {
-                r.as_u64()
-                    .or_else(|| first_u64(r, &["total", "count", "in_window"]))
-            }),
-            leak: leak_of(v),
-            reason: v.get("reason").and_then(text).filter(|r| !r.is_empty()),
+            name: v.name.clone(),
+            kind: v.kind.to_string(),
+            state: v.state.to_string(),
+            pid: v.pid.map(u64::from),
+            memory_bytes: v.memory_bytes,
+            gpu_bytes: v.gpu_bytes,
+            restarts: Some(u64::from(v.restarts)),
+            leak: v.trend.as_ref().map(|t| t.verdict.to_string()),
+            reason: v.reason.clone().filter(|r| !r.is_empty()),
         }
     }
 }
 
 impl EventRow {
-    fn from_json(v: &Value) -> Option<EventRow> {
-        let s = |k: &str| v.get(k).and_then(text).unwrap_or_default();
-        let mut message = s("message");
-        if message.is_empty() {
-            if let Some(figures) = v.get("figures").and_then(Value::as_object) {
-                message = figures
-                    .iter()
-                    .map(|(k, v)| format!("{k}={}", text(v).unwrap_or_default()))
-                    .collect::<Vec<_>>()
-                    .join(" ");
-            }
-        }
-        Some(EventRow {
-            seq: v.get("seq")?.as_u64()?,
-            ts: s("ts"),
-            severity: s("severity"),
-            kind: s("kind"),
-            subject: v.get("subject").and_then(text),
+    fn from_event(e: &Event) -> EventRow {
+        let message = if e.message.is_empty() {
+            e.figures
+                .iter()
+                .map(|(k, v)| match v {
+                    Value::String(s) => format!("{k}={s}"),
+                    Value::Null => format!("{k}="),
+                    other => format!("{k}={other}"),
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        } else {
+            e.message.clone()
+        };
+        EventRow {
+            seq: e.seq,
+            ts: e.ts.clone(),
+            severity: e.severity.as_str().to_string(),
+            kind: e.kind.to_string(),
+            subject: e.subject.clone(),
             message,
-        })
+        }
     }
 }
 
@@ -221,7 +192,7 @@ impl TopModel {
         TopModel {
             socket: socket.into(),
             link: Link::Connecting,
-            status: Value::Null,
+            status: None,
             history: VecDeque::with_capacity(HISTORY_LEN),
             events: VecDeque::with_capacity(EVENTS_KEPT),
             last_seq: None,
@@ -239,33 +210,25 @@ impl TopModel {
     }
 
     /// A fresh status document at wall-clock `now_ms`.
-    pub fn apply_status(&mut self, doc: Value, now_ms: u64) {
+    pub fn apply_status(&mut self, doc: StatusDocument, now_ms: u64) {
         self.now_ms = now_ms;
         self.link = Link::Up;
-        if let Some(available) = doc
-            .pointer("/memory/available_bytes")
-            .and_then(Value::as_u64)
-        {
+        if let Some(available) = doc.memory.as_ref().map(|m| m.available_bytes) {
             if self.history.len() == HISTORY_LEN {
                 self.history.pop_front();
             }
             self.history.push_back(available);
         }
-        self.status = doc;
+        self.status = Some(doc);
         let n = self.units().len();
         self.selected = self.selected.min(n.saturating_sub(1));
     }
 
     /// An `events` answer (an array, oldest first): appends the ones newer than the last seen,
     /// in order, keeping at most [`EVENTS_KEPT`]. Returns how many were new.
-    pub fn apply_events(&mut self, events: &Value) -> usize {
+    pub fn apply_events(&mut self, events: &[Event]) -> usize {
         let mut added = 0;
-        for row in events
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(EventRow::from_json)
-        {
+        for row in events.iter().map(EventRow::from_event) {
             if self.last_seq.is_some_and(|last| row.seq <= last) {
                 continue;
             }
@@ -292,11 +255,11 @@ impl TopModel {
     }
 
     /// The agent's answer to an action: its unit view, or its refusal.
-    pub fn action_done(&mut self, what: &str, outcome: Result<Value, String>) {
+    pub fn action_done(&mut self, what: &str, outcome: Result<LoadOutcome, String>) {
         self.notice = Some(match outcome {
             Ok(view) => {
-                let state = view.get("state").and_then(Value::as_str).unwrap_or("done");
-                match view.get("reason").and_then(Value::as_str) {
+                let state = view.state;
+                match view.reason.as_deref() {
                     Some(r) if !r.is_empty() => format!("{what}: {state} ({r})"),
                     _ => format!("{what}: {state}"),
                 }
@@ -308,9 +271,9 @@ impl TopModel {
     /// The models and services of the latest status, in the agent's order.
     pub fn units(&self) -> Vec<UnitRow> {
         self.status
-            .get("services")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().map(UnitRow::from_json).collect())
+            .as_ref()
+            .and_then(|d| d.services.as_ref())
+            .map(|all| all.iter().map(UnitRow::from_view).collect())
             .unwrap_or_default()
     }
 

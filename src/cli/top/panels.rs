@@ -11,11 +11,11 @@
 //! queued  1. det  need 1.0GiB  3.0s: waiting: load of llm in flight
 //! ```
 
+use crate::status::StatusDocument;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::widgets::{Sparkline, Widget};
-use serde_json::Value;
 
 use super::model::TopModel;
 use super::render::tone_style;
@@ -26,10 +26,6 @@ const LABEL: usize = 11;
 
 pub(super) fn size(v: Option<u64>) -> String {
     v.map_or("-".to_string(), |b| Bytes(b).to_string())
-}
-
-fn u64_at(doc: &Value, pointer: &str) -> Option<u64> {
-    doc.pointer(pointer).and_then(Value::as_u64)
 }
 
 /// `-- Name ------- extra`, the first row of a section.
@@ -79,9 +75,10 @@ pub fn bar(part: u64, whole: u64, width: usize) -> String {
 }
 
 /// What the bars are scaled to: the total, or the cgroup limit when the scope has a smaller one.
-fn scale(doc: &Value) -> Option<u64> {
-    let total = u64_at(doc, "/memory/total_bytes")?;
-    Some(match u64_at(doc, "/memory/cgroup/limit_bytes") {
+fn scale(doc: Option<&StatusDocument>) -> Option<u64> {
+    let m = doc?.memory.as_ref()?;
+    let total = m.total_bytes;
+    Some(match m.cgroup.as_ref().and_then(|c| c.limit_bytes) {
         Some(limit) if limit < total => limit,
         _ => total,
     })
@@ -90,15 +87,15 @@ fn scale(doc: &Value) -> Option<u64> {
 /// Memory: used, GPU-held, available, reserve and budget as bars (and, when wide, the
 /// sparkline beside them).
 pub fn memory(model: &TopModel, area: Rect, wide: bool, buf: &mut Buffer) {
-    let doc = &model.status;
-    let pressure = doc
-        .pointer("/memory/pressure/some_avg10")
-        .and_then(Value::as_f64)
-        .map_or("PSI n/a".to_string(), |p| format!("PSI some {p:.1}%"));
-    let from = doc
-        .pointer("/memory/available_from")
-        .and_then(Value::as_str)
-        .unwrap_or("-");
+    let doc = model.status.as_ref();
+    let memory = doc.and_then(|d| d.memory.as_ref());
+    let gate = doc.and_then(|d| d.gate.as_ref());
+    let pressure = memory
+        .and_then(|m| m.pressure)
+        .map_or("PSI n/a".to_string(), |p| {
+            format!("PSI some {:.1}%", p.some_avg10)
+        });
+    let from = memory.map_or("-", |m| m.available_from.as_str());
     title("Memory", &format!("from {from}, {pressure}"), area, buf);
     let Some(whole) = scale(doc) else {
         line("no memory sample yet", area, 1, Style::default(), buf);
@@ -118,7 +115,7 @@ pub fn memory(model: &TopModel, area: Rect, wide: bool, buf: &mut Buffer) {
     } else {
         (area.width, None)
     };
-    let available = u64_at(doc, "/memory/available_bytes");
+    let available = memory.map(|m| m.available_bytes);
     let rows: [(&str, Option<u64>, Color); 5] = [
         (
             "used",
@@ -127,12 +124,20 @@ pub fn memory(model: &TopModel, area: Rect, wide: bool, buf: &mut Buffer) {
         ),
         (
             "GPU-held",
-            u64_at(doc, "/memory/gpu_held_bytes"),
+            memory.and_then(|m| m.gpu_held_bytes),
             Color::Blue,
         ),
         ("available", available, Color::Green),
-        ("reserve", u64_at(doc, "/gate/reserve_bytes"), Color::Yellow),
-        ("budget", u64_at(doc, "/gate/budget_bytes"), Color::Cyan),
+        (
+            "reserve",
+            gate.map(|g| g.reserve_bytes.get()),
+            Color::Yellow,
+        ),
+        (
+            "budget",
+            gate.and_then(|g| g.budget_bytes).map(Bytes::get),
+            Color::Cyan,
+        ),
     ];
     let tail = 26usize;
     let inner = (bars_w as usize).saturating_sub(LABEL + tail + 2).max(4);
@@ -213,7 +218,7 @@ fn spark_into(model: &TopModel, area: Rect, boxed: bool, buf: &mut Buffer) {
         buf.set_stringn(area.x, area.y + 1, last, LABEL, Style::default());
         Rect::new(area.x + label_w, area.y, area.width - label_w, area.height)
     };
-    let whole = scale(&model.status).unwrap_or(0);
+    let whole = scale(model.status.as_ref()).unwrap_or(0);
     let take = graph.width as usize;
     let data: Vec<u64> = model
         .history
@@ -230,43 +235,40 @@ fn spark_into(model: &TopModel, area: Rect, boxed: bool, buf: &mut Buffer) {
 
 /// The gate: the load in flight with its progress (memory consumed against its need), and the
 /// queue with each model's reason.
-pub fn gate(doc: &Value, area: Rect, buf: &mut Buffer) {
-    let g = &doc["gate"];
+pub fn gate(doc: &StatusDocument, area: Rect, buf: &mut Buffer) {
+    let g = doc.gate.as_ref();
     let extra = format!(
         "budget {}  outstanding {}",
-        size(g["budget_bytes"].as_u64()),
-        size(g["outstanding_bytes"].as_u64())
+        size(g.and_then(|g| g.budget_bytes).map(Bytes::get)),
+        size(g.map(|g| g.outstanding_bytes.get()))
     );
     title("Gate", &extra, area, buf);
-    let flight = &g["in_flight"];
-    let first = if flight.is_object() {
-        let need = flight["need_bytes"].as_u64().unwrap_or(0);
-        let consumed = flight["consumed_bytes"].as_u64().unwrap_or(0);
-        format!(
+    let flight = g.and_then(|g| g.in_flight.as_ref());
+    let first = match flight {
+        Some(f) => format!(
             "in flight: {} {} {}  {} {} of need {}",
-            flight["model"].as_str().unwrap_or("?"),
-            flight["phase"].as_str().unwrap_or("?"),
-            flight["elapsed_ms"].as_u64().map_or("-".into(), span_ms),
-            bar(consumed, need, 16),
-            Bytes(consumed),
-            Bytes(need),
-        )
-    } else {
-        "idle: no load in flight".to_string()
+            f.model,
+            f.phase.as_str(),
+            span_ms(f.elapsed_ms),
+            bar(f.consumed_bytes.get(), f.need_bytes.get(), 16),
+            f.consumed_bytes,
+            f.need_bytes,
+        ),
+        None => "idle: no load in flight".to_string(),
     };
     let busy = Style::default().fg(Color::Yellow);
     line(
         &first,
         area,
         1,
-        if flight.is_object() {
+        if flight.is_some() {
             busy
         } else {
             Style::default()
         },
         buf,
     );
-    let queue = g["queue"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    let queue = g.map_or(&[][..], |g| g.queue.as_slice());
     let rows = area.height.saturating_sub(2) as usize;
     for (i, q) in queue.iter().enumerate().take(rows) {
         let text = if i + 1 == rows && queue.len() > rows {
@@ -275,10 +277,10 @@ pub fn gate(doc: &Value, area: Rect, buf: &mut Buffer) {
             format!(
                 "queued {}. {}  need {}  {}: {}",
                 i + 1,
-                q["model"].as_str().unwrap_or("?"),
-                size(q["need_bytes"].as_u64()),
-                q["waiting_ms"].as_u64().map_or("-".into(), span_ms),
-                q["reason"].as_str().unwrap_or("")
+                q.model,
+                q.need_bytes,
+                span_ms(q.waiting_ms),
+                q.reason
             )
         };
         line(&text, area, i as u16 + 2, Style::default(), buf);
@@ -319,10 +321,10 @@ pub fn events(model: &TopModel, area: Rect, buf: &mut Buffer) {
 }
 
 /// The tegrastats figures: CPU, GPU and EMC load; temperatures and power rails.
-pub fn tegrastats(doc: &Value, area: Rect, buf: &mut Buffer) {
-    let t = &doc["tegrastats"];
-    let age = t["age_ms"]
-        .as_u64()
+pub fn tegrastats(doc: &StatusDocument, area: Rect, buf: &mut Buffer) {
+    let t = doc.tegrastats.as_ref();
+    let age = t
+        .and_then(|t| t.age_ms)
         .map_or(String::new(), |a| format!("{} old", span_ms(a)));
     title("tegrastats", &age, area, buf);
     let (first, second) = crate::cli::figures::tegrastats_lines(t);

@@ -14,11 +14,11 @@
 //! used       [##################..............]  4.7GiB  62% of 7.4GiB
 //! ```
 
+use crate::status::StatusDocument;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::widgets::{Clear, Paragraph, Widget, Wrap};
-use serde_json::Value;
 
 use super::model::{Confirm, Link, TopModel};
 use super::{panels, units};
@@ -162,7 +162,8 @@ pub fn plan(height: u16, wide: bool, units: usize, queue: usize) -> Plan {
 }
 
 fn render_dashboard(model: &TopModel, area: Rect, buf: &mut Buffer) {
-    let doc = &model.status;
+    let none = StatusDocument::default();
+    let doc = model.status.as_ref().unwrap_or(&none);
     header(doc, Rect::new(area.x, area.y, area.width, 1), buf);
     footer(
         model,
@@ -171,10 +172,7 @@ fn render_dashboard(model: &TopModel, area: Rect, buf: &mut Buffer) {
     );
     let body = Rect::new(area.x, area.y + 1, area.width, area.height - 2);
     let wide = area.width >= WIDE;
-    let queue = doc
-        .pointer("/gate/queue")
-        .and_then(Value::as_array)
-        .map_or(0, Vec::len);
+    let queue = doc.gate.as_ref().map_or(0, |g| g.queue.len());
     let p = plan(body.height, wide, model.units().len(), queue);
     let mut y = body.y;
     let mut next = |rows: u16| {
@@ -208,21 +206,19 @@ fn render_dashboard(model: &TopModel, area: Rect, buf: &mut Buffer) {
     }
 }
 
-fn header(doc: &Value, area: Rect, buf: &mut Buffer) {
-    let s = |p: &str| doc.pointer(p).and_then(Value::as_str).unwrap_or("-");
-    let mut text = format!("jetgate top  {}", s("/device/id"));
-    if let Some(pid) = doc.pointer("/agent/pid").and_then(Value::as_u64) {
-        let up = doc
-            .pointer("/agent/uptime_ms")
-            .and_then(Value::as_u64)
-            .map_or("-".to_string(), span_ms);
-        text.push_str(&format!("  agent pid {pid} up {up}"));
+fn header(doc: &StatusDocument, area: Rect, buf: &mut Buffer) {
+    let or_dash = |s: Option<&str>| s.filter(|s| !s.is_empty()).unwrap_or("-").to_string();
+    let mut text = format!("jetgate top  {}", or_dash(doc.device.id.as_deref()));
+    if let Some(agent) = &doc.agent {
+        let up = span_ms(agent.uptime_ms);
+        text.push_str(&format!("  agent pid {} up {up}", agent.pid));
     }
     // The board name is the longest part: last, so a narrow terminal cuts only it.
+    let board = &doc.device.board;
     text.push_str(&format!(
         "  {} L4T {}",
-        s("/device/board/name"),
-        s("/device/board/l4t")
+        or_dash(Some(&board.name)),
+        or_dash(board.l4t.map(|r| r.to_string()).as_deref())
     ));
     let style = Style::default().add_modifier(Modifier::BOLD);
     buf.set_stringn(area.x, area.y, text, area.width as usize, style);

@@ -21,8 +21,9 @@ fn tegrastats_sample() -> Value {
     serde_json::to_value(tegrastats_parser::parse_line(line).unwrap()).unwrap()
 }
 
-/// A status document with everything: GPU-held memory, a load in flight, a queue, units in
-/// every interesting state with the newer optional fields, tegrastats figures.
+/// A status document with everything, as the agent sends it: GPU-held memory, a load in
+/// flight, a queue, units in every interesting state (GPU memory, a leak trend), tegrastats
+/// figures.
 fn rich_status() -> Value {
     json!({
         "device": {"id": "orin-07", "board": {"name": "Jetson Orin Nano 8GB", "id": "orin-nano-8gb", "l4t": "36.4.4"}},
@@ -35,13 +36,20 @@ fn rich_status() -> Value {
                             "reason": "waiting: load of llm in flight"}]},
         "services": [
             {"name": "llm", "kind": "model", "state": "loading", "pid": 4242, "memory_bytes": GIB,
-             "restarts": 0, "gpu_bytes": 800 * MIB},
+             "gpu_bytes": 800 * MIB, "trend": null, "restarts": 0, "restart_in_ms": null,
+             "reason": null},
             {"name": "det", "kind": "model", "state": "queued", "pid": null, "memory_bytes": null,
-             "restarts": 0, "reason": "waiting: load of llm in flight"},
+             "gpu_bytes": null, "trend": null, "restarts": 0, "restart_in_ms": null,
+             "reason": "waiting: load of llm in flight"},
             {"name": "asr", "kind": "model", "state": "ready", "pid": 4300, "memory_bytes": 900 * MIB,
-             "restarts": 1, "leak": {"verdict": "suspected"}},
+             "gpu_bytes": null, "restarts": 1, "restart_in_ms": null, "reason": null,
+             "trend": {"verdict": "leaking", "slope_bytes_per_hour": 75_497_472_000u64,
+                       "quality": 0.98, "samples": 8, "window_s": 7.0, "configured_window_s": 8.0,
+                       "projected_s": 12.5, "limit_bytes": GIB, "limit_from": "limit",
+                       "reserved_bytes": 100 * MIB}},
             {"name": "camera-bridge", "kind": "service", "state": "gave_up", "pid": null,
-             "memory_bytes": null, "restarts": 5, "reason": "crash loop: 5 exits in 60s"},
+             "memory_bytes": null, "gpu_bytes": null, "trend": null, "restarts": 5,
+             "restart_in_ms": null, "reason": "crash loop: 5 exits in 60s"},
         ],
         "tegrastats": {"state": "running", "path": "/usr/bin/tegrastats", "age_ms": 420,
                        "sample": tegrastats_sample()},
@@ -49,19 +57,24 @@ fn rich_status() -> Value {
     })
 }
 
+/// An `events` answer as `jetgate top` reads it.
+fn events(v: Value) -> crate::status::EventsReply {
+    serde_json::from_value(v).unwrap()
+}
+
 fn up_model() -> TopModel {
     let mut m = TopModel::new("/run/jetgate/control.sock");
     for gib in [5, 4, 4, 3] {
         let mut doc = rich_status();
         doc["memory"]["available_bytes"] = json!(gib * GIB);
-        m.apply_status(doc, NOW_MS);
+        m.apply_status(serde_json::from_value(doc).unwrap(), NOW_MS);
     }
-    m.apply_events(&json!([
+    m.apply_events(&events(json!([
         {"seq": 41, "ts": "2026-11-29T03:06:39.120Z", "kind": "load_admitted", "severity": "info",
          "subject": "llm", "message": "admitted: budget 5.5GiB covers need 4.0GiB + 10%"},
         {"seq": 42, "ts": "2026-11-29T03:06:39.120Z", "kind": "gave_up", "severity": "error",
          "subject": "camera-bridge", "message": "5 exits in 60s: giving up"},
-    ]));
+    ])));
     m
 }
 
@@ -161,10 +174,7 @@ fn a_larger_terminal_shows_every_column_and_the_sparkline_beside_the_bars() {
         assert!(head.contains(col), "{col} missing:\n{all}");
     }
     let asr = row_with(&rows, "asr");
-    assert!(
-        asr.contains("suspected") && asr.contains("900.0MiB"),
-        "{all}"
-    );
+    assert!(asr.contains("leaking") && asr.contains("900.0MiB"), "{all}");
     assert!(row_with(&rows, "> llm").contains("800.0MiB"), "{all}");
     assert!(
         row_with(&rows, "camera-bridge").contains("crash loop"),
@@ -268,7 +278,7 @@ fn the_layout_drops_the_least_important_sections_first() {
 #[test]
 fn a_status_without_optional_sections_still_renders() {
     let mut m = TopModel::new("/s");
-    m.apply_status(json!({"services": []}), 0);
+    m.apply_status(serde_json::from_value(json!({"services": []})).unwrap(), 0);
     let all = screen(&m, 80, 24).join("\n");
     assert!(all.contains("no memory sample yet"), "{all}");
     assert!(all.contains("idle: no load in flight"), "{all}");

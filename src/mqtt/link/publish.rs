@@ -125,7 +125,7 @@ impl Link {
         if !(due || self.force_state) {
             return;
         }
-        let payload = doc.to_string().into_bytes();
+        let payload = presence::state_payload(&doc);
         if self.publish(
             self.topics.state(),
             QoS::AtLeastOnce,

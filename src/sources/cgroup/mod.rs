@@ -28,13 +28,23 @@ pub use read::CgroupFiles;
 pub use resolve::{named_cgroup, own_cgroup, parse_cgroup_spec, resolve_own};
 
 /// Which cgroup interface a hierarchy speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CgroupVersion {
     /// Legacy hierarchy, memory controller mounted on its own (`/sys/fs/cgroup/memory`).
     V1,
     /// Unified hierarchy (`/sys/fs/cgroup`).
     V2,
+}
+
+impl CgroupVersion {
+    /// The published name: `v1` or `v2`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CgroupVersion::V1 => "v1",
+            CgroupVersion::V2 => "v2",
+        }
+    }
 }
 
 /// A resolved memory cgroup: its directory as the system sees it (joined under the

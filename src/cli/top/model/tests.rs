@@ -3,9 +3,22 @@
 use serde_json::json;
 
 use super::*;
+use crate::status::{EventsReply, ServiceState};
 
-fn status(available: u64, services: serde_json::Value) -> Value {
-    json!({"memory": {"available_bytes": available, "total_bytes": 8u64 << 30}, "services": services})
+/// A status document as `jetgate top` reads it from the agent's JSON.
+fn doc(v: Value) -> StatusDocument {
+    serde_json::from_value(v).unwrap()
+}
+
+/// An `events` answer as `jetgate top` reads it.
+fn events(v: Value) -> EventsReply {
+    serde_json::from_value(v).unwrap()
+}
+
+fn status(available: u64, services: serde_json::Value) -> StatusDocument {
+    doc(
+        json!({"memory": {"available_bytes": available, "total_bytes": 8u64 << 30}, "services": services}),
+    )
 }
 
 fn event(seq: u64, kind: &str) -> Value {
@@ -30,15 +43,24 @@ fn up_with_units(names: &[&str]) -> TopModel {
 fn events_are_appended_in_order_and_never_twice() {
     let mut m = TopModel::new("s");
     assert_eq!(
-        m.apply_events(&json!([event(1, "agent_started"), event(2, "note")])),
+        m.apply_events(&events(json!([
+            event(1, "agent_started"),
+            event(2, "note")
+        ]))),
         2
     );
     // An overlapping page (the same seq again) and an older one add nothing.
     assert_eq!(
-        m.apply_events(&json!([event(2, "note"), event(3, "load_requested")])),
+        m.apply_events(&events(json!([
+            event(2, "note"),
+            event(3, "load_requested")
+        ]))),
         1
     );
-    assert_eq!(m.apply_events(&json!([event(1, "agent_started")])), 0);
+    assert_eq!(
+        m.apply_events(&events(json!([event(1, "agent_started")]))),
+        0
+    );
     let seqs: Vec<u64> = m.events.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, vec![1, 2, 3]);
     assert_eq!(m.last_seq, Some(3));
@@ -54,7 +76,7 @@ fn the_event_list_keeps_only_the_newest() {
     let page: Vec<Value> = (1..=(EVENTS_KEPT as u64 + 25))
         .map(|s| event(s, "note"))
         .collect();
-    m.apply_events(&json!(page));
+    m.apply_events(&events(json!(page)));
     assert_eq!(m.events.len(), EVENTS_KEPT);
     assert_eq!(m.events.front().map(|e| e.seq), Some(26));
     assert_eq!(
@@ -73,7 +95,7 @@ fn the_sparkline_history_is_bounded_and_keeps_the_latest() {
     assert_eq!(m.history.front(), Some(&10));
     assert_eq!(m.history.back(), Some(&(HISTORY_LEN as u64 + 9)));
     // A document without memory adds nothing.
-    m.apply_status(json!({"memory": null}), 0);
+    m.apply_status(doc(json!({"memory": null})), 0);
     assert_eq!(m.history.len(), HISTORY_LEN);
 }
 
@@ -89,7 +111,13 @@ fn selection_moves_within_the_units_and_survives_a_shrinking_list() {
     m.key(Key::Char('k'));
     assert_eq!(m.selected_unit().map(|u| u.name), Some("det".to_string()));
     m.key(Key::Down);
-    m.apply_status(status(1, json!([{"name": "llm"}])), 0);
+    m.apply_status(
+        status(
+            1,
+            json!([{"name": "llm", "kind": "model", "state": "stopped"}]),
+        ),
+        0,
+    );
     assert_eq!(m.selected, 0);
 }
 
@@ -181,21 +209,25 @@ fn a_dropped_dialog_does_not_survive_the_agent_going_down() {
 
 #[test]
 fn unit_rows_read_optional_and_newer_fields_tolerantly() {
-    let u = UnitRow::from_json(&json!({
+    let view = |v: Value| -> ServiceView { serde_json::from_value(v).unwrap() };
+    let u = UnitRow::from_view(&view(json!({
         "name": "llm", "kind": "model", "state": "running", "pid": 42,
         "memory_bytes": 1u64 << 30, "gpu_bytes": 512u64 << 20, "restarts": 3,
-        "leak": {"verdict": "suspected", "slope_bytes_per_hour": 1}, "reason": "", "extra": [1]
-    }));
+        "trend": {"verdict": "leaking", "slope_bytes_per_hour": 1, "quality": 0.9, "samples": 8,
+                  "window_s": 7.0, "configured_window_s": 8.0, "projected_s": null,
+                  "limit_bytes": null, "limit_from": null, "reserved_bytes": 0},
+        "reason": "", "extra": [1]
+    })));
     assert_eq!(u.gpu_bytes, Some(512 << 20));
-    assert_eq!(u.leak.as_deref(), Some("suspected"));
+    assert_eq!(u.leak.as_deref(), Some("leaking"));
     assert_eq!(u.reason, None);
-    let u = UnitRow::from_json(
-        &json!({"name": 7, "restarts": {"total": 5}, "trend": {"verdict": "growing"}}),
-    );
+    // An older agent: no GPU figure, no trend, no restarts.
+    let u = UnitRow::from_view(&view(
+        json!({"name": "7", "kind": "service", "state": "stopped", "pid": null, "memory_bytes": null}),
+    ));
     assert_eq!(u.name, "7");
-    assert_eq!(u.restarts, Some(5));
-    assert_eq!(u.leak.as_deref(), Some("growing"));
-    assert_eq!(UnitRow::from_json(&json!("garbage")), UnitRow::default());
+    assert_eq!(u.restarts, Some(0));
+    assert_eq!((u.gpu_bytes, u.leak), (None, None));
 }
 
 #[test]
@@ -203,7 +235,11 @@ fn action_outcomes_become_notices() {
     let mut m = TopModel::new("s");
     m.action_done(
         "load llm",
-        Ok(json!({"state": "queued", "reason": "waiting: load of det in flight"})),
+        Ok(LoadOutcome {
+            name: "llm".into(),
+            state: ServiceState::Queued,
+            reason: Some("waiting: load of det in flight".into()),
+        }),
     );
     assert_eq!(
         m.notice.as_deref(),
@@ -218,18 +254,19 @@ fn action_outcomes_become_notices() {
 
 #[test]
 fn garbage_documents_never_panic() {
-    let mut m = TopModel::new("s");
+    let m = TopModel::new("s");
+    // Garbage never reaches the model: it does not read as the contracts.
     for doc in [
         json!(null),
         json!(7),
         json!("x"),
         json!({"services": 3}),
         json!({"memory": {"available_bytes": -1}}),
+        json!([{"seq": "one"}, {"no": "seq"}, 5]),
     ] {
-        m.apply_status(doc.clone(), 0);
-        m.apply_events(&doc);
-        let _ = m.units();
+        assert!(serde_json::from_value::<StatusDocument>(doc.clone()).is_err());
+        assert!(serde_json::from_value::<EventsReply>(doc).is_err());
     }
-    m.apply_events(&json!([{"seq": "one"}, {"no": "seq"}, 5]));
+    assert!(m.units().is_empty());
     assert!(m.events.is_empty());
 }
