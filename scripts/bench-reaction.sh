@@ -51,7 +51,7 @@ name = "liar$1"
 command = ["$J", "sim-model", "--alloc", "256MiB", "--overshoot", "1792MiB", "--rate", "2GiB/s", "--overshoot-during-ramp", "--ramp", "100ms"]
 memory = "256MiB"
 ready = { log = "READY" }
-autostart = false   # each run asks for it with `load --wait`
+autostart = false   # each run asks for it with load --wait
 TOML
 }
 if [ "$services" -gt 0 ]; then
