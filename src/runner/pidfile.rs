@@ -189,5 +189,4 @@ pub fn read_all(dir: &Path) -> Vec<(String, PathBuf, Result<PidRecord, String>)>
 }
 
 #[cfg(test)]
-#[path = "pidfile_tests.rs"]
 mod tests;

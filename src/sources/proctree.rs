@@ -316,5 +316,4 @@ impl TreeSampler {
 }
 
 #[cfg(test)]
-#[path = "proctree_tests.rs"]
 mod tests;

@@ -265,5 +265,4 @@ impl Store {
 }
 
 #[cfg(test)]
-#[path = "events_tests.rs"]
 mod tests;

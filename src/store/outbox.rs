@@ -246,5 +246,4 @@ impl Store {
 }
 
 #[cfg(test)]
-#[path = "outbox_tests.rs"]
 mod tests;

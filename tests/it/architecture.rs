@@ -168,3 +168,28 @@ fn every_module_of_the_library_is_in_the_architecture_table() {
         );
     }
 }
+
+#[test]
+fn modules_follow_the_file_convention_no_mod_rs_and_no_path_attributes() {
+    let mut code = code();
+    for krate in std::fs::read_dir(repo().join("crates")).unwrap().flatten() {
+        sources(&krate.path().join("src"), &mut code);
+    }
+    assert!(code.len() > 100, "the sources were found");
+    let breaks: Vec<String> = code
+        .iter()
+        .filter_map(|(path, text)| {
+            let name = path.file_name()?.to_str()?;
+            if name == "mod.rs" {
+                return Some(format!("{}: a mod.rs", path.display()));
+            }
+            text.lines()
+                .any(|l| l.trim_start().starts_with("#[path"))
+                .then(|| format!("{}: a #[path] attribute", path.display()))
+        })
+        .collect();
+    assert!(
+        breaks.is_empty(),
+        "docs/architecture.md's conventions: {breaks:?}"
+    );
+}

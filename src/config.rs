@@ -52,7 +52,7 @@ pub use program::{LeakConfig, ModelConfig, OnLimit, ProgramConfig, RestartConfig
 pub use store::StoreConfig;
 
 /// The embedded default configuration (monitor only), as shipped text.
-pub const EMBEDDED_DEFAULT: &str = include_str!("default.toml");
+pub const EMBEDDED_DEFAULT: &str = include_str!("config/default.toml");
 
 /// The whole configuration, one public struct per section.
 #[derive(Debug, Clone, PartialEq, Default)]
