@@ -314,6 +314,8 @@ mod inputs;
 mod observed;
 #[cfg(test)]
 mod props;
+#[cfg(test)]
+mod rig;
 mod supervise;
 #[cfg(test)]
 mod supervise_tests;

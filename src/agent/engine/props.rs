@@ -10,19 +10,19 @@
 //!   was in flight, and a stop only to a unit that had a process;
 //! - a refused command changes no unit's state;
 //! - nothing panics, whatever the figures (readings up to `u64::MAX`, exits of stale pids).
-#![allow(clippy::disallowed_methods)] // one base `Instant::now()` per case; all else is base + d
+//!
+//! The engine comes from the one test rig (`rig.rs`), as in the unit tests.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 
+use super::rig::{Rig, GIB};
 use super::*;
 use crate::agent::watch::TreeReading;
-use crate::gate::GateConfig;
 
 const UNITS: [&str; 5] = ["m0", "m1", "m2", "s0", "s1"];
-const GIB: u64 = Bytes::GIB;
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -314,14 +314,10 @@ proptest! {
     fn the_gates_invariants_hold_through_the_engines_step(
         ops in proptest::collection::vec(op(), 1..120),
     ) {
-        let mut cfg = GateConfig::with_reserve(Bytes(GIB / 2));
-        cfg.settle_window = Duration::from_millis(200);
-        let engine = Engine::new(Gate::new(cfg), specs(), BTreeMap::new())
-            .with_draw(|| 0.5)
-            .with_watch(watch());
+        let rig = Rig::watching(specs(), watch());
         let mut harness = Harness {
-            engine,
-            now: Instant::now(),
+            engine: rig.engine,
+            now: rig.t0,
             next_pid: 1000,
             pids: BTreeMap::new(),
         };

@@ -1,100 +1,8 @@
 //! Unit tests of the engine: lifecycles driven through the real gate, with instants built
 //! from one base.
+use super::rig::*;
 use super::*;
 use crate::event::EventKind;
-use crate::gate::GateConfig;
-
-const GIB: u64 = 1 << 30;
-
-fn spec(name: &str, declared: Option<u64>) -> UnitSpec {
-    UnitSpec {
-        name: name.into(),
-        declared: declared.map(Bytes),
-        verify_weights: false,
-        autostart: false,
-        stop_grace: Duration::from_secs(1),
-        restart: crate::supervisor::policy::RestartPolicy::default(),
-        health: None,
-        awaits_ready: declared.is_some(),
-    }
-}
-
-struct Rig {
-    engine: Engine,
-    t0: Instant,
-    now: Instant,
-}
-
-impl Rig {
-    fn new(specs: Vec<UnitSpec>) -> Rig {
-        #[allow(clippy::disallowed_methods)] // one base instant for the whole test
-        let t0 = Instant::now();
-        let mut cfg = GateConfig::with_reserve(Bytes(GIB / 2));
-        cfg.settle_window = Duration::from_millis(200);
-        let engine = Engine::new(Gate::new(cfg), specs, BTreeMap::new());
-        Rig {
-            engine,
-            t0,
-            now: t0,
-        }
-    }
-
-    fn at(&mut self, ms: u64) -> Instant {
-        self.now = self.t0 + Duration::from_millis(ms);
-        self.now
-    }
-
-    fn reading(&mut self, ms: u64, available: u64) -> Vec<Action> {
-        let now = self.at(ms);
-        let r = MemReading {
-            available: Bytes(available),
-            total: Bytes(3 * GIB),
-            taken_at: now,
-            loading_tree_pss: None,
-            loading_gpu: None,
-        };
-        self.engine.input(Input::Reading(r), now)
-    }
-
-    /// Drives one admitted model to ready: spawned, probe passed, memory settled.
-    fn finish_load(&mut self, name: &str, from_ms: u64, available: u64) -> Vec<Action> {
-        let now = self.at(from_ms);
-        self.engine.input(
-            Input::Spawned {
-                name: name.into(),
-                pid: 100,
-            },
-            now,
-        );
-        self.engine
-            .input(Input::ReadyProbePassed { name: name.into() }, now);
-        let mut out = Vec::new();
-        for i in 0..6 {
-            out.extend(self.reading(from_ms + i * 100, available));
-        }
-        out
-    }
-}
-
-fn kinds(actions: &[Action]) -> Vec<String> {
-    actions
-        .iter()
-        .map(|a| match a {
-            Action::Event(e) => e.kind.to_string(),
-            Action::Spawn { name } => format!("spawn:{name}"),
-            Action::KillNow { name } => format!("kill:{name}"),
-            Action::Stop { name, .. } => format!("stop:{name}"),
-            Action::LoadFinished { name, state, .. } => {
-                format!("finished:{name}:{}", state.as_str())
-            }
-            other => format!("{other:?}")
-                .split_whitespace()
-                .next()
-                .unwrap_or("")
-                .to_string(),
-        })
-        .collect()
-}
 
 #[test]
 fn refuses_a_name_the_configuration_does_not_have() {
@@ -288,7 +196,7 @@ fn ignores_the_late_exit_of_an_earlier_process_and_waits_for_the_old_one_to_go()
     rig.reading(20, 3 * GIB);
     // Once the old process is gone the request reaches the gate again, judged on the peak
     // it learned from the abort (2.9 GiB of 3 GiB: now it can never fit).
-    let again = kinds(&rig.engine.load("a", rig.now).unwrap());
+    let again = kinds(&rig.engine.load("a", rig.at(20)).unwrap());
     assert!(
         again.contains(&EventKind::LoadRequested.to_string()),
         "{again:?}"
