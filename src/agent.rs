@@ -7,7 +7,6 @@ pub mod executor;
 pub mod launch;
 pub mod notify;
 pub mod orphans;
-pub mod pending;
 pub mod retention;
 pub mod sampling;
 pub mod tegrastats;

@@ -17,7 +17,6 @@
 //! number (raised in the store at every connection), and what to publish next.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
@@ -27,7 +26,8 @@ use tokio_util::sync::CancellationToken;
 use crate::config::MqttConfig;
 use crate::control::ControlRequest;
 use crate::status::StatusDocument;
-use crate::store::{Store, StoreError};
+use crate::store::writer::StoreWriter;
+use crate::store::StoreError;
 use crate::tasks::Tasks;
 
 pub mod backoff;
@@ -44,8 +44,6 @@ pub mod topics;
 pub struct LinkSetup {
     pub mqtt: MqttConfig,
     pub device_id: String,
-    /// The agent's store; the link opens its own connection (WAL: it never blocks the core).
-    pub store_path: PathBuf,
     /// Every configured model and service name: the only targets a command may name.
     pub targets: BTreeSet<String>,
 }
@@ -64,8 +62,6 @@ pub enum MqttError {
 pub struct LinkHandle {
     /// The newest status document (the retained `state`, and telemetry's source).
     pub status: watch::Sender<Option<StatusDocument>>,
-    /// The newest event seq in the store.
-    pub seq: watch::Sender<u64>,
     cancel: CancellationToken,
     task: JoinHandle<()>,
 }
@@ -92,21 +88,18 @@ impl LinkHandle {
 pub fn spawn(
     setup: LinkSetup,
     control: mpsc::Sender<ControlRequest>,
+    store: StoreWriter,
     tasks: &Tasks,
 ) -> Result<LinkHandle, MqttError> {
     if !topics::valid_device_id(&setup.device_id) {
         return Err(MqttError::DeviceId(setup.device_id));
     }
-    let store = Store::open(&setup.store_path)?;
-    let newest = store.last_seq()?;
     let (status_tx, status_rx) = watch::channel(None);
-    let (seq_tx, seq_rx) = watch::channel(newest);
     let cancel = tasks.token().child_token();
-    let link = link::Link::new(setup, store, control, status_rx, seq_rx, tasks.clone())?;
+    let link = link::Link::new(setup, store, control, status_rx, tasks.clone());
     let task = tasks.spawn(link.run(cancel.clone()));
     Ok(LinkHandle {
         status: status_tx,
-        seq: seq_tx,
         cancel,
         task,
     })

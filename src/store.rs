@@ -34,11 +34,13 @@ mod hashcache;
 mod outbox;
 mod retention;
 pub mod schema;
+pub mod writer;
 
 pub use events::EventFilter;
 pub use footprint::Footprint;
 pub use outbox::{Dropped, OutboxEntry, OutboxSize};
 pub use retention::Pruned;
+pub use writer::StoreWriter;
 
 /// How long a second connection waits for the write lock before failing.
 const BUSY_TIMEOUT_MS: u32 = 5_000;
@@ -78,6 +80,8 @@ pub enum StoreError {
     Severity { seq: u64, rank: i64 },
     #[error("store: {what} = {value} does not fit SQLite's signed 64-bit integers")]
     TooLarge { what: &'static str, value: u64 },
+    #[error("the store writer has stopped (the agent is shutting down)")]
+    Closed,
 }
 
 impl StoreError {

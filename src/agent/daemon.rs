@@ -39,6 +39,7 @@ use crate::runner::{self, Runner};
 use crate::sources::proctree::TreeSampler;
 use crate::sources::{MemorySample, Root, Sampler};
 
+use crate::store::writer::StoreWriter;
 use crate::store::Store;
 use crate::tasks::Tasks;
 
@@ -126,6 +127,7 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
 
     let (sampler_scope, runner_scope) = scopes(&root, &config.memory.scope)?;
     let tasks = Tasks::new();
+    let store = StoreWriter::spawn(store, &tasks).context("starting the store's writer")?;
     let (mut inbox, senders) = Inbox::new(TICK)?;
     let records = orphans::records_dir(&config.store.path);
     let runner = Runner::new(
@@ -143,7 +145,7 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
     let executor = Executor::new(
         runner,
         launches,
-        store,
+        store.clone(),
         senders.feedback.clone(),
         tasks.clone(),
     );
@@ -155,7 +157,7 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         .clone()
         .unwrap_or(config.control.socket.clone());
     let listener = server::bind(&socket, config.control.group.as_deref()).await?;
-    let mut link = link::Feed::spawn(&config, &senders.control, &tasks)?;
+    let mut link = link::Feed::spawn(&config, &senders.control, &store, &tasks)?;
     tasks.spawn(server::serve(
         listener,
         senders.control.clone(),
@@ -205,9 +207,8 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         max_events: config.store.max_events,
         max_age: config.store.max_age.0,
     };
-    let store_path = config.store.path.clone();
     tasks.spawn(retention::run(
-        store_path,
+        store.clone(),
         policy,
         senders.events.clone(),
         tasks.clone(),
@@ -286,6 +287,7 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
     if let Some(feed) = link {
         feed.handle.stop(LINK_STOP).await;
     }
+    store.close(); // after everything sent before it is on disk
     let still_running = tasks.shutdown(TASKS_DEADLINE).await;
     if still_running > 0 {
         tracing::warn!("{still_running} tasks still running {TASKS_DEADLINE:?} after shutdown");

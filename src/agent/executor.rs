@@ -25,12 +25,12 @@ use crate::agent::launch::Launch;
 use crate::clock;
 use crate::config::ReadyCheck;
 use crate::control::Response;
-use crate::event::{Event, EventKind, NewEvent};
+use crate::event::{EventKind, NewEvent};
 use crate::probe::{file_exists, http_get, tcp_connect, HttpTarget, LogMatcher};
 use crate::runner::{ChildExit, ChildOutput, Runner, RunningChild};
 use crate::status::{LoadOutcome, ServiceState};
 use crate::store::hash::FileStamp;
-use crate::store::{Footprint, Store};
+use crate::store::{Footprint, StoreWriter};
 use crate::tasks::Tasks;
 use crate::units::Bytes;
 
@@ -86,11 +86,10 @@ pub struct Executor {
     health: HashMap<String, AbortHandle>,
     log_matchers: HashMap<String, LogMatcher>,
     waiters: HashMap<String, Vec<oneshot::Sender<Response>>>,
-    store: Store,
+    /// The store's one writer: events, footprints and hashes are sent to it, never written
+    /// on the core loop.
+    store: StoreWriter,
     feedback: mpsc::UnboundedSender<Feedback>,
-    /// Events stored since the last [`Executor::take_stored`], for followers and publishers
-    /// (bounded: the oldest go first, see [`crate::agent::pending`]).
-    stored: crate::agent::pending::Pending<Event>,
     reading: Option<ReadingContext>,
     /// When the last kill signal was sent (for the abort's timing figures).
     last_kill: Option<Instant>,
@@ -103,7 +102,7 @@ impl Executor {
     pub fn new(
         runner: Runner,
         launches: HashMap<String, Launch>,
-        store: Store,
+        store: StoreWriter,
         feedback: mpsc::UnboundedSender<Feedback>,
         tasks: Tasks,
     ) -> Executor {
@@ -117,7 +116,6 @@ impl Executor {
             waiters: HashMap::new(),
             store,
             feedback,
-            stored: crate::agent::pending::Pending::new(crate::agent::pending::MAX_PENDING_EVENTS),
             reading: None,
             last_kill: None,
             zombies: ZombieCount::default(),
@@ -130,32 +128,15 @@ impl Executor {
         self.reading = Some(context);
     }
 
-    pub fn store(&self) -> &Store {
+    pub fn store(&self) -> &StoreWriter {
         &self.store
     }
 
-    pub fn store_mut(&mut self) -> &mut Store {
-        &mut self.store
-    }
-
-    /// Stores an event; a store failure is logged, never fatal (the event is still traced).
-    pub fn record(&mut self, event: NewEvent) -> Option<Event> {
+    /// Sends an event to the store without waiting; a store failure is logged by the writer,
+    /// never fatal (the event is traced here first).
+    pub fn record(&mut self, event: NewEvent) {
         event.log();
-        match self.store.append(event) {
-            Ok(stored) => {
-                self.stored.push(stored.clone());
-                Some(stored)
-            }
-            Err(e) => {
-                tracing::error!("event not stored: {e}");
-                None
-            }
-        }
-    }
-
-    /// Events stored since the last call.
-    pub fn take_stored(&mut self) -> Vec<Event> {
-        self.stored.take()
+        self.store.record(event);
     }
 
     /// Answers `load --wait` once the load of `name` ends.
@@ -179,18 +160,20 @@ impl Executor {
                     self.record(event);
                 }
                 Action::RecordFootprint { name, footprint } => {
-                    let previous = self.store.footprint(&name).ok().flatten();
-                    let fp = Footprint {
-                        peak_bytes: footprint.peak_bytes,
-                        settled_bytes: footprint.available_drop_bytes,
-                        tree_pss_bytes: footprint.tree_pss_bytes.unwrap_or(Bytes::ZERO),
-                        gpu_bytes: footprint.gpu_bytes,
-                        loads: previous.map_or(0, |p| p.loads) + 1,
-                        updated_ms: clock::now_unix_ms(),
-                    };
-                    if let Err(e) = self.store.record_footprint(&name, fp) {
-                        tracing::error!("footprint of {name} not stored: {e}");
-                    }
+                    let now_ms = clock::now_unix_ms();
+                    let what = format!("footprint of {name} not stored");
+                    self.store.submit(what, move |store| {
+                        let previous = store.footprint(&name)?;
+                        let fp = Footprint {
+                            peak_bytes: footprint.peak_bytes,
+                            settled_bytes: footprint.available_drop_bytes,
+                            tree_pss_bytes: footprint.tree_pss_bytes.unwrap_or(Bytes::ZERO),
+                            gpu_bytes: footprint.gpu_bytes,
+                            loads: previous.map_or(0, |p| p.loads) + 1,
+                            updated_ms: now_ms,
+                        };
+                        store.record_footprint(&name, fp).map(drop)
+                    });
                 }
                 Action::RecordPeak { name, peak } => self.record_peak(&name, peak),
                 Action::LoadFinished {
@@ -205,25 +188,27 @@ impl Executor {
     }
 
     fn record_peak(&mut self, name: &str, peak: Bytes) {
-        let previous = self.store.footprint(name).ok().flatten();
-        let fp = match previous {
-            Some(p) => Footprint {
-                peak_bytes: peak,
-                updated_ms: clock::now_unix_ms(),
-                ..p
-            },
-            None => Footprint {
-                peak_bytes: peak,
-                settled_bytes: Bytes::ZERO,
-                tree_pss_bytes: Bytes::ZERO,
-                gpu_bytes: None,
-                loads: 0,
-                updated_ms: clock::now_unix_ms(),
-            },
-        };
-        if let Err(e) = self.store.record_footprint(name, fp) {
-            tracing::error!("learned peak of {name} not stored: {e}");
-        }
+        let now_ms = clock::now_unix_ms();
+        let key = name.to_string();
+        self.store
+            .submit(format!("learned peak of {name} not stored"), move |store| {
+                let fp = match store.footprint(&key)? {
+                    Some(p) => Footprint {
+                        peak_bytes: peak,
+                        updated_ms: now_ms,
+                        ..p
+                    },
+                    None => Footprint {
+                        peak_bytes: peak,
+                        settled_bytes: Bytes::ZERO,
+                        tree_pss_bytes: Bytes::ZERO,
+                        gpu_bytes: None,
+                        loads: 0,
+                        updated_ms: now_ms,
+                    },
+                };
+                store.record_footprint(&key, fp).map(drop)
+            });
     }
 
     fn answer_waiters(&mut self, name: &str, state: ServiceState, reason: Option<String>) {

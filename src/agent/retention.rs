@@ -1,11 +1,10 @@
-//! Event retention on a schedule, off the core loop: a task with its own store connection
-//! deletes events past `[store] max_age` and beyond `[store] max_events`.
+//! Event retention on a schedule, off the core loop: a task that asks the store's one writer
+//! to delete events past `[store] max_age` and beyond `[store] max_events`.
 //!
 //! Every [`CHECK_EVERY`] it reads the last `seq` (one indexed row) and prunes when
 //! [`PRUNE_EVERY`] has passed since the last prune or [`PRUNE_AFTER_INSERTS`] events were
-//! appended since; [`due`] is that decision, pure. Pruning runs on a blocking thread in chunks
-//! of [`CHUNK`] rows, one transaction each, so the core loop's appends wait at most one chunk
-//! for the write lock (WAL: its readers never wait). When anything went, an `events_pruned`
+//! appended since; [`due`] is that decision, pure. Pruning runs on the writer in chunks of
+//! [`CHUNK`] rows, one job and one transaction each, so an append waits at most one chunk. When anything went, an `events_pruned`
 //! event with the figures is handed to the core loop to record (it owns the event stream).
 //!
 //! ```text
@@ -13,7 +12,6 @@
 //! ```
 #![allow(clippy::disallowed_methods)] // schedules by the monotonic clock, stamps by the wall clock
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::tasks::Tasks;
@@ -21,7 +19,8 @@ use tokio::sync::mpsc;
 
 use crate::clock;
 use crate::event::{EventKind, NewEvent};
-use crate::store::{Pruned, Store};
+use crate::store::writer::StoreWriter;
+use crate::store::Pruned;
 
 /// How often the task looks at the store.
 pub const CHECK_EVERY: Duration = Duration::from_secs(10);
@@ -51,24 +50,15 @@ pub fn due(now: Instant, last: Option<(Instant, u64)>, seq_now: u64) -> bool {
     }
 }
 
-/// Runs until `tasks` shuts down, its blocking work spawned through it. Opens its own
-/// connection to `path`; if that fails, says so and ends.
+/// Runs until `tasks` shuts down, pruning through the store's one writer.
 pub async fn run(
-    path: PathBuf,
+    store: StoreWriter,
     policy: Policy,
     events: mpsc::UnboundedSender<NewEvent>,
     tasks: Tasks,
 ) {
     let cancel = tasks.token();
-    let opened = tasks.spawn_blocking(move || Store::open(&path)).await;
-    let mut store = match opened {
-        Ok(Ok(store)) => store,
-        Ok(Err(e)) => {
-            tracing::error!("retention disabled: {e}");
-            return;
-        }
-        Err(_) => return,
-    };
+    let newest = store.newest_seq();
     let mut last: Option<(Instant, u64)> = None;
     let mut check = tokio::time::interval(CHECK_EVERY);
     loop {
@@ -76,20 +66,13 @@ pub async fn run(
             _ = cancel.cancelled() => return,
             _ = check.tick() => {}
         }
-        let seq_now = store.last_seq().unwrap_or(0);
+        let seq_now = *newest.borrow();
         if !due(Instant::now(), last, seq_now) {
             continue;
         }
         let started = Instant::now();
-        let job = tasks.spawn_blocking(move || {
-            let outcome = prune_all(&mut store, policy);
-            (store, outcome)
-        });
-        let Ok((back, outcome)) = job.await else {
-            return;
-        };
-        store = back;
-        last = Some((Instant::now(), store.last_seq().unwrap_or(seq_now)));
+        let outcome = prune_all(&store, policy).await;
+        last = Some((Instant::now(), *newest.borrow()));
         match outcome {
             Ok((pruned, chunks)) if pruned.total() > 0 => {
                 let took = started.elapsed();
@@ -118,12 +101,19 @@ pub async fn run(
 }
 
 /// Prunes chunk by chunk until a chunk comes back short; returns the sum and the chunk count.
-fn prune_all(store: &mut Store, policy: Policy) -> Result<(Pruned, u64), crate::store::StoreError> {
+/// Each chunk is its own job on the writer, so an append waits at most one chunk.
+async fn prune_all(
+    store: &StoreWriter,
+    policy: Policy,
+) -> Result<(Pruned, u64), crate::store::StoreError> {
     let max_age_ms = u64::try_from(policy.max_age.as_millis()).unwrap_or(u64::MAX);
     let mut sum = Pruned::default();
     let mut chunks = 0;
     loop {
-        let p = store.prune_chunk(policy.max_events, max_age_ms, clock::now_unix_ms(), CHUNK)?;
+        let now_ms = clock::now_unix_ms();
+        let p = store
+            .call(move |s| s.prune_chunk(policy.max_events, max_age_ms, now_ms, CHUNK))
+            .await?;
         chunks += 1;
         sum.by_age += p.by_age;
         sum.by_count += p.by_count;
@@ -159,9 +149,9 @@ mod tests {
         assert!(due(t0 + PRUNE_EVERY, last, 500));
     }
 
-    #[test]
-    fn prune_all_runs_chunks_until_one_comes_back_short() {
-        let mut store = Store::open_in_memory().unwrap();
+    #[tokio::test]
+    async fn prune_all_runs_chunks_until_one_comes_back_short() {
+        let mut store = crate::store::Store::open_in_memory().unwrap();
         let now = clock::now_unix_ms();
         let batch = (0..(CHUNK + 10))
             .map(|_| NewEvent::new(EventKind::Note, None))
@@ -171,8 +161,12 @@ mod tests {
             max_events: 5,
             max_age: Duration::from_secs(3600),
         };
-        let (pruned, chunks) = prune_all(&mut store, policy).unwrap();
+        let tasks = Tasks::new();
+        let writer = StoreWriter::spawn(store, &tasks).unwrap();
+        let (pruned, chunks) = prune_all(&writer, policy).await.unwrap();
         assert_eq!(pruned.by_count, CHUNK + 5);
         assert_eq!(chunks, 2);
+        writer.close();
+        assert_eq!(tasks.shutdown(Duration::from_secs(5)).await, 0);
     }
 }

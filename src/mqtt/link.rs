@@ -9,7 +9,7 @@
 #![allow(clippy::disallowed_methods)] // an I/O task: reads the clock for intervals and stamps
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+
 use std::time::{Duration, Instant};
 
 use rumqttc::{AsyncClient, Event, Incoming, LastWill, MqttOptions, Outgoing, QoS};
@@ -20,11 +20,12 @@ use super::backoff::{Backoff, DEFAULT_POLICY};
 use super::outbox::Outbox;
 use super::poller::{self, Attempt, Polled};
 use super::topics::Topics;
-use super::{presence, tls, LinkSetup, MqttError, FLUSH_DEADLINE};
+use super::{presence, tls, LinkSetup, FLUSH_DEADLINE};
 use crate::clock;
 use crate::control::ControlRequest;
 use crate::event::{EventKind, NewEvent, Severity};
 use crate::status::StatusDocument;
+use crate::store::writer::StoreWriter;
 use crate::store::Store;
 use crate::tasks::Tasks;
 
@@ -74,7 +75,8 @@ pub(super) struct Link {
     setup: LinkSetup,
     topics: Topics,
     client_id: String,
-    db: Arc<Mutex<Store>>,
+    /// The store's one writer: the outbox is read, and the link's own events written, there.
+    store: StoreWriter,
     control: mpsc::Sender<ControlRequest>,
     status_rx: watch::Receiver<Option<StatusDocument>>,
     seq_rx: watch::Receiver<u64>,
@@ -99,16 +101,15 @@ pub(super) struct Link {
 }
 
 impl Link {
+    /// The outbox starts empty; [`Link::run`] reads its cursor and the newest seq first.
     pub(super) fn new(
         setup: LinkSetup,
-        store: Store,
+        store: StoreWriter,
         control: mpsc::Sender<ControlRequest>,
         status_rx: watch::Receiver<Option<StatusDocument>>,
-        seq_rx: watch::Receiver<u64>,
         tasks: Tasks,
-    ) -> Result<Link, MqttError> {
-        let cursor = store.outbox_cursor()?;
-        let newest = store.last_seq()?;
+    ) -> Link {
+        let seq_rx = store.newest_seq();
         let topics = Topics::new(&setup.mqtt.prefix, &setup.device_id);
         let client_id = setup
             .mqtt
@@ -116,17 +117,17 @@ impl Link {
             .clone()
             .unwrap_or_else(|| format!("{}-{}", setup.mqtt.prefix, setup.device_id));
         let (outcomes_tx, outcomes_rx) = mpsc::channel(64);
-        Ok(Link {
+        Link {
             setup,
             topics,
             client_id,
-            db: Arc::new(Mutex::new(store)),
+            store,
             control,
             status_rx,
             seq_rx,
             outcomes_tx,
             outcomes_rx,
-            outbox: Outbox::new(cursor, newest),
+            outbox: Outbox::new(0, 0),
             backoff: Backoff::new(DEFAULT_POLICY),
             session: 0,
             conn: Conn::default(),
@@ -140,30 +141,18 @@ impl Link {
             failed_attempts: 0,
             down_since: Instant::now(),
             tasks,
-        })
+        }
     }
 
-    /// Runs a store operation on a blocking thread (SQLite fsyncs must not stall the runtime).
+    /// Runs a store operation on the store's writer; a failure is logged and read as `None`.
     async fn db<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Store) -> Result<T, crate::store::StoreError> + Send + 'static,
     ) -> Option<T> {
-        let db = self.db.clone();
-        let joined = self
-            .tasks
-            .spawn_blocking(move || {
-                let mut store = db.lock().unwrap_or_else(|p| p.into_inner());
-                f(&mut store)
-            })
-            .await;
-        match joined {
-            Ok(Ok(v)) => Some(v),
-            Ok(Err(e)) => {
-                tracing::error!("mqtt link store: {e}");
-                None
-            }
+        match self.store.call(f).await {
+            Ok(v) => Some(v),
             Err(e) => {
-                tracing::error!("mqtt link store task: {e}");
+                tracing::error!("mqtt link store: {e}");
                 None
             }
         }
@@ -172,8 +161,10 @@ impl Link {
     /// Stores an event (it enters the outbox like any other).
     async fn record(&mut self, event: NewEvent) {
         event.log();
-        if let Some(stored) = self.db(move |s| s.append(event)).await {
-            self.outbox.stored(stored.seq);
+        match self.store.append(event).await {
+            Ok(Ok(stored)) => self.outbox.stored(stored.seq),
+            Ok(Err(e)) => tracing::error!("mqtt link store: {e}"),
+            Err(_) => tracing::error!("mqtt link store: the writer has stopped"),
         }
     }
 
@@ -190,6 +181,12 @@ impl Link {
     }
 
     pub(super) async fn run(mut self, cancel: CancellationToken) {
+        let Some((cursor, newest)) = self.db(|s| Ok((s.outbox_cursor()?, s.last_seq()?))).await
+        else {
+            tracing::error!("mqtt link: cannot read the outbox cursor; not connecting");
+            return;
+        };
+        self.outbox = Outbox::new(cursor, newest);
         let Some(session) = self.db(|s| s.next_session()).await else {
             tracing::error!("mqtt link: no session number from the store; not connecting");
             return;

@@ -10,7 +10,8 @@ use crate::control::server::ControlRequest;
 use crate::control::{Cmd, ErrorCode, Response};
 use crate::event::{EventKind, NewEvent};
 use crate::status::{AgentView, DeviceView, MemoryView, StatusDocument};
-use crate::store::EventFilter;
+use crate::store::{EventFilter, StoreError};
+use tokio::sync::oneshot;
 
 impl Agent {
     pub(super) fn control(&mut self, req: ControlRequest) {
@@ -64,35 +65,36 @@ impl Agent {
                             .min(MAX_EVENTS_PER_REQUEST),
                     )),
                 };
-                match self.executor.store().query(&filter) {
-                    Ok(events) => Response::ok(events),
-                    Err(e) => Response::error(ErrorCode::Internal, e.to_string()),
-                }
+                let events = self.executor.store().run(move |s| s.query(&filter));
+                return self.answer_from_store(events, reply);
             }
-            Cmd::Note { text } => self.note(text),
+            Cmd::Note { text } => match note(text) {
+                Ok(event) => {
+                    event.log();
+                    let stored = self.executor.store().append(event);
+                    return self.answer_from_store(stored, reply);
+                }
+                Err(refusal) => refusal,
+            },
             Cmd::Trend { name } => self.trend(name),
         };
         let _ = reply.send(response);
     }
 
-    fn note(&mut self, text: String) -> Response {
-        let text = text.trim().to_string();
-        if text.is_empty() {
-            return Response::error(ErrorCode::BadRequest, "a note needs some text");
-        }
-        if text.chars().count() > MAX_NOTE_CHARS {
-            return Response::error(
-                ErrorCode::BadRequest,
-                format!("a note is at most {MAX_NOTE_CHARS} characters"),
-            );
-        }
-        match self
-            .executor
-            .record(NewEvent::new(EventKind::Note, None).message(text))
-        {
-            Some(event) => Response::ok(event),
-            None => Response::error(ErrorCode::Internal, "the note could not be stored"),
-        }
+    /// Answers `reply` once the store's writer has answered (for a write: after its commit),
+    /// on a task of its own: the core loop goes on meanwhile.
+    fn answer_from_store<T: serde::Serialize + Send + 'static>(
+        &self,
+        answer: oneshot::Receiver<Result<T, StoreError>>,
+        reply: oneshot::Sender<Response>,
+    ) {
+        self.tasks.spawn(async move {
+            let response = match answer.await.unwrap_or(Err(StoreError::Closed)) {
+                Ok(data) => Response::ok(data),
+                Err(e) => Response::error(ErrorCode::Internal, e.to_string()),
+            };
+            let _ = reply.send(response);
+        });
     }
 
     /// Every unit's view (with its `trend`), or one unit's as a one-entry list.
@@ -143,6 +145,24 @@ impl Agent {
             ..StatusDocument::default()
         }
     }
+}
+
+/// An operator note as an event, or why it is refused.
+fn note(text: String) -> Result<NewEvent, Response> {
+    let text = text.trim().to_string();
+    if text.is_empty() {
+        return Err(Response::error(
+            ErrorCode::BadRequest,
+            "a note needs some text",
+        ));
+    }
+    if text.chars().count() > MAX_NOTE_CHARS {
+        return Err(Response::error(
+            ErrorCode::BadRequest,
+            format!("a note is at most {MAX_NOTE_CHARS} characters"),
+        ));
+    }
+    Ok(NewEvent::new(EventKind::Note, None).message(text))
 }
 
 fn refused(refusal: Refusal) -> Response {

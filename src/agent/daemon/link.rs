@@ -1,5 +1,6 @@
 //! The agent's side of the MQTT fleet link: hands the link the newest status document (at
-//! most once per core tick) and the newest event seq, without ever awaiting the broker.
+//! most once per core tick), without ever awaiting the broker. The newest event seq reaches
+//! the link from the store's writer.
 #![allow(clippy::disallowed_methods)] // reads the monotonic clock to pace status documents
 
 use std::time::Instant;
@@ -10,6 +11,7 @@ use super::{Agent, TICK};
 use crate::config::Config;
 use crate::control::server::ControlRequest;
 use crate::mqtt::LinkHandle;
+use crate::store::writer::StoreWriter;
 use crate::tasks::Tasks;
 
 /// A running link and when it last got a status document.
@@ -24,6 +26,7 @@ impl Feed {
     pub fn spawn(
         config: &Config,
         control: &mpsc::Sender<ControlRequest>,
+        store: &StoreWriter,
         tasks: &Tasks,
     ) -> anyhow::Result<Option<Feed>> {
         let Some(mqtt) = &config.mqtt else {
@@ -32,29 +35,24 @@ impl Feed {
         let setup = crate::mqtt::LinkSetup {
             mqtt: mqtt.clone(),
             device_id: config.device.id.clone().unwrap_or_else(super::hostname),
-            store_path: config.store.path.clone(),
             targets: (config.models.iter().map(|m| m.program.name.clone()))
                 .chain(config.services.iter().map(|s| s.program.name.clone()))
                 .collect(),
         };
         Ok(Some(Feed {
-            handle: crate::mqtt::spawn(setup, control.clone(), tasks)?,
+            handle: crate::mqtt::spawn(setup, control.clone(), store.clone(), tasks)?,
             last_status: None,
         }))
     }
 }
 
 impl Agent {
-    /// Passes new event seqs (and, once per tick, the status document) to the link. Also
-    /// empties the executor's list of stored events, which nothing else reads.
+    /// Passes the status document to the link, at most once per tick (new events reach it
+    /// from the store's writer).
     pub(super) fn feed_link(&mut self, feed: Option<&mut Feed>) {
-        let stored = self.executor.take_stored();
         let Some(feed) = feed else {
             return;
         };
-        if let Some(last) = stored.last() {
-            feed.handle.seq.send_replace(last.seq);
-        }
         let now = Instant::now();
         if feed
             .last_status

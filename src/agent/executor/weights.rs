@@ -1,6 +1,7 @@
 //! Pinned weights: verify a model's file against its sha256 before the gate sees the load.
-//! The hash is cached in the store by path, size and mtime; a miss is hashed on a blocking
-//! thread and comes back as [`Feedback::Hashed`].
+//! The hash is cached in the store by path, size and mtime. The cache is asked and a miss is
+//! hashed on a blocking thread (the store's writer answers it there, never on the core loop);
+//! either comes back as [`Feedback::Hashed`].
 
 use std::path::PathBuf;
 
@@ -25,20 +26,23 @@ impl Executor {
                 }]
             }
         };
-        if let Ok(Some(cached)) = self.store.cached_hash(&path, stamp.size, stamp.mtime_ns) {
-            return vec![Input::WeightsChecked {
-                name: name.into(),
-                result: compare(&path, &expected, &cached),
-            }];
-        }
+        let _ = expected; // compared when the hash comes back, in `hashed`
         let feedback = self.feedback.clone();
         let name = name.to_string();
+        let store = self.store.clone();
         self.tasks.spawn_blocking(move || {
-            let result = sha256_file(&path).map_err(|e| e.to_string());
+            let key = path.clone();
+            let cached = store
+                .run(move |s| s.cached_hash(&key, stamp.size, stamp.mtime_ns))
+                .blocking_recv();
+            let (result, stamp) = match cached {
+                Ok(Ok(Some(cached))) => (Ok(cached), None), // nothing new to cache
+                _ => (sha256_file(&path).map_err(|e| e.to_string()), Some(stamp)),
+            };
             let _ = feedback.send(Feedback::Hashed {
                 name,
                 path,
-                stamp: Some(stamp),
+                stamp,
                 result,
             });
         });
@@ -61,7 +65,11 @@ impl Executor {
             .unwrap_or_default();
         let result = result.and_then(|actual| {
             if let Some(s) = stamp {
-                let _ = self.store.store_hash(&path, s.size, s.mtime_ns, &actual);
+                let (key, sum) = (path.clone(), actual.clone());
+                self.store.submit(
+                    format!("hash of {} not cached", path.display()),
+                    move |st| st.store_hash(&key, s.size, s.mtime_ns, &sum),
+                );
             }
             compare(&path, &expected, &actual)
         });
