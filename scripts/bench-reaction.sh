@@ -4,8 +4,8 @@
 #   scripts/bench-reaction.sh [RUNS] [SERVICES]
 #         RUNS default 20; needs root for the memory cgroup. With SERVICES > 0, one agent also
 #         supervises that many leaking services (12 KiB/s each, leak window 10 min, warm-up
-#         10 s) and the runs start only once every service's trend window is full (600
-#         samples, about 10.5 min): the worst case of the once-a-second leak-trend refits on
+#         10 s) and the runs start only once every service's trend window is full (it spans
+#         the 10 min window: about 570 samples at the agent's 1 Hz refresh, ~10.5 min): the worst case of the once-a-second leak-trend refits on
 #         the core loop while a load is in flight. Each run then loads its own model
 #         (liar1..liarRUNS) so no learned peak carries over.
 #
@@ -74,12 +74,13 @@ start_agent() {
 }
 if [ "$services" -gt 0 ]; then
   start_agent
-  echo "waiting for $services services' trend windows to fill (600 samples each, ~10.5 min)"
+  echo "waiting for $services services' trend windows to fill (10 min of samples each, ~10.5 min)"
   while :; do
     full=$("$J" trend --json | python3 -c '
 import json, sys
 views = json.load(sys.stdin)
-print(sum(1 for v in views if v["kind"] == "service" and (v.get("trend") or {}).get("samples", 0) >= 600))')
+full = lambda t: t.get("window_s", 0) >= 0.98 * t.get("configured_window_s", 1)
+print(sum(1 for v in views if v["kind"] == "service" and full(v.get("trend") or {})))')
     [ "$full" -ge "$services" ] && break
     sleep 10
   done

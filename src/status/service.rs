@@ -47,19 +47,6 @@ impl ServiceState {
     }
 }
 
-impl fmt::Display for ServiceState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A state compares equal to its published name (`state == "ready"`).
-impl PartialEq<&str> for ServiceState {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
-
 /// Whether a unit is gated (`model`) or only supervised (`service`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -77,19 +64,6 @@ impl ServiceKind {
     }
 }
 
-impl fmt::Display for ServiceKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A kind compares equal to its published name (`kind == "model"`).
-impl PartialEq<&str> for ServiceKind {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
-
 impl TrendVerdict {
     /// The published name: `stable`, `growing`, `leaking` or `warming_up`.
     pub fn as_str(self) -> &'static str {
@@ -102,18 +76,25 @@ impl TrendVerdict {
     }
 }
 
-impl fmt::Display for TrendVerdict {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
+/// `Display` as the published name, and equality with it (`state == "ready"`), for the
+/// enums of the service row: one definition instead of one pair of impls per enum.
+macro_rules! published_name {
+    ($($t:ty),+) => {$(
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl PartialEq<&str> for $t {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+    )+};
 }
 
-/// A verdict compares equal to its published name (`verdict == "leaking"`).
-impl PartialEq<&str> for TrendVerdict {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
+published_name!(ServiceState, ServiceKind, TrendVerdict, LimitFrom);
 
 /// What a trend's projection runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,12 +112,6 @@ impl LimitFrom {
             LimitFrom::Limit => "limit",
             LimitFrom::Reserve => "reserve",
         }
-    }
-}
-
-impl fmt::Display for LimitFrom {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
