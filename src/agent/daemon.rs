@@ -91,6 +91,8 @@ struct Agent {
     trees: Option<TreeSampler>,
     feedback: mpsc::UnboundedSender<Feedback>,
     last_refresh: Option<Instant>,
+    /// When the tick's work last ran (from the timer or after a sample).
+    last_tick: Option<Instant>,
     /// The last reading applied (available, when), for abort timing.
     previous_reading: Option<(crate::units::Bytes, Instant)>,
     /// READY, watchdog progress and STOPPING for systemd (a no-op outside it).
@@ -194,6 +196,7 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         trees: Some(TreeSampler::new(root.clone())),
         feedback: senders.feedback.clone(),
         last_refresh: None,
+        last_tick: None,
         previous_reading: None,
         systemd: Systemd::from_env(Instant::now()),
         tegrastats,
@@ -254,6 +257,12 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         match inbox.next().await {
             Inbound::Stop(signal_name) => break signal_name,
             inbound => agent.handle(inbound),
+        }
+        // The tick's work rides on the wake-up a sample already caused, so idle the core wakes
+        // once per sample, not once per sample and once per tick.
+        if agent.tick_due(Instant::now()) {
+            agent.tick();
+            inbox.tick_ran();
         }
         agent.update_sampling();
         agent.systemd.loop_advanced(Instant::now());
@@ -388,7 +397,15 @@ impl Agent {
         }
     }
 
+    /// Three quarters of a tick since the tick's work last ran: close enough to run it now
+    /// rather than wake again for the timer.
+    fn tick_due(&self, now: Instant) -> bool {
+        self.last_tick
+            .is_none_or(|t| now.duration_since(t) >= TICK * 3 / 4)
+    }
+
     fn tick(&mut self) {
+        self.last_tick = Some(Instant::now());
         self.input(Input::Tick);
         self.executor.housekeeping();
         let now = Instant::now();
@@ -407,10 +424,13 @@ impl Agent {
     /// inbox takes a memory sample before the next tree, so a sample waits behind at most one
     /// unit's leak-trend refit, never a whole refresh's.
     fn refresh_memory(&mut self) {
+        let pids = self.engine.pids();
+        if pids.is_empty() {
+            return; // nothing runs: no thread woken for nothing (exits release what they held)
+        }
         let Some(mut reader) = self.trees.take() else {
             return; // the previous refresh is still reading
         };
-        let pids = self.engine.pids();
         let feedback = self.feedback.clone();
         self.tasks.spawn_blocking(move || {
             for (name, reading) in watching::read_trees(&mut reader, pids) {

@@ -120,6 +120,12 @@ impl Inbox {
         }
     }
 
+    /// The core ran its tick's work on its own (after a sample): the timer starts over, so
+    /// while samples come at the tick's rate or faster the timer never wakes the core.
+    pub fn tick_ran(&mut self) {
+        self.tick.reset();
+    }
+
     /// Waits for a second stop signal (during shutdown: exit at once).
     pub async fn second_signal(&mut self) {
         tokio::select! {

@@ -104,6 +104,9 @@ impl Engine {
         };
         let ended = Ended { code, signal };
         out.push(Action::Event(ended.figures(event)));
+        // The watcher forgets the process at once: a leaking unit's reservation goes back to
+        // the gate now, not at the next refresh (there may be none when nothing else runs).
+        out.extend(self.unwatch(name, now));
         // The gate decides what an exit means for a load in flight (LoadFailed), and frees
         // the model's place for the next request either way.
         out.extend(self.gate_step(GateInput::Exited { model: name.into() }, now));

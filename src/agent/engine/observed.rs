@@ -63,11 +63,16 @@ impl Engine {
             .map(str::to_string)
             .collect();
         for name in gone {
-            let decisions = self.watch.gone(&name);
-            out.extend(self.carry_out(decisions, now));
-            self.set_trend(&name, None);
+            out.extend(self.unwatch(&name, now));
         }
         out
+    }
+
+    /// `name` has no process any more: the watcher releases what it held for it.
+    pub(super) fn unwatch(&mut self, name: &str, now: Instant) -> Vec<Action> {
+        let decisions = self.watch.gone(name);
+        self.set_trend(name, None);
+        self.carry_out(decisions, now)
     }
 
     /// The watcher's decisions, in order, as the engine's own actions.

@@ -407,3 +407,46 @@ fn a_restart_stops_the_process_and_starts_it_again_once_it_has_exited() {
     assert_eq!(spawns(&out), 1);
     assert_eq!(rig.engine.view("s").unwrap().restarts, 1);
 }
+
+#[test]
+fn a_leaking_units_reservation_goes_back_to_the_gate_when_its_process_exits() {
+    use crate::agent::watch::{TreeReading, Watch, WatchSpec};
+    let spec = WatchSpec {
+        limit: Some(Bytes(4 * GIB)),
+        max_fds: None,
+        max_threads: None,
+        on_limit: crate::config::OnLimit::Restart,
+        leak_window: Duration::from_secs(60),
+        leak_warmup: Duration::from_secs(2),
+        leak_restart: false,
+    };
+    let watch = Watch::new(BTreeMap::from([("leaky".to_string(), spec)]));
+    let mut rig = Rig::watching(vec![service("leaky", None)], watch);
+    rig.engine.load("leaky", rig.at(0)).unwrap();
+    rig.spawned(0, "leaky", 10);
+    let mut suspected = false;
+    for s in 1..=30u64 {
+        let reading = TreeReading {
+            pid: 10,
+            tree_pss: Bytes((100 << 20) + s * (20 << 20)),
+            gpu: None,
+            fds: Some(8),
+            threads: 4,
+            taken_at: rig.at(s * 1000),
+        };
+        let out = rig.input(
+            s * 1000,
+            Input::Tree {
+                name: "leaky".into(),
+                reading: Some(reading),
+            },
+        );
+        suspected |= event(&out, EventKind::LeakSuspected).is_some();
+    }
+    assert!(suspected, "a 20 MiB/s leak is suspected");
+    let held = rig.engine.gate().outstanding();
+    assert!(held > Bytes::ZERO, "the gate holds its projected growth");
+    // Nothing else runs, so no refresh will come: the exit itself releases it.
+    rig.exited(31_000, "leaky", 10, 1);
+    assert_eq!(rig.engine.gate().outstanding(), Bytes::ZERO);
+}
