@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The agent's own cost while it monitors with no load in flight.
 #
-#   scripts/bench-agent-idle.sh [SECONDS]     (default 60)
+#   scripts/bench-agent-idle.sh [SECONDS] [BINARY]     (default 60; BINARY: a jetgate to measure
+#                                                     instead of this tree's release build,
+#                                                     e.g. an older one for a before/after)
 #
 # Starts `jetgate agent` on a config with no models and `sample_interval = "100ms"` (10 Hz),
 # lets it settle for 5 s, then reads its CPU time (utime + stime from /proc/PID/stat) over
@@ -9,8 +11,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
-cargo build --release --quiet
-J="$PWD/target/release/jetgate"
+if [ -n "${2:-}" ]; then
+  J=$(realpath "$2")
+else
+  cargo build --release --quiet
+  J="$PWD/target/release/jetgate"
+fi
 work=$(mktemp -d /tmp/jetgate-idle.XXXXXX)
 trap 'kill -TERM "$agent" 2>/dev/null; wait "$agent" 2>/dev/null; rm -rf "$work"' EXIT
 cat > "$work/idle.toml" <<TOML
