@@ -76,8 +76,6 @@ pub enum StoreError {
     },
     #[error("store: figures of event {seq} are not a JSON object: {source}")]
     Figures { seq: u64, source: serde_json::Error },
-    #[error("store: event {seq} has unknown severity rank {rank}")]
-    Severity { seq: u64, rank: i64 },
     #[error("store: {what} = {value} does not fit SQLite's signed 64-bit integers")]
     TooLarge { what: &'static str, value: u64 },
     #[error("the store writer has stopped (the agent is shutting down)")]

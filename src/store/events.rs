@@ -48,17 +48,24 @@ fn rank(s: Severity) -> i64 {
     }
 }
 
-fn severity_of(seq: u64, rank: i64) -> Result<Severity, StoreError> {
+/// The severity stored as `rank`. A rank this build does not know (a damaged row, or a newer
+/// schema) reads as `error`, the one that gets attention, and is logged: the event is still
+/// shown and published, and the outbox never stalls on it.
+fn severity_of(seq: u64, rank: i64) -> Severity {
     match rank {
-        0 => Ok(Severity::Info),
-        1 => Ok(Severity::Warning),
-        2 => Ok(Severity::Error),
-        _ => Err(StoreError::Severity { seq, rank }),
+        0 => Severity::Info,
+        1 => Severity::Warning,
+        2 => Severity::Error,
+        _ => {
+            tracing::warn!("event {seq} has unknown severity rank {rank}; read as error");
+            Severity::Error
+        }
     }
 }
 
-/// A row as read, before its severity and figures are decoded.
-struct RawEvent {
+/// A row as read, before its severity and figures are decoded: the one decoder of stored
+/// events, for queries and the MQTT outbox alike.
+pub(super) struct RawEvent {
     seq: u64,
     ts: String,
     kind: String,
@@ -69,7 +76,8 @@ struct RawEvent {
 }
 
 impl RawEvent {
-    fn from_row(r: &Row<'_>) -> rusqlite::Result<RawEvent> {
+    /// Reads `seq, ts, kind, severity, subject, message, figures`, in that order.
+    pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<RawEvent> {
         Ok(RawEvent {
             seq: from_sql(r.get(0)?),
             ts: r.get(1)?,
@@ -81,7 +89,7 @@ impl RawEvent {
         })
     }
 
-    fn decode(self) -> Result<Event, StoreError> {
+    pub(super) fn decode(self) -> Result<Event, StoreError> {
         let figures: Map<String, Value> =
             serde_json::from_str(&self.figures).map_err(|source| StoreError::Figures {
                 seq: self.seq,
@@ -94,7 +102,7 @@ impl RawEvent {
             // `EventKind::Unknown` with its text: the event is shown and published as stored,
             // never dropped (an unreadable severity or figures, by contrast, is an error).
             kind: EventKind::from_stored(self.kind),
-            severity: severity_of(self.seq, self.severity)?,
+            severity: severity_of(self.seq, self.severity),
             subject: self.subject,
             message: self.message,
             figures,

@@ -13,9 +13,8 @@
 //! ```
 
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
-use serde_json::{Map, Value};
 
-use crate::event::{Event, EventKind, Severity};
+use super::events::RawEvent;
 use crate::store::{from_sql, to_sql, Store, StoreError};
 
 /// Bytes added to each event's stored text for its JSON framing (keys, quotes, seq, severity).
@@ -54,14 +53,6 @@ pub struct Dropped {
     pub by_severity: [u64; 3],
     /// Every event ever dropped from this store's outbox, this time included.
     pub total: u64,
-}
-
-fn severity_of(rank: i64) -> Severity {
-    match rank {
-        0 => Severity::Info,
-        1 => Severity::Warning,
-        _ => Severity::Error,
-    }
 }
 
 impl Store {
@@ -128,35 +119,13 @@ impl Store {
                     to_sql("outbox after", after)?,
                     to_sql("outbox limit", limit)?
                 ],
-                |r| {
-                    Ok((
-                        from_sql(r.get(0)?),
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, i64>(3)?,
-                        r.get::<_, Option<String>>(4)?,
-                        r.get::<_, String>(5)?,
-                        r.get::<_, String>(6)?,
-                    ))
-                },
+                RawEvent::from_row,
             )
             .map_err(StoreError::sql("read outbox batch"))?;
         let mut out = Vec::new();
         for row in rows {
-            let (seq, ts, kind, severity, subject, message, figures) =
-                row.map_err(StoreError::sql("read outbox row"))?;
-            let figures: Map<String, Value> = serde_json::from_str(&figures)
-                .map_err(|source| StoreError::Figures { seq, source })?;
-            let event = Event {
-                seq,
-                ts,
-                // Unknown kinds are kept with their text, as in `events::RawEvent::decode`.
-                kind: EventKind::from_stored(kind),
-                severity: severity_of(severity),
-                subject,
-                message,
-                figures,
-            };
+            let event = row.map_err(StoreError::sql("read outbox row"))?.decode()?;
+            let seq = event.seq;
             let payload = serde_json::to_string(&event)
                 .map_err(|source| StoreError::Figures { seq, source })?;
             out.push(OutboxEntry { seq, payload });

@@ -294,3 +294,19 @@ fn an_unknown_stored_kind_reads_back_as_itself() {
     let batch = s.outbox_batch(0, 10).unwrap();
     assert!(batch[0].payload.contains(r#""kind":"from_the_future""#));
 }
+
+/// A severity rank this build does not know reads as `error` in queries and the outbox alike
+/// (one decoder): the event is shown and published, and the outbox never stalls on it.
+#[test]
+fn an_unknown_stored_severity_reads_as_error_everywhere() {
+    let mut s = Store::open_in_memory().unwrap();
+    s.append_at(note(EventKind::Note, Severity::Info, None), T0)
+        .unwrap();
+    s.conn
+        .execute("UPDATE events SET severity = 7 WHERE seq = 1", [])
+        .unwrap();
+    let all = s.query(&EventFilter::default()).unwrap();
+    assert_eq!(all[0].severity, Severity::Error);
+    let batch = s.outbox_batch(0, 10).unwrap();
+    assert!(batch[0].payload.contains(r#""severity":"error""#));
+}

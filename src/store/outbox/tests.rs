@@ -1,6 +1,8 @@
 //! Tests of the outbox's store side: the session counter, the cursor, batches after it, sizes and drops.
 use super::*;
+use crate::event::Severity;
 use crate::event::{EventKind, NewEvent};
+use serde_json::Value;
 
 fn store_with(kinds: &[(Severity, &str)]) -> Store {
     let mut store = Store::open_in_memory().unwrap();
