@@ -1,7 +1,7 @@
 //! The engine: each model's and service's lifecycle on top of the load gate, as pure code.
 //!
-//! [`Engine::command`] and [`Engine::input`] take one input and `now` and return [`Action`]s for
-//! the I/O layer (spawn, kill, stop, store events and footprints, answer waiters). No clock
+//! [`Engine::command`] (a [`Command`] of an operator) and [`Engine::input`] (everything else)
+//! take one input and `now` and return [`Action`]s for the I/O layer (spawn, kill, stop, store events and footprints, answer waiters). No clock
 //! reads, no I/O, no tokio: the daemon feeds readings, child exits, probe results and control
 //! commands in, and executes what comes out, in order.
 //!
@@ -309,6 +309,7 @@ impl Engine {
 }
 
 mod commands;
+pub use commands::Command;
 mod decisions;
 mod inputs;
 mod observed;

@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use super::{Agent, MAX_EVENTS_PER_REQUEST, MAX_NOTE_CHARS};
-use crate::agent::engine::Refusal;
+use crate::agent::engine::{Command, Refusal};
 use crate::control::server::ControlRequest;
 use crate::control::{Cmd, ErrorCode, Response};
 use crate::event::{EventKind, NewEvent};
@@ -16,36 +16,18 @@ use tokio::sync::oneshot;
 impl Agent {
     pub(super) fn control(&mut self, req: ControlRequest) {
         let ControlRequest { cmd, reply } = req;
-        let now = Instant::now();
         let response = match cmd {
             Cmd::Status {} => Response::ok(self.status_document()),
             Cmd::Services {} => Response::ok(self.engine.views()),
-            Cmd::Load { name, wait } => match self.engine.load(&name, now) {
-                Err(refusal) => refused(refusal),
-                Ok(actions) => {
-                    if wait {
-                        self.executor.wait_for(&name, reply);
-                        self.drive(actions);
-                        return;
-                    }
-                    self.drive(actions);
-                    self.view_response(&name)
+            Cmd::Load { name, wait } => {
+                let command = Command::Load(name);
+                if wait {
+                    return self.command_waiting(&command, reply);
                 }
-            },
-            Cmd::Unload { name } => match self.engine.unload(&name, now) {
-                Err(refusal) => refused(refusal),
-                Ok(actions) => {
-                    self.drive(actions);
-                    self.view_response(&name)
-                }
-            },
-            Cmd::Restart { name } => match self.engine.restart(&name, now) {
-                Err(refusal) => refused(refusal),
-                Ok(actions) => {
-                    self.drive(actions);
-                    self.view_response(&name)
-                }
-            },
+                self.command(&command)
+            }
+            Cmd::Unload { name } => self.command(&Command::Unload(name)),
+            Cmd::Restart { name } => self.command(&Command::Restart(name)),
             Cmd::Events {
                 since_ms,
                 after_seq,
@@ -79,6 +61,30 @@ impl Agent {
             Cmd::Trend { name } => self.trend(name),
         };
         let _ = reply.send(response);
+    }
+
+    /// Runs an operator's command through the engine; the reply is the unit's view after it.
+    fn command(&mut self, command: &Command) -> Response {
+        match self.engine.command(command, Instant::now()) {
+            Err(refusal) => refused(refusal),
+            Ok(actions) => {
+                self.drive(actions);
+                self.view_response(command.name())
+            }
+        }
+    }
+
+    /// `load --wait`: the reply comes when the load ends, not now.
+    fn command_waiting(&mut self, command: &Command, reply: oneshot::Sender<Response>) {
+        match self.engine.command(command, Instant::now()) {
+            Err(refusal) => {
+                let _ = reply.send(refused(refusal));
+            }
+            Ok(actions) => {
+                self.executor.wait_for(command.name(), reply);
+                self.drive(actions);
+            }
+        }
     }
 
     /// Answers `reply` once the store's writer has answered (for a write: after its commit),

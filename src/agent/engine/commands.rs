@@ -7,7 +7,33 @@ use std::time::Instant;
 use super::{Action, Engine, Phase, Refusal, StopIntent};
 use crate::gate::GateInput;
 
+/// What an operator (CLI or fleet) asks of one unit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Load(String),
+    Unload(String),
+    Restart(String),
+}
+
+impl Command {
+    /// The unit the command names.
+    pub fn name(&self) -> &str {
+        match self {
+            Command::Load(n) | Command::Unload(n) | Command::Restart(n) => n,
+        }
+    }
+}
+
 impl Engine {
+    /// One command at `now`: its actions, or why it was refused (then nothing changed).
+    pub fn command(&mut self, command: &Command, now: Instant) -> Result<Vec<Action>, Refusal> {
+        match command {
+            Command::Load(name) => self.load(name, now),
+            Command::Unload(name) => self.unload(name, now),
+            Command::Restart(name) => self.restart(name, now),
+        }
+    }
+
     /// Requests for every autostart unit: services first, then models, each in configuration
     /// order (the order `jetgate config check` lists under "at agent start"). Services are not
     /// gated, so starting them first lets the gate see their memory before it admits a model.
