@@ -96,6 +96,8 @@ pub struct Executor {
     zombies: ZombieCount,
     /// Stops, probes, hashes and zombie scans are spawned through the agent's tasks.
     tasks: Tasks,
+    /// A child was ever started (only then can orphans, and so zombies, come to us).
+    spawned_any: bool,
 }
 
 impl Executor {
@@ -120,6 +122,7 @@ impl Executor {
             last_kill: None,
             zombies: ZombieCount::default(),
             tasks,
+            spawned_any: false,
         }
     }
 
@@ -260,6 +263,7 @@ impl Executor {
             }
         };
         let pid = u32::try_from(child.pid()).unwrap_or(0);
+        self.spawned_any = true;
         self.children.insert(name.to_string(), child);
         let spawned = Input::Spawned {
             name: name.into(),

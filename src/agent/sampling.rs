@@ -148,9 +148,16 @@ async fn watch_tree(
                 *slot = totals;
             }
         }
+        // With no tree to read, sleep until the plan names one: no wake-ups while idle.
+        let pause = async {
+            match wanted {
+                Some(_) => tokio::time::sleep(TREE_INTERVAL).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(TREE_INTERVAL) => {}
+            _ = pause => {}
             changed = plan.changed() => if changed.is_err() { return },
         }
     }

@@ -72,7 +72,12 @@ impl ZombieCount {
 
 impl Executor {
     /// Periodic housekeeping from the core loop's tick: starts a zombie scan when one is due.
+    /// Orphans come only from descendants of our children, so an agent that never started
+    /// one does not scan `/proc` at all (an idle monitor-only agent).
     pub fn housekeeping(&mut self) {
+        if !self.spawned_any {
+            return;
+        }
         if !self.zombies.scan_due(Instant::now()) {
             return;
         }
