@@ -29,6 +29,8 @@ mod service;
 mod tegrastats;
 
 #[cfg(test)]
+pub(crate) mod golden;
+#[cfg(test)]
 mod tests;
 
 pub use document::{

@@ -3,11 +3,11 @@
 //! `JETGATE_BLESS=1` to rewrite the files after a deliberate change of a contract.
 #![allow(clippy::disallowed_methods)] // reads the golden files; an `Instant` anchors the ages
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::golden::golden;
 use super::*;
 use crate::allocator::AllocatorStats;
 use crate::control::Response;
@@ -22,33 +22,6 @@ const TEGRASTATS_LINE: &str = "11-15-2024 08:38:09 RAM 6185/7620MB (lfb 8x2MB) S
     GR3D_FREQ 63%@[621] NVDEC off NVJPG off NVJPG1 off VIC off OFA off APE 200 cpu@53.968C \
     soc2@52.437C soc0@50.75C gpu@53.343C tj@53.968C soc1@51.656C VDD_IN 12479mW/12479mW \
     VDD_CPU_GPU_CV 4667mW/4667mW VDD_SOC 2817mW/2817mW";
-
-/// Compares `actual` with the golden file `name`, or rewrites it under `JETGATE_BLESS=1`.
-fn golden(name: &str, actual: &Value) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(format!("{name}.json"));
-    let pretty = serde_json::to_string_pretty(actual).expect("serializable") + "\n";
-    if std::env::var_os("JETGATE_BLESS").is_some() {
-        std::fs::write(&path, pretty).expect("golden file written");
-        return;
-    }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (bless with JETGATE_BLESS=1)", path.display()));
-    let expected: Value = serde_json::from_str(&expected).expect("golden file is JSON");
-    // Compared as published text reads back: an `f32` figure is an `f64` once parsed.
-    let actual: Value = serde_json::from_str(&pretty).expect("JSON reads back");
-    if expected != actual {
-        // Beside the golden files' build output, for a diff.
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/golden-actual");
-        let _ = std::fs::create_dir_all(&dir);
-        let _ = std::fs::write(dir.join(format!("{name}.json")), &pretty);
-    }
-    assert_eq!(
-        expected, actual,
-        "{name}: the published document changed; got\n{pretty}"
-    );
-}
 
 fn sample() -> crate::sources::MemorySample {
     Sampler::new(Root::new(FIXTURE), Scope::System)

@@ -161,3 +161,27 @@ proptest! {
         }
     }
 }
+
+/// The replies on the `response` topic are a published document: each status in its wire form.
+#[test]
+fn command_replies_keep_their_published_shape() {
+    let replies: Vec<serde_json::Value> = [
+        Reply::new(Some("7".into()), ReplyStatus::Accepted, None),
+        Reply::new(
+            Some("8".into()),
+            ReplyStatus::Rejected,
+            Some("unknown action \"shell\"".into()),
+        ),
+        Reply::new(None, ReplyStatus::Rejected, Some("not JSON".into())),
+        Reply::new(Some("7".into()), ReplyStatus::Succeeded, None),
+        Reply::new(
+            Some("9".into()),
+            ReplyStatus::Failed,
+            Some("llm is already loading".into()),
+        ),
+    ]
+    .iter()
+    .map(|r| serde_json::from_slice(&r.to_payload()).unwrap())
+    .collect();
+    crate::status::golden::golden("mqtt_command_replies", &serde_json::Value::Array(replies));
+}
