@@ -120,10 +120,13 @@ impl Inbox {
         }
     }
 
-    /// The core ran its tick's work on its own (after a sample): the timer starts over, so
-    /// while samples come at the tick's rate or faster the timer never wakes the core.
+    /// The core ran its tick's work on its own (after a sample): the timer is pushed two
+    /// periods out, so while samples come at the tick's rate or faster it never fires (nor
+    /// wakes the runtime to move it between the timer wheel's levels); if samples stop, it
+    /// takes over within two periods.
     pub fn tick_ran(&mut self) {
-        self.tick.reset();
+        let period = self.tick.period();
+        self.tick.reset_at(tokio::time::Instant::now() + 2 * period);
     }
 
     /// Waits for a second stop signal (during shutdown: exit at once).
