@@ -12,7 +12,9 @@
 //! - `synchronous = FULL`: the WAL is fsynced at every commit. WAL with `NORMAL` already
 //!   survives a SIGKILL at any moment (the OS keeps the written pages), but on power loss it
 //!   may drop the last commits, and the design promises that an acknowledged event exists.
-//!   eMMC fsync costs a few ms; bursts go through [`Store::append_batch`], one fsync for all.
+//!   eMMC fsync costs a few ms: [`Store::append_batch`] commits many with one fsync (the
+//!   agent's own events are one commit each, on the store's writer thread, never on the core
+//!   loop; see [`writer`]).
 //! - `busy_timeout = 5000` ms: a second process (the CLI reading locally) waits, not fails.
 //! - `journal_size_limit = 16 MiB`: the WAL is truncated back after checkpoints, so a burst
 //!   does not leave a large file on a small eMMC.
