@@ -22,11 +22,11 @@ use anyhow::Context;
 
 use tokio::sync::{mpsc, watch};
 
-use crate::agent::engine::{Action, Engine, Input};
-use crate::agent::executor::{Executor, Feedback, ReadingContext};
+use crate::agent::engine::Engine;
+use crate::agent::executor::{Executor, Feedback};
 use crate::agent::launch;
 use crate::agent::notify::{self, Systemd};
-use crate::agent::sampling::{self, Sampled, SamplingPlan};
+use crate::agent::sampling::{self, SamplingPlan};
 use crate::agent::watch::Watch;
 use crate::agent::{orphans, retention};
 use crate::board::{self, Detected};
@@ -34,7 +34,7 @@ use crate::config::Config;
 use crate::control::server;
 
 use crate::event::{EventKind, NewEvent};
-use crate::gate::{Gate, SamplingMode};
+use crate::gate::Gate;
 use crate::runner::{self, Runner};
 use crate::sources::proctree::TreeSampler;
 use crate::sources::{MemorySample, Root, Sampler};
@@ -67,6 +67,7 @@ pub struct Options {
 }
 
 mod control;
+mod core;
 mod inbox;
 mod link;
 mod scopes;
@@ -310,154 +311,4 @@ fn hostname() -> String {
         .ok()
         .and_then(|h| h.into_string().ok())
         .unwrap_or_else(|| "jetson".to_string())
-}
-
-impl Agent {
-    /// Handles one message of the inbox (a stop is the caller's).
-    fn handle(&mut self, inbound: Inbound) {
-        match inbound {
-            Inbound::Sampled(msg) => self.sampled(msg),
-            Inbound::Exited(exit) => {
-                let input = self.executor.child_exited(&exit);
-                self.input(input);
-            }
-            Inbound::Feedback(fb) => self.feedback(fb),
-            Inbound::Output(line) => {
-                if let Some(input) = self.executor.child_output(&line) {
-                    self.input(input);
-                }
-            }
-            Inbound::Control(req) => self.control(req),
-            Inbound::Event(event) => {
-                self.executor.record(event);
-            }
-            Inbound::Tick => self.tick(),
-            Inbound::Stop(_) => {}
-        }
-    }
-
-    /// Executes actions and every input that follows from them at once, until quiet.
-    fn drive(&mut self, actions: Vec<Action>) {
-        let mut pending = actions;
-        while !pending.is_empty() {
-            let follow = self.executor.execute(std::mem::take(&mut pending));
-            for input in follow {
-                pending.extend(self.engine.input(input, Instant::now()));
-            }
-        }
-    }
-
-    fn input(&mut self, input: Input) {
-        let actions = self.engine.input(input, Instant::now());
-        self.drive(actions);
-    }
-
-    fn sampled(&mut self, msg: Sampled) {
-        match msg {
-            Sampled::Sample { sample, taken_at } => {
-                let loading = self.engine.loading().and_then(|(_, pid)| pid);
-                let reading = sampling::reading(&sample, taken_at, loading.is_some());
-                self.latest = Some((*sample, taken_at));
-                let (socket, units) = (&self.socket, self.engine.views().len());
-                self.systemd.sample_applied(taken_at, || {
-                    format!("serving on {}, {units} units", socket.display())
-                });
-                self.executor.set_reading(ReadingContext {
-                    available: reading.available,
-                    taken_at,
-                    previous: self.previous_reading.replace((reading.available, taken_at)),
-                });
-                self.input(Input::Reading(reading));
-            }
-            Sampled::Failed { error } => {
-                self.executor
-                    .record(
-                        NewEvent::new(EventKind::SampleFailed, None).message(format!(
-                            "memory sample failed; no load is admitted until it works: {error}"
-                        )),
-                    );
-            }
-        }
-    }
-
-    fn feedback(&mut self, fb: Feedback) {
-        match fb {
-            Feedback::Engine(input) => self.input(input),
-            Feedback::TreesRead { reader } => self.trees = Some(*reader),
-            Feedback::Hashed {
-                name,
-                path,
-                stamp,
-                result,
-            } => {
-                let input = self.executor.hashed(name, path, stamp, result);
-                self.input(input);
-            }
-            Feedback::Reaped { count } => self.executor.reaped(count),
-        }
-    }
-
-    /// Three quarters of a tick since the tick's work last ran: close enough to run it now
-    /// rather than wake again for the timer.
-    fn tick_due(&self, now: Instant) -> bool {
-        self.last_tick
-            .is_none_or(|t| now.duration_since(t) >= TICK * 3 / 4)
-    }
-
-    fn tick(&mut self) {
-        self.last_tick = Some(Instant::now());
-        self.input(Input::Tick);
-        self.executor.housekeeping();
-        let now = Instant::now();
-        let due = self
-            .last_refresh
-            .is_none_or(|t| now.duration_since(t) >= MEMORY_REFRESH);
-        if due {
-            self.last_refresh = Some(now);
-            self.refresh_memory();
-        }
-    }
-
-    /// Reads every running unit's tree memory on a blocking thread (PSS walks page tables:
-    /// the core loop must never wait on it) and feeds each tree back as its own
-    /// [`Input::Tree`], for the views and the watcher (limits, fds, threads, leak trends): the
-    /// inbox takes a memory sample before the next tree, so a sample waits behind at most one
-    /// unit's leak-trend refit, never a whole refresh's.
-    fn refresh_memory(&mut self) {
-        let pids = self.engine.pids();
-        if pids.is_empty() {
-            return; // nothing runs: no thread woken for nothing (exits release what they held)
-        }
-        let Some(mut reader) = self.trees.take() else {
-            return; // the previous refresh is still reading
-        };
-        let feedback = self.feedback.clone();
-        self.tasks.spawn_blocking(move || {
-            for (name, reading) in watching::read_trees(&mut reader, pids) {
-                let _ = feedback.send(Feedback::Engine(Input::Tree { name, reading }));
-            }
-            let _ = feedback.send(Feedback::TreesRead {
-                reader: Box::new(reader),
-            });
-        });
-    }
-
-    /// Samples fast while a load is in flight, with its process tree named.
-    fn update_sampling(&mut self) {
-        let wanted = match self.engine.sampling_mode() {
-            SamplingMode::Loading => SamplingPlan {
-                interval: self.load_interval,
-                tree_root: self.engine.loading().and_then(|(_, pid)| pid),
-            },
-            SamplingMode::Idle => SamplingPlan {
-                interval: self.idle_interval,
-                tree_root: None,
-            },
-        };
-        self.plan_tx.send_if_modified(|plan| {
-            let changed = *plan != wanted;
-            *plan = wanted;
-            changed
-        });
-    }
 }

@@ -324,5 +324,7 @@ mod supervise_tests;
 mod tests;
 mod unit;
 mod views;
+#[cfg(test)]
+mod watch_tests;
 
 use unit::{Phase, Process, StopIntent, SupervisorStop, Unit};

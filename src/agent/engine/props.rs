@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 
-use super::rig::{Rig, GIB};
+use super::rig::{watch_spec, Rig, GIB};
 use super::*;
 use crate::agent::watch::TreeReading;
 
@@ -94,13 +94,9 @@ fn specs() -> Vec<UnitSpec> {
 /// Every unit limited to 4 GiB, restarted past it: trees over it stop units mid-sequence.
 fn watch() -> crate::agent::watch::Watch {
     let spec = crate::agent::watch::WatchSpec {
-        limit: Some(Bytes(4 * GIB)),
         max_fds: Some(64),
-        max_threads: None,
-        on_limit: crate::config::OnLimit::Restart,
-        leak_window: Duration::from_secs(60),
-        leak_warmup: Duration::from_secs(5),
         leak_restart: true,
+        ..watch_spec(Bytes(4 * GIB), Duration::from_secs(5))
     };
     crate::agent::watch::Watch::new(
         UNITS

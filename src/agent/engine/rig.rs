@@ -10,6 +10,19 @@ use crate::gate::GateConfig;
 pub(super) const GIB: u64 = 1 << 30;
 pub(super) const MS: Duration = Duration::from_millis(1);
 
+/// A watch spec with `limit` (restart past it), a 60 s leak window and `warmup`, no leak restart.
+pub(super) fn watch_spec(limit: Bytes, warmup: Duration) -> crate::agent::watch::WatchSpec {
+    crate::agent::watch::WatchSpec {
+        limit: Some(limit),
+        max_fds: None,
+        max_threads: None,
+        on_limit: crate::config::OnLimit::Restart,
+        leak_window: Duration::from_secs(60),
+        leak_warmup: warmup,
+        leak_restart: false,
+    }
+}
+
 pub(super) fn half() -> f64 {
     0.5
 }

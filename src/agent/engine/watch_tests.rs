@@ -1,0 +1,174 @@
+//! The watcher through the engine: a tree over its limit is stopped and judged by the restart
+//! policy (and gives up when it keeps passing it), a refresh of an earlier process judges
+//! nothing, and a leaking unit's reservation goes back to the gate when its process exits.
+use super::rig::*;
+use super::*;
+use crate::agent::watch::{TreeReading, Watch};
+use crate::event::EventKind;
+
+#[test]
+fn a_unit_the_watcher_stops_again_and_again_backs_off_and_gives_up() {
+    let mut rig = Rig::new(vec![service("fat", None)]);
+    rig.engine.load("fat", rig.at(0)).unwrap();
+    let mut now = 0;
+    let mut pid = 10;
+    for attempt in 0..3u64 {
+        rig.spawned(now, "fat", pid);
+        let out = rig
+            .engine
+            .intervene(
+                "fat",
+                EventKind::MemoryLimitExceeded.as_str(),
+                "over 1GiB".into(),
+                rig.at(now + 5),
+            )
+            .unwrap();
+        assert!(out.iter().any(|a| matches!(a, Action::Stop { .. })));
+        // A second intervention while it stops changes nothing.
+        assert!(rig
+            .engine
+            .intervene(
+                "fat",
+                EventKind::MemoryLimitExceeded.as_str(),
+                "again".into(),
+                rig.at(now + 6)
+            )
+            .is_err());
+        let out = rig.input(
+            now + 10,
+            Input::Exited {
+                name: "fat".into(),
+                pid,
+                code: None,
+                signal: Some(15),
+            },
+        );
+        let exited = event(&out, EventKind::ServiceExited).expect("the stop is reported");
+        assert_eq!(
+            exited.figures["cause"],
+            EventKind::MemoryLimitExceeded.as_str()
+        );
+        let e = event(&out, EventKind::RestartScheduled).expect("judged by the restart policy");
+        assert_eq!(e.figures["attempt"], attempt);
+        now += 10 + e.figures["backoff_ms"].as_u64().unwrap();
+        assert_eq!(spawns(&rig.input(now, Input::Tick)), 1);
+        pid += 1;
+    }
+    rig.spawned(now, "fat", pid);
+    rig.engine
+        .intervene(
+            "fat",
+            EventKind::MemoryLimitExceeded.as_str(),
+            "over".into(),
+            rig.at(now + 5),
+        )
+        .unwrap();
+    let out = rig.exited(now + 10, "fat", pid, 0);
+    assert!(
+        event(&out, EventKind::GaveUp).is_some(),
+        "no endless limit loop"
+    );
+    assert_eq!(rig.state("fat"), "gave_up");
+    // Nothing to stop any more: a late watcher decision is refused.
+    assert!(rig
+        .engine
+        .intervene(
+            "fat",
+            EventKind::MemoryLimitExceeded.as_str(),
+            "late".into(),
+            rig.at(now + 20)
+        )
+        .is_err());
+}
+
+#[test]
+fn the_watchers_judgement_of_a_tree_is_part_of_the_engines_step() {
+    let spec = watch_spec(Bytes(GIB), Duration::from_secs(10));
+    let watch = Watch::new(BTreeMap::from([("fat".to_string(), spec)]));
+    let mut rig = Rig::watching(vec![service("fat", None)], watch);
+    rig.engine.load("fat", rig.at(0)).unwrap();
+    rig.spawned(0, "fat", 10);
+    let t1 = rig.at(1000);
+    let tree = |pid, pss| TreeReading {
+        pid,
+        tree_pss: Bytes(pss),
+        gpu: None,
+        fds: Some(8),
+        threads: 4,
+        taken_at: t1,
+    };
+    // Under its limit: the view shows the memory, nothing is decided.
+    let out = rig.input(
+        1000,
+        Input::Tree {
+            name: "fat".into(),
+            reading: Some(tree(10, GIB / 2)),
+        },
+    );
+    assert!(out.is_empty(), "{out:?}");
+    assert_eq!(rig.engine.views()[0].memory_bytes, Some(GIB / 2));
+    // A reading of an earlier process judges nothing.
+    let out = rig.input(
+        2000,
+        Input::Tree {
+            name: "fat".into(),
+            reading: Some(tree(9, 2 * GIB)),
+        },
+    );
+    assert!(out.is_empty(), "{out:?}");
+    // Over its limit: the event with its figures and the supervised stop, in one step.
+    let out = rig.input(
+        3000,
+        Input::Tree {
+            name: "fat".into(),
+            reading: Some(tree(10, 2 * GIB)),
+        },
+    );
+    let e = event(&out, EventKind::MemoryLimitExceeded).expect("the limit is reported");
+    assert_eq!(e.figures["limit_bytes"], GIB);
+    assert!(out
+        .iter()
+        .any(|a| matches!(a, Action::Stop { name, .. } if name == "fat")));
+    // Its exit is judged by the restart policy with the watcher's cause.
+    let out = rig.exited(4000, "fat", 10, 0);
+    let exited = event(&out, EventKind::ServiceExited).expect("the stop is reported");
+    assert_eq!(
+        exited.figures["cause"],
+        EventKind::MemoryLimitExceeded.as_str()
+    );
+    assert!(event(&out, EventKind::RestartScheduled).is_some());
+}
+
+#[test]
+fn a_leaking_units_reservation_goes_back_to_the_gate_when_its_process_exits() {
+    let spec = watch_spec(Bytes(4 * GIB), Duration::from_secs(2));
+    let watch = Watch::new(BTreeMap::from([("leaky".to_string(), spec)]));
+    let mut rig = Rig::watching(vec![service("leaky", None)], watch);
+    rig.engine.load("leaky", rig.at(0)).unwrap();
+    rig.spawned(0, "leaky", 10);
+    let mut suspected = false;
+    for s in 1..=30u64 {
+        let reading = TreeReading {
+            pid: 10,
+            tree_pss: Bytes((100 << 20) + s * (20 << 20)),
+            gpu: None,
+            fds: Some(8),
+            threads: 4,
+            taken_at: rig.at(s * 1000),
+        };
+        let out = rig.input(
+            s * 1000,
+            Input::Tree {
+                name: "leaky".into(),
+                reading: Some(reading),
+            },
+        );
+        suspected |= event(&out, EventKind::LeakSuspected).is_some();
+    }
+    assert!(suspected, "a 20 MiB/s leak is suspected");
+    let held = rig.engine.gate().outstanding();
+    assert!(held > Bytes::ZERO, "the gate holds its projected growth");
+    // Nothing else runs, so no refresh will come: the exit itself releases it.
+    rig.exited(31_000, "leaky", 10, 1);
+    assert_eq!(rig.engine.gate().outstanding(), Bytes::ZERO);
+}
