@@ -22,6 +22,8 @@
 //! - [`clock`]: wall-clock stamps (decision code takes `now` as an argument).
 //! - [`config`]: the strict TOML configuration, each problem with its line.
 //! - [`control`]: the control socket: protocol, server, client.
+//! - [`estimate`]: a model's memory predicted from its file before its first load (GGUF, ONNX,
+//!   TensorRT), for `memory = "auto"` and `jetgate estimate`.
 //! - [`event`]: the event, the domain log of every decision.
 //! - [`exit`]: exit codes by kind, error chains said once.
 //! - [`gate`]: the load gate, pure decision code: one load at a time, only when memory covers it.
@@ -45,6 +47,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod control;
+pub mod estimate;
 pub mod event;
 pub mod exit;
 pub mod gate;
