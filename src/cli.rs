@@ -14,6 +14,7 @@ use crate::sources::Root;
 pub mod agent;
 pub mod board;
 pub mod config;
+pub mod estimate;
 pub mod events;
 pub mod figures;
 pub mod fleet;
@@ -83,6 +84,8 @@ pub enum Command {
     Top(top::Args),
     /// Configuration files: `jetgate config check FILE` lists every problem with its line.
     Config(config::Args),
+    /// Predict a model's memory from its file (GGUF, ONNX, TensorRT), as `memory = "auto"` does.
+    Estimate(estimate::Args),
     /// A stand-in model server for demos and field tests: allocates, signals ready, misbehaves.
     SimModel(Box<sim_model::Args>),
 }
@@ -129,6 +132,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Fleet(args) => fleet::run(*args, &globals),
         Command::Top(args) => top::run(args, &globals),
         Command::Config(args) => config::run(args, &globals),
+        Command::Estimate(args) => estimate::run(args, &globals),
         Command::SimModel(args) => sim_model::run(*args, &globals),
     };
     match outcome {

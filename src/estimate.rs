@@ -78,12 +78,16 @@ impl Format {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Parts {
     /// The weights as the file holds them.
+    #[serde(rename = "weights_bytes")]
     pub weights: Bytes,
     /// The attention KV cache (GGUF only).
+    #[serde(rename = "kv_cache_bytes")]
     pub kv_cache: Bytes,
     /// Compute and output buffers (GGUF only).
+    #[serde(rename = "compute_bytes")]
     pub compute: Bytes,
     /// What the runtime adds that the file does not say: a stated constant per format.
+    #[serde(rename = "allowance_bytes")]
     pub allowance: Bytes,
 }
 
@@ -115,6 +119,7 @@ pub enum Basis {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Estimate {
     pub format: Format,
+    #[serde(rename = "total_bytes")]
     pub total: Bytes,
     pub parts: Parts,
     pub basis: Basis,
