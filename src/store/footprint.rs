@@ -7,7 +7,12 @@
 //!
 //! ```text
 //! llm: peak 4.2GiB, settled 3.9GiB, tree PSS 3.8GiB, GPU 3.1GiB, 12 loads, updated 1795921599120
+//! llm: estimate 4.3GiB, ratio 0.97                    (`memory = "auto"` models only)
 //! ```
+//!
+//! A `memory = "auto"` model also keeps, next to its learned peak, the estimate its latest load
+//! was admitted on and the ratio of that load's peak to it ([`Store::record_estimate_ratio`]);
+//! the agent multiplies the next estimate by the ratio. A reset forgets both.
 
 use rusqlite::{params, OptionalExtension};
 
@@ -89,6 +94,36 @@ impl Store {
         })
     }
 
+    /// Stores the estimate of `model`'s latest load and the ratio learned from it, beside its
+    /// footprint (recorded first); returns whether the model had a footprint to keep it by.
+    pub fn record_estimate_ratio(
+        &mut self,
+        model: &str,
+        estimate: Bytes,
+        ratio: f64,
+    ) -> Result<bool, StoreError> {
+        self.conn
+            .execute(
+                "UPDATE footprints SET estimate_bytes = ?2, estimate_ratio = ?3 WHERE model = ?1",
+                params![model, to_sql("estimate_bytes", estimate.get())?, ratio],
+            )
+            .map(|n| n > 0)
+            .map_err(StoreError::sql("record estimate ratio"))
+    }
+
+    /// The ratio learned for `model` (its peak ÷ its estimate), if one was recorded.
+    pub fn estimate_ratio(&self, model: &str) -> Result<Option<f64>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT estimate_ratio FROM footprints WHERE model = ?1",
+                [model],
+                |r| r.get::<_, Option<f64>>(0),
+            )
+            .optional()
+            .map(Option::flatten)
+            .map_err(StoreError::sql("read estimate ratio"))
+    }
+
     /// Forgets what was learned about `model` (an operator's explicit reset); returns whether
     /// there was anything.
     pub fn reset_footprint(&mut self, model: &str) -> Result<bool, StoreError> {
@@ -153,6 +188,26 @@ mod tests {
         };
         assert_eq!(s.record_footprint("a", with_gpu).unwrap(), with_gpu);
         assert_eq!(s.record_footprint("b", fp(10, 1)).unwrap().gpu_bytes, None);
+    }
+
+    #[test]
+    fn the_estimate_ratio_is_kept_beside_the_footprint_and_forgotten_with_it() {
+        let mut s = Store::open_in_memory().unwrap();
+        assert!(!s
+            .record_estimate_ratio("llm", Bytes::from_gib(4), 1.1)
+            .unwrap());
+        assert_eq!(s.estimate_ratio("llm").unwrap(), None);
+        s.record_footprint("llm", fp(4096, 1)).unwrap();
+        assert_eq!(s.estimate_ratio("llm").unwrap(), None);
+        assert!(s
+            .record_estimate_ratio("llm", Bytes::from_gib(4), 0.93)
+            .unwrap());
+        assert_eq!(s.estimate_ratio("llm").unwrap(), Some(0.93));
+        // A later footprint keeps it; a reset forgets it.
+        s.record_footprint("llm", fp(5000, 2)).unwrap();
+        assert_eq!(s.estimate_ratio("llm").unwrap(), Some(0.93));
+        s.reset_footprint("llm").unwrap();
+        assert_eq!(s.estimate_ratio("llm").unwrap(), None);
     }
 
     proptest! {

@@ -8,6 +8,7 @@
 //! ```text
 //! version 1: events, footprints, weights_hashes
 //! version 2: mqtt_link (session counter, outbox cursor, drop total), mqtt_outbox_dropped
+//! version 3: footprints.estimate_bytes, footprints.estimate_ratio (`memory = "auto"`)
 //! ```
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
@@ -55,6 +56,9 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE mqtt_outbox_dropped (
          seq INTEGER PRIMARY KEY              -- an event the outbox policy dropped unsent
      );",
+    // 3: `memory = "auto"`: the estimate of a model's latest load and its peak ÷ that estimate.
+    "ALTER TABLE footprints ADD COLUMN estimate_bytes INTEGER;
+     ALTER TABLE footprints ADD COLUMN estimate_ratio REAL;",
 ];
 
 /// The schema version this build writes.
