@@ -48,7 +48,9 @@ pub use memory::{MemoryConfig, MemoryScope};
 pub use mqtt::{BrokerUrl, MqttConfig};
 pub use probe::{Argv, HealthCheck, HealthProbe, ReadyCheck, ReadyProbe};
 pub use problem::Problem;
-pub use program::{LeakConfig, ModelConfig, OnLimit, ProgramConfig, RestartConfig, ServiceConfig};
+pub use program::{
+    LeakConfig, MemoryNeed, ModelConfig, OnLimit, ProgramConfig, RestartConfig, ServiceConfig,
+};
 pub use store::StoreConfig;
 
 /// The embedded default configuration (monitor only), as shipped text.

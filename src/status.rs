@@ -15,6 +15,7 @@
 //! | its `gate` section | [`GateView`](crate::gate::GateView) | `gate::view` |
 //! | its `device.board` | [`BoardReport`](crate::board::BoardReport) | `board::report` |
 //! | a service row (`services`, `trend`, load replies) | [`ServiceView`] | `service` |
+//! | its `estimate` (`memory = "auto"`) | [`EstimateView`] | `estimate` |
 //! | control replies | [`LoadOutcome`], [`ServicesReply`], [`EventsReply`] | `reply` |
 //! | MQTT `status` and `telemetry` | [`Presence`], [`Telemetry`] | `mqtt` |
 //!
@@ -22,6 +23,7 @@
 //! 0 or empty, so an older or newer agent never breaks a view.
 
 mod document;
+mod estimate;
 mod memory;
 mod mqtt;
 mod reply;
@@ -36,6 +38,7 @@ mod tests;
 pub use document::{
     AgentView, DeviceView, GpuLoad, GpuView, NvmlView, Source, StatusDocument, TreeView,
 };
+pub use estimate::EstimateView;
 pub use memory::{CgroupView, MemoryView, PressureView};
 pub use mqtt::{Presence, Telemetry, TelemetryAgent, TelemetryGate, TelemetryMemory};
 pub use reply::{EventsReply, LoadOutcome, ServicesReply};

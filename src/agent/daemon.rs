@@ -120,6 +120,17 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
             Some((u.name.clone(), fp.peak_bytes))
         })
         .collect();
+    let ratios: BTreeMap<_, _> = plan
+        .units
+        .iter()
+        .filter(|u| u.estimate)
+        .filter_map(|u| {
+            Some((
+                u.name.clone(),
+                store.estimate_ratio(&u.name).ok().flatten()?,
+            ))
+        })
+        .collect();
     let pruned = store
         .prune(
             config.store.max_events,
@@ -153,7 +164,8 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         tasks.clone(),
     );
     let engine = Engine::new(Gate::new(plan.gate.clone()), plan.units, learned)
-        .with_watch(Watch::from_config(&config));
+        .with_watch(Watch::from_config(&config))
+        .with_ratios(ratios);
 
     let socket = options
         .socket

@@ -6,7 +6,7 @@
 //! commands in, and executes what comes out, in order.
 //!
 //! ```text
-//! load ─► [verify weights] ─► gate Request ─► queued ─► loading ─► ready
+//! load ─► [verify weights] ─► [estimate] ─► gate Request ─► queued ─► loading ─► ready
 //!                                   │            │         │ abort / fail / exit
 //!                                   └─ denied    └─ unload └─► failed
 //! unload of a ready model ─► stopping ─► (exit) ─► stopped, gate Unloaded
@@ -26,6 +26,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::agent::watch::{TreeReading, Watch};
+use crate::estimate::Estimate;
 use crate::event::NewEvent;
 use crate::gate::{Gate, GateInput, MemReading, SamplingMode};
 use crate::status::ServiceState;
@@ -43,6 +44,9 @@ pub struct UnitSpec {
     pub declared: Option<Bytes>,
     /// Pinned weights to verify before each load.
     pub verify_weights: bool,
+    /// `memory = "auto"`: the need is estimated from the weights before each load
+    /// (`estimated.rs`); `declared` is then zero.
+    pub estimate: bool,
     pub autostart: bool,
     pub stop_grace: Duration,
     /// Backoff, crash-loop cap and proven uptime.
@@ -70,6 +74,8 @@ pub struct HealthSpec {
 pub enum Action {
     /// Check the pinned weights, then feed [`Input::WeightsChecked`] back.
     VerifyWeights { name: String },
+    /// Estimate the model's memory from its weights, then feed [`Input::Estimated`] back.
+    Estimate { name: String },
     /// Start the process (its ready probe too, for a model).
     Spawn { name: String },
     /// Probe the liveness of process `pid` every interval, feeding [`Input::Health`] back,
@@ -88,6 +94,12 @@ pub enum Action {
     },
     /// Store a higher learned peak for the model.
     RecordPeak { name: String, peak: Bytes },
+    /// Store the ratio of a load's peak to the estimate it was admitted on.
+    RecordEstimateRatio {
+        name: String,
+        estimate: Bytes,
+        ratio: f64,
+    },
     /// A load reached its end (ready, or not): answer `load --wait` requesters.
     LoadFinished {
         name: String,
@@ -103,6 +115,11 @@ pub enum Input {
     WeightsChecked {
         name: String,
         result: Result<(), String>,
+    },
+    /// The estimate of a `memory = "auto"` model (an error says why there is none).
+    Estimated {
+        name: String,
+        result: Result<Estimate, String>,
     },
     Spawned {
         name: String,
@@ -158,6 +175,10 @@ pub struct Engine {
     order: Vec<String>,
     /// Learned peaks from the store, by model.
     learned: BTreeMap<String, Bytes>,
+    /// `memory = "auto"`: learned peak ÷ estimate, by model (from the store, then each load).
+    ratios: BTreeMap<String, f64>,
+    /// `memory = "auto"`: the estimate each model's latest load was requested on.
+    estimates: BTreeMap<String, Estimated>,
     /// The latest `now` seen: the views say "next attempt in" relative to it.
     clock: Option<Instant>,
     /// The latest available memory (a stop's grace shortens under the reserve).
@@ -182,6 +203,8 @@ impl Engine {
             units,
             order,
             learned,
+            ratios: BTreeMap::new(),
+            estimates: BTreeMap::new(),
             clock: None,
             available: None,
             watch: Watch::default(),
@@ -191,6 +214,12 @@ impl Engine {
     /// Watches units' trees with `watch` (limits, leaks); without it nothing is watched.
     pub fn with_watch(mut self, watch: Watch) -> Engine {
         self.watch = watch;
+        self
+    }
+
+    /// The learned ratios of `memory = "auto"` models (learned peak ÷ estimate), from the store.
+    pub fn with_ratios(mut self, ratios: BTreeMap<String, f64>) -> Engine {
+        self.ratios = ratios;
         self
     }
 
@@ -255,6 +284,7 @@ impl Engine {
                 out
             }
             Input::WeightsChecked { name, result } => self.weights_checked(&name, result, now),
+            Input::Estimated { name, result } => self.estimated(&name, result, now),
             Input::Spawned { name, pid } => self.spawned(&name, pid, now),
             Input::Health {
                 name,
@@ -311,6 +341,9 @@ impl Engine {
 mod commands;
 pub use commands::Command;
 mod decisions;
+mod estimated;
+#[cfg(test)]
+mod estimated_tests;
 mod inputs;
 mod observed;
 #[cfg(test)]
@@ -327,4 +360,5 @@ mod views;
 #[cfg(test)]
 mod watch_tests;
 
+use estimated::Estimated;
 use unit::{Phase, Process, StopIntent, SupervisorStop, Unit};

@@ -11,6 +11,7 @@
 //! - `zombies.rs`: reaping adopted orphans on a blocking thread, counted, events rate-limited.
 //! - `reaction.rs`: how fast an abort's kill followed the floor crossing.
 //! - `weights.rs`: pinned weights verified before a load.
+//! - `estimate.rs`: a `memory = "auto"` model's memory estimated from its weights before a load.
 #![allow(clippy::disallowed_methods)] // stamps footprints with the wall clock
 
 use std::collections::HashMap;
@@ -69,6 +70,7 @@ pub enum Feedback {
     },
 }
 
+mod estimate;
 mod health;
 mod reaction;
 mod weights;
@@ -185,6 +187,19 @@ impl Executor {
                     reason,
                 } => self.answer_waiters(&name, state, reason),
                 Action::VerifyWeights { name } => follow.extend(self.verify_weights(&name)),
+                Action::Estimate { name } => self.estimate(&name),
+                Action::RecordEstimateRatio {
+                    name,
+                    estimate,
+                    ratio,
+                } => self.store.submit(
+                    format!("estimate ratio of {name} not stored"),
+                    move |store| {
+                        store
+                            .record_estimate_ratio(&name, estimate, ratio)
+                            .map(drop)
+                    },
+                ),
             }
         }
         follow

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::agent::engine::{HealthSpec, UnitSpec};
 use crate::config::probe::{HealthCheck, HealthProbe};
-use crate::config::{Config, ProgramConfig, ReadyCheck, RestartConfig};
+use crate::config::{Config, MemoryNeed, ProgramConfig, ReadyCheck, RestartConfig};
 use crate::gate::GateConfig;
 use crate::probe::{HttpTarget, Liveness};
 use crate::runner::Spec;
@@ -35,6 +35,8 @@ pub struct Launch {
     pub health: Option<HealthPlan>,
     /// Pinned weights: the file and its expected sha256 (lowercase hex).
     pub weights: Option<(PathBuf, String)>,
+    /// `memory = "auto"`: the weights file the need is estimated from before each load.
+    pub estimate_from: Option<PathBuf>,
 }
 
 /// The whole plan.
@@ -112,6 +114,7 @@ fn unit_spec(p: &ProgramConfig, declared: Option<Bytes>, verify: bool, ready: bo
         name: p.name.clone(),
         declared,
         verify_weights: verify,
+        estimate: false,
         autostart: p.autostart,
         stop_grace: p.stop_grace.0,
         restart: restart_policy(&p.restart),
@@ -143,7 +146,16 @@ pub fn plan(config: &Config, board_reserve: Bytes) -> Plan {
     for model in &config.models {
         let p = &model.program;
         let verify = model.weights.is_some() && model.sha256.is_some();
-        units.push(unit_spec(p, Some(model.memory), verify, true));
+        // `memory = "auto"`: gated on the estimate, so nothing is declared.
+        let declared = model.memory.declared().unwrap_or(Bytes::ZERO);
+        let estimate_from = match model.memory {
+            MemoryNeed::Auto => model.weights.clone(),
+            MemoryNeed::Declared(_) => None,
+        };
+        units.push(UnitSpec {
+            estimate: estimate_from.is_some(),
+            ..unit_spec(p, Some(declared), verify, true)
+        });
         let weights = match (&model.weights, &model.sha256) {
             (Some(path), Some(sum)) => Some((path.clone(), sum.to_ascii_lowercase())),
             _ => None,
@@ -155,6 +167,7 @@ pub fn plan(config: &Config, board_reserve: Bytes) -> Plan {
                 ready: Some(model.ready.check.clone()),
                 health: health(p).map(|(plan, _)| plan),
                 weights,
+                estimate_from,
             },
         );
     }
@@ -168,6 +181,7 @@ pub fn plan(config: &Config, board_reserve: Bytes) -> Plan {
                 ready: service.ready.as_ref().map(|r| r.check.clone()),
                 health: health(p).map(|(plan, _)| plan),
                 weights: None,
+                estimate_from: None,
             },
         );
     }
@@ -218,6 +232,26 @@ autostart = true
             vec![("CUDA_VISIBLE_DEVICES".into(), "0".into())]
         );
         assert_eq!(llm.weights.as_ref().unwrap().1, "a".repeat(64));
+        assert!(!plan.units[0].estimate && llm.estimate_from.is_none());
+    }
+
+    #[test]
+    fn an_auto_memory_model_is_estimated_from_its_weights_and_declares_nothing() {
+        let text = r#"
+[[model]]
+name = "llm"
+command = ["llama-server", "-m", "/models/x.gguf", "-c", "4096"]
+memory = "auto"
+weights = "/models/x.gguf"
+ready = { http = "http://127.0.0.1:8080/health" }
+"#;
+        let plan = plan(&Config::from_toml_str(text).unwrap(), Bytes::from_mib(512));
+        let unit = &plan.units[0];
+        assert!(unit.estimate && !unit.verify_weights);
+        assert_eq!(unit.declared, Some(Bytes::ZERO));
+        let llm = &plan.launches["llm"];
+        assert_eq!(llm.estimate_from, Some(PathBuf::from("/models/x.gguf")));
+        assert_eq!(llm.weights, None);
     }
 
     #[test]

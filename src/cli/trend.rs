@@ -166,6 +166,7 @@ mod tests {
             restarts: 0,
             restart_in_ms: None,
             reason: None,
+            estimate: None,
         }
     }
 

@@ -1,7 +1,8 @@
 //! `[[model]]` and `[[service]]`: the processes jetgate starts and supervises. Both share a
 //! [`ProgramConfig`] (command, environment, probes, limits, restart and leak policy); a model
-//! adds what the gate needs (declared `memory`, a pinned `weights` file, a required `ready`
+//! adds what the gate needs (its `memory` need, a pinned `weights` file, a required `ready`
 //! probe). A service is never gated, so `memory`, `weights` and `sha256` are refused there.
+//! `memory = "auto"` estimates the need from `weights` before each load ([`MemoryNeed`]).
 //!
 //! ```toml
 //! [[model]]
@@ -32,6 +33,53 @@ pub(crate) const MODEL_ONLY_KEYS: [&str; 3] = ["memory", "weights", "sha256"];
 /// Keys split off an entry before its shared [`ProgramConfig`] part is read: the model-only
 /// keys and `ready` (required for a model, optional for a service).
 pub(crate) const SPLIT_KEYS: [&str; 4] = ["memory", "weights", "sha256", "ready"];
+
+/// A model's `memory`: a declared size, or `"auto"`: estimated from its `weights` file before
+/// each load ([`crate::estimate`]), then corrected by what its loads taught.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemoryNeed {
+    Declared(Bytes),
+    Auto,
+}
+
+impl MemoryNeed {
+    /// The declared size; `None` for `"auto"`.
+    pub fn declared(self) -> Option<Bytes> {
+        match self {
+            MemoryNeed::Declared(b) => Some(b),
+            MemoryNeed::Auto => None,
+        }
+    }
+}
+
+impl std::fmt::Display for MemoryNeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MemoryNeed::Declared(b) => write!(f, "{b}"),
+            MemoryNeed::Auto => f.write_str("auto"),
+        }
+    }
+}
+
+/// A size (`"6GiB"`, or an integer of bytes) or the word `"auto"`.
+impl<'de> Deserialize<'de> for MemoryNeed {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<MemoryNeed, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Int(n) => Ok(MemoryNeed::Declared(Bytes(n))),
+            Raw::Text(s) if s.trim() == "auto" => Ok(MemoryNeed::Auto),
+            Raw::Text(s) => s
+                .parse()
+                .map(MemoryNeed::Declared)
+                .map_err(|e| serde::de::Error::custom(format!("{e}, or \"auto\""))),
+        }
+    }
+}
 
 /// What to do when a process passes `max_fds` or `max_threads`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -132,7 +180,7 @@ pub struct ProgramConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Gating {
-    pub memory: Bytes,
+    pub memory: MemoryNeed,
     pub weights: Option<PathBuf>,
     pub sha256: Option<String>,
     pub ready: ReadyProbe,
@@ -149,8 +197,9 @@ pub(crate) struct ServiceExtra {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelConfig {
     pub program: ProgramConfig,
-    /// Declared need; the gate uses the larger of this and the learned peak.
-    pub memory: Bytes,
+    /// Declared need, or `auto` (estimated from `weights`); the gate uses the larger of this
+    /// and the learned peak.
+    pub memory: MemoryNeed,
     /// Weights file verified against `sha256` before each load.
     pub weights: Option<PathBuf>,
     /// Hex SHA-256 of `weights`.
@@ -252,9 +301,20 @@ impl Gating {
     /// part of the entry did not deserialize.
     pub(crate) fn check(&self, at: &KeyPath, issues: &mut Issues) {
         self.ready.check(&at.key("ready"), issues);
-        issues.require(self.memory.get() > 0, at.key("memory"), || {
-            "`memory` is the declared need of the model and must be above 0".to_string()
-        });
+        issues.require(
+            self.memory != MemoryNeed::Declared(Bytes::ZERO),
+            at.key("memory"),
+            || "`memory` is the declared need of the model and must be above 0".to_string(),
+        );
+        issues.require(
+            self.memory != MemoryNeed::Auto || self.weights.is_some(),
+            at.key("memory"),
+            || {
+                "`memory = \"auto\"` estimates the need from the model file: set `weights` to \
+                 it, or declare a size such as \"6GiB\""
+                    .to_string()
+            },
+        );
         if let Some(weights) = &self.weights {
             check_absolute(weights, &at.key("weights"), issues);
         }
@@ -285,12 +345,12 @@ pub(crate) fn check_limit_covers_memory(
     at: &KeyPath,
     issues: &mut Issues,
 ) {
-    if let Some(limit) = program.limit {
-        issues.require(limit >= gating.memory, at.key("limit"), || {
+    // With `memory = "auto"` the need is known only at load time.
+    if let (Some(limit), Some(memory)) = (program.limit, gating.memory.declared()) {
+        issues.require(limit >= memory, at.key("limit"), || {
             format!(
-                "`limit` ({limit}) is below the declared `memory` ({}): the model would be \
-                 restarted as soon as it loads",
-                gating.memory
+                "`limit` ({limit}) is below the declared `memory` ({memory}): the model would be \
+                 restarted as soon as it loads"
             )
         });
     }

@@ -53,7 +53,7 @@ fn a_minimal_model_gets_default_policies() {
     let c = Config::from_toml_str(MODEL).unwrap();
     let m = &c.models[0];
     assert_eq!(m.name(), "llm");
-    assert_eq!(m.memory, Bytes::from_gib(6));
+    assert_eq!(m.memory, MemoryNeed::Declared(Bytes::from_gib(6)));
     assert_eq!(
         m.ready.check,
         ReadyCheck::Http("http://127.0.0.1:8080/health".into())
@@ -68,6 +68,28 @@ fn a_minimal_model_gets_default_policies() {
     assert_eq!(p.on_limit, OnLimit::Warn);
     assert_eq!(p.stop_grace.0, Duration::from_secs(10));
     assert_eq!(c.summary(), "1 model, 0 services, scope system, mqtt off");
+}
+
+#[test]
+fn memory_auto_needs_the_weights_it_is_estimated_from() {
+    let auto = MODEL.replace("memory = \"6GiB\"", "memory = \"auto\"");
+    let c = Config::from_toml_str(&format!("{auto}weights = \"/models/llm.gguf\"\n")).unwrap();
+    assert_eq!(c.models[0].memory, MemoryNeed::Auto);
+    assert_eq!(c.models[0].memory.declared(), None);
+    // Without `weights`: refused at the `memory` line, saying what to do.
+    let p = problems(&auto);
+    assert_eq!(lines(&p), [5]);
+    assert!(p[0].message.contains("set `weights`"), "{}", p[0].message);
+    // A `limit` cannot be checked against a need known only at load time.
+    let limited = format!("{auto}weights = \"/m.gguf\"\nlimit = \"1MiB\"\n");
+    assert!(Config::from_toml_str(&limited).is_ok());
+    // Another word is neither a size nor "auto".
+    let p = problems(&MODEL.replace("\"6GiB\"", "\"automatic\""));
+    assert_eq!(lines(&p), [5]);
+    assert!(p[0].message.contains("or \"auto\""), "{}", p[0].message);
+    // An integer of bytes still declares a size.
+    let c = Config::from_toml_str(&MODEL.replace("\"6GiB\"", "1048576")).unwrap();
+    assert_eq!(c.models[0].memory, MemoryNeed::Declared(Bytes::from_mib(1)));
 }
 
 #[test]

@@ -8,8 +8,10 @@
 //!  "gpu_bytes": 0, "trend": {"verdict": "leaking", "slope_bytes_per_hour": 75497472000, "quality": 0.98,
 //!            "samples": 8, "window_s": 7.0, "configured_window_s": 8.0, "projected_s": 12.5,
 //!            "limit_bytes": 1073741824, "limit_from": "limit", "reserved_bytes": 171966464},
-//!  "restarts": 0, "restart_in_ms": null, "reason": null}
+//!  "restarts": 0, "restart_in_ms": null, "reason": null, "estimate": null}
 //! ```
+//!
+//! A `memory = "auto"` model's row carries its `estimate` ([`super::EstimateView`]).
 
 use std::fmt;
 
@@ -140,6 +142,9 @@ pub struct ServiceView {
     /// Why it is in this state (queue reason, failure reason), if anything needs saying.
     #[serde(default)]
     pub reason: Option<String>,
+    /// A `memory = "auto"` model's estimate, once one was made (null otherwise).
+    #[serde(default)]
+    pub estimate: Option<super::EstimateView>,
 }
 
 /// A unit's memory trend (`jetgate trend`): the Theil–Sen verdict over the leak window.

@@ -70,6 +70,7 @@ fn services() -> Vec<ServiceView> {
             restarts: 0,
             restart_in_ms: None,
             reason: None,
+            estimate: None,
         },
         ServiceView {
             name: "asr".into(),
@@ -82,6 +83,19 @@ fn services() -> Vec<ServiceView> {
             restarts: 0,
             restart_in_ms: None,
             reason: Some("waiting: load of llm in flight".into()),
+            estimate: Some(EstimateView {
+                format: "gguf".into(),
+                total_bytes: 1_395_864_371,
+                weights_bytes: 1_100_000_000,
+                kv_cache_bytes: 184_549_376,
+                compute_bytes: 86_295_552,
+                allowance_bytes: 25_019_443,
+                basis: "llama, 22 layers, ctx 4096 from -c, 4096 KV cells, 4 slots unified from \
+                        llama-server's default (auto), K f16 V f16, ubatch 512, flash attention on"
+                    .into(),
+                ratio: Some(0.97),
+                need_bytes: 1_353_988_440,
+            }),
         },
         ServiceView {
             name: "api".into(),
@@ -105,6 +119,7 @@ fn services() -> Vec<ServiceView> {
             restarts: 1,
             restart_in_ms: None,
             reason: None,
+            estimate: None,
         },
         ServiceView {
             name: "cam".into(),
@@ -128,6 +143,7 @@ fn services() -> Vec<ServiceView> {
             restarts: 3,
             restart_in_ms: Some(4000),
             reason: Some("exited with status 1".into()),
+            estimate: None,
         },
     ]
 }

@@ -85,12 +85,14 @@ impl Engine {
         Ok(out)
     }
 
-    /// Starts a unit whatever its state: a service spawns, a model is verified and requested.
+    /// Starts a unit whatever its state: a service spawns, a model is verified, estimated (with
+    /// `memory = "auto"`) and requested.
     pub(super) fn start_unit(&mut self, name: &str, now: Instant) -> Vec<Action> {
         let Some(unit) = self.units.get(name) else {
             return Vec::new();
         };
         let (declared, verify) = (unit.spec.declared, unit.spec.verify_weights);
+        let estimate = unit.spec.estimate;
         let Some(declared) = declared else {
             return self.spawn_service(name);
         };
@@ -99,6 +101,9 @@ impl Engine {
             return vec![Action::VerifyWeights {
                 name: name.to_string(),
             }];
+        }
+        if estimate {
+            return self.ask_estimate(name);
         }
         self.request(name, declared, now)
     }

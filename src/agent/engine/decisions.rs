@@ -46,6 +46,10 @@ impl Engine {
             self.finish(&name, Phase::Failed, Some(reason), out);
         }
         let event = decision.event();
+        let estimated = matches!(
+            decision,
+            GateAction::Requested { .. } | GateAction::Admit(_)
+        );
         match decision {
             GateAction::Admit(_) => {
                 self.set(&name, Phase::Loading, None);
@@ -66,12 +70,14 @@ impl Engine {
                     name: name.clone(),
                     peak,
                 });
+                out.extend(self.learn_ratio(&name, peak, true));
             }
             GateAction::LoadReady { footprint, .. } => {
                 out.push(Action::RecordFootprint {
                     name: name.clone(),
                     footprint,
                 });
+                out.extend(self.learn_ratio(&name, footprint.peak_bytes, false));
                 self.finish(&name, Phase::Ready, None, out);
                 out.extend(self.watch_health(&name));
             }
@@ -103,6 +109,10 @@ impl Engine {
             | GateAction::Abort(_)
             | GateAction::ExceededNeed { .. } => {}
         }
+        let event = match estimated {
+            true => self.estimate_figures(&name, event),
+            false => event,
+        };
         out.push(Action::Event(event));
     }
 }

@@ -23,7 +23,9 @@ impl Engine {
         if self.state(name) != Some(ServiceState::Queued) {
             return Vec::new(); // unloaded while verifying
         }
+        let estimate = self.units.get(name).is_some_and(|u| u.spec.estimate);
         match result {
+            Ok(()) if estimate => self.ask_estimate(name),
             Ok(()) => self.request(name, declared, now),
             Err(reason) => {
                 self.set(name, Phase::Failed, Some(reason.clone()));

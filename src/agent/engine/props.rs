@@ -76,6 +76,7 @@ fn specs() -> Vec<UnitSpec> {
                 name: name.to_string(),
                 declared: model.then_some(Bytes(GIB)),
                 verify_weights: false,
+                estimate: false,
                 autostart: false,
                 stop_grace: Duration::from_secs(1),
                 restart: crate::supervisor::policy::RestartPolicy::default(),

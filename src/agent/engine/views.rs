@@ -36,6 +36,7 @@ impl Engine {
             trend: u.trend.clone(),
             restarts: u.restarts,
             restart_in_ms,
+            estimate: self.estimate_view(&u.spec.name),
             // A queued model's reason changes as the gate re-evaluates: read it live.
             reason: match u.phase {
                 Phase::Queued => self
