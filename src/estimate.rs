@@ -101,7 +101,7 @@ impl Parts {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "format", rename_all = "snake_case")]
 pub enum Basis {
-    Gguf(LlamaBasis),
+    Gguf(Box<LlamaBasis>),
     Onnx {
         tensors: u64,
         external_bytes: Bytes,

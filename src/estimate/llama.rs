@@ -262,7 +262,7 @@ pub fn estimate(h: &GgufHeader, args: &ServerArgs) -> Result<Estimate, ModelErro
     Ok(Estimate::new(
         Format::Gguf,
         parts,
-        Basis::Gguf(LlamaBasis {
+        Basis::Gguf(Box::new(LlamaBasis {
             arch,
             tensors: h.tensors,
             layers: s.layers,
@@ -275,7 +275,7 @@ pub fn estimate(h: &GgufHeader, args: &ServerArgs) -> Result<Estimate, ModelErro
             ubatch: t,
             flash_attn,
             vocab: s.vocab,
-        }),
+        })),
     ))
 }
 

@@ -127,7 +127,7 @@ impl<R: Read + Seek> Parser<R> {
     /// A length-delimited field's end, checked against its message's `limit`.
     fn len_end(&mut self, limit: u64, at: u64) -> Result<u64, OnnxError> {
         let n = self.varint()?;
-        let end = self.r.pos().checked_add(n).unwrap_or(u64::MAX);
+        let end = self.r.pos().saturating_add(n);
         if end > limit {
             return Err(OnnxError::PastMessage { at, end, limit });
         }

@@ -111,11 +111,15 @@ fn shape(embd: u32, ff: u32, heads: u32, kv_heads: u32, vocab: u32) -> GgufWrite
         .u32("llama.vocab_size", vocab)
 }
 
+/// A model's shape (embd, ff, heads, KV heads, vocab), the flags, the logged KV MiB and the
+/// logged compute + output MiB.
+type Run = ((u32, u32, u32, u32, u32), &'static str, f64, f64);
+
 #[test]
 fn kv_and_compute_match_what_the_vendored_llama_server_logged() {
     // (embd, ff, heads, kv heads, vocab), flags, logged KV MiB, logged compute + output MiB.
     #[rustfmt::skip]
-    let runs: [((u32, u32, u32, u32, u32), &str, f64, f64); 24] = [
+    let runs: [Run; 24] = [
         ((256, 704, 4, 4, 8000), "-c 2048", 4.0, 8.14 + 0.12),
         ((256, 704, 4, 4, 8000), "-c 8192", 16.0, 14.14 + 0.12),
         ((256, 704, 4, 4, 8000), "-c 8192 -fa off", 16.0, 83.51 + 0.12),
