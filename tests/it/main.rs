@@ -4,6 +4,7 @@
 mod architecture;
 mod broker;
 mod control;
+mod estimate;
 mod first_hour;
 mod fixtures;
 mod footprint;
