@@ -1,7 +1,7 @@
 //! The parts of a llama-server command line that change its memory: context size, parallel
-//! slots, the KV cache's types, batch sizes and flash attention. As in llama.cpp's
-//! `common/arg.cpp`, an option's environment variable is read first and the command line
-//! overrides it; `--long_name` is `--long-name`.
+//! slots, the KV cache's types, batch sizes and flash attention. As llama.cpp's argument
+//! parser does, an option's environment variable is read first and the command line overrides
+//! it; `--long_name` is `--long-name`.
 //!
 //! ```text
 //! -c 8192 | --ctx-size 8192 | --ctx-size=8192 | LLAMA_ARG_CTX_SIZE=8192
@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use super::ggml::{self, GgmlType};
 
-/// The cache types llama.cpp accepts for `-ctk`/`-ctv` (`kv_cache_types` in `common/arg.cpp`).
+/// The cache types llama.cpp accepts for `-ctk`/`-ctv` (its `kv_cache_types`).
 pub const CACHE_TYPES: [&str; 9] = [
     "f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "iq4_nl", "q5_0", "q5_1",
 ];

@@ -1,6 +1,6 @@
 //! ggml's tensor types: how many values one block holds and how many bytes it takes, as the
-//! vendored ggml defines them (`ggml/src/ggml-common.h`'s block structs, the same table as
-//! gguf-py's `GGML_QUANT_SIZES`). A row of `n` values of type `t` takes
+//! vendored ggml defines them (its block structs; the same table as gguf-py's
+//! `GGML_QUANT_SIZES`). A row of `n` values of type `t` takes
 //! `n / t.block × t.size` bytes, and `n` must be a whole number of blocks.
 //!
 //! ```text

@@ -16,19 +16,20 @@
 //! compute  = max(ffn, attn) + 2 n_kv T                        flash attention (auto = on here)
 //!          = max(ffn, attn + 4 n_kv T n_head) + 4 n_kv T      -fa off (f32 scores and mask)
 //!          + 4 n_vocab slots                                  the output buffer (logits)
-//! runtime  = 16 MiB + 192 B × n_vocab + 160 B × merges         (the allowance)
+//! runtime  = 16 MiB + 192 B × n_vocab + 144 B × merges         (the allowance)
 //! ```
 //!
-//! The KV cache is `llama_kv_cache`'s tensors (`src/llama-kv-cache.cpp`; the padding and slot
-//! rounding are `llama_context`'s). The compute buffer is what `sched_reserve` reserves for
+//! The KV cache is `llama_kv_cache`'s tensors (the padding and slot rounding are
+//! `llama_context`'s). The compute buffer is what `sched_reserve` reserves for
 //! the worst-case graph: ggml-alloc reuses memory across the graph, so its size is the peak of
 //! tensors alive at once, here the FFN's gate, up and activation with the residual stream,
 //! plus the attention mask (an input, alive for every layer); without flash attention the
 //! attention scores `n_kv × T × n_head` f32 dominate. The factors were read from that graph and
 //! checked against the `compute buffer size` (plus `output buffer size`) llama-server logs:
-//! within 0.3 % for llama-style models (more above it when n_ff is under 2 n_embd, where the
-//! attention phase is the peak and the bound `attn` is loose) (docs/benchmarks.md, "Memory estimates"). The runtime allowance is what
-//! a CPU llama-server held beyond its buffers in the same runs (binary, heap, vocabulary).
+//! within 0.3 % for llama-style models, above it when n_ff is under 2 n_embd (the attention
+//! phase is then the peak, and `attn` bounds it loosely); see docs/benchmarks.md, "Memory
+//! estimates". The runtime allowance is what a CPU llama-server held beyond its buffers in the
+//! same runs (binary, heap, vocabulary: 12 MiB more per 100 000 BPE merges).
 
 use super::args::{FlashAttn, Given, ServerArgs};
 use super::ggml::{self, GgmlType};
@@ -46,7 +47,7 @@ const DEFAULT_UBATCH: u64 = 512;
 /// The runtime allowance: a fixed part and one per vocabulary token and per BPE merge.
 pub const RUNTIME_BASE: Bytes = Bytes::from_mib(16);
 pub const RUNTIME_PER_TOKEN: u64 = 192;
-pub const RUNTIME_PER_MERGE: u64 = 160;
+pub const RUNTIME_PER_MERGE: u64 = 144;
 
 /// Why a GGUF header cannot be sized as a llama.cpp model.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
