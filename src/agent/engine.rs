@@ -43,6 +43,8 @@ pub struct UnitSpec {
     pub declared: Option<Bytes>,
     /// Pinned weights to verify before each load.
     pub verify_weights: bool,
+    /// A model whose weights are copied to GPU memory: its mapped file pages count once.
+    pub gpu_offload: bool,
     pub autostart: bool,
     pub stop_grace: Duration,
     /// Backoff, crash-loop cap and proven uptime.
@@ -292,11 +294,13 @@ impl Engine {
 
     fn request(&mut self, name: &str, declared: Bytes, now: Instant) -> Vec<Action> {
         let learned_peak = self.learned.get(name).copied();
+        let gpu_offload = self.units.get(name).is_some_and(|u| u.spec.gpu_offload);
         self.gate_step(
             GateInput::Request {
                 model: name.into(),
                 declared,
                 learned_peak,
+                gpu_offload,
             },
             now,
         )

@@ -112,6 +112,7 @@ fn unit_spec(p: &ProgramConfig, declared: Option<Bytes>, verify: bool, ready: bo
         name: p.name.clone(),
         declared,
         verify_weights: verify,
+        gpu_offload: false,
         autostart: p.autostart,
         stop_grace: p.stop_grace.0,
         restart: restart_policy(&p.restart),
@@ -133,6 +134,8 @@ pub fn gate_config(config: &Config, board_reserve: Bytes) -> GateConfig {
         settle_tolerance: config.gate.settle_tolerance,
         settle_timeout: config.gate.settle_timeout.0,
         load_timeout: config.gate.load_timeout.0,
+        overshoot_tolerance: config.gate.overshoot_tolerance,
+        overshoot_tolerance_percent: config.gate.overshoot_tolerance_percent,
     }
 }
 
@@ -143,7 +146,10 @@ pub fn plan(config: &Config, board_reserve: Bytes) -> Plan {
     for model in &config.models {
         let p = &model.program;
         let verify = model.weights.is_some() && model.sha256.is_some();
-        units.push(unit_spec(p, Some(model.memory), verify, true));
+        units.push(UnitSpec {
+            gpu_offload: model.gpu_offload,
+            ..unit_spec(p, Some(model.memory), verify, true)
+        });
         let weights = match (&model.weights, &model.sha256) {
             (Some(path), Some(sum)) => Some((path.clone(), sum.to_ascii_lowercase())),
             _ => None,

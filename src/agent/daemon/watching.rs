@@ -26,6 +26,7 @@ pub(super) fn read_trees(
                 TreeReading {
                     pid,
                     tree_pss: t.pss,
+                    pss_file: t.pss_file,
                     gpu: nvmap.as_ref().map(|c| c.for_pids(&members)),
                     fds: (t.fds_unknown < t.processes).then_some(t.fds),
                     threads: t.threads,

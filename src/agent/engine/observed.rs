@@ -1,5 +1,6 @@
 //! The engine's side of the per-unit watcher ([`crate::agent::watch`]): each unit's process
-//! tree from a refresh ([`Input::Tree`]) goes through the watcher's pure judgement, and each
+//! tree from a refresh ([`Input::Tree`]) updates a loaded model's commitment in the gate's
+//! ledger, then goes through the watcher's pure judgement, and each
 //! of its decisions is carried out here, in the same step: events stored, restarts as
 //! supervised interventions (judged by the restart policy), reservations of a leaking unit's
 //! projected growth through the gate (a release may admit the head of the queue).
@@ -12,7 +13,7 @@ use std::time::Instant;
 use super::{Action, Engine};
 use crate::agent::watch::{Observation, TreeReading, WatchAction};
 use crate::event::{EventKind, NewEvent};
-use crate::gate::GateInput;
+use crate::gate::{GateInput, Usage};
 use crate::status::ServiceState;
 use crate::units::Bytes;
 
@@ -38,6 +39,15 @@ impl Engine {
         );
         // A reading of a process that has since been replaced judges nothing.
         if let Some(r) = reading.filter(|r| live.contains(&(name.clone(), r.pid))) {
+            if self.gate.ledger().contains(&name) {
+                let usage = Usage {
+                    pss: r.tree_pss,
+                    pss_file: r.pss_file,
+                    gpu: r.gpu,
+                };
+                let model = name.clone();
+                out.extend(self.gate_step(GateInput::Usage { model, usage }, now));
+            }
             let serving = matches!(
                 self.state(&name),
                 Some(ServiceState::Ready | ServiceState::Running)

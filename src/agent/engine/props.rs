@@ -76,6 +76,7 @@ fn specs() -> Vec<UnitSpec> {
                 name: name.to_string(),
                 declared: model.then_some(Bytes(GIB)),
                 verify_weights: false,
+                gpu_offload: false,
                 autostart: false,
                 stop_grace: Duration::from_secs(1),
                 restart: crate::supervisor::policy::RestartPolicy::default(),
@@ -198,6 +199,7 @@ impl Harness {
                     total: Bytes(available.saturating_add(GIB)),
                     taken_at: self.now,
                     loading_tree_pss: None,
+                    loading_tree_pss_file: None,
                     loading_gpu: None,
                 };
                 self.engine.input(Input::Reading(reading), self.now)
@@ -246,6 +248,7 @@ impl Harness {
                 let reading = self.current_pid(name).map(|pid| TreeReading {
                     pid,
                     tree_pss: Bytes(pss),
+                    pss_file: None,
                     gpu: None,
                     fds: Some(10),
                     threads: 2,
