@@ -117,7 +117,8 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         .filter(|u| u.declared.is_some())
         .filter_map(|u| {
             let fp = store.footprint(&u.name).ok().flatten()?;
-            Some((u.name.clone(), fp.peak_bytes))
+            // Zero: footprints recorded, no peak learned past the declared need yet.
+            (fp.peak_bytes > crate::units::Bytes::ZERO).then(|| (u.name.clone(), fp.peak_bytes))
         })
         .collect();
     let pruned = store

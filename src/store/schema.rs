@@ -8,6 +8,7 @@
 //! ```text
 //! version 1: events, footprints, weights_hashes
 //! version 2: mqtt_link (session counter, outbox cursor, drop total), mqtt_outbox_dropped
+//! version 3: footprints.anon_bytes, footprints.file_bytes (where a model's memory is)
 //! ```
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
@@ -55,6 +56,10 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE mqtt_outbox_dropped (
          seq INTEGER PRIMARY KEY              -- an event the outbox policy dropped unsent
      );",
+    // 3: the breakdown of a model's tree PSS: anonymous and file-backed (mmap'd weights).
+    // NULL where the kernel does not split PSS, and for footprints stored before.
+    "ALTER TABLE footprints ADD COLUMN anon_bytes INTEGER;
+     ALTER TABLE footprints ADD COLUMN file_bytes INTEGER;",
 ];
 
 /// The schema version this build writes.
