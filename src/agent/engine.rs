@@ -25,6 +25,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use crate::agent::pressure::{PressureReading, PressureWatch};
 use crate::agent::watch::{TreeReading, Watch};
 use crate::event::NewEvent;
 use crate::gate::{Gate, GateInput, MemReading, SamplingMode};
@@ -137,6 +138,8 @@ pub enum Input {
         name: String,
         reading: Option<TreeReading>,
     },
+    /// The scope's PSI and file refaults from a refresh: pressure and thrashing are judged.
+    Pressure(PressureReading),
     Tick,
 }
 
@@ -166,6 +169,8 @@ pub struct Engine {
     available: Option<Bytes>,
     /// Limits, fd and thread counts and leak trends of each unit's tree.
     watch: Watch,
+    /// Memory pressure and thrashing, from the refresh's PSI and refault figures.
+    pressure: PressureWatch,
 }
 
 fn random_draw() -> f64 {
@@ -187,7 +192,14 @@ impl Engine {
             clock: None,
             available: None,
             watch: Watch::default(),
+            pressure: PressureWatch::new(crate::config::MemoryConfig::default().pressure_high),
         }
+    }
+
+    /// Judges pressure against `memory.pressure_high` (percent).
+    pub fn with_pressure_high(mut self, pressure_high: f64) -> Engine {
+        self.pressure = PressureWatch::new(pressure_high);
+        self
     }
 
     /// Watches units' trees with `watch` (limits, leaks); without it nothing is watched.
@@ -272,6 +284,7 @@ impl Engine {
                 signal,
             } => self.exited(&name, pid, code, signal, now),
             Input::Tree { name, reading } => self.tree_read(name, reading, now),
+            Input::Pressure(reading) => self.pressure_read(&reading),
         }
     }
 

@@ -102,11 +102,17 @@ impl Commitment {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ledger {
     models: BTreeMap<String, Commitment>,
+    /// The most file-backed PSS each loaded model was seen to hold: a live figure below it
+    /// means the kernel evicted some of its mapped pages.
+    file_high: BTreeMap<String, Bytes>,
 }
 
 impl Ledger {
     /// `model` is loaded and holds at least `peak` (its load's figures become its commitment).
     pub fn commit(&mut self, model: String, commitment: Commitment) {
+        let file = commitment.usage.and_then(|u| u.pss_file);
+        self.file_high
+            .insert(model.clone(), file.unwrap_or(Bytes::ZERO));
         self.models.insert(model, commitment);
     }
 
@@ -114,11 +120,28 @@ impl Ledger {
     pub fn observe(&mut self, model: &str, usage: Usage) {
         if let Some(c) = self.models.get_mut(model) {
             c.usage = Some(usage);
+            let high = self.file_high.entry(model.to_string()).or_default();
+            *high = (*high).max(usage.pss_file.unwrap_or(Bytes::ZERO));
         }
+    }
+
+    /// Loaded models whose mapped pages the kernel has evicted since they were highest, with
+    /// how much: the models a thrashing device is taking memory from.
+    pub fn evicted(&self) -> Vec<(&str, Bytes)> {
+        self.models
+            .iter()
+            .filter_map(|(name, c)| {
+                let now = c.usage?.pss_file?;
+                let high = self.file_high.get(name).copied().unwrap_or(Bytes::ZERO);
+                let gone = high.saturating_sub(now);
+                (gone > Bytes::ZERO).then_some((name.as_str(), gone))
+            })
+            .collect()
     }
 
     /// `model` is no longer loaded: what it held is free.
     pub fn release(&mut self, model: &str) -> Option<Commitment> {
+        self.file_high.remove(model);
         self.models.remove(model)
     }
 
@@ -208,5 +231,25 @@ mod tests {
         assert!(l.release("a").is_some());
         assert_eq!(l.total(), Bytes(700 * MIB));
         assert!(!l.contains("a") && !l.contains("not-loaded"));
+    }
+
+    #[test]
+    fn mapped_pages_below_their_high_water_mark_are_evicted() {
+        let mut l = Ledger::default();
+        l.commit(
+            "llm".into(),
+            Commitment {
+                peak: Bytes(1100 * MIB),
+                usage: Some(usage(1100, Some(1000), None)),
+                gpu_offload: false,
+            },
+        );
+        assert!(l.evicted().is_empty());
+        l.observe("llm", usage(800, Some(700), None));
+        assert_eq!(l.evicted(), vec![("llm", Bytes(300 * MIB))]);
+        l.observe("llm", usage(1100, Some(1000), None));
+        assert!(l.evicted().is_empty(), "faulted back in");
+        l.release("llm");
+        assert!(l.evicted().is_empty());
     }
 }

@@ -117,13 +117,19 @@ pub struct ProcReader {
     path: String,
 }
 
+/// This kernel's page size in bytes (4 KiB where it cannot be asked; 64 KiB on some Jetson
+/// kernels).
+pub fn page_size() -> u64 {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .and_then(|v| u64::try_from(v).ok())
+        .unwrap_or(4096)
+}
+
 impl ProcReader {
     pub fn new(root: Root) -> ProcReader {
-        let page_size = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
-            .ok()
-            .flatten()
-            .and_then(|v| u64::try_from(v).ok())
-            .unwrap_or(4096);
+        let page_size = page_size();
         // Kernels < 4.14 lack the file for every process; decide once, from our own.
         let has_rollup = root.exists("/proc/self/smaps_rollup")
             || (!root.exists("/proc/self") && root.exists("/proc/1/smaps_rollup"));

@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 use super::{Action, Engine};
+use crate::agent::pressure::{Finding, PressureReading};
 use crate::agent::watch::{Observation, TreeReading, WatchAction};
 use crate::event::{EventKind, NewEvent};
 use crate::gate::{GateInput, Usage};
@@ -108,6 +109,87 @@ impl Engine {
             }
         }
         out
+    }
+
+    /// Judges the scope's pressure and refaults; what started or ended is an event, naming the
+    /// loaded models whose mapped pages are being evicted. Never an action beyond the event.
+    pub(super) fn pressure_read(&mut self, reading: &PressureReading) -> Vec<Action> {
+        let findings = self.pressure.observe(reading);
+        findings
+            .into_iter()
+            .map(|f| Action::Event(self.pressure_event(f)))
+            .collect()
+    }
+
+    fn pressure_event(&self, finding: Finding) -> NewEvent {
+        let percent = |v: f64| (v * 100.0).round() / 100.0;
+        match finding {
+            Finding::PressureHigh {
+                some_avg10,
+                full_avg10,
+                threshold,
+            } => {
+                let e = NewEvent::new(EventKind::PressureHigh, None)
+                    .message(format!(
+                        "memory pressure high: tasks stalled on memory {some_avg10:.1} % of the \
+                         last 10 s (memory.pressure_high {threshold:.1} %)"
+                    ))
+                    .figure("some_avg10_percent", percent(some_avg10))
+                    .figure("threshold_percent", percent(threshold));
+                match full_avg10 {
+                    Some(full) => e.figure("full_avg10_percent", percent(full)),
+                    None => e,
+                }
+            }
+            Finding::PressureCleared {
+                some_avg10,
+                threshold,
+            } => NewEvent::new(EventKind::PressureCleared, None)
+                .message(format!(
+                    "memory pressure back to {some_avg10:.1} % (under half of {threshold:.1} %)"
+                ))
+                .figure("some_avg10_percent", percent(some_avg10))
+                .figure("threshold_percent", percent(threshold)),
+            Finding::Thrashing {
+                refault_rate,
+                some_avg10,
+                full_avg10,
+            } => {
+                let evicted = self.gate.ledger().evicted();
+                let total: Bytes = evicted.iter().map(|(_, b)| *b).sum();
+                let names: Vec<String> = evicted
+                    .iter()
+                    .map(|(name, bytes)| format!("{name} ({bytes} of its mapped pages)"))
+                    .collect();
+                let whose = if names.is_empty() {
+                    "no loaded model has lost mapped pages yet".to_string()
+                } else {
+                    format!("evicted from {}", names.join(", "))
+                };
+                let e = NewEvent::new(EventKind::MemoryThrashing, None)
+                    .message(format!(
+                        "memory thrashing: {refault_rate}/s of file pages read back soon after \
+                         eviction, tasks stalled {some_avg10:.1} % of the last 10 s; {whose}"
+                    ))
+                    .figure("refault_bytes_per_second", refault_rate.get())
+                    .figure("some_avg10_percent", percent(some_avg10))
+                    .figure("evicted_bytes", total.get())
+                    .figure("committed_bytes", self.gate.ledger().total().get());
+                match full_avg10 {
+                    Some(full) => e.figure("full_avg10_percent", percent(full)),
+                    None => e,
+                }
+            }
+            Finding::ThrashingCleared {
+                refault_rate,
+                some_avg10,
+            } => NewEvent::new(EventKind::ThrashingCleared, None)
+                .message(format!(
+                    "thrashing over: {refault_rate}/s refaulted, tasks stalled {some_avg10:.1} %"
+                ))
+                .figure("refault_bytes_per_second", refault_rate.get())
+                .figure("some_avg10_percent", percent(some_avg10)),
+        }
     }
 
     /// Sets the trend the views show for `name` (`None`: no process, no trend).

@@ -217,3 +217,64 @@ fn a_loaded_models_tree_keeps_its_commitment_in_the_gates_ledger_current() {
     );
     assert_eq!(committed(&rig), Bytes(2 * GIB));
 }
+
+#[test]
+fn thrashing_confirmed_by_pressure_names_the_models_losing_mapped_pages() {
+    use crate::agent::pressure::PressureReading;
+    let mut rig = Rig::new(vec![spec("llm", Some(GIB))]);
+    rig.engine =
+        std::mem::replace(&mut rig.engine, Rig::new(vec![]).engine).with_pressure_high(10.0);
+    rig.reading(0, 3 * GIB);
+    rig.engine.load("llm", rig.at(0)).unwrap();
+    rig.finish_load("llm", 10, 3 * GIB - 100 * (1 << 20));
+    let t0 = rig.at(0);
+    let tree = |ms, file| TreeReading {
+        pid: 100,
+        tree_pss: Bytes(file + 100 * (1 << 20)),
+        pss_file: Some(Bytes(file)),
+        gpu: None,
+        fds: Some(8),
+        threads: 4,
+        taken_at: t0 + ms * MS,
+    };
+    let pressure = |rig: &Rig, ms, some: f64, refaults_mib: u64| PressureReading {
+        taken_at: rig.at(ms),
+        some_avg10: Some(some),
+        full_avg10: None,
+        refaults: Some(Bytes(refaults_mib << 20)),
+    };
+    rig.input(
+        1000,
+        Input::Tree {
+            name: "llm".into(),
+            reading: Some(tree(1000, GIB)),
+        },
+    );
+    let calm = pressure(&rig, 1000, 1.0, 0);
+    assert!(rig.input(1000, Input::Pressure(calm)).is_empty());
+    // A quarter of its weights evicted; 200 MiB/s read back; 20 % stalled.
+    rig.input(
+        2000,
+        Input::Tree {
+            name: "llm".into(),
+            reading: Some(tree(2000, 3 * GIB / 4)),
+        },
+    );
+    let bad = pressure(&rig, 2000, 20.0, 200);
+    let out = rig.input(2000, Input::Pressure(bad));
+    let e = event(&out, EventKind::MemoryThrashing).expect("thrashing reported");
+    assert!(
+        e.message.contains("llm (256.0MiB of its mapped pages)"),
+        "{}",
+        e.message
+    );
+    assert_eq!(e.figures["evicted_bytes"], GIB / 4);
+    assert_eq!(e.figures["refault_bytes_per_second"], 200u64 << 20);
+    assert!(
+        event(&out, EventKind::PressureHigh).is_some(),
+        "20 % ≥ 10 %"
+    );
+    // Nothing is stopped or killed for it: pressure only reports.
+    assert!(out.iter().all(|a| matches!(a, Action::Event(_))), "{out:?}");
+    assert_eq!(rig.state("llm"), "ready");
+}
