@@ -23,7 +23,9 @@ use jetgate::event::EventKind;
 use serde_json::Value;
 
 use crate::broker::free_port;
-use crate::harness::{assert_loads_never_overlap, heavy, sequence, wait_for, Agent, TestCgroup};
+use crate::harness::{
+    assert_loads_never_overlap, heavy, sequence, wait_for, Agent, TestCgroup, JETGATE,
+};
 use crate::llama::{drop_caches, tree_memory, warm, Llama, Shape};
 
 const GIB: u64 = 1 << 30;
@@ -172,6 +174,22 @@ fn three_servers_where_two_fit(cache: Cache) {
     assert_eq!(admissions(&events), [first, second, third]);
     assert_eq!(cgroup.failcnt(), 0, "the scope's limit was hit");
     assert_eq!(cgroup.oom_kills(), 0, "the kernel OOM killer acted");
+}
+
+#[test]
+fn the_real_servers_demo_config_passes_config_check() {
+    let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/demo-real.toml");
+    let out = std::process::Command::new(JETGATE)
+        .args(["config", "check"])
+        .arg(&example)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 impl Cache {
