@@ -5,10 +5,13 @@
 # reinstalled when present): the aarch64 cross linker and libc, qemu-user to run aarch64
 # binaries, Mosquitto for the broker tests and the soak, jq for the soak's event counts, the
 # packaging checks' tools (lintian, aarch64 objdump, systemd-analyze, python3-venv for the
-# pinned cargo-zigbuild/zig/oelint-adv venv of scripts/lib/pytools.sh), and the rustup aarch64
-# target. Then it runs:
+# pinned cargo-zigbuild/zig/oelint-adv venv of scripts/lib/pytools.sh), cmake and g++ for
+# llama.cpp's llama-server, and the rustup aarch64 target. Then it runs:
 #   1. cargo fmt --check and cargo clippy -D warnings over the whole workspace
-#   2. every test (unit, property, integration with real processes and cgroups)
+#   2. every test (unit, property, integration with real processes and cgroups, and real
+#      llama-server model servers: scripts/lib/llama.sh builds llama-server once from the
+#      pinned llama-cpp-python sdist into target/llama/, about 6 minutes on 2 cores, and
+#      exports where it and the GGUF writer are; the tests fail under CI without them)
 #   3. the release build for aarch64-unknown-linux-gnu with cargo zigbuild against glibc 2.27
 #      and 64 KiB jemalloc pages: the one aarch64 binary that is tested and packaged
 #   4. the parser and device-readings tests built for aarch64 and run under qemu
@@ -24,10 +27,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/pytools.sh
+source scripts/lib/llama.sh
 
 AARCH64=aarch64-unknown-linux-gnu
 APT_PACKAGES=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user mosquitto mosquitto-clients openssl file jq
-  lintian binutils-aarch64-linux-gnu systemd man-db adduser python3-venv)
+  lintian binutils-aarch64-linux-gnu systemd man-db adduser python3-venv cmake g++)
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -60,6 +64,10 @@ scripts/yocto-crates.sh --check
 
 step "clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "llama-server for the real-server tests (built once, cached in target/llama)"
+ensure_llama
+echo "$JETGATE_LLAMA_SERVER"
 
 step "tests (x86-64)"
 cargo test --workspace --locked

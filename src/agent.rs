@@ -7,6 +7,7 @@ pub mod executor;
 pub mod launch;
 pub mod notify;
 pub mod orphans;
+pub mod pressure;
 pub mod retention;
 pub mod sampling;
 pub mod tegrastats;

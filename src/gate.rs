@@ -10,18 +10,25 @@
 //!
 //! ```text
 //! available = the latest reading's figure (the sampler applies min(MemAvailable, cgroup room))
-//! budget    = available − reserve − Σ(outstanding reservations)
+//! committed = Σ over loaded models of max(peak, live PSS + GPU)           (the [`ledger`])
+//! budget    = min(available, total − committed) − reserve − Σ(outstanding reservations)
 //! admit     ⇔ no load in flight ∧ reading age ≤ fresh_within ∧ budget ≥ need × (1 + headroom)
 //! need      = max(declared, learned peak of earlier loads)
 //! ```
+//!
+//! Both figures are kept and shown, with the one that decided ([`BudgetFrom`]): `available`
+//! sees everything on the device but calls a model's mmap'd weights reclaimable; the ledger
+//! sees the loaded models whatever the kernel calls their pages.
 //!
 //! A load's life, with what the I/O layer does in brackets:
 //!
 //! ```text
 //! Request ─► Requested, then Admit [spawn, sample fast] | Queued{reason} | Deny | Duplicate
 //! Reading during the load: available < kill_floor ─► Abort [kill group] + RaiseLearnedPeak
-//!                          consumed > need         ─► ExceededNeed + RaiseLearnedPeak (no kill)
+//!                          peak > need + tolerance ─► ExceededNeed + RaiseLearnedPeak (no kill)
 //! ReadyProbePassed ─► settling; a reading that completes a settled window ─► LoadReady{footprint}
+//!                                                   (its figures become its commitment)
+//! Usage{model} of a loaded model ─► its commitment follows its live figures
 //! Exited | Cancel | Unloaded | load_timeout | settle_timeout ─► LoadFailed{reason} [stop model]
 //! ```
 //!
@@ -38,16 +45,19 @@
 //! process stopped after `LoadFailed` must not be forwarded once the model is admitted again).
 //!
 //! Layout: this file holds the types and [`Gate::step`]; `queue.rs` requests and admission,
-//! `load.rs` the load in flight, [`budget`] the arithmetic, [`settle`] the settle window,
+//! `load.rs` the load in flight, [`budget`] the arithmetic, [`ledger`] the loaded models' commitments, [`settle`] the settle window,
 //! `view.rs` the snapshot for `jetgate status`, `action.rs` the actions and their events.
 
 mod action;
 pub mod budget;
+pub mod ledger;
 mod load;
 mod queue;
 pub mod settle;
 mod view;
 
+#[cfg(test)]
+mod ledger_tests;
 #[cfg(test)]
 mod load_tests;
 #[cfg(test)]
@@ -55,12 +65,14 @@ mod props;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 pub use action::{Abort, Admission, FailReason, Footprint, GateAction, Presence};
+pub use budget::{Budget, BudgetFrom};
+pub use ledger::{Commitment, CommittedFrom, Ledger, Usage};
 pub use settle::SettleWindow;
-pub use view::{GateView, InFlightView, Phase, QueuedView, ReservationView};
+pub use view::{CommitmentView, GateView, InFlightView, Phase, QueuedView, ReservationView};
 
 use load::Load;
 use queue::Waiting;
@@ -87,11 +99,15 @@ pub struct GateConfig {
     pub settle_timeout: Duration,
     /// From admission to settled, at most.
     pub load_timeout: Duration,
+    /// A load is over its need only past `max(overshoot_tolerance, need × percent / 100)`.
+    pub overshoot_tolerance: Bytes,
+    pub overshoot_tolerance_percent: f64,
 }
 
 impl GateConfig {
     /// Defaults around a reserve: 10 % headroom, floor at half the reserve, readings fresh
-    /// within 1 s, settled when moving < 32 MiB over 2 s, 60 s to settle, 5 min to load.
+    /// within 1 s, settled when moving < 32 MiB over 2 s, 60 s to settle, 5 min to load, over
+    /// need past max(32 MiB, 2 %).
     pub fn with_reserve(reserve: Bytes) -> GateConfig {
         GateConfig {
             reserve,
@@ -102,6 +118,8 @@ impl GateConfig {
             settle_tolerance: Bytes::from_mib(32),
             settle_timeout: Duration::from_secs(60),
             load_timeout: Duration::from_secs(300),
+            overshoot_tolerance: Bytes::from_mib(32),
+            overshoot_tolerance_percent: 2.0,
         }
     }
 }
@@ -116,6 +134,8 @@ pub struct MemReading {
     pub taken_at: Instant,
     /// PSS of the loading model's process tree, when a load is in flight and it was read.
     pub loading_tree_pss: Option<Bytes>,
+    /// The file-backed share of `loading_tree_pss` (mmap'd weights), where the kernel splits it.
+    pub loading_tree_pss_file: Option<Bytes>,
     /// GPU memory of the loading model, where the board reports it per process.
     pub loading_gpu: Option<Bytes>,
 }
@@ -123,11 +143,19 @@ pub struct MemReading {
 /// Everything the gate reacts to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GateInput {
-    /// Load `model`; `learned_peak` is the stored peak of its earlier loads, if any.
+    /// Load `model`; `learned_peak` is the stored peak of its earlier loads, if any;
+    /// `gpu_offload`: its weights are copied to GPU memory (mapped file pages count once).
     Request {
         model: String,
         declared: Bytes,
         learned_peak: Option<Bytes>,
+        gpu_offload: bool,
+    },
+    /// A loaded model's latest tree reading: its commitment follows it (others are ignored:
+    /// a model not loaded holds nothing in the ledger).
+    Usage {
+        model: String,
+        usage: Usage,
     },
     /// An unload of a model that is queued (removed) or loading (failed, to be stopped).
     Cancel {
@@ -173,7 +201,7 @@ pub struct Gate {
     reading: Option<MemReading>,
     queue: VecDeque<Waiting>,
     load: Option<Load>,
-    loaded: BTreeSet<String>,
+    ledger: Ledger,
     learned: BTreeMap<String, Bytes>,
     reservations: BTreeMap<String, Bytes>,
 }
@@ -185,7 +213,7 @@ impl Gate {
             reading: None,
             queue: VecDeque::new(),
             load: None,
-            loaded: BTreeSet::new(),
+            ledger: Ledger::default(),
             learned: BTreeMap::new(),
             reservations: BTreeMap::new(),
         }
@@ -227,6 +255,11 @@ impl Gate {
         load + self.reservations.values().copied().sum()
     }
 
+    /// Every loaded model's commitment.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
     /// The largest peak the gate knows for `model` (from requests and its own loads).
     pub fn learned_peak(&self, model: &str) -> Option<Bytes> {
         self.learned.get(model).copied()
@@ -245,16 +278,18 @@ impl Gate {
                 model,
                 declared,
                 learned_peak,
-            } => self.request(model, declared, learned_peak, now, &mut out),
+                gpu_offload,
+            } => self.request(model, declared, learned_peak, gpu_offload, now, &mut out),
+            GateInput::Usage { model, usage } => self.ledger.observe(&model, usage),
             GateInput::Cancel { model } => {
                 self.withdraw(&model, FailReason::Cancelled, now, &mut out)
             }
             GateInput::Unloaded { model } => {
-                self.loaded.remove(&model);
+                self.ledger.release(&model);
                 self.withdraw(&model, FailReason::Stopped, now, &mut out);
             }
             GateInput::Exited { model } => {
-                self.loaded.remove(&model);
+                self.ledger.release(&model);
                 if self.in_flight() == Some(model.as_str()) {
                     self.fail(FailReason::Exited, now, &mut out);
                 }

@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | [`meminfo`] | `/proc/meminfo` | [`crate::units::Bytes`] from kB |
 //! | [`pressure`] | `/proc/pressure/memory` (PSI) | percent, µs |
+//! | [`refaults`] | file refaults: `/proc/vmstat`, a cgroup's `memory.stat` | bytes from pages |
 //! | [`cgroup`] | cgroup v1/v2 memory controller; own or named cgroup | bytes |
 //! | [`process`], [`proctree`] | `/proc/PID/{stat,smaps_rollup,status,fd}`, whole trees | bytes, ticks |
 //! | [`members`] | a watched tree's kept files, `/proc/PID/task/TID/children` | pids |
@@ -27,6 +28,7 @@ pub mod nvml;
 pub mod pressure;
 pub mod process;
 pub mod proctree;
+pub mod refaults;
 pub mod root;
 pub mod sampler;
 

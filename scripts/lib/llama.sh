@@ -22,7 +22,8 @@ llama_fetch_source() {
   if [ ! -f "$sdist" ]; then
     echo "downloading llama-cpp-python $LLAMA_CPP_PYTHON_VERSION (sdist) from PyPI" >&2
     mkdir -p "$LLAMA_DIR"
-    python3 -m pip download --quiet --disable-pip-version-check --no-deps --no-binary :all: \
+    # The venv's pip: a fresh Debian's python3 has no pip module (python3-pip is not installed).
+    "$LLAMA_DIR/venv/bin/pip" download --quiet --disable-pip-version-check --no-deps --no-binary :all: \
       "llama-cpp-python==$LLAMA_CPP_PYTHON_VERSION" -d "$LLAMA_DIR" >&2
   fi
   echo "$LLAMA_CPP_PYTHON_SHA256  $sdist" | sha256sum --check --quiet - >&2 ||
@@ -62,7 +63,7 @@ llama_python() {
 }
 
 ensure_llama() {
-  llama_fetch_source && llama_build_server && llama_python || return 1
+  llama_python && llama_fetch_source && llama_build_server || return 1
   local dir
   dir=$(realpath "$LLAMA_DIR")
   JETGATE_LLAMA_SERVER=$dir/bin/llama-server

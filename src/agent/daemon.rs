@@ -36,8 +36,10 @@ use crate::control::server;
 use crate::event::{EventKind, NewEvent};
 use crate::gate::Gate;
 use crate::runner::{self, Runner};
+use crate::sources::process::page_size;
 use crate::sources::proctree::TreeSampler;
-use crate::sources::{MemorySample, Root, Sampler};
+use crate::sources::refaults::RefaultSource;
+use crate::sources::{MemorySample, Root, Sampler, Scope};
 
 use crate::store::writer::StoreWriter;
 use crate::store::Store;
@@ -90,6 +92,8 @@ struct Agent {
     load_interval: Duration,
     /// The views' tree reader; `None` while a refresh is running on a blocking thread.
     trees: Option<TreeSampler>,
+    /// Where the refresh reads PSI and the scope's file refaults.
+    pressure_figures: (Root, RefaultSource),
     feedback: mpsc::UnboundedSender<Feedback>,
     last_refresh: Option<Instant>,
     /// When the tick's work last ran (from the timer or after a sample).
@@ -117,7 +121,8 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         .filter(|u| u.declared.is_some())
         .filter_map(|u| {
             let fp = store.footprint(&u.name).ok().flatten()?;
-            Some((u.name.clone(), fp.peak_bytes))
+            // Zero: footprints recorded, no peak learned past the declared need yet.
+            (fp.peak_bytes > crate::units::Bytes::ZERO).then(|| (u.name.clone(), fp.peak_bytes))
         })
         .collect();
     let ratios: BTreeMap<_, _> = plan
@@ -165,6 +170,7 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
     );
     let engine = Engine::new(Gate::new(plan.gate.clone()), plan.units, learned)
         .with_watch(Watch::from_config(&config))
+        .with_pressure_high(config.memory.pressure_high)
         .with_ratios(ratios);
 
     let socket = options
@@ -185,6 +191,10 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         interval: idle_interval,
         tree_root: None,
     });
+    let refaults = match &sampler_scope {
+        Scope::Cgroup(group) => RefaultSource::cgroup(group, page_size()),
+        Scope::System => RefaultSource::system(page_size()),
+    };
     let sampler = Sampler::new(root.clone(), sampler_scope);
     tasks.spawn(sampling::run(
         sampler,
@@ -207,6 +217,7 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         idle_interval,
         load_interval: config.memory.load_sample_interval.0,
         trees: Some(TreeSampler::new(root.clone())),
+        pressure_figures: (root.clone(), refaults),
         feedback: senders.feedback.clone(),
         last_refresh: None,
         last_tick: None,

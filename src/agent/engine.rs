@@ -25,6 +25,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use crate::agent::pressure::{PressureReading, PressureWatch};
 use crate::agent::watch::{TreeReading, Watch};
 use crate::estimate::Estimate;
 use crate::event::NewEvent;
@@ -47,6 +48,8 @@ pub struct UnitSpec {
     /// `memory = "auto"`: the need is estimated from the weights before each load
     /// (`estimated.rs`); `declared` is then zero.
     pub estimate: bool,
+    /// A model whose weights are copied to GPU memory: its mapped file pages count once.
+    pub gpu_offload: bool,
     pub autostart: bool,
     pub stop_grace: Duration,
     /// Backoff, crash-loop cap and proven uptime.
@@ -152,6 +155,8 @@ pub enum Input {
         name: String,
         reading: Option<TreeReading>,
     },
+    /// The scope's PSI and file refaults from a refresh: pressure and thrashing are judged.
+    Pressure(PressureReading),
     Tick,
 }
 
@@ -185,6 +190,8 @@ pub struct Engine {
     available: Option<Bytes>,
     /// Limits, fd and thread counts and leak trends of each unit's tree.
     watch: Watch,
+    /// Memory pressure and thrashing, from the refresh's PSI and refault figures.
+    pressure: PressureWatch,
 }
 
 fn random_draw() -> f64 {
@@ -208,7 +215,14 @@ impl Engine {
             clock: None,
             available: None,
             watch: Watch::default(),
+            pressure: PressureWatch::new(crate::config::MemoryConfig::default().pressure_high),
         }
+    }
+
+    /// Judges pressure against `memory.pressure_high` (percent).
+    pub fn with_pressure_high(mut self, pressure_high: f64) -> Engine {
+        self.pressure = PressureWatch::new(pressure_high);
+        self
     }
 
     /// Watches units' trees with `watch` (limits, leaks); without it nothing is watched.
@@ -300,6 +314,7 @@ impl Engine {
                 signal,
             } => self.exited(&name, pid, code, signal, now),
             Input::Tree { name, reading } => self.tree_read(name, reading, now),
+            Input::Pressure(reading) => self.pressure_read(&reading),
         }
     }
 
@@ -322,11 +337,13 @@ impl Engine {
 
     fn request(&mut self, name: &str, declared: Bytes, now: Instant) -> Vec<Action> {
         let learned_peak = self.learned.get(name).copied();
+        let gpu_offload = self.units.get(name).is_some_and(|u| u.spec.gpu_offload);
         self.gate_step(
             GateInput::Request {
                 model: name.into(),
                 declared,
                 learned_peak,
+                gpu_offload,
             },
             now,
         )

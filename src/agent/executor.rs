@@ -169,11 +169,15 @@ impl Executor {
                     let what = format!("footprint of {name} not stored");
                     self.store.submit(what, move |store| {
                         let previous = store.footprint(&name)?;
+                        // The learned peak is raised only by `RecordPeak` (past the gate's
+                        // tolerance), so a restart gates on what this run would have.
                         let fp = Footprint {
-                            peak_bytes: footprint.peak_bytes,
+                            peak_bytes: previous.map_or(Bytes::ZERO, |p| p.peak_bytes),
                             settled_bytes: footprint.available_drop_bytes,
                             tree_pss_bytes: footprint.tree_pss_bytes.unwrap_or(Bytes::ZERO),
                             gpu_bytes: footprint.gpu_bytes,
+                            anon_bytes: footprint.anon_bytes,
+                            file_bytes: footprint.file_bytes,
                             loads: previous.map_or(0, |p| p.loads) + 1,
                             updated_ms: now_ms,
                         };
@@ -221,6 +225,8 @@ impl Executor {
                         settled_bytes: Bytes::ZERO,
                         tree_pss_bytes: Bytes::ZERO,
                         gpu_bytes: None,
+                        anon_bytes: None,
+                        file_bytes: None,
                         loads: 0,
                         updated_ms: now_ms,
                     },

@@ -115,6 +115,7 @@ fn unit_spec(p: &ProgramConfig, declared: Option<Bytes>, verify: bool, ready: bo
         declared,
         verify_weights: verify,
         estimate: false,
+        gpu_offload: false,
         autostart: p.autostart,
         stop_grace: p.stop_grace.0,
         restart: restart_policy(&p.restart),
@@ -136,6 +137,8 @@ pub fn gate_config(config: &Config, board_reserve: Bytes) -> GateConfig {
         settle_tolerance: config.gate.settle_tolerance,
         settle_timeout: config.gate.settle_timeout.0,
         load_timeout: config.gate.load_timeout.0,
+        overshoot_tolerance: config.gate.overshoot_tolerance,
+        overshoot_tolerance_percent: config.gate.overshoot_tolerance_percent,
     }
 }
 
@@ -154,6 +157,7 @@ pub fn plan(config: &Config, board_reserve: Bytes) -> Plan {
         };
         units.push(UnitSpec {
             estimate: estimate_from.is_some(),
+            gpu_offload: model.gpu_offload,
             ..unit_spec(p, Some(declared), verify, true)
         });
         let weights = match (&model.weights, &model.sha256) {

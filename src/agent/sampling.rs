@@ -62,6 +62,10 @@ pub fn reading(sample: &MemorySample, taken_at: Instant, tree_is_loading: bool) 
         total,
         taken_at,
         loading_tree_pss: sample.tree.filter(|_| tree_is_loading).map(|t| t.pss),
+        loading_tree_pss_file: sample
+            .tree
+            .filter(|_| tree_is_loading)
+            .and_then(|t| t.pss_file),
         loading_gpu: None,
     }
 }

@@ -76,6 +76,8 @@ impl WatchSpec {
 pub struct TreeReading {
     pub pid: u32,
     pub tree_pss: Bytes,
+    /// The file-backed share of `tree_pss` (mmap'd weights), where the kernel splits PSS.
+    pub pss_file: Option<Bytes>,
     /// nvmap's per-process GPU memory summed over the members; `None` where not readable.
     pub gpu: Option<Bytes>,
     pub fds: Option<u64>,

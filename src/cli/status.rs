@@ -307,6 +307,33 @@ fn render_gate(gate: &GateView) -> String {
         size(gate.budget_bytes.map(Bytes::get)),
         gate.outstanding_bytes,
     );
+    if let (Some(available), Some(ledger), Some(from)) = (
+        gate.available_budget_bytes,
+        gate.ledger_budget_bytes,
+        gate.budget_from,
+    ) {
+        out.push_str(&format!(
+            "          budget by available {available}, by ledger {ledger} ({} committed of {}): \
+             {} decides\n",
+            gate.committed_bytes,
+            size(gate.total_bytes.map(Bytes::get)),
+            from.as_str(),
+        ));
+    }
+    for c in &gate.committed {
+        out.push_str(&format!(
+            "          committed: {} {} (peak {}, live {}{})\n",
+            c.model,
+            c.committed_bytes,
+            c.peak_bytes,
+            c.live_bytes,
+            if c.gpu_offload {
+                ", weights on the GPU"
+            } else {
+                ""
+            },
+        ));
+    }
     if let Some(flight) = &gate.in_flight {
         out.push_str(&format!(
             "          in flight: {} ({}, {}, consumed {} of need {})\n",
@@ -345,6 +372,12 @@ mod tests {
             "device": {"board": {"name": "Jetson Orin Nano 8GB", "id": "orin-nano-8gb", "l4t": "36.4.4", "jetpack": "6.x"}},
             "memory": {"available_bytes": 1u64 << 30, "total_bytes": 8u64 << 30, "available_from": "mem_available"},
             "gate": {"reserve_bytes": 512u64 << 20, "budget_bytes": 100u64 << 20, "outstanding_bytes": 0,
+                     "available_budget_bytes": 2u64 << 30, "ledger_budget_bytes": 100u64 << 20,
+                     "budget_from": "ledger", "total_bytes": 3u64 << 30, "committed_bytes": 2516582400u64,
+                     "committed": [{"model": "det", "committed_bytes": 1258291200u64, "peak_bytes": 1258291200u64,
+                                    "live_bytes": 1200000000u64, "from": "peak", "gpu_offload": false},
+                                   {"model": "track", "committed_bytes": 1258291200u64, "peak_bytes": 1258291200u64,
+                                    "live_bytes": 1200000000u64, "from": "peak", "gpu_offload": true}],
                      "queue": [{"model": "llm", "need_bytes": 1u64 << 30, "reason": "waiting: budget 100.0MiB < need"}]},
             "services": [],
             "agent": {"pid": 4242, "version": "0.1.0", "uptime_ms": 10_920_000u64,
@@ -364,6 +397,17 @@ mod tests {
         assert!(text.contains("available 1.0GiB of 8.0GiB"), "{text}");
         assert!(
             text.contains("queue 1: llm need 1.0GiB: waiting: budget"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "budget by available 2.0GiB, by ledger 100.0MiB (2.3GiB committed of 3.0GiB): \
+                 ledger decides"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("committed: track 1.2GiB (peak 1.2GiB, live 1.1GiB, weights on the GPU)"),
             "{text}"
         );
         assert!(

@@ -28,11 +28,11 @@ use crate::config::problem::{Issues, KeyPath};
 use crate::units::{Bytes, HumanDuration};
 
 /// Keys that only a `[[model]]` may have.
-pub(crate) const MODEL_ONLY_KEYS: [&str; 3] = ["memory", "weights", "sha256"];
+pub(crate) const MODEL_ONLY_KEYS: [&str; 4] = ["memory", "weights", "sha256", "gpu_offload"];
 
 /// Keys split off an entry before its shared [`ProgramConfig`] part is read: the model-only
 /// keys and `ready` (required for a model, optional for a service).
-pub(crate) const SPLIT_KEYS: [&str; 4] = ["memory", "weights", "sha256", "ready"];
+pub(crate) const SPLIT_KEYS: [&str; 5] = ["memory", "weights", "sha256", "gpu_offload", "ready"];
 
 /// A model's `memory`: a declared size, or `"auto"`: estimated from its `weights` file before
 /// each load ([`crate::estimate`]), then corrected by what its loads taught.
@@ -183,6 +183,8 @@ pub(crate) struct Gating {
     pub memory: MemoryNeed,
     pub weights: Option<PathBuf>,
     pub sha256: Option<String>,
+    #[serde(default)]
+    pub gpu_offload: bool,
     pub ready: ReadyProbe,
 }
 
@@ -204,6 +206,9 @@ pub struct ModelConfig {
     pub weights: Option<PathBuf>,
     /// Hex SHA-256 of `weights`.
     pub sha256: Option<String>,
+    /// The server copies its weights into GPU memory (llama.cpp with every layer offloaded,
+    /// `-ngl 999`): its mapped weight pages are then a reclaimable copy and count once.
+    pub gpu_offload: bool,
     /// A load is done only when this passes (and memory has settled).
     pub ready: ReadyProbe,
 }
@@ -215,6 +220,7 @@ impl ModelConfig {
             memory: gating.memory,
             weights: gating.weights,
             sha256: gating.sha256,
+            gpu_offload: gating.gpu_offload,
             ready: gating.ready,
         }
     }

@@ -131,6 +131,14 @@ event_kinds! {
     LeakCleared = "leak_cleared", Info;
     /// The engine refused a watcher's restart.
     RestartRefused = "restart_refused", Warning;
+    /// PSI memory some avg10 reached `memory.pressure_high`.
+    PressureHigh = "pressure_high", Warning;
+    /// Pressure fell under half of `memory.pressure_high`.
+    PressureCleared = "pressure_cleared", Info;
+    /// File pages refaulted fast while tasks stalled on memory: the working set does not fit.
+    MemoryThrashing = "memory_thrashing", Warning;
+    /// Refaults or stalls fell back under half their thresholds.
+    ThrashingCleared = "thrashing_cleared", Info;
     /// At start: a child of a previous agent instance was stopped.
     OrphanStopped = "orphan_stopped", Warning;
     /// A pid record that cannot be trusted (info when the pid names another process).

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::budget::millis;
+use super::budget::{millis, Budget};
 use crate::event::{EventKind, NewEvent, Severity};
 use crate::units::{format_duration, Bytes};
 
@@ -85,16 +85,31 @@ impl fmt::Display for FailReason {
 }
 
 /// What a finished load measured, for the store and the next load of the same model.
+///
+/// The breakdown says where the memory is: anonymous (heap, KV cache, compute buffers),
+/// file-backed (mmap'd weights, which `available` counts as reclaimable page cache), GPU; and
+/// the drop in `available`, which for a model on mmap'd weights is far below what it holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Footprint {
     /// `available` before admission − `available` once settled.
     pub available_drop_bytes: Bytes,
-    /// The largest consumption seen during the load (available drop or tree PSS).
+    /// The largest use seen during the load: the drop in available or the tree's counted
+    /// memory (PSS + GPU, mapped weights once), whichever was larger.
     pub peak_bytes: Bytes,
     /// PSS of the model's process tree at the last reading that carried it.
     pub tree_pss_bytes: Option<Bytes>,
+    /// The anonymous share of `tree_pss_bytes`, where the kernel splits PSS.
+    pub anon_bytes: Option<Bytes>,
+    /// The file-backed share of `tree_pss_bytes` (mmap'd weights), where the kernel splits PSS.
+    pub file_bytes: Option<Bytes>,
     /// GPU memory of the model at the last reading that carried it.
     pub gpu_bytes: Option<Bytes>,
+    /// Marked as copying its weights to GPU memory (mapped pages counted once).
+    pub gpu_offload: bool,
+    /// What the ledger holds for it from now on: `max(peak, PSS + GPU)`.
+    pub committed_bytes: Bytes,
+    /// What its next load will be gated on: `max(declared, learned peak)`.
+    pub next_need_bytes: Bytes,
 }
 
 /// The figures behind an admission.
@@ -105,10 +120,13 @@ pub struct Admission {
     /// `need × (1 + headroom)`, what the budget had to cover.
     pub required: Bytes,
     pub available: Bytes,
+    /// The scope's total (cgroup limit or physical memory).
+    pub total: Bytes,
     pub reserve: Bytes,
     /// External reservations outstanding at admission.
     pub outstanding: Bytes,
-    pub budget: Bytes,
+    /// Both budgets (available and ledger); the smaller one admitted the load.
+    pub budget: Budget,
     pub reading_age: Duration,
     /// Time in the queue (zero when admitted on request).
     pub waited: Duration,
@@ -166,6 +184,8 @@ pub enum GateAction {
         declared: Bytes,
         need: Bytes,
         consumed: Bytes,
+        /// How far past need was still not over it.
+        tolerance: Bytes,
         tree_pss: Option<Bytes>,
         elapsed: Duration,
     },
@@ -235,13 +255,25 @@ impl GateAction {
             }
             GateAction::Admit(a) => NewEvent::new(EventKind::LoadAdmitted, m)
                 .message(format!(
-                    "admitted: budget {} covers need {} with headroom ({} required)",
-                    a.budget, a.need, a.required
+                    "admitted: budget {} covers need {} with headroom ({} required); \
+                     available budget {}, ledger budget {} ({} committed of {}), {} decided",
+                    a.budget.value(),
+                    a.need,
+                    a.required,
+                    a.budget.available,
+                    a.budget.ledger,
+                    a.budget.committed,
+                    a.total,
+                    a.budget.from().as_str()
                 ))
                 .figure("available_bytes", a.available.get())
+                .figure("total_bytes", a.total.get())
                 .figure("reserve_bytes", a.reserve.get())
                 .figure("reserved_bytes", a.outstanding.get())
-                .figure("budget_bytes", a.budget.get())
+                .figure("budget_bytes", a.budget.value().get())
+                .figure("available_budget_bytes", a.budget.available.get())
+                .figure("ledger_budget_bytes", a.budget.ledger.get())
+                .figure("committed_bytes", a.budget.committed.get())
                 .figure("need_bytes", a.need.get())
                 .figure("required_bytes", a.required.get())
                 .figure("reading_age_ms", millis(a.reading_age))
@@ -305,18 +337,21 @@ impl GateAction {
                 declared,
                 need,
                 consumed,
+                tolerance,
                 tree_pss,
                 elapsed,
                 ..
             } => {
                 let e = NewEvent::new(EventKind::LoadExceededDeclared, m)
                     .message(format!(
-                        "load took {consumed}, {} over its need {need} (declared {declared})",
+                        "load took {consumed}, {} over its need {need} (declared {declared}; \
+                         tolerance {tolerance})",
                         consumed.saturating_sub(*need)
                     ))
                     .figure("declared_bytes", declared.get())
                     .figure("need_bytes", need.get())
                     .figure("consumed_bytes", consumed.get())
+                    .figure("tolerance_bytes", tolerance.get())
                     .figure("elapsed_ms", millis(*elapsed));
                 opt(e, "tree_pss_bytes", *tree_pss)
             }
@@ -335,16 +370,29 @@ impl GateAction {
                 settled_in,
                 ..
             } => {
+                let part = |v: Option<Bytes>| v.map_or("unknown".to_string(), |b| b.to_string());
                 let e = NewEvent::new(EventKind::LoadReady, m)
                     .message(format!(
-                        "ready and settled: footprint {} (peak {})",
-                        f.available_drop_bytes, f.peak_bytes
+                        "ready and settled: committed {} (anonymous {}, file-backed {}, GPU {}{}); \
+                         available fell {}; next load gated on {}",
+                        f.committed_bytes,
+                        part(f.anon_bytes),
+                        part(f.file_bytes),
+                        part(f.gpu_bytes),
+                        if f.gpu_offload { ", weights on the GPU" } else { "" },
+                        f.available_drop_bytes,
+                        f.next_need_bytes
                     ))
                     .figure("footprint_bytes", f.available_drop_bytes.get())
+                    .figure("available_drop_bytes", f.available_drop_bytes.get())
                     .figure("peak_bytes", f.peak_bytes.get())
+                    .figure("committed_bytes", f.committed_bytes.get())
+                    .figure("next_need_bytes", f.next_need_bytes.get())
                     .figure("elapsed_ms", millis(*elapsed))
                     .figure("settle_ms", millis(*settled_in));
-                opt(opt(e, "tree_pss_bytes", f.tree_pss_bytes), "gpu_bytes", f.gpu_bytes)
+                let e = opt(e, "tree_pss_bytes", f.tree_pss_bytes);
+                let e = opt(e, "anon_bytes", f.anon_bytes);
+                opt(opt(e, "file_bytes", f.file_bytes), "gpu_bytes", f.gpu_bytes)
             }
             GateAction::LoadFailed {
                 reason,

@@ -14,7 +14,10 @@
 
 use std::time::Instant;
 
-use super::{budget, Abort, FailReason, Footprint, Gate, GateAction, MemReading, SettleWindow};
+use super::{
+    budget, Abort, Commitment, FailReason, Footprint, Gate, GateAction, MemReading, SettleWindow,
+    Usage,
+};
 use crate::units::Bytes;
 
 #[derive(Debug, Clone)]
@@ -31,26 +34,40 @@ pub(super) struct Load {
     pub(super) model: String,
     pub(super) declared: Bytes,
     pub(super) need: Bytes,
+    /// Its weights are copied to GPU memory: mapped file pages count once.
+    pub(super) gpu_offload: bool,
     pub(super) admitted_at: Instant,
     pub(super) available_before: Bytes,
     pub(super) consumed: Bytes,
     pub(super) peak: Bytes,
     /// The largest learned peak already recorded for this model (starts at `need`).
     pub(super) recorded_peak: Bytes,
-    pub(super) tree_pss: Option<Bytes>,
-    pub(super) gpu: Option<Bytes>,
+    /// The latest tree figures that came with a reading.
+    pub(super) usage: Option<Usage>,
     pub(super) exceeded: bool,
     pub(super) phase: LoadPhase,
 }
 
 impl Load {
     /// Takes in one reading: consumption so far, the peak seen, the latest PSS and GPU figures.
+    /// The peak is the larger of the drop in `available` and the tree's counted memory (its
+    /// PSS, mapped weights included unless they live on the GPU, plus GPU memory).
     fn observe(&mut self, r: &MemReading) {
         self.consumed = budget::consumed(self.available_before, r.available);
-        self.tree_pss = r.loading_tree_pss.or(self.tree_pss);
-        self.gpu = r.loading_gpu.or(self.gpu);
-        let seen = self.consumed.max(r.loading_tree_pss.unwrap_or(Bytes::ZERO));
-        self.peak = self.peak.max(seen);
+        if let Some(pss) = r.loading_tree_pss {
+            let previous = self.usage.unwrap_or_default();
+            self.usage = Some(Usage {
+                pss,
+                pss_file: r.loading_tree_pss_file,
+                gpu: r.loading_gpu.or(previous.gpu),
+            });
+        } else if let (Some(u), Some(gpu)) = (self.usage.as_mut(), r.loading_gpu) {
+            u.gpu = Some(gpu);
+        }
+        let counted = self
+            .usage
+            .map_or(Bytes::ZERO, |u| u.counted(self.gpu_offload));
+        self.peak = self.peak.max(self.consumed.max(counted));
     }
 
     pub(super) fn reservation(&self) -> Bytes {
@@ -97,16 +114,18 @@ impl Gate {
     /// Records a reading; during a load, tracks consumption and settling.
     pub(super) fn reading(&mut self, r: MemReading, now: Instant, out: &mut Vec<GateAction>) {
         let tolerance = self.config.settle_tolerance;
+        let over = self.overshoot_tolerance(self.load.as_ref().map_or(Bytes::ZERO, |l| l.need));
         if let Some(load) = self.load.as_mut() {
             load.observe(&r);
             let elapsed = now.saturating_duration_since(load.admitted_at);
-            if !load.exceeded && load.peak > load.need {
+            if !load.exceeded && budget::over_need(load.peak, load.need, over) {
                 load.exceeded = true;
                 out.push(GateAction::ExceededNeed {
                     model: load.model.clone(),
                     declared: load.declared,
                     need: load.need,
                     consumed: load.peak,
+                    tolerance: over,
                     tree_pss: r.loading_tree_pss,
                     elapsed,
                 });
@@ -121,18 +140,36 @@ impl Gate {
             if let LoadPhase::Settling { ready_at, window } = &mut load.phase {
                 window.push(r.taken_at, r.available);
                 if window.is_settled(tolerance) {
+                    let learned = self.learned.get(&load.model).copied();
+                    let next_peak = if budget::over_need(load.peak, load.recorded_peak, over) {
+                        load.peak
+                    } else {
+                        load.recorded_peak
+                    };
+                    let commitment = Commitment {
+                        peak: load.peak.max(learned.unwrap_or(Bytes::ZERO)),
+                        usage: load.usage,
+                        gpu_offload: load.gpu_offload,
+                    };
+                    let usage = load.usage.unwrap_or_default();
+                    let file = usage.pss_file;
                     let ready = GateAction::LoadReady {
                         model: load.model.clone(),
                         footprint: Footprint {
                             available_drop_bytes: load.consumed,
                             peak_bytes: load.peak,
-                            tree_pss_bytes: load.tree_pss,
-                            gpu_bytes: load.gpu,
+                            tree_pss_bytes: load.usage.map(|u| u.pss),
+                            anon_bytes: load.usage.and(file).map(|f| usage.pss.saturating_sub(f)),
+                            file_bytes: file,
+                            gpu_bytes: usage.gpu,
+                            gpu_offload: load.gpu_offload,
+                            committed_bytes: commitment.committed(),
+                            next_need_bytes: budget::need(load.declared, Some(next_peak)),
                         },
                         elapsed,
                         settled_in: now.saturating_duration_since(*ready_at),
                     };
-                    self.loaded.insert(load.model.clone());
+                    self.ledger.commit(load.model.clone(), commitment);
                     out.push(ready);
                     self.reading = Some(r);
                     self.end_load(out);
@@ -184,11 +221,21 @@ impl Gate {
         }
     }
 
-    /// Ends the load in flight on any path: its reservation goes with it, and a peak above
-    /// what was recorded is learned.
+    /// How far past `need` a load may go before it counts as over it.
+    pub(super) fn overshoot_tolerance(&self, need: Bytes) -> Bytes {
+        budget::tolerance(
+            need,
+            self.config.overshoot_tolerance,
+            self.config.overshoot_tolerance_percent,
+        )
+    }
+
+    /// Ends the load in flight on any path: its reservation goes with it, and a peak past
+    /// what was recorded (by more than the tolerance) is learned.
     pub(super) fn end_load(&mut self, out: &mut Vec<GateAction>) {
         if let Some(load) = self.load.take() {
-            if load.peak > load.recorded_peak {
+            let over = self.overshoot_tolerance(load.recorded_peak);
+            if budget::over_need(load.peak, load.recorded_peak, over) {
                 out.push(GateAction::RaiseLearnedPeak {
                     model: load.model.clone(),
                     previous: load.recorded_peak,

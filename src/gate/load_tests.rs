@@ -263,6 +263,7 @@ fn a_learned_peak_larger_than_declared_becomes_the_need() {
         model: "llm".into(),
         declared: Bytes::from_gib(1),
         learned_peak: Some(Bytes::from_gib(3)),
+        gpu_offload: false,
     });
     assert!(
         matches!(&actions[0], GateAction::Requested { need, .. } if *need == Bytes::from_gib(3))

@@ -66,6 +66,13 @@ enum Op {
         key: usize,
     },
     Tick,
+    /// A tree reading of a model (counted in the ledger only when it is loaded).
+    Usage {
+        target: Target,
+        pss: u64,
+        file: Option<u64>,
+        gpu: Option<u64>,
+    },
 }
 
 fn size() -> impl Strategy<Value = u64> {
@@ -88,6 +95,8 @@ fn op() -> impl Strategy<Value = Op> {
         5 => (0..MODELS.len(), size(), prop::option::of(size())).prop_map(|(model, declared, learned)| {
             Op::Request { model, declared, learned }
         }),
+        2 => (target(), size(), prop::option::of(size()), prop::option::of(size()))
+            .prop_map(|(target, pss, file, gpu)| Op::Usage { target, pss, file, gpu }),
         1 => target().prop_map(Op::Cancel),
         6 => (
             prop_oneof![8 => 0..10 * GIB, 1 => any::<u64>()],
@@ -129,6 +138,8 @@ fn config() -> impl Strategy<Value = GateConfig> {
                 settle_tolerance: Bytes(tol),
                 settle_timeout: Duration::from_millis(settle),
                 load_timeout: Duration::from_millis(load),
+                overshoot_tolerance: Bytes::ZERO,
+                overshoot_tolerance_percent: 0.0,
             },
         )
 }
@@ -248,7 +259,7 @@ impl Shadow {
                         "admitted on a stale reading"
                     );
                     prop_assert_eq!(x.available, r.available);
-                    prop_assert!(x.budget >= x.required);
+                    prop_assert!(x.budget.value() >= x.required);
                     prop_assert_eq!(x.required, budget::required(x.need, self.config.headroom));
                     self.in_flight = Some(x.model.clone());
                     self.admissions += 1;
@@ -291,11 +302,25 @@ impl Shadow {
             prop_assert_eq!(gate.sampling_mode(), SamplingMode::Loading);
         }
         let view = gate.snapshot(now);
-        if let (Some(b), Some(a)) = (view.budget_bytes, view.available_bytes) {
-            prop_assert!(b <= a);
-            prop_assert_eq!(
-                b,
-                a.saturating_sub(view.reserve_bytes.saturating_add(view.outstanding_bytes))
+        if let (Some(b), Some(a), Some(t)) =
+            (view.budget_bytes, view.available_bytes, view.total_bytes)
+        {
+            let held = view.reserve_bytes.saturating_add(view.outstanding_bytes);
+            let by_available = a.saturating_sub(held);
+            let by_ledger = t.saturating_sub(view.committed_bytes).saturating_sub(held);
+            prop_assert_eq!(view.available_budget_bytes, Some(by_available));
+            prop_assert_eq!(view.ledger_budget_bytes, Some(by_ledger));
+            prop_assert_eq!(b, by_available.min(by_ledger));
+        }
+        // The ledger holds loaded models only: never one that is queued or in flight.
+        let committed: Bytes = view.committed.iter().map(|c| c.committed_bytes).sum();
+        prop_assert_eq!(committed, view.committed_bytes);
+        for c in &view.committed {
+            prop_assert!(self.in_flight.as_deref() != Some(c.model.as_str()));
+            prop_assert!(
+                !self.pending.contains(&c.model),
+                "{} queued and committed",
+                c.model
             );
         }
         prop_assert_eq!(view.queue.len(), self.pending.len());
@@ -343,6 +368,15 @@ proptest! {
                     model: MODELS[model].into(),
                     declared: Bytes(declared),
                     learned_peak: learned.map(Bytes),
+                    gpu_offload: model % 2 == 1,
+                }],
+                Op::Usage { target, pss, file, gpu } => vec![GateInput::Usage {
+                    model: shadow.target(target),
+                    usage: crate::gate::Usage {
+                        pss: Bytes(pss),
+                        pss_file: file.map(Bytes),
+                        gpu: gpu.map(Bytes),
+                    },
                 }],
                 Op::Cancel(t) => vec![GateInput::Cancel { model: shadow.target(t) }],
                 Op::Ready(t) => vec![GateInput::ReadyProbePassed { model: shadow.target(t) }],
@@ -359,6 +393,7 @@ proptest! {
                             total: Bytes(total),
                             taken_at: at - Duration::from_millis(age_ms),
                             loading_tree_pss: tree_pss.map(Bytes),
+                            loading_tree_pss_file: None,
                             loading_gpu: None,
                         };
                         shadow.feed(&mut gate, GateInput::Reading(r), at)?;
@@ -406,10 +441,11 @@ proptest! {
             total: Bytes(32 * GIB),
             taken_at: at,
             loading_tree_pss: None,
+            loading_tree_pss_file: None,
             loading_gpu: None,
         });
         gate.step(reading(available_before, base), base);
-        let actions = gate.step(GateInput::Request { model: "m".into(), declared: Bytes(need), learned_peak: None }, base);
+        let actions = gate.step(GateInput::Request { model: "m".into(), declared: Bytes(need), learned_peak: None, gpu_offload: false }, base);
         prop_assert!(matches!(&actions[1], GateAction::Admit(_)));
         if settling {
             gate.step(GateInput::ReadyProbePassed { model: "m".into() }, base);

@@ -10,6 +10,7 @@
 //! waiting: no fresh memory reading
 //! waiting: budget 412.0MiB < need 1.0GiB × 1.10
 //! waiting: budget 412.0MiB < need 1.0GiB × 1.10 (300.0MiB reserved for leak:api)
+//! waiting: budget 307.0MiB < need 1.0GiB × 1.10 (committed 2.2GiB to det, track of total 3.0GiB; available shows 2.0GiB)
 //! waiting: behind llm in the queue
 //! ```
 //!
@@ -22,7 +23,7 @@
 use std::time::Instant;
 
 use super::load::{Load, LoadPhase};
-use super::{budget, Admission, FailReason, Gate, GateAction, Presence};
+use super::{budget, Admission, Budget, BudgetFrom, FailReason, Gate, GateAction, Presence};
 use crate::units::Bytes;
 
 #[derive(Debug, Clone)]
@@ -30,6 +31,7 @@ pub(super) struct Waiting {
     pub(super) model: String,
     pub(super) declared: Bytes,
     pub(super) need: Bytes,
+    pub(super) gpu_offload: bool,
     pub(super) requested_at: Instant,
     pub(super) reason: String,
 }
@@ -40,6 +42,7 @@ impl Gate {
         model: String,
         declared: Bytes,
         learned_peak: Option<Bytes>,
+        gpu_offload: bool,
         now: Instant,
         out: &mut Vec<GateAction>,
     ) {
@@ -69,6 +72,7 @@ impl Gate {
             model: model.clone(),
             declared,
             need,
+            gpu_offload,
             requested_at: now,
             reason: String::new(),
         });
@@ -89,7 +93,7 @@ impl Gate {
             Some(Presence::Queued { position: i + 1 })
         } else if self.in_flight() == Some(model) {
             Some(Presence::Loading)
-        } else if self.loaded.contains(model) {
+        } else if self.ledger.contains(model) {
             Some(Presence::Loaded)
         } else {
             None
@@ -170,9 +174,9 @@ impl Gate {
             return None;
         }
         let outstanding = self.outstanding();
-        let budget = budget::budget(r.available, self.config.reserve, outstanding);
+        let budget = self.budget_of(r, outstanding);
         let required = budget::required(head.need, self.config.headroom);
-        if budget < required {
+        if budget.value() < required {
             return None;
         }
         let w = self.queue.pop_front()?;
@@ -181,6 +185,7 @@ impl Gate {
             need: w.need,
             required,
             available: r.available,
+            total: r.total,
             reserve: self.config.reserve,
             outstanding,
             budget,
@@ -191,17 +196,28 @@ impl Gate {
             model: w.model,
             declared: w.declared,
             need: w.need,
+            gpu_offload: w.gpu_offload,
             admitted_at: now,
             available_before: r.available,
             consumed: Bytes::ZERO,
             peak: Bytes::ZERO,
             recorded_peak: w.need,
-            tree_pss: None,
-            gpu: None,
+            usage: None,
             exceeded: false,
             phase: LoadPhase::Loading,
         });
         Some(admission)
+    }
+
+    /// Both budgets at reading `r`: what it shows free, and what the ledger leaves.
+    pub(super) fn budget_of(&self, r: &super::MemReading, outstanding: Bytes) -> Budget {
+        Budget::of(
+            r.available,
+            r.total,
+            self.ledger.total(),
+            self.config.reserve,
+            outstanding,
+        )
     }
 
     /// Why a request needing `need` cannot be admitted now, as shown to the operator.
@@ -216,11 +232,22 @@ impl Gate {
         let Some(r) = fresh else {
             return "waiting: no fresh memory reading".to_string();
         };
-        let budget = budget::budget(r.available, self.config.reserve, self.outstanding());
+        let budget = self.budget_of(r, self.outstanding());
         let mut reason = format!(
-            "waiting: budget {budget} < need {need} × {:.2}",
+            "waiting: budget {} < need {need} × {:.2}",
+            budget.value(),
             1.0 + self.config.headroom.max(0.0)
         );
+        if budget.from() == BudgetFrom::Ledger {
+            let names: Vec<&str> = self.ledger.names().collect();
+            reason.push_str(&format!(
+                " (committed {} to {} of total {}; available shows {})",
+                budget.committed,
+                names.join(", "),
+                r.total,
+                budget.available
+            ));
+        }
         if !self.reservations.is_empty() {
             let held: Bytes = self.reservations.values().copied().sum();
             let keys: Vec<&str> = self.reservations.keys().map(String::as_str).collect();

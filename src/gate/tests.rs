@@ -19,6 +19,8 @@ pub(super) fn config() -> GateConfig {
         settle_tolerance: Bytes::from_mib(32),
         settle_timeout: Duration::from_secs(30),
         load_timeout: Duration::from_secs(120),
+        overshoot_tolerance: Bytes::ZERO,
+        overshoot_tolerance_percent: 0.0,
     }
 }
 
@@ -57,6 +59,7 @@ impl Harness {
             model: model.into(),
             declared,
             learned_peak: None,
+            gpu_offload: false,
         })
     }
 
@@ -74,6 +77,7 @@ impl Harness {
             total: self.total,
             taken_at: self.now(),
             loading_tree_pss: tree_pss,
+            loading_tree_pss_file: None,
             loading_gpu: None,
         };
         self.step(GateInput::Reading(r))
@@ -124,7 +128,7 @@ fn admits_a_request_when_a_fresh_reading_covers_need_with_headroom() {
     };
     assert_eq!(a.need, Bytes::from_gib(4));
     assert_eq!(a.available, Bytes::from_gib(6));
-    assert_eq!(a.budget, Bytes(6 * GIB - 512 * MIB));
+    assert_eq!(a.budget.value(), Bytes(6 * GIB - 512 * MIB));
     assert_eq!(a.required, budget::required(Bytes::from_gib(4), 0.10));
     assert_eq!(h.gate.in_flight(), Some("llm"));
 }

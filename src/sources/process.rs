@@ -10,6 +10,7 @@
 //! /proc/PID/stat          4242 (python3 ) (x) S 1 4242 4242 0 -1 4194560 ... 3 0 51234 ...
 //!                         └pid └comm: from the first '(' to the LAST ')'; may hold ") (" and spaces
 //! /proc/PID/smaps_rollup  Rss: 884 kB / Pss: 182 kB / Swap: 0 kB      (kernels ≥ 4.14)
+//!                         Pss_File: 120 kB (file-backed share, kernels ≥ 5.10)
 //! /proc/PID/status        VmSwap: 0 kB                                (swap when no rollup)
 //! ```
 //!
@@ -60,6 +61,9 @@ pub struct ProcessSample {
     pub kernel_thread: bool,
     pub rss: Bytes,
     pub pss: Bytes,
+    /// The file-backed share of `pss` (mapped files, e.g. mmap'd weights); `None` where the
+    /// kernel does not split PSS or PSS fell back to RSS.
+    pub pss_file: Option<Bytes>,
     pub pss_source: PssSource,
     pub swap: Bytes,
     /// Open file descriptors; `None` when `/proc/PID/fd` is not readable to us.
@@ -113,13 +117,19 @@ pub struct ProcReader {
     path: String,
 }
 
+/// This kernel's page size in bytes (4 KiB where it cannot be asked; 64 KiB on some Jetson
+/// kernels).
+pub fn page_size() -> u64 {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .and_then(|v| u64::try_from(v).ok())
+        .unwrap_or(4096)
+}
+
 impl ProcReader {
     pub fn new(root: Root) -> ProcReader {
-        let page_size = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
-            .ok()
-            .flatten()
-            .and_then(|v| u64::try_from(v).ok())
-            .unwrap_or(4096);
+        let page_size = page_size();
         // Kernels < 4.14 lack the file for every process; decide once, from our own.
         let has_rollup = root.exists("/proc/self/smaps_rollup")
             || (!root.exists("/proc/self") && root.exists("/proc/1/smaps_rollup"));
@@ -341,6 +351,7 @@ impl ProcReader {
             return Ok(false);
         }
         out.pss = out.rss;
+        out.pss_file = None;
         out.pss_source = PssSource::Rss;
         out.swap = Bytes::ZERO;
         if out.is_zombie() {
@@ -348,6 +359,7 @@ impl ProcReader {
             // otherwise read as "vanished" and hide the zombie from the tree's count.
             out.rss = Bytes::ZERO;
             out.pss = Bytes::ZERO;
+            out.pss_file = Some(Bytes::ZERO);
             out.pss_source = PssSource::SmapsRollup;
             out.fds = Some(0);
             return Ok(true);
@@ -369,6 +381,7 @@ impl ProcReader {
                 out.rss = r.rss;
             }
             out.pss = r.pss;
+            out.pss_file = r.pss_file;
             out.pss_source = PssSource::SmapsRollup;
             out.swap = r.swap;
         } else {

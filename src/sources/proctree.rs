@@ -12,7 +12,7 @@
 //! table, the member samples and their comm strings) are reused.
 //!
 //! Sums are in [`Bytes`]: RSS (double-counts shared pages), PSS (shares split, the figure to
-//! limit on), swap; plus fds, threads, process and zombie counts. A member that vanishes
+//! limit on) and its file-backed share, swap; plus fds, threads, process and zombie counts. A member that vanishes
 //! between the scan and its read is skipped.
 //!
 //! "Heaviest trees" ([`TreeSampler::heaviest`], for `jetgate status`): the top-level trees are
@@ -44,6 +44,9 @@ pub struct TreeTotals {
     pub threads: u64,
     pub rss: Bytes,
     pub pss: Bytes,
+    /// The file-backed share of `pss` (mmap'd weights and other mapped files), when every
+    /// member's kernel figure split it; `None` otherwise.
+    pub pss_file: Option<Bytes>,
     pub swap: Bytes,
     /// Sum over the members whose fd directory we could read.
     pub fds: u64,
@@ -93,6 +96,7 @@ pub fn descendants(links_by_ppid: &[Link], root: u32, out: &mut Vec<u32>) {
 pub fn aggregate(root_pid: u32, members: &[ProcessSample]) -> TreeTotals {
     let mut t = TreeTotals {
         root_pid,
+        pss_file: Some(Bytes::ZERO),
         ..TreeTotals::default()
     };
     for p in members {
@@ -101,6 +105,7 @@ pub fn aggregate(root_pid: u32, members: &[ProcessSample]) -> TreeTotals {
         t.threads += u64::from(p.threads);
         t.rss = t.rss + p.rss;
         t.pss = t.pss + p.pss;
+        t.pss_file = t.pss_file.zip(p.pss_file).map(|(a, b)| a + b);
         t.swap = t.swap + p.swap;
         match p.fds {
             Some(n) => t.fds += u64::from(n),

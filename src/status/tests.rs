@@ -12,7 +12,10 @@ use super::*;
 use crate::allocator::AllocatorStats;
 use crate::control::Response;
 use crate::event::{EventKind, NewEvent};
-use crate::gate::{GateView, InFlightView, Phase, QueuedView, ReservationView};
+use crate::gate::{
+    BudgetFrom, CommitmentView, CommittedFrom, GateView, InFlightView, Phase, QueuedView,
+    ReservationView,
+};
 use crate::sources::{Root, Sampler, Scope};
 use crate::units::Bytes;
 
@@ -33,7 +36,20 @@ fn gate() -> GateView {
     GateView {
         reserve_bytes: Bytes::from_mib(512),
         budget_bytes: Some(Bytes::from_gib(1)),
+        available_budget_bytes: Some(Bytes::from_gib(1)),
+        ledger_budget_bytes: Some(Bytes::from_mib(1331)),
+        budget_from: Some(BudgetFrom::Available),
         available_bytes: Some(Bytes::from_mib(2560)),
+        total_bytes: Some(Bytes::from_gib(3)),
+        committed_bytes: Bytes::from_mib(1133),
+        committed: vec![CommitmentView {
+            model: "det".into(),
+            committed_bytes: Bytes::from_mib(1133),
+            peak_bytes: Bytes::from_mib(1133),
+            live_bytes: Bytes::from_mib(1120),
+            from: CommittedFrom::Peak,
+            gpu_offload: false,
+        }],
         outstanding_bytes: Bytes::from_mib(1124),
         reserved_bytes: Bytes::from_mib(100),
         reading_age_ms: Some(40),

@@ -30,6 +30,10 @@ pub struct Footprint {
     pub tree_pss_bytes: Bytes,
     /// GPU memory of the latest load, where the board reports it.
     pub gpu_bytes: Option<Bytes>,
+    /// The anonymous share of `tree_pss_bytes` (heap, KV cache), where the kernel splits PSS.
+    pub anon_bytes: Option<Bytes>,
+    /// The file-backed share of `tree_pss_bytes` (mmap'd weights), where the kernel splits PSS.
+    pub file_bytes: Option<Bytes>,
     /// Loads measured so far, as counted by the caller.
     pub loads: u64,
     pub updated_ms: u64,
@@ -40,7 +44,8 @@ impl Store {
     pub fn footprint(&self, model: &str) -> Result<Option<Footprint>, StoreError> {
         self.conn
             .query_row(
-                "SELECT peak_bytes, settled_bytes, tree_pss_bytes, gpu_bytes, loads, updated_ms
+                "SELECT peak_bytes, settled_bytes, tree_pss_bytes, gpu_bytes, loads, updated_ms,
+                        anon_bytes, file_bytes
                  FROM footprints WHERE model = ?1",
                 [model],
                 |r| {
@@ -51,6 +56,8 @@ impl Store {
                         gpu_bytes: r.get::<_, Option<i64>>(3)?.map(|b| Bytes(from_sql(b))),
                         loads: from_sql(r.get(4)?),
                         updated_ms: from_sql(r.get(5)?),
+                        anon_bytes: r.get::<_, Option<i64>>(6)?.map(|b| Bytes(from_sql(b))),
+                        file_bytes: r.get::<_, Option<i64>>(7)?.map(|b| Bytes(from_sql(b))),
                     })
                 },
             )
@@ -68,15 +75,18 @@ impl Store {
         self.conn
             .execute(
                 "INSERT INTO footprints
-                     (model, peak_bytes, settled_bytes, tree_pss_bytes, gpu_bytes, loads, updated_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     (model, peak_bytes, settled_bytes, tree_pss_bytes, gpu_bytes, loads, updated_ms,
+                      anon_bytes, file_bytes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                  ON CONFLICT (model) DO UPDATE SET
                      peak_bytes = max(peak_bytes, excluded.peak_bytes),
                      settled_bytes = excluded.settled_bytes,
                      tree_pss_bytes = excluded.tree_pss_bytes,
                      gpu_bytes = excluded.gpu_bytes,
                      loads = excluded.loads,
-                     updated_ms = excluded.updated_ms",
+                     updated_ms = excluded.updated_ms,
+                     anon_bytes = excluded.anon_bytes,
+                     file_bytes = excluded.file_bytes",
                 params![
                     model,
                     to_sql("peak_bytes", fp.peak_bytes.get())?,
@@ -85,6 +95,8 @@ impl Store {
                     fp.gpu_bytes.map(|b| to_sql("gpu_bytes", b.get())).transpose()?,
                     to_sql("loads", fp.loads)?,
                     to_sql("updated_ms", fp.updated_ms)?,
+                    fp.anon_bytes.map(|b| to_sql("anon_bytes", b.get())).transpose()?,
+                    fp.file_bytes.map(|b| to_sql("file_bytes", b.get())).transpose()?,
                 ],
             )
             .map_err(StoreError::sql("record footprint"))?;
@@ -145,6 +157,8 @@ mod tests {
             settled_bytes: Bytes::from_mib(peak_mib / 2),
             tree_pss_bytes: Bytes::from_mib(peak_mib / 3),
             gpu_bytes: None,
+            anon_bytes: None,
+            file_bytes: None,
             loads,
             updated_ms: 1_000 + loads,
         }
@@ -188,6 +202,20 @@ mod tests {
         };
         assert_eq!(s.record_footprint("a", with_gpu).unwrap(), with_gpu);
         assert_eq!(s.record_footprint("b", fp(10, 1)).unwrap().gpu_bytes, None);
+    }
+
+    #[test]
+    fn the_breakdown_into_anonymous_and_file_backed_round_trips() {
+        let mut s = Store::open_in_memory().unwrap();
+        let mapped = Footprint {
+            anon_bytes: Some(Bytes::from_mib(100)),
+            file_bytes: Some(Bytes::from_gib(1)),
+            ..fp(1124, 1)
+        };
+        assert_eq!(s.record_footprint("llm", mapped).unwrap(), mapped);
+        // A later load on a kernel that does not split PSS replaces the breakdown with unknown.
+        let unsplit = s.record_footprint("llm", fp(1124, 2)).unwrap();
+        assert_eq!((unsplit.anon_bytes, unsplit.file_bytes), (None, None));
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! ```text
 //! version 1: events, footprints, weights_hashes
 //! version 2: mqtt_link (session counter, outbox cursor, drop total), mqtt_outbox_dropped
-//! version 3: footprints.estimate_bytes, footprints.estimate_ratio (`memory = "auto"`)
+//! version 3: footprints.anon_bytes, footprints.file_bytes (where a model's memory is)
+//! version 4: footprints.estimate_bytes, footprints.estimate_ratio (`memory = "auto"`)
 //! ```
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
@@ -56,7 +57,11 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE mqtt_outbox_dropped (
          seq INTEGER PRIMARY KEY              -- an event the outbox policy dropped unsent
      );",
-    // 3: `memory = "auto"`: the estimate of a model's latest load and its peak ÷ that estimate.
+    // 3: the breakdown of a model's tree PSS: anonymous and file-backed (mmap'd weights).
+    // NULL where the kernel does not split PSS, and for footprints stored before.
+    "ALTER TABLE footprints ADD COLUMN anon_bytes INTEGER;
+     ALTER TABLE footprints ADD COLUMN file_bytes INTEGER;",
+    // 4: `memory = "auto"`: the estimate of a model's latest load and its peak ÷ that estimate.
     "ALTER TABLE footprints ADD COLUMN estimate_bytes INTEGER;
      ALTER TABLE footprints ADD COLUMN estimate_ratio REAL;",
 ];

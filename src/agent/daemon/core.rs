@@ -133,10 +133,13 @@ impl Agent {
             return; // the previous refresh is still reading
         };
         let feedback = self.feedback.clone();
+        let (root, refaults) = self.pressure_figures.clone();
         self.tasks.spawn_blocking(move || {
             for (name, reading) in watching::read_trees(&mut reader, pids) {
                 let _ = feedback.send(Feedback::Engine(Input::Tree { name, reading }));
             }
+            let pressure = watching::read_pressure_figures(&root, &refaults);
+            let _ = feedback.send(Feedback::Engine(Input::Pressure(pressure)));
             let _ = feedback.send(Feedback::TreesRead {
                 reader: Box::new(reader),
             });

@@ -5,9 +5,24 @@
 
 use std::time::Instant;
 
+use crate::agent::pressure::PressureReading;
 use crate::agent::watch::TreeReading;
 use crate::sources::nvmap::read_nvmap_clients;
+use crate::sources::refaults::RefaultSource;
 use crate::sources::TreeSampler;
+use crate::sources::{read_pressure, Root};
+
+/// The scope's PSI and file refaults, for the pressure and thrashing judgement.
+pub(super) fn read_pressure_figures(root: &Root, refaults: &RefaultSource) -> PressureReading {
+    let mut buf = String::new();
+    let psi = read_pressure(root, &mut buf).ok();
+    PressureReading {
+        taken_at: Instant::now(),
+        some_avg10: psi.map(|p| f64::from(p.some.avg10)),
+        full_avg10: psi.and_then(|p| p.full).map(|f| f64::from(f.avg10)),
+        refaults: refaults.read(root, &mut buf),
+    }
+}
 
 /// Reads each `(name, pid)` tree at full detail (fds included); GPU memory from nvmap's
 /// per-process figures, read once for all trees, where this board and user can read them.
@@ -26,6 +41,7 @@ pub(super) fn read_trees(
                 TreeReading {
                     pid,
                     tree_pss: t.pss,
+                    pss_file: t.pss_file,
                     gpu: nvmap.as_ref().map(|c| c.for_pids(&members)),
                     fds: (t.fds_unknown < t.processes).then_some(t.fds),
                     threads: t.threads,

@@ -1,5 +1,6 @@
 //! The engine's side of the per-unit watcher ([`crate::agent::watch`]): each unit's process
-//! tree from a refresh ([`Input::Tree`]) goes through the watcher's pure judgement, and each
+//! tree from a refresh ([`Input::Tree`]) updates a loaded model's commitment in the gate's
+//! ledger, then goes through the watcher's pure judgement, and each
 //! of its decisions is carried out here, in the same step: events stored, restarts as
 //! supervised interventions (judged by the restart policy), reservations of a leaking unit's
 //! projected growth through the gate (a release may admit the head of the queue).
@@ -10,9 +11,10 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 use super::{Action, Engine};
+use crate::agent::pressure::{Finding, PressureReading};
 use crate::agent::watch::{Observation, TreeReading, WatchAction};
 use crate::event::{EventKind, NewEvent};
-use crate::gate::GateInput;
+use crate::gate::{GateInput, Usage};
 use crate::status::ServiceState;
 use crate::units::Bytes;
 
@@ -38,6 +40,15 @@ impl Engine {
         );
         // A reading of a process that has since been replaced judges nothing.
         if let Some(r) = reading.filter(|r| live.contains(&(name.clone(), r.pid))) {
+            if self.gate.ledger().contains(&name) {
+                let usage = Usage {
+                    pss: r.tree_pss,
+                    pss_file: r.pss_file,
+                    gpu: r.gpu,
+                };
+                let model = name.clone();
+                out.extend(self.gate_step(GateInput::Usage { model, usage }, now));
+            }
             let serving = matches!(
                 self.state(&name),
                 Some(ServiceState::Ready | ServiceState::Running)
@@ -98,6 +109,87 @@ impl Engine {
             }
         }
         out
+    }
+
+    /// Judges the scope's pressure and refaults; what started or ended is an event, naming the
+    /// loaded models whose mapped pages are being evicted. Never an action beyond the event.
+    pub(super) fn pressure_read(&mut self, reading: &PressureReading) -> Vec<Action> {
+        let findings = self.pressure.observe(reading);
+        findings
+            .into_iter()
+            .map(|f| Action::Event(self.pressure_event(f)))
+            .collect()
+    }
+
+    fn pressure_event(&self, finding: Finding) -> NewEvent {
+        let percent = |v: f64| (v * 100.0).round() / 100.0;
+        match finding {
+            Finding::PressureHigh {
+                some_avg10,
+                full_avg10,
+                threshold,
+            } => {
+                let e = NewEvent::new(EventKind::PressureHigh, None)
+                    .message(format!(
+                        "memory pressure high: tasks stalled on memory {some_avg10:.1} % of the \
+                         last 10 s (memory.pressure_high {threshold:.1} %)"
+                    ))
+                    .figure("some_avg10_percent", percent(some_avg10))
+                    .figure("threshold_percent", percent(threshold));
+                match full_avg10 {
+                    Some(full) => e.figure("full_avg10_percent", percent(full)),
+                    None => e,
+                }
+            }
+            Finding::PressureCleared {
+                some_avg10,
+                threshold,
+            } => NewEvent::new(EventKind::PressureCleared, None)
+                .message(format!(
+                    "memory pressure back to {some_avg10:.1} % (under half of {threshold:.1} %)"
+                ))
+                .figure("some_avg10_percent", percent(some_avg10))
+                .figure("threshold_percent", percent(threshold)),
+            Finding::Thrashing {
+                refault_rate,
+                some_avg10,
+                full_avg10,
+            } => {
+                let evicted = self.gate.ledger().evicted();
+                let total: Bytes = evicted.iter().map(|(_, b)| *b).sum();
+                let names: Vec<String> = evicted
+                    .iter()
+                    .map(|(name, bytes)| format!("{name} ({bytes} of its mapped pages)"))
+                    .collect();
+                let whose = if names.is_empty() {
+                    "no loaded model has lost mapped pages yet".to_string()
+                } else {
+                    format!("evicted from {}", names.join(", "))
+                };
+                let e = NewEvent::new(EventKind::MemoryThrashing, None)
+                    .message(format!(
+                        "memory thrashing: {refault_rate}/s of file pages read back soon after \
+                         eviction, tasks stalled {some_avg10:.1} % of the last 10 s; {whose}"
+                    ))
+                    .figure("refault_bytes_per_second", refault_rate.get())
+                    .figure("some_avg10_percent", percent(some_avg10))
+                    .figure("evicted_bytes", total.get())
+                    .figure("committed_bytes", self.gate.ledger().total().get());
+                match full_avg10 {
+                    Some(full) => e.figure("full_avg10_percent", percent(full)),
+                    None => e,
+                }
+            }
+            Finding::ThrashingCleared {
+                refault_rate,
+                some_avg10,
+            } => NewEvent::new(EventKind::ThrashingCleared, None)
+                .message(format!(
+                    "thrashing over: {refault_rate}/s refaulted, tasks stalled {some_avg10:.1} %"
+                ))
+                .figure("refault_bytes_per_second", refault_rate.get())
+                .figure("some_avg10_percent", percent(some_avg10)),
+        }
     }
 
     /// Sets the trend the views show for `name` (`None`: no process, no trend).

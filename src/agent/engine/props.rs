@@ -77,6 +77,7 @@ fn specs() -> Vec<UnitSpec> {
                 declared: model.then_some(Bytes(GIB)),
                 verify_weights: false,
                 estimate: false,
+                gpu_offload: false,
                 autostart: false,
                 stop_grace: Duration::from_secs(1),
                 restart: crate::supervisor::policy::RestartPolicy::default(),
@@ -199,6 +200,7 @@ impl Harness {
                     total: Bytes(available.saturating_add(GIB)),
                     taken_at: self.now,
                     loading_tree_pss: None,
+                    loading_tree_pss_file: None,
                     loading_gpu: None,
                 };
                 self.engine.input(Input::Reading(reading), self.now)
@@ -247,6 +249,7 @@ impl Harness {
                 let reading = self.current_pid(name).map(|pid| TreeReading {
                     pid,
                     tree_pss: Bytes(pss),
+                    pss_file: None,
                     gpu: None,
                     fds: Some(10),
                     threads: 2,

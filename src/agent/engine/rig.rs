@@ -43,6 +43,7 @@ pub(super) fn service(name: &str, health: Option<u32>) -> UnitSpec {
         declared: None,
         verify_weights: false,
         estimate: false,
+        gpu_offload: false,
         autostart: false,
         stop_grace: Duration::from_secs(10),
         restart: policy(),
@@ -128,6 +129,7 @@ impl Rig {
             total: Bytes(3 * GIB),
             taken_at: now,
             loading_tree_pss: None,
+            loading_tree_pss_file: None,
             loading_gpu: None,
         };
         self.engine.input(Input::Reading(r), now)
@@ -180,6 +182,7 @@ pub(super) fn spec(name: &str, declared: Option<u64>) -> UnitSpec {
         declared: declared.map(Bytes),
         verify_weights: false,
         estimate: false,
+        gpu_offload: false,
         autostart: false,
         stop_grace: Duration::from_secs(1),
         restart: crate::supervisor::policy::RestartPolicy::default(),

@@ -92,6 +92,7 @@ fn the_watchers_judgement_of_a_tree_is_part_of_the_engines_step() {
     let tree = |pid, pss| TreeReading {
         pid,
         tree_pss: Bytes(pss),
+        pss_file: None,
         gpu: None,
         fds: Some(8),
         threads: 4,
@@ -151,6 +152,7 @@ fn a_leaking_units_reservation_goes_back_to_the_gate_when_its_process_exits() {
         let reading = TreeReading {
             pid: 10,
             tree_pss: Bytes((100 << 20) + s * (20 << 20)),
+            pss_file: None,
             gpu: None,
             fds: Some(8),
             threads: 4,
@@ -171,4 +173,108 @@ fn a_leaking_units_reservation_goes_back_to_the_gate_when_its_process_exits() {
     // Nothing else runs, so no refresh will come: the exit itself releases it.
     rig.exited(31_000, "leaky", 10, 1);
     assert_eq!(rig.engine.gate().outstanding(), Bytes::ZERO);
+}
+
+#[test]
+fn a_loaded_models_tree_keeps_its_commitment_in_the_gates_ledger_current() {
+    let mut rig = Rig::new(vec![spec("llm", Some(GIB)), spec("next", Some(GIB))]);
+    rig.reading(0, 3 * GIB);
+    rig.engine.load("llm", rig.at(0)).unwrap();
+    rig.finish_load("llm", 10, 3 * GIB - 100 * (1 << 20));
+    assert_eq!(rig.state("llm"), "ready");
+    let committed = |rig: &Rig| rig.engine.gate().ledger().total();
+    let before = committed(&rig);
+    // The refresh reads 2 GiB of PSS, mostly mapped weights: the ledger follows the live figure.
+    let grown = TreeReading {
+        pid: 100,
+        tree_pss: Bytes(2 * GIB),
+        pss_file: Some(Bytes(GIB)),
+        gpu: None,
+        fds: Some(8),
+        threads: 4,
+        taken_at: rig.at(2000),
+    };
+    rig.input(
+        2000,
+        Input::Tree {
+            name: "llm".into(),
+            reading: Some(grown),
+        },
+    );
+    assert!(before < Bytes(2 * GIB), "{before}");
+    assert_eq!(committed(&rig), Bytes(2 * GIB));
+    // A tree of a replaced process (another pid) changes nothing.
+    rig.input(
+        3000,
+        Input::Tree {
+            name: "llm".into(),
+            reading: Some(TreeReading {
+                pid: 99,
+                tree_pss: Bytes(3 * GIB),
+                ..grown
+            }),
+        },
+    );
+    assert_eq!(committed(&rig), Bytes(2 * GIB));
+}
+
+#[test]
+fn thrashing_confirmed_by_pressure_names_the_models_losing_mapped_pages() {
+    use crate::agent::pressure::PressureReading;
+    let mut rig = Rig::new(vec![spec("llm", Some(GIB))]);
+    rig.engine =
+        std::mem::replace(&mut rig.engine, Rig::new(vec![]).engine).with_pressure_high(10.0);
+    rig.reading(0, 3 * GIB);
+    rig.engine.load("llm", rig.at(0)).unwrap();
+    rig.finish_load("llm", 10, 3 * GIB - 100 * (1 << 20));
+    let t0 = rig.at(0);
+    let tree = |ms, file| TreeReading {
+        pid: 100,
+        tree_pss: Bytes(file + 100 * (1 << 20)),
+        pss_file: Some(Bytes(file)),
+        gpu: None,
+        fds: Some(8),
+        threads: 4,
+        taken_at: t0 + ms * MS,
+    };
+    let pressure = |rig: &Rig, ms, some: f64, refaults_mib: u64| PressureReading {
+        taken_at: rig.at(ms),
+        some_avg10: Some(some),
+        full_avg10: None,
+        refaults: Some(Bytes(refaults_mib << 20)),
+    };
+    rig.input(
+        1000,
+        Input::Tree {
+            name: "llm".into(),
+            reading: Some(tree(1000, GIB)),
+        },
+    );
+    let calm = pressure(&rig, 1000, 1.0, 0);
+    assert!(rig.input(1000, Input::Pressure(calm)).is_empty());
+    // A quarter of its weights evicted; 200 MiB/s read back; 20 % stalled.
+    rig.input(
+        2000,
+        Input::Tree {
+            name: "llm".into(),
+            reading: Some(tree(2000, 3 * GIB / 4)),
+        },
+    );
+    let bad = pressure(&rig, 2000, 20.0, 200);
+    let out = rig.input(2000, Input::Pressure(bad));
+    let e = event(&out, EventKind::MemoryThrashing).expect("thrashing reported");
+    assert!(
+        e.message.contains("llm (256.0MiB of its mapped pages)"),
+        "{}",
+        e.message
+    );
+    assert_eq!(e.figures["evicted_bytes"], GIB / 4);
+    assert_eq!(e.figures["refault_bytes_per_second"], 200u64 << 20);
+    assert!(
+        event(&out, EventKind::PressureHigh).is_some(),
+        "20 % ≥ 10 %"
+    );
+    // Nothing is stopped or killed for it: pressure only reports.
+    assert!(out.iter().all(|a| matches!(a, Action::Event(_))), "{out:?}");
+    assert_eq!(rig.state("llm"), "ready");
 }

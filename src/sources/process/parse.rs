@@ -84,6 +84,9 @@ pub fn parse_stat(text: &str) -> Result<StatFields<'_>, ParseError> {
 pub struct Rollup {
     pub rss: Bytes,
     pub pss: Bytes,
+    /// The file-backed share of `pss` (`Pss_File`: mapped files such as mmap'd model weights);
+    /// `None` on kernels before 5.10, which do not split PSS.
+    pub pss_file: Option<Bytes>,
     pub swap: Bytes,
 }
 
@@ -97,6 +100,7 @@ pub fn parse_smaps_rollup(text: &str) -> Result<Rollup, ParseError> {
         match key {
             "Rss" => r.rss = parse_kb("Rss", value)?,
             "Pss" => r.pss = parse_kb("Pss", value)?,
+            "Pss_File" => r.pss_file = Some(parse_kb("Pss_File", value)?),
             "Swap" => r.swap = parse_kb("Swap", value)?,
             _ => {}
         }

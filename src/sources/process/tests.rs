@@ -54,7 +54,17 @@ SwapPss:           10240 kB
     assert_eq!(r.rss, Bytes::from_kib(1843200));
     assert_eq!(r.pss, Bytes::from_kib(1790512));
     assert_eq!(r.swap, Bytes::from_kib(10240));
+    assert_eq!(r.pss_file, Some(Bytes::from_kib(88112)));
     assert_eq!(parse_smaps_rollup("").unwrap(), Rollup::default());
+}
+
+#[test]
+fn a_rollup_without_a_file_share_leaves_it_unknown() {
+    // Kernels before 5.10 (L4T R32's 4.9) give Rss, Pss and Swap only.
+    let r = parse_smaps_rollup("Rss:  2048 kB\nPss:  1024 kB\nSwap:  0 kB\n").unwrap();
+    assert_eq!(r.pss, Bytes::from_kib(1024));
+    assert_eq!(r.pss_file, None);
+    assert!(parse_smaps_rollup("Pss_File: lots kB\n").is_err());
 }
 
 #[test]

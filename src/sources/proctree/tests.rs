@@ -380,3 +380,17 @@ fn counts_the_fds_and_threads_of_a_live_process() {
     assert_eq!(more.fds, base.fds + 3);
     assert_eq!((more.processes, more.threads, more.fds_unknown), (1, 1, 0));
 }
+
+#[test]
+fn splits_a_live_trees_pss_into_its_file_backed_share_where_the_kernel_does() {
+    let t = sample_exec_sleep("exec sleep 60");
+    let kernel_splits =
+        std::fs::read_to_string("/proc/self/smaps_rollup").is_ok_and(|s| s.contains("Pss_File:"));
+    if kernel_splits {
+        // `sleep` maps its binary and libc: a file-backed share, never above the whole PSS.
+        let file = t.pss_file.expect("Pss_File read from the rollup");
+        assert!(file > Bytes::ZERO && file <= t.pss, "{t:?}");
+    } else {
+        assert_eq!(t.pss_file, None);
+    }
+}
