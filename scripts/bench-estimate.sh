@@ -4,10 +4,11 @@
 #
 #   scripts/bench-estimate.sh [CTX...]        (default contexts: 2048 16384)
 #
-# For three random-weight llama models (f16 matrices, 32 000-token vocabulary: about 115 MiB,
-# 490 MiB and 1.8 GiB) and each context, it writes the model with the vendored gguf-py, runs
-# `jetgate estimate MODEL --json -- -c CTX`, starts llama-server (scripts/lib/llama.sh, built
-# once) with `-c CTX`, waits for /health to answer 200, sends one completion whose prompt
+# For three random-weight llama models (scripts/lib/write_gguf.py: f16 matrices, tied
+# embeddings, a 512-token vocabulary; about 50 MiB, 345 MiB and 1.4 GiB) and each context, it
+# writes the model, runs `jetgate estimate MODEL --json -- -c CTX`, starts llama-server
+# (scripts/lib/llama.sh, built once) with `-c CTX`, waits for /health to answer 200, sends one
+# completion whose prompt
 # (641 tokens) fills a whole ubatch of 512, so the compute buffer is used as far as its
 # reservation, and reads the server's VmHWM (peak RSS: anonymous memory plus the mmap'd
 # weights' resident pages) from /proc/PID/status. It prints one row per run: size, ctx,
@@ -32,56 +33,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A llama GGUF with random f16 matrices and an SPM vocabulary, written with gguf-py's
-# GGUFWriter: layers, n_embd, n_ff, heads, KV heads, vocabulary, training context.
-write_model() {
-  "$JETGATE_LLAMA_PYTHON" - "$JETGATE_GGUF_PY" "$@" <<'PY'
-import sys
-gguf_py, out, layers, embd, ff, heads, kv_heads, vocab, ctx = sys.argv[1:]
-sys.path.insert(0, gguf_py)
-import numpy as np, gguf
-layers, embd, ff, heads, kv_heads, vocab, ctx = map(int, (layers, embd, ff, heads, kv_heads, vocab, ctx))
-rng = np.random.default_rng(0)
-w = gguf.GGUFWriter(out, "llama")
-head = embd // heads
-w.add_context_length(ctx); w.add_embedding_length(embd); w.add_block_count(layers)
-w.add_feed_forward_length(ff); w.add_rope_dimension_count(head); w.add_head_count(heads)
-w.add_head_count_kv(kv_heads); w.add_layer_norm_rms_eps(1e-5); w.add_file_type(1)
-tokens = [b"<unk>", b"<s>", b"</s>"] + [b"<0x%02X>" % i for i in range(256)]
-types = [2, 3, 3] + [6] * 256
-for t in ["\u2581" + chr(c) for c in range(97, 123)] + [chr(c) for c in range(97, 123)] + ["\u2581"]:
-    tokens.append(t.encode()); types.append(1)
-while len(tokens) < vocab:
-    tokens.append(("\u2581w%d" % len(tokens)).encode()); types.append(1)
-w.add_tokenizer_model("llama"); w.add_token_list(tokens[:vocab])
-w.add_token_scores([-float(i) for i in range(vocab)]); w.add_token_types(types[:vocab])
-w.add_bos_token_id(1); w.add_eos_token_id(2); w.add_unk_token_id(0)
-def mat(rows, cols):
-    return (rng.standard_normal((rows, cols), dtype=np.float32) * 0.02).astype(np.float16)
-norm = lambda: np.ones(embd, dtype=np.float32)
-kv = head * kv_heads
-w.add_tensor("token_embd.weight", mat(vocab, embd))
-w.add_tensor("output_norm.weight", norm())
-w.add_tensor("output.weight", mat(vocab, embd))
-for l in range(layers):
-    for name, t in [("attn_norm", norm()), ("attn_q", mat(embd, embd)), ("attn_k", mat(kv, embd)),
-                    ("attn_v", mat(kv, embd)), ("attn_output", mat(embd, embd)), ("ffn_norm", norm()),
-                    ("ffn_gate", mat(ff, embd)), ("ffn_up", mat(ff, embd)), ("ffn_down", mat(embd, ff))]:
-        w.add_tensor("blk.%d.%s.weight" % (l, name), t)
-w.write_header_to_file(); w.write_kv_data_to_file(); w.write_tensors_to_file(); w.close()
-PY
-}
-
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 prompt=$(python3 -c "print(' '.join(['a b c d e f g h'] * 80))")
-mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 
 printf '| model | size | ctx | estimate | measured | error | goal |\n|---|---|---|---|---|---|---|\n'
-#          name   layers embd  ff    heads kv vocab
-for spec in "small 8 512 1408 8 8 32000" "medium 16 1024 2816 16 4 32000" "large 16 2048 5632 16 8 32000"; do
-  read -r name layers embd ff heads kv vocab <<<"$spec"
+#          name   layers embd  ff    heads kv
+for spec in "small 8 512 1408 8 8" "medium 16 1024 2816 16 4" "large 16 2048 5632 16 8"; do
+  read -r name layers embd ff heads kv <<<"$spec"
   model="$work/$name.gguf"
-  write_model "$model" "$layers" "$embd" "$ff" "$heads" "$kv" "$vocab" 32768
+  PYTHONPATH=$JETGATE_GGUF_PY "$JETGATE_LLAMA_PYTHON" scripts/lib/write_gguf.py --layers "$layers" \
+    --embd "$embd" --ff "$ff" --heads "$heads" --kv-heads "$kv" --ctx-train 32768 --out "$model" >/dev/null
   size=$(stat -c %s "$model")
   for ctx in "${contexts[@]}"; do
     estimate=$("$JETGATE_BIN" estimate "$model" --json -- -c "$ctx" |
