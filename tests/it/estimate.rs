@@ -1,16 +1,20 @@
 //! `memory = "auto"` end to end: a real agent estimates a model from its weights file, gates the
 //! load on the estimate, learns the ratio of the real peak to it, keeps the ratio across a
-//! restart and scales the next estimate by it; `jetgate estimate` and `config check` as a user
-//! runs them.
+//! restart and scales the next estimate by it; a real llama-server's peak against its estimate;
+//! `jetgate estimate` and `config check` as a user runs them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)] // a test: runs the CLI
 
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 use jetgate::event::EventKind;
 use serde_json::Value;
 
-use crate::harness::{Agent, JETGATE};
+use crate::broker::free_port;
+use crate::harness::{heavy, Agent, JETGATE};
+use crate::llama::{Llama, Shape};
 
 const MIB: u64 = 1 << 20;
 
@@ -168,4 +172,99 @@ fn config_check_refuses_auto_memory_without_weights_at_its_line() {
     );
     assert!(text.contains("jetgate.toml:4:"), "{text}");
     assert!(text.contains("set `weights`"), "{text}");
+}
+
+/// One completion whose prompt (641 tokens) fills a whole ubatch, so the compute buffer is used
+/// as far as llama-server reserved it; the answer's status line.
+fn complete(port: u16) -> String {
+    let body = format!(
+        "{{\"prompt\": \"{}\", \"n_predict\": 2}}",
+        "a b c d e f g h ".repeat(80).trim_end()
+    );
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(300))).unwrap();
+    write!(
+        s,
+        "POST /completion HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    answer.lines().next().unwrap_or_default().to_string()
+}
+
+/// `VmHWM` of `pid`, in bytes.
+fn peak_rss(pid: u64) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kib * 1024
+}
+
+#[test]
+fn a_real_llama_server_peaks_within_ten_percent_of_its_auto_estimate() {
+    let _heavy = heavy();
+    let Some(llama) = Llama::find() else {
+        return;
+    };
+    // 2 layers at 2048 wide: about 190 MiB of f16 weights.
+    let model = llama.model(Shape::layers(2, 7));
+    let port = free_port();
+    let argv: Vec<String> = [
+        llama.server.display().to_string(),
+        "-m".into(),
+        model.display().to_string(),
+        "--host".into(),
+        "127.0.0.1".into(),
+        "--port".into(),
+        port.to_string(),
+        "-c".into(),
+        "2048".into(),
+        "--threads".into(),
+        "2".into(),
+    ]
+    .into();
+    let body = format!(
+        "[memory]\nreserve = \"64MiB\"\n[gate]\nsettle_window = \"500ms\"\nsettle_tolerance = \"32MiB\"\n\n\
+         [[model]]\nname = \"llm\"\ncommand = {argv:?}\nmemory = \"auto\"\nweights = \"{}\"\n\
+         ready = {{ http = \"http://127.0.0.1:{port}/health\", timeout = \"5m\" }}\n\
+         stop_grace = \"5s\"\nautostart = false\n",
+        model.display()
+    );
+    let agent = Agent::start(&body);
+    let out = agent.cli(&["load", "llm", "--wait"]);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        agent.log()
+    );
+    let row = agent.service("llm");
+    let estimate = row["estimate"]["total_bytes"].as_u64().unwrap();
+    assert!(
+        row["estimate"]["basis"]
+            .as_str()
+            .unwrap()
+            .contains("ctx 2048 from -c"),
+        "{row}"
+    );
+    let status = complete(port);
+    assert!(status.contains(" 200 "), "{status}");
+    let measured = peak_rss(row["pid"].as_u64().unwrap());
+    let error = (estimate as f64 - measured as f64) / measured as f64;
+    eprintln!(
+        "estimate {:.1} MiB, llama-server's VmHWM {:.1} MiB: {:+.1} %",
+        estimate as f64 / MIB as f64,
+        measured as f64 / MIB as f64,
+        error * 100.0
+    );
+    assert!(
+        error.abs() <= 0.10,
+        "estimate {estimate}, measured {measured}: {row}"
+    );
 }
