@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use super::{Action, Engine, Phase, ServiceState};
 use crate::estimate::{corrected, Estimate};
-use crate::event::{EventKind, NewEvent};
+use crate::event::NewEvent;
 use crate::status::EstimateView;
 use crate::units::Bytes;
 
@@ -55,21 +55,10 @@ impl Engine {
                     .insert(name.to_string(), Estimated { estimate, need });
                 self.request(name, need, now)
             }
-            Err(reason) => {
-                let reason = format!("memory = \"auto\", but no estimate: {reason}");
-                self.set(name, Phase::Failed, Some(reason.clone()));
-                vec![
-                    Action::Event(
-                        NewEvent::new(EventKind::LoadRefused, Some(name))
-                            .message(format!("load refused, nothing started: {reason}")),
-                    ),
-                    Action::LoadFinished {
-                        name: name.into(),
-                        state: ServiceState::Failed,
-                        reason: Some(reason),
-                    },
-                ]
-            }
+            Err(reason) => self.refuse_load(
+                name,
+                format!("memory = \"auto\", but no estimate: {reason}"),
+            ),
         }
     }
 

@@ -27,21 +27,25 @@ impl Engine {
         match result {
             Ok(()) if estimate => self.ask_estimate(name),
             Ok(()) => self.request(name, declared, now),
-            Err(reason) => {
-                self.set(name, Phase::Failed, Some(reason.clone()));
-                vec![
-                    Action::Event(
-                        NewEvent::new(EventKind::LoadRefused, Some(name))
-                            .message(format!("load refused, nothing started: {reason}")),
-                    ),
-                    Action::LoadFinished {
-                        name: name.into(),
-                        state: ServiceState::Failed,
-                        reason: Some(reason),
-                    },
-                ]
-            }
+            Err(reason) => self.refuse_load(name, reason),
         }
+    }
+
+    /// A load refused before the gate saw it (weights that do not match their pin, a model
+    /// that cannot be estimated): failed with the reason, nothing started.
+    pub(super) fn refuse_load(&mut self, name: &str, reason: String) -> Vec<Action> {
+        self.set(name, Phase::Failed, Some(reason.clone()));
+        vec![
+            Action::Event(
+                NewEvent::new(EventKind::LoadRefused, Some(name))
+                    .message(format!("load refused, nothing started: {reason}")),
+            ),
+            Action::LoadFinished {
+                name: name.into(),
+                state: ServiceState::Failed,
+                reason: Some(reason),
+            },
+        ]
     }
 
     pub(super) fn spawn_failed(&mut self, name: &str, error: String, now: Instant) -> Vec<Action> {
