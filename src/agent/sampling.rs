@@ -8,8 +8,9 @@
 //! never in a loop.
 //!
 //! The fast path reads only the system and cgroup figures the kill decision rests on. The
-//! loading tree's PSS is read apart, on a blocking thread every [`TREE_INTERVAL`], and the
-//! latest figure rides along in each sample: `smaps_rollup` walks the page tables of a model
+//! loading tree's PSS (and its GPU memory, from nvmap's per-process figures where this board
+//! and user can read them) is read apart, on a blocking thread every [`TREE_INTERVAL`], and the
+//! latest figures ride along in each sample: `smaps_rollup` walks the page tables of a model
 //! that may already hold gigabytes (tens of milliseconds, under the model's mmap lock), and a
 //! kill must never wait behind it.
 #![allow(clippy::disallowed_methods)] // stamps each sample with the monotonic clock
@@ -21,13 +22,24 @@ use crate::tasks::Tasks;
 use tokio::sync::{mpsc, watch};
 
 use crate::gate::MemReading;
+use crate::sources::nvmap::read_nvmap_clients;
 use crate::sources::{MemorySample, Root, Sampler, TreeDetail, TreeSampler, TreeTotals};
+use crate::units::Bytes;
 
 /// How often the loading tree's PSS is read while a load is in flight.
 pub const TREE_INTERVAL: Duration = Duration::from_millis(100);
 
+/// The loading tree as the tree thread last read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct LoadingTree {
+    totals: TreeTotals,
+    /// nvmap's per-process GPU memory summed over the tree's members; `None` where nvmap is
+    /// not readable (not a Jetson, Thor, not root, debugfs not mounted).
+    gpu: Option<Bytes>,
+}
+
 /// The latest tree reading, shared between the tree thread and the fast loop.
-type LatestTree = Arc<Mutex<Option<TreeTotals>>>;
+type LatestTree = Arc<Mutex<Option<LoadingTree>>>;
 
 /// What the core wants sampled, and how often.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +55,8 @@ pub enum Sampled {
     Sample {
         sample: Box<MemorySample>,
         taken_at: Instant,
+        /// GPU memory of the loading tree, where nvmap reports it per process.
+        loading_gpu: Option<Bytes>,
     },
     /// A sample failed; sent once per distinct error until a sample succeeds again.
     Failed { error: String },
@@ -50,7 +64,12 @@ pub enum Sampled {
 
 /// The gate's reading from a sample: `total` is the cgroup limit where the scope has one
 /// (what can ever fit), else `MemTotal`.
-pub fn reading(sample: &MemorySample, taken_at: Instant, tree_is_loading: bool) -> MemReading {
+pub fn reading(
+    sample: &MemorySample,
+    taken_at: Instant,
+    tree_is_loading: bool,
+    loading_gpu: Option<Bytes>,
+) -> MemReading {
     let total = match sample.cgroup.and_then(|c| c.limit) {
         Some(limit) if sample.available_from == crate::sources::AvailableFrom::Cgroup => {
             limit.min(sample.meminfo.total)
@@ -66,7 +85,7 @@ pub fn reading(sample: &MemorySample, taken_at: Instant, tree_is_loading: bool) 
             .tree
             .filter(|_| tree_is_loading)
             .and_then(|t| t.pss_file),
-        loading_gpu: None,
+        loading_gpu: loading_gpu.filter(|_| tree_is_loading && sample.tree.is_some()),
     }
 }
 
@@ -94,10 +113,12 @@ pub async fn run(
             Ok(mut sample) => {
                 last_error = None;
                 let tree = latest_tree.lock().ok().and_then(|t| *t);
-                sample.tree = tree.filter(|t| Some(t.root_pid) == current.tree_root);
+                let tree = tree.filter(|t| Some(t.totals.root_pid) == current.tree_root);
+                sample.tree = tree.map(|t| t.totals);
                 Some(Sampled::Sample {
                     sample: Box::new(sample),
                     taken_at,
+                    loading_gpu: tree.and_then(|t| t.gpu),
                 })
             }
             Err(e) => {
@@ -124,6 +145,14 @@ pub async fn run(
     }
 }
 
+/// GPU memory of the tree `sampler` just read: nvmap's per-process figures summed over its
+/// members, or `None` where nvmap cannot be read.
+fn tree_gpu(sampler: &mut TreeSampler) -> Option<Bytes> {
+    let clients = read_nvmap_clients(sampler.reader().root()).ok()?;
+    let pids: Vec<u32> = sampler.members().iter().map(|m| m.pid).collect();
+    Some(clients.for_pids(&pids))
+}
+
 /// Reads the named tree every [`TREE_INTERVAL`] on a blocking thread while there is one.
 async fn watch_tree(
     root: Root,
@@ -139,17 +168,21 @@ async fn watch_tree(
         if let Some((pid, mut sampler)) = wanted.and_then(|pid| Some((pid, trees.take()?))) {
             let read = tasks
                 .spawn_blocking(move || {
-                    let totals = sampler
+                    let tree = sampler
                         .sample_detail(pid, TreeDetail::Memory)
                         .ok()
-                        .flatten();
-                    (sampler, totals)
+                        .flatten()
+                        .map(|totals| LoadingTree {
+                            totals,
+                            gpu: tree_gpu(&mut sampler),
+                        });
+                    (sampler, tree)
                 })
                 .await;
-            let Ok((sampler, totals)) = read else { return };
+            let Ok((sampler, tree)) = read else { return };
             trees = Some(sampler);
             if let Ok(mut slot) = latest.lock() {
-                *slot = totals;
+                *slot = tree;
             }
         }
         // With no tree to read, sleep until the plan names one: no wake-ups while idle.
@@ -164,5 +197,70 @@ async fn watch_tree(
             _ = pause => {}
             changed = plan.changed() => if changed.is_err() { return },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::{Command, Stdio};
+
+    /// A root whose `/proc` is this machine's and whose nvmap lists `pid` with `kib` KiB.
+    fn root_with_nvmap(pid: u32, kib: u64) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/proc", dir.path().join("proc")).unwrap();
+        let nvmap = dir.path().join("sys/kernel/debug/nvmap/iovmm");
+        std::fs::create_dir_all(&nvmap).unwrap();
+        std::fs::write(
+            nvmap.join("clients"),
+            format!(
+                "CLIENT                        PROCESS      PID        SIZE\n\
+                 user                       gnome-shell        1     36868K\n\
+                 user                            sleep {pid:>8} {kib:>9}K\n\
+                 total                                              99999K\n"
+            ),
+        )
+        .unwrap();
+        dir
+    }
+
+    #[test]
+    fn the_loading_trees_gpu_memory_is_nvmaps_figure_for_its_members() {
+        let mut child = Command::new("sleep")
+            .arg("30")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let root = root_with_nvmap(pid, 2048);
+        let mut sampler = TreeSampler::new(Root::new(root.path()));
+        let totals = sampler.sample_detail(pid, TreeDetail::Memory).unwrap();
+        assert!(totals.is_some());
+        // pid 1's share is not this tree's.
+        assert_eq!(tree_gpu(&mut sampler), Some(Bytes::from_mib(2)));
+        // Where nvmap cannot be read (not a Jetson, not root), there is no figure, not zero.
+        std::fs::remove_dir_all(root.path().join("sys")).unwrap();
+        assert_eq!(tree_gpu(&mut sampler), None);
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    #[test]
+    fn a_reading_carries_the_gpu_figure_only_for_a_loading_tree() {
+        let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/orin-nano-8gb-jp6");
+        let mut sample = Sampler::new(Root::new(&fixture), crate::sources::Scope::System)
+            .sample(None)
+            .expect("the fixture samples");
+        let at = Instant::now();
+        let gpu = Some(Bytes::from_gib(1));
+        assert_eq!(
+            reading(&sample, at, true, gpu).loading_gpu,
+            None,
+            "no tree read yet"
+        );
+        sample.tree = Some(TreeTotals::default());
+        assert_eq!(reading(&sample, at, true, gpu).loading_gpu, gpu);
+        assert_eq!(reading(&sample, at, false, gpu).loading_gpu, None);
     }
 }

@@ -55,9 +55,13 @@ impl Agent {
 
     pub(super) fn sampled(&mut self, msg: Sampled) {
         match msg {
-            Sampled::Sample { sample, taken_at } => {
+            Sampled::Sample {
+                sample,
+                taken_at,
+                loading_gpu,
+            } => {
                 let loading = self.engine.loading().and_then(|(_, pid)| pid);
-                let reading = sampling::reading(&sample, taken_at, loading.is_some());
+                let reading = sampling::reading(&sample, taken_at, loading.is_some(), loading_gpu);
                 self.latest = Some((*sample, taken_at));
                 let (socket, units) = (&self.socket, self.engine.views().len());
                 self.systemd.sample_applied(taken_at, || {
