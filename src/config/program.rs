@@ -329,6 +329,13 @@ impl Gating {
                 at.key("sha256"),
                 "`sha256` without `weights`: name the file the checksum pins",
             ),
+            // Accepted, it would do nothing: nothing is verified and nothing is estimated.
+            (Some(_), None) if self.memory != MemoryNeed::Auto => issues.report(
+                at.key("weights"),
+                "`weights` without `sha256` does nothing with a declared `memory`: pin the file \
+                 with `sha256 = \"<64 hex digits>\"` (verified before each load), or let \
+                 `memory = \"auto\"` estimate the need from it",
+            ),
             (_, Some(sum)) => issues.require(
                 sum.len() == 64 && sum.bytes().all(|b| b.is_ascii_hexdigit()),
                 at.key("sha256"),

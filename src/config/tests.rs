@@ -227,6 +227,23 @@ cert = "/etc/jetgate/c.pem"
 }
 
 #[test]
+fn weights_that_would_do_nothing_are_refused_at_their_line() {
+    let text = format!("{MODEL}weights = \"/models/llm.gguf\"\n");
+    let p = problems(&text);
+    assert_eq!(lines(&p), [7], "{p:#?}");
+    assert!(
+        p[0].message
+            .contains("`weights` without `sha256` does nothing"),
+        "{p:#?}"
+    );
+    // Pinned, or estimated from: each gives the file a use.
+    let pinned = format!("{text}sha256 = \"{}\"\n", "0".repeat(64));
+    assert!(Config::from_toml_str(&pinned).is_ok());
+    let auto = text.replace("memory = \"6GiB\"", "memory = \"auto\"");
+    assert!(Config::from_toml_str(&auto).is_ok());
+}
+
+#[test]
 fn a_model_without_memory_or_ready_is_reported_at_its_header() {
     let p = problems("\n[[model]]\nname = \"m\"\ncommand = [\"/m\"]\n");
     assert_eq!(lines(&p), [2]);
