@@ -22,7 +22,7 @@ pub mod report;
 
 pub use detect::{match_profiles, Detected, Facts, Rule};
 pub use profile::{Profile, ProfileError, Soc};
-pub use read::{detect, read_facts, DetectError};
+pub use read::{detect, detect_or_configured, read_facts, DetectError};
 pub use release::{jetpack_family, parse_nv_tegra_release, L4tRelease, ReleaseError};
 pub use report::BoardReport;
 

@@ -111,7 +111,8 @@ struct Agent {
 /// Runs the agent until SIGTERM or SIGINT.
 pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
     let root = options.root.clone();
-    let board = board::detect(&root).context("detecting the board")?;
+    let board = board::detect_or_configured(&root, config.device.board.as_deref())
+        .context("detecting the board")?;
     let plan = launch::plan(&config, board.default_reserve());
     let mut store = Store::open(&config.store.path)
         .with_context(|| format!("opening the store {}", config.store.path.display()))?;

@@ -73,6 +73,8 @@ pub enum Rule {
         min: Option<Bytes>,
         max: Option<Bytes>,
     },
+    /// `device.board` named the profile: detection was not asked.
+    Configured,
 }
 
 impl fmt::Display for Rule {
@@ -81,6 +83,7 @@ impl fmt::Display for Rule {
             Rule::Compatible(c) => write!(f, "compatible {c}"),
             Rule::Model(m) => write!(f, "model contains {m:?}"),
             Rule::Soc(s) => write!(f, "soc {s}"),
+            Rule::Configured => write!(f, "device.board in the configuration"),
             Rule::MemTotal { total, min, max } => {
                 let show = |b: &Option<Bytes>| b.map(|b| b.to_string()).unwrap_or_default();
                 write!(f, "memory {total} in {}..{}", show(min), show(max))

@@ -39,6 +39,8 @@ pub enum DetectError {
     Parse { path: PathBuf, problem: String },
     #[error(transparent)]
     Profile(#[from] ProfileError),
+    #[error("device.board {id:?} names no board profile; the profiles are: {known}")]
+    UnknownBoard { id: String, known: String },
 }
 
 /// Splits a NUL-separated device-tree string list; empty entries are dropped.
@@ -145,6 +147,38 @@ pub fn detect(root: &Root) -> Result<Detected, DetectError> {
     Ok(match_profiles(&facts, &profiles))
 }
 
+/// [`detect`], unless `configured` (`device.board`) names a profile (or `generic`): then that
+/// one, whatever the facts say (the facts are still read and shown). An id that names no
+/// profile is an error listing the known ones.
+pub fn detect_or_configured(
+    root: &Root,
+    configured: Option<&str>,
+) -> Result<Detected, DetectError> {
+    let Some(id) = configured else {
+        return detect(root);
+    };
+    let profiles = profile::embedded()?;
+    let facts = read_facts(root)?;
+    let mut detected = match_profiles(&facts, &profiles);
+    detected.how = vec![super::detect::Rule::Configured];
+    detected.tied_with.clear();
+    if id == super::GENERIC_ID {
+        detected.profile = None;
+        return Ok(detected);
+    }
+    let known: Vec<String> = profiles.iter().map(|p| p.id.clone()).collect();
+    let chosen =
+        profiles
+            .into_iter()
+            .find(|p| p.id == id)
+            .ok_or_else(|| DetectError::UnknownBoard {
+                id: id.to_string(),
+                known: known.join(", "),
+            })?;
+    detected.profile = Some(chosen);
+    Ok(detected)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,6 +227,33 @@ mod tests {
         assert!(parse_cpu_list("").is_err());
         assert!(parse_cpu_list("5-3").is_err());
         assert!(parse_cpu_list("a-b").is_err());
+    }
+
+    #[test]
+    fn a_configured_board_wins_over_detection_and_an_unknown_one_is_refused() {
+        let root = fixture("orin-nano-8gb-jp6");
+        let detected = detect(&root).unwrap();
+        let other = crate::board::profile::embedded()
+            .unwrap()
+            .into_iter()
+            .map(|p| p.id)
+            .find(|id| id != detected.id())
+            .expect("more than one profile");
+        let chosen = detect_or_configured(&root, Some(&other)).unwrap();
+        assert_eq!(chosen.id(), other);
+        assert_eq!(chosen.how, vec![crate::board::detect::Rule::Configured]);
+        assert_eq!(
+            chosen.mem_total, detected.mem_total,
+            "the facts are still read"
+        );
+        let e = detect_or_configured(&root, Some("orin-nano-9gb")).unwrap_err();
+        assert!(e.to_string().contains(&other), "{e}");
+        assert_eq!(
+            detect_or_configured(&root, None).unwrap().id(),
+            detected.id()
+        );
+        let generic = detect_or_configured(&root, Some(crate::board::GENERIC_ID)).unwrap();
+        assert!(!generic.is_known());
     }
 
     #[test]

@@ -71,8 +71,16 @@ impl DeviceConfig {
             });
         }
         if let Some(board) = &self.board {
-            issues.require(!board.trim().is_empty(), at.key("board"), || {
-                "`device.board` is empty: leave it out to detect the board".to_string()
+            let mut known: Vec<String> = crate::board::profile::embedded()
+                .map(|profiles| profiles.into_iter().map(|p| p.id).collect())
+                .unwrap_or_default();
+            known.push(crate::board::GENERIC_ID.to_string());
+            issues.require(known.iter().any(|id| id == board), at.key("board"), || {
+                format!(
+                    "`device.board` {board:?} names no board profile (leave it out to detect \
+                     the board); the profiles are: {}",
+                    known.join(", ")
+                )
             });
         }
         check_absolute(&self.tegrastats, &at.key("tegrastats"), issues);

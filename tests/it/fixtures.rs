@@ -112,3 +112,32 @@ fn board_json_on_a_fixture_names_the_module() {
     assert_eq!(doc["id"], "orin-nano-8gb");
     assert_eq!(doc["input_rail"], "VDD_IN");
 }
+
+#[test]
+fn a_configured_board_is_the_agents_board_and_an_unknown_one_is_refused_at_its_line() {
+    // This machine is no Jetson: detection says generic; `device.board` names the profile.
+    let agent = crate::harness::Agent::start("[device]\nboard = \"orin-nx-16gb\"\n");
+    let status = agent.json(&["status", "--json"]);
+    assert_eq!(status["device"]["board"]["id"], "orin-nx-16gb", "{status}");
+    drop(agent);
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("jetgate.toml");
+    std::fs::write(&file, "[device]\nboard = \"orin-nano-9gb\"\n").unwrap();
+    let out = Command::new(JETGATE)
+        .args(["config", "check"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("jetgate.toml:2:"), "{text}");
+    assert!(
+        text.contains("names no board profile") && text.contains("orin-nx-16gb"),
+        "{text}"
+    );
+}
