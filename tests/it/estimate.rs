@@ -159,17 +159,8 @@ fn config_check_refuses_auto_memory_without_weights_at_its_line() {
         "[[model]]\nname = \"llm\"\ncommand = [\"/opt/llm\"]\nmemory = \"auto\"\nready = { tcp = \"127.0.0.1:8080\" }\n",
     )
     .unwrap();
-    let out = Command::new(JETGATE)
-        .args(["config", "check"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (code, text) = crate::harness::config_check(&file);
+    assert_eq!(code, Some(3));
     assert!(text.contains("jetgate.toml:4:"), "{text}");
     assert!(text.contains("set `weights`"), "{text}");
 }

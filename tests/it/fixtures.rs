@@ -124,17 +124,8 @@ fn a_configured_board_is_the_agents_board_and_an_unknown_one_is_refused_at_its_l
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("jetgate.toml");
     std::fs::write(&file, "[device]\nboard = \"orin-nano-9gb\"\n").unwrap();
-    let out = Command::new(JETGATE)
-        .args(["config", "check"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (code, text) = crate::harness::config_check(&file);
+    assert_eq!(code, Some(3));
     assert!(text.contains("jetgate.toml:2:"), "{text}");
     assert!(
         text.contains("names no board profile") && text.contains("orin-nx-16gb"),

@@ -26,6 +26,21 @@ pub fn heavy() -> MutexGuard<'static, ()> {
     HEAVY.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// `jetgate config check FILE` as a user runs it: its exit code and stdout then stderr.
+pub fn config_check(file: &Path) -> (Option<i32>, String) {
+    let out = Command::new(JETGATE)
+        .args(["config", "check"])
+        .arg(file)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), text)
+}
+
 /// Polls `f` until it returns `Some`, or panics with `what` after `limit`.
 pub fn wait_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + limit;

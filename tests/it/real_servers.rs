@@ -23,9 +23,7 @@ use jetgate::event::EventKind;
 use serde_json::Value;
 
 use crate::broker::free_port;
-use crate::harness::{
-    assert_loads_never_overlap, heavy, sequence, wait_for, Agent, TestCgroup, JETGATE,
-};
+use crate::harness::{assert_loads_never_overlap, heavy, sequence, wait_for, Agent, TestCgroup};
 use crate::llama::{drop_caches, tree_memory, warm, Llama, Shape};
 
 const GIB: u64 = 1 << 30;
@@ -195,17 +193,8 @@ fn three_servers_where_two_fit(cache: Cache) {
 #[test]
 fn the_real_servers_demo_config_passes_config_check() {
     let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/demo-real.toml");
-    let out = std::process::Command::new(JETGATE)
-        .args(["config", "check"])
-        .arg(&example)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (code, text) = crate::harness::config_check(&example);
+    assert_eq!(code, Some(0), "{text}");
 }
 
 impl Cache {
