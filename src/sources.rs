@@ -12,6 +12,7 @@
 //! | [`nvmap`] | `/sys/kernel/debug/nvmap/iovmm/clients` (root only) | bytes from K |
 //! | [`devfreq`] | GPU devfreq `load` | tenths of a percent |
 //! | [`nvml`] | libnvidia-ml at run time (discrete GPUs, Thor) | bytes |
+//! | [`process_gpu`] | per-process GPU memory: nvmap, else NVML | bytes |
 //! | [`sampler`] | one full [`MemorySample`] for the gate | bytes |
 //!
 //! "Unsupported" (absent on this kernel or board) is never "failed": see
@@ -27,6 +28,7 @@ pub mod nvmap;
 pub mod nvml;
 pub mod pressure;
 pub mod process;
+pub mod process_gpu;
 pub mod proctree;
 pub mod refaults;
 pub mod root;
@@ -37,6 +39,7 @@ pub use error::{ParseError, SourceError};
 pub use meminfo::{parse_meminfo, read_meminfo, MemInfo};
 pub use pressure::{parse_pressure, read_pressure, Pressure};
 pub use process::{ProcReader, ProcessSample, PssSource, TreeDetail};
+pub use process_gpu::{GpuFrom, ProcessGpu, ProcessGpuReader};
 pub use proctree::{TreeSampler, TreeSummary, TreeTotals};
 pub use root::{ReadError, Root};
 pub use sampler::{AvailableFrom, MemorySample, Sampler, Scope};

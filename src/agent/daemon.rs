@@ -16,6 +16,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -36,10 +37,11 @@ use crate::control::server;
 use crate::event::{EventKind, NewEvent};
 use crate::gate::Gate;
 use crate::runner::{self, Runner};
+use crate::sources::nvml::NvmlSource;
 use crate::sources::process::page_size;
 use crate::sources::proctree::TreeSampler;
 use crate::sources::refaults::RefaultSource;
-use crate::sources::{MemorySample, Root, Sampler, Scope};
+use crate::sources::{MemorySample, ProcessGpuReader, Root, Sampler, Scope};
 
 use crate::store::writer::StoreWriter;
 use crate::store::Store;
@@ -92,6 +94,8 @@ struct Agent {
     load_interval: Duration,
     /// The views' tree reader; `None` while a refresh is running on a blocking thread.
     trees: Option<TreeSampler>,
+    /// Per-process GPU memory (nvmap, else NVML), for the trees the refresh reads.
+    gpu: ProcessGpuReader,
     /// Where the refresh reads PSI and the scope's file refaults.
     pressure_figures: (Root, RefaultSource),
     feedback: mpsc::UnboundedSender<Feedback>,
@@ -172,6 +176,7 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
     let engine = Engine::new(Gate::new(plan.gate.clone()), plan.units, learned)
         .with_watch(Watch::from_config(&config))
         .with_pressure_high(config.memory.pressure_high)
+        .with_gpu_shares_dram(board.gpu_shares_dram())
         .with_ratios(ratios);
 
     let socket = options
@@ -197,9 +202,11 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         Scope::System => RefaultSource::system(page_size()),
     };
     let sampler = Sampler::new(root.clone(), sampler_scope);
+    let gpu = ProcessGpuReader::new(Arc::new(NvmlSource::new()), board.gpu_shares_dram());
     tasks.spawn(sampling::run(
         sampler,
         root.clone(),
+        gpu.clone(),
         plan_rx,
         senders.samples.clone(),
         tasks.clone(),
@@ -218,6 +225,7 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         idle_interval,
         load_interval: config.memory.load_sample_interval.0,
         trees: Some(TreeSampler::new(root.clone())),
+        gpu,
         pressure_figures: (root.clone(), refaults),
         feedback: senders.feedback.clone(),
         last_refresh: None,

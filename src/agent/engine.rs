@@ -192,6 +192,10 @@ pub struct Engine {
     watch: Watch,
     /// Memory pressure and thrashing, from the refresh's PSI and refault figures.
     pressure: PressureWatch,
+    /// The GPU allocates from the device's DRAM (a Jetson): a tree's GPU memory counts in the
+    /// gate's ledger. A discrete GPU's memory is its own: shown and limited, never charged to
+    /// DRAM.
+    gpu_shares_dram: bool,
 }
 
 fn random_draw() -> f64 {
@@ -216,7 +220,14 @@ impl Engine {
             available: None,
             watch: Watch::default(),
             pressure: PressureWatch::new(crate::config::MemoryConfig::default().pressure_high),
+            gpu_shares_dram: true,
         }
+    }
+
+    /// Whether the device's GPU allocates from its DRAM (true, a Jetson, unless told).
+    pub fn with_gpu_shares_dram(mut self, shares: bool) -> Engine {
+        self.gpu_shares_dram = shares;
+        self
     }
 
     /// Judges pressure against `memory.pressure_high` (percent).

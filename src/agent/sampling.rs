@@ -8,8 +8,9 @@
 //! never in a loop.
 //!
 //! The fast path reads only the system and cgroup figures the kill decision rests on. The
-//! loading tree's PSS (and its GPU memory, from nvmap's per-process figures where this board
-//! and user can read them) is read apart, on a blocking thread every [`TREE_INTERVAL`], and the
+//! loading tree's PSS (and its GPU memory, from nvmap's or NVML's per-process figures where
+//! this device and user have them, and where the GPU allocates from the device's DRAM) is read
+//! apart, on a blocking thread every [`TREE_INTERVAL`], and the
 //! latest figures ride along in each sample: `smaps_rollup` walks the page tables of a model
 //! that may already hold gigabytes (tens of milliseconds, under the model's mmap lock), and a
 //! kill must never wait behind it.
@@ -22,8 +23,9 @@ use crate::tasks::Tasks;
 use tokio::sync::{mpsc, watch};
 
 use crate::gate::MemReading;
-use crate::sources::nvmap::read_nvmap_clients;
-use crate::sources::{MemorySample, Root, Sampler, TreeDetail, TreeSampler, TreeTotals};
+use crate::sources::{
+    MemorySample, ProcessGpuReader, Root, Sampler, TreeDetail, TreeSampler, TreeTotals,
+};
 use crate::units::Bytes;
 
 /// How often the loading tree's PSS is read while a load is in flight.
@@ -33,8 +35,9 @@ pub const TREE_INTERVAL: Duration = Duration::from_millis(100);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct LoadingTree {
     totals: TreeTotals,
-    /// nvmap's per-process GPU memory summed over the tree's members; `None` where nvmap is
-    /// not readable (not a Jetson, Thor, not root, debugfs not mounted).
+    /// Per-process GPU memory summed over the tree's members; `None` where no source is
+    /// readable (not a Jetson and no NVML, an Orin read as a user) or the GPU has memory of its
+    /// own (a discrete GPU: not the device's DRAM, so not the gate's business).
     gpu: Option<Bytes>,
 }
 
@@ -55,7 +58,7 @@ pub enum Sampled {
     Sample {
         sample: Box<MemorySample>,
         taken_at: Instant,
-        /// GPU memory of the loading tree, where nvmap reports it per process.
+        /// GPU memory of the loading tree, where known per process and drawn from DRAM.
         loading_gpu: Option<Bytes>,
     },
     /// A sample failed; sent once per distinct error until a sample succeeds again.
@@ -93,6 +96,7 @@ pub fn reading(
 pub async fn run(
     mut sampler: Sampler,
     root: Root,
+    gpu: ProcessGpuReader,
     mut plan: watch::Receiver<SamplingPlan>,
     out: mpsc::Sender<Sampled>,
     tasks: Tasks,
@@ -101,6 +105,7 @@ pub async fn run(
     let latest_tree: LatestTree = Arc::default();
     tasks.spawn(watch_tree(
         root,
+        gpu,
         plan.clone(),
         latest_tree.clone(),
         tasks.clone(),
@@ -145,17 +150,21 @@ pub async fn run(
     }
 }
 
-/// GPU memory of the tree `sampler` just read: nvmap's per-process figures summed over its
-/// members, or `None` where nvmap cannot be read.
-fn tree_gpu(sampler: &mut TreeSampler) -> Option<Bytes> {
-    let clients = read_nvmap_clients(sampler.reader().root()).ok()?;
+/// GPU memory of the tree `sampler` just read, summed over its members, where the GPU draws
+/// it from the device's DRAM; `None` where no source can say or the GPU is discrete.
+fn tree_gpu(sampler: &mut TreeSampler, gpu: &ProcessGpuReader) -> Option<Bytes> {
+    let reading = gpu.read(sampler.reader().root())?;
+    if !reading.shares_dram {
+        return None;
+    }
     let pids: Vec<u32> = sampler.members().iter().map(|m| m.pid).collect();
-    Some(clients.for_pids(&pids))
+    reading.for_pids(&pids)
 }
 
 /// Reads the named tree every [`TREE_INTERVAL`] on a blocking thread while there is one.
 async fn watch_tree(
     root: Root,
+    gpu: ProcessGpuReader,
     mut plan: watch::Receiver<SamplingPlan>,
     latest: LatestTree,
     tasks: Tasks,
@@ -166,6 +175,7 @@ async fn watch_tree(
         let wanted = plan.borrow_and_update().tree_root;
         // Take the reader only when there is a tree to read: it comes back with the result.
         if let Some((pid, mut sampler)) = wanted.and_then(|pid| Some((pid, trees.take()?))) {
+            let gpu = gpu.clone();
             let read = tasks
                 .spawn_blocking(move || {
                     let tree = sampler
@@ -174,7 +184,7 @@ async fn watch_tree(
                         .flatten()
                         .map(|totals| LoadingTree {
                             totals,
-                            gpu: tree_gpu(&mut sampler),
+                            gpu: tree_gpu(&mut sampler, &gpu),
                         });
                     (sampler, tree)
                 })
@@ -237,10 +247,11 @@ mod tests {
         let totals = sampler.sample_detail(pid, TreeDetail::Memory).unwrap();
         assert!(totals.is_some());
         // pid 1's share is not this tree's.
-        assert_eq!(tree_gpu(&mut sampler), Some(Bytes::from_mib(2)));
+        let gpu = ProcessGpuReader::nvmap_only();
+        assert_eq!(tree_gpu(&mut sampler, &gpu), Some(Bytes::from_mib(2)));
         // Where nvmap cannot be read (not a Jetson, not root), there is no figure, not zero.
         std::fs::remove_dir_all(root.path().join("sys")).unwrap();
-        assert_eq!(tree_gpu(&mut sampler), None);
+        assert_eq!(tree_gpu(&mut sampler, &gpu), None);
         let _ = child.kill();
         let _ = child.wait();
     }

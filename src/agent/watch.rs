@@ -78,7 +78,8 @@ pub struct TreeReading {
     pub tree_pss: Bytes,
     /// The file-backed share of `tree_pss` (mmap'd weights), where the kernel splits PSS.
     pub pss_file: Option<Bytes>,
-    /// nvmap's per-process GPU memory summed over the members; `None` where not readable.
+    /// Per-process GPU memory (nvmap, else NVML) summed over the members; `None` where
+    /// neither is readable.
     pub gpu: Option<Bytes>,
     pub fds: Option<u64>,
     pub threads: u64,
@@ -92,7 +93,7 @@ pub struct Observation {
     /// The tree's root (the process the engine started).
     pub pid: u32,
     pub tree_pss: Bytes,
-    /// GPU memory of the tree's members (nvmap), where the board reports it per process.
+    /// GPU memory of the tree's members (nvmap, else NVML), where known per process.
     pub gpu: Option<Bytes>,
     /// Open fds over the tree; `None` when no member's fd directory was readable.
     pub fds: Option<u64>,

@@ -132,6 +132,13 @@ impl Detected {
             .map_or("Generic Linux (not a known Jetson)", |p| &p.name)
     }
 
+    /// Whether the GPU allocates from the device's DRAM: any Tegra SoC (a known profile, or a
+    /// generic board whose device tree names one). Elsewhere a GPU is taken to be discrete,
+    /// with memory of its own.
+    pub fn gpu_shares_dram(&self) -> bool {
+        self.soc().is_some()
+    }
+
     /// The profile's SoC, or for generic the SoC the compatible list names.
     pub fn soc(&self) -> Option<Soc> {
         match &self.profile {

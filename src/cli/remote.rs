@@ -147,7 +147,8 @@ fn name_command(args: NameArgs, cmd: Cmd, globals: &Globals) -> CliResult {
 
 #[derive(Debug, clap::Args)]
 pub struct ServicesArgs {
-    /// One JSON array of services (name, kind, state, pid, memory_bytes, restarts, reason).
+    /// One JSON array of services (name, kind, state, pid, memory_bytes, gpu_bytes, restarts,
+    /// reason...).
     #[arg(long)]
     pub json: bool,
 }
@@ -177,7 +178,7 @@ pub fn services_table_toned(services: &[ServiceView], colour: bool) -> String {
         return "no models or services configured\n".to_string();
     }
     let mut t = Table::new(&[
-        "NAME", "KIND", "STATE", "PID", "MEMORY", "RESTARTS", "REASON",
+        "NAME", "KIND", "STATE", "PID", "MEMORY", "GPU", "RESTARTS", "REASON",
     ]);
     for s in services {
         t.row(vec![
@@ -186,6 +187,7 @@ pub fn services_table_toned(services: &[ServiceView], colour: bool) -> String {
             s.state.to_string(),
             s.pid.map_or("-".into(), |p| p.to_string()),
             s.memory_bytes.map_or("-".into(), |b| Bytes(b).to_string()),
+            s.gpu_bytes.map_or("-".into(), |b| Bytes(b).to_string()),
             s.restarts.to_string(),
             s.reason.clone().unwrap_or_default(),
         ]);

@@ -1,10 +1,13 @@
 //! NVML (libnvidia-ml), for discrete GPUs and Thor: device memory and per-process GPU memory.
 //!
 //! Owns [`NvmlSource`] and its plain-data reading [`NvmlReading`]. The library is loaded at run
-//! time by `nvml-wrapper`; initialisation is tried **once** and its outcome cached: a host
-//! without libnvidia-ml (every Orin on JetPack 5, this build machine) reports
-//! [`NvmlError::Unsupported`] with the reason on every call, without retrying or logging again.
-//! A query the driver does not support (Orin on JetPack 6 / 7.2 answers `NotSupported` for
+//! time by `nvml-wrapper`. A failed initialisation is remembered and **re-probed** at most once
+//! every [`REPROBE_INTERVAL`]: a host without libnvidia-ml (every Orin on JetPack 5, this build
+//! machine) reports [`NvmlError::Unsupported`] with the reason between probes without trying
+//! again, and a driver that comes up late (a module loaded after the agent started, a GPU reset)
+//! is picked up at the next probe instead of being latched off for the whole run. A handle whose
+//! device count fails for another reason than "unsupported" is dropped and re-probed the same
+//! way. A query the driver does not support (Orin on JetPack 6 / 7.2 answers `NotSupported` for
 //! memory) is unsupported for that device or field, never a panic. Units: [`Bytes`].
 //!
 //! What `examples/nvml_probe.rs` prints on a discrete GPU, as an example of the reading:
@@ -14,8 +17,11 @@
 //!   "memory":{"total":85520809984,"used":562495488,"free":84958314496},
 //!   "processes":[{"pid":4242,"used":524288000}]}]}
 //! ```
+#![allow(clippy::disallowed_methods)] // re-probe timing runs on the monotonic clock
 
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use nvml_wrapper::enum_wrappers::device::Clock;
 use nvml_wrapper::enums::device::UsedGpuMemory;
@@ -91,17 +97,41 @@ pub struct NvmlReading {
     pub devices: Vec<NvmlDevice>,
 }
 
-/// NVML, initialised at most once.
-#[derive(Default)]
+/// How long a failed NVML initialisation is remembered before it is tried again.
+pub const REPROBE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The NVML handle, or the last failure and when it happened.
+enum Handle {
+    Unprobed,
+    /// Boxed: the library's function table is some 12 KB.
+    Ready(Box<Nvml>),
+    Failed { error: NvmlError, at: Instant },
+}
+
+/// NVML, initialised on first use and re-probed after a failure (see the module doc).
 pub struct NvmlSource {
-    nvml: OnceLock<Result<Nvml, NvmlError>>,
-    init_attempts: std::sync::atomic::AtomicU32,
+    handle: Mutex<Handle>,
+    reprobe: Duration,
+    init_attempts: AtomicU32,
+}
+
+impl Default for NvmlSource {
+    fn default() -> NvmlSource {
+        NvmlSource::with_reprobe(REPROBE_INTERVAL)
+    }
 }
 
 impl std::fmt::Debug for NvmlSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match self.handle.lock().as_deref() {
+            Ok(Handle::Unprobed) => "unprobed",
+            Ok(Handle::Ready(_)) => "ready",
+            Ok(Handle::Failed { .. }) => "failed",
+            Err(_) => "poisoned",
+        };
         f.debug_struct("NvmlSource")
-            .field("initialised", &self.nvml.get().map(|r| r.is_ok()))
+            .field("state", &state)
+            .field("init_attempts", &self.init_attempts())
             .finish()
     }
 }
@@ -111,31 +141,83 @@ impl NvmlSource {
         NvmlSource::default()
     }
 
-    /// How many times initialisation was tried (0 or 1).
+    /// A source that re-probes a failed initialisation after `reprobe`.
+    pub fn with_reprobe(reprobe: Duration) -> NvmlSource {
+        NvmlSource {
+            handle: Mutex::new(Handle::Unprobed),
+            reprobe,
+            init_attempts: AtomicU32::new(0),
+        }
+    }
+
+    /// A source that never loads the library: every read is unsupported. For tools and tests
+    /// that must not depend on the host's GPU driver.
+    pub fn disabled() -> NvmlSource {
+        NvmlSource {
+            handle: Mutex::new(Handle::Failed {
+                error: NvmlError::Unsupported {
+                    reason: "NVML disabled".into(),
+                },
+                at: Instant::now(),
+            }),
+            reprobe: Duration::MAX,
+            init_attempts: AtomicU32::new(0),
+        }
+    }
+
+    /// How many times initialisation was tried.
     pub fn init_attempts(&self) -> u32 {
-        self.init_attempts
-            .load(std::sync::atomic::Ordering::Relaxed)
+        self.init_attempts.load(Ordering::Relaxed)
     }
 
-    fn nvml(&self) -> Result<&Nvml, NvmlError> {
-        self.nvml
-            .get_or_init(|| {
-                self.init_attempts
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                Nvml::init().map_err(|e| classify("init", e))
-            })
-            .as_ref()
-            .map_err(Clone::clone)
-    }
-
-    /// Reads every device. The error is the cached init outcome when NVML is unusable here.
+    /// Reads every device. Between re-probes the error is the last initialisation's.
     pub fn read(&self) -> Result<NvmlReading, NvmlError> {
-        let nvml = self.nvml()?;
-        let count = nvml
-            .device_count()
-            .map_err(|e| classify("device_count", e))?;
-        let devices = (0..count).map(|i| read_device(nvml, i)).collect();
-        Ok(NvmlReading { devices })
+        self.read_at(Instant::now())
+    }
+
+    fn read_at(&self, now: Instant) -> Result<NvmlReading, NvmlError> {
+        let mut handle = self.handle.lock().unwrap_or_else(|p| p.into_inner());
+        if let Handle::Failed { error, at } = &*handle {
+            if now.saturating_duration_since(*at) < self.reprobe {
+                return Err(error.clone());
+            }
+        }
+        if !matches!(*handle, Handle::Ready(_)) {
+            self.init_attempts.fetch_add(1, Ordering::Relaxed);
+            *handle = match Nvml::init() {
+                Ok(nvml) => Handle::Ready(Box::new(nvml)),
+                Err(e) => Handle::Failed {
+                    error: classify("init", e),
+                    at: now,
+                },
+            };
+        }
+        let nvml = match &*handle {
+            Handle::Ready(nvml) => nvml,
+            Handle::Failed { error, .. } => return Err(error.clone()),
+            Handle::Unprobed => {
+                return Err(NvmlError::Failed {
+                    what: "init",
+                    reason: "not probed".into(),
+                })
+            }
+        };
+        match nvml.device_count() {
+            Ok(count) => Ok(NvmlReading {
+                devices: (0..count).map(|i| read_device(nvml, i)).collect(),
+            }),
+            Err(e) => {
+                let error = classify("device_count", e);
+                if !error.is_unsupported() {
+                    // The driver went away under us (a GPU reset): probe afresh next time.
+                    *handle = Handle::Failed {
+                        error: error.clone(),
+                        at: now,
+                    };
+                }
+                Err(error)
+            }
+        }
     }
 }
 
@@ -208,19 +290,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn without_libnvidia_ml_nvml_is_unsupported_with_a_reason_and_initialised_once() {
-        let source = NvmlSource::new();
-        match source.read() {
+    fn a_failed_initialisation_is_remembered_until_the_reprobe_interval_then_tried_again() {
+        let source = NvmlSource::with_reprobe(Duration::from_secs(60));
+        let t0 = Instant::now();
+        match source.read_at(t0) {
             Err(e) => {
                 assert!(e.is_unsupported(), "{e}");
                 assert!(e.to_string().contains("init"), "{e}");
-                let again = source.read().unwrap_err();
-                assert_eq!(again, e);
-                assert_eq!(source.init_attempts(), 1);
+                assert_eq!(source.read_at(t0 + Duration::from_secs(59)).unwrap_err(), e);
+                assert_eq!(
+                    source.init_attempts(),
+                    1,
+                    "not re-probed before the interval"
+                );
+                let _ = source.read_at(t0 + Duration::from_secs(60));
+                assert_eq!(
+                    source.init_attempts(),
+                    2,
+                    "re-probed once the interval passed"
+                );
             }
-            // A GPU host: the reading must be there and init still happened once.
+            // A GPU host: the handle is kept, never re-initialised.
             Ok(r) => {
-                let _ = source.read();
+                let _ = source.read_at(t0 + Duration::from_secs(3600));
                 assert_eq!(source.init_attempts(), 1);
                 assert!(r.devices.iter().all(|d| d.index < 64));
             }

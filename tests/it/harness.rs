@@ -156,6 +156,8 @@ pub struct Agent {
     child: Option<Child>,
     /// Extra environment for the agent process (e.g. a fake `NOTIFY_SOCKET`).
     env: Vec<(String, String)>,
+    /// Extra global options before `agent` (e.g. `--root DIR`).
+    globals: Vec<String>,
 }
 
 /// A `[[model]]` entry running `jetgate sim-model` with these arguments, started only when a
@@ -181,6 +183,15 @@ impl Agent {
 
     /// [`Agent::start`] with extra environment variables for the agent process.
     pub fn start_with_env(body: &str, env: &[(&str, &str)]) -> Agent {
+        Agent::start_with(body, env, &[])
+    }
+
+    /// [`Agent::start`] reading the device under `root` (`--root`) instead of `/`.
+    pub fn start_rooted(body: &str, root: &Path) -> Agent {
+        Agent::start_with(body, &[], &["--root".into(), root.display().to_string()])
+    }
+
+    fn start_with(body: &str, env: &[(&str, &str)], globals: &[String]) -> Agent {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("control.sock");
         let config = dir.path().join("jetgate.toml");
@@ -199,6 +210,7 @@ impl Agent {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            globals: globals.to_vec(),
         };
         agent.spawn();
         agent
@@ -208,6 +220,7 @@ impl Agent {
     pub fn spawn(&mut self) {
         let log = std::fs::File::create(self.dir.path().join("agent.log")).unwrap();
         let child = Command::new(JETGATE)
+            .args(&self.globals)
             .args(["agent", "--config"])
             .arg(&self.config)
             .env("RUST_LOG", "info")

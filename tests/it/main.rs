@@ -9,6 +9,7 @@ mod first_hour;
 mod fixtures;
 mod footprint;
 mod gate;
+mod gpu;
 mod harness;
 mod llama;
 mod mqtt;

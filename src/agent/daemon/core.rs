@@ -138,8 +138,9 @@ impl Agent {
         };
         let feedback = self.feedback.clone();
         let (root, refaults) = self.pressure_figures.clone();
+        let gpu = self.gpu.clone();
         self.tasks.spawn_blocking(move || {
-            for (name, reading) in watching::read_trees(&mut reader, pids) {
+            for (name, reading) in watching::read_trees(&mut reader, &gpu, pids) {
                 let _ = feedback.send(Feedback::Engine(Input::Tree { name, reading }));
             }
             let pressure = watching::read_pressure_figures(&root, &refaults);

@@ -7,10 +7,9 @@ use std::time::Instant;
 
 use crate::agent::pressure::PressureReading;
 use crate::agent::watch::TreeReading;
-use crate::sources::nvmap::read_nvmap_clients;
 use crate::sources::refaults::RefaultSource;
-use crate::sources::TreeSampler;
 use crate::sources::{read_pressure, Root};
+use crate::sources::{ProcessGpuReader, TreeSampler};
 
 /// The scope's PSI and file refaults, for the pressure and thrashing judgement.
 pub(super) fn read_pressure_figures(root: &Root, refaults: &RefaultSource) -> PressureReading {
@@ -24,13 +23,14 @@ pub(super) fn read_pressure_figures(root: &Root, refaults: &RefaultSource) -> Pr
     }
 }
 
-/// Reads each `(name, pid)` tree at full detail (fds included); GPU memory from nvmap's
-/// per-process figures, read once for all trees, where this board and user can read them.
+/// Reads each `(name, pid)` tree at full detail (fds included); GPU memory from the per-process
+/// figures (nvmap, else NVML), read once for all trees, where this device and user have them.
 pub(super) fn read_trees(
     reader: &mut TreeSampler,
+    gpu: &ProcessGpuReader,
     pids: Vec<(String, u32)>,
 ) -> Vec<(String, Option<TreeReading>)> {
-    let nvmap = read_nvmap_clients(reader.reader().root()).ok();
+    let gpu = gpu.read(reader.reader().root());
     let mut members = Vec::new();
     pids.into_iter()
         .map(|(name, pid)| {
@@ -42,7 +42,7 @@ pub(super) fn read_trees(
                     pid,
                     tree_pss: t.pss,
                     pss_file: t.pss_file,
-                    gpu: nvmap.as_ref().map(|c| c.for_pids(&members)),
+                    gpu: gpu.as_ref().and_then(|g| g.for_pids(&members)),
                     fds: (t.fds_unknown < t.processes).then_some(t.fds),
                     threads: t.threads,
                     taken_at: Instant::now(),

@@ -44,7 +44,7 @@ impl Engine {
                 let usage = Usage {
                     pss: r.tree_pss,
                     pss_file: r.pss_file,
-                    gpu: r.gpu,
+                    gpu: r.gpu.filter(|_| self.gpu_shares_dram),
                 };
                 let model = name.clone();
                 out.extend(self.gate_step(GateInput::Usage { model, usage }, now));

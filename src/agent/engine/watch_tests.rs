@@ -278,3 +278,39 @@ fn thrashing_confirmed_by_pressure_names_the_models_losing_mapped_pages() {
     assert!(out.iter().all(|a| matches!(a, Action::Event(_))), "{out:?}");
     assert_eq!(rig.state("llm"), "ready");
 }
+
+#[test]
+fn gpu_memory_counts_in_the_ledger_only_where_the_gpu_draws_on_the_devices_dram() {
+    let committed_with = |shares: bool| {
+        let mut rig = Rig::new(vec![spec("llm", Some(GIB))]);
+        rig.engine = std::mem::replace(&mut rig.engine, Rig::new(vec![]).engine)
+            .with_gpu_shares_dram(shares);
+        rig.reading(0, 3 * GIB);
+        rig.engine.load("llm", rig.at(0)).unwrap();
+        rig.finish_load("llm", 10, 3 * GIB - 100 * (1 << 20));
+        let tree = TreeReading {
+            pid: 100,
+            tree_pss: Bytes(GIB),
+            pss_file: Some(Bytes::ZERO),
+            gpu: Some(Bytes(2 * GIB)),
+            fds: Some(8),
+            threads: 4,
+            taken_at: rig.at(2000),
+        };
+        rig.input(
+            2000,
+            Input::Tree {
+                name: "llm".into(),
+                reading: Some(tree),
+            },
+        );
+        let view = rig.engine.view("llm").unwrap();
+        assert_eq!(view.gpu_bytes, Some(2 * GIB), "shown either way");
+        rig.engine.gate().ledger().total()
+    };
+    // A Jetson: CPU and GPU share one DRAM, so the tree holds PSS + GPU of it.
+    assert_eq!(committed_with(true), Bytes(3 * GIB));
+    // A discrete GPU's memory is its own: the ledger of DRAM keeps the PSS (here the load's
+    // measured peak, which is larger).
+    assert!(committed_with(false) < Bytes(3 * GIB));
+}
