@@ -1,7 +1,7 @@
 //! The local control socket: the protocol, the agent's server and the CLI's client.
 //!
 //! Newline-delimited JSON over a Unix stream socket (default `/run/jetgate/control.sock`, mode
-//! 0660). See [`protocol`] for the wire format.
+//! 0600, or 0660 with `control.group`). See [`protocol`] for the wire format.
 
 pub mod client;
 pub mod protocol;

@@ -33,6 +33,7 @@ mod events;
 mod footprint;
 pub mod hash;
 mod hashcache;
+pub mod lock;
 mod outbox;
 mod retention;
 pub mod schema;
@@ -59,6 +60,11 @@ pub enum StoreError {
     Open {
         path: PathBuf,
         source: rusqlite::Error,
+    },
+    #[error("cannot create store {path} owner-only: {source}")]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
     },
     #[error("store {path} refused journal_mode=WAL (got {mode:?}); is it on a filesystem without shared memory?")]
     NotWal { path: PathBuf, mode: String },
@@ -118,6 +124,10 @@ impl Store {
                 source,
             })?;
         }
+        owner_only(path).map_err(|source| StoreError::Create {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let conn = Connection::open(path).map_err(|source| StoreError::Open {
             path: path.to_path_buf(),
             source,
@@ -176,6 +186,31 @@ impl Store {
     }
 }
 
+/// Creates the database file owner-only (0600) and takes group and other access off an
+/// existing one and its `-wal`/`-shm` files: the event log names models, commands and notes.
+/// SQLite creates the `-wal` and `-shm` files with the database's mode.
+fn owner_only(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)?;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let Ok(meta) = std::fs::metadata(&name) else {
+            continue;
+        };
+        let mode = meta.permissions().mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(&name, std::fs::Permissions::from_mode(mode & 0o700))?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,6 +233,32 @@ mod tests {
             .unwrap();
         assert_eq!(sync, 2, "synchronous should be FULL");
         assert_eq!(store.integrity_check().unwrap(), vec!["ok".to_string()]);
+    }
+
+    #[test]
+    fn the_database_and_its_wal_are_owner_only_and_a_readable_old_one_is_tightened() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.db");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let mut store = Store::open(&path).unwrap();
+        store
+            .append(crate::event::NewEvent::new(
+                crate::event::EventKind::Note,
+                None,
+            ))
+            .unwrap();
+        let wal = dir.path().join("j.db-wal");
+        assert_eq!((mode(&path), mode(&wal)), (0o600, 0o600));
+        drop(store);
+        // A store written by an older agent, world-readable.
+        for p in [&path, &wal] {
+            if p.exists() {
+                std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o644)).unwrap();
+            }
+        }
+        drop(Store::open(&path).unwrap());
+        assert_eq!(mode(&path), 0o600);
     }
 
     #[test]

@@ -43,6 +43,7 @@ use crate::sources::proctree::TreeSampler;
 use crate::sources::refaults::RefaultSource;
 use crate::sources::{MemorySample, ProcessGpuReader, Root, Sampler, Scope};
 
+use crate::store::lock::StoreLock;
 use crate::store::writer::StoreWriter;
 use crate::store::Store;
 use crate::tasks::Tasks;
@@ -118,6 +119,17 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
     let board = board::detect_or_configured(&root, config.device.board.as_deref())
         .context("detecting the board")?;
     let plan = launch::plan(&config, board.default_reserve());
+    if let Some(dir) = config
+        .store
+        .path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating the store's directory {}", dir.display()))?;
+    }
+    // Held until this function returns: one agent per store.
+    let _store_lock = StoreLock::acquire(&config.store.path)?;
     let mut store = Store::open(&config.store.path)
         .with_context(|| format!("opening the store {}", config.store.path.display()))?;
     let learned: BTreeMap<_, _> = plan

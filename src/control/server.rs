@@ -1,4 +1,4 @@
-//! The control socket server: a Unix stream socket (mode 0660, optional group) that turns each
+//! The control socket server: a Unix stream socket (mode 0600, or 0660 with `control.group`) that turns each
 //! request line into a [`ControlRequest`] for the core loop and writes back its response line.
 //!
 //! The server never touches agent state: it decodes, forwards on one channel, and relays the
@@ -42,10 +42,33 @@ pub enum ServerError {
     InUse { path: PathBuf },
     #[error("control socket {path}: group {group:?} does not exist")]
     NoGroup { path: PathBuf, group: String },
+    #[error(
+        "control socket {path}: a {kind} is there, not a socket; it is left as it is \
+         (remove it or set `control.socket` to another path)"
+    )]
+    NotASocket { path: PathBuf, kind: &'static str },
+}
+
+/// What is at `path` where a socket should be, in words; `None` for a socket or nothing.
+pub fn not_a_socket(path: &Path) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = std::fs::symlink_metadata(path).ok()?.file_type();
+    Some(if kind.is_socket() {
+        return None;
+    } else if kind.is_dir() {
+        "directory"
+    } else if kind.is_symlink() {
+        "symbolic link"
+    } else if kind.is_file() {
+        "regular file"
+    } else {
+        "special file"
+    })
 }
 
 /// Binds the socket: creates its directory, removes a stale socket left by a crashed agent
-/// (but refuses if a live agent answers there), sets mode 0660 and the group.
+/// (but refuses if a live agent answers there, and never removes anything that is not a
+/// socket), sets mode 0600, or 0660 and the group with `group`.
 pub async fn bind(path: &Path, group: Option<&str>) -> Result<UnixListener, ServerError> {
     let err = |source| ServerError::Bind {
         path: path.to_path_buf(),
@@ -53,6 +76,12 @@ pub async fn bind(path: &Path, group: Option<&str>) -> Result<UnixListener, Serv
     };
     if let Some(dir) = path.parent() {
         tokio::fs::create_dir_all(dir).await.map_err(err)?;
+    }
+    if let Some(kind) = not_a_socket(path) {
+        return Err(ServerError::NotASocket {
+            path: path.to_path_buf(),
+            kind,
+        });
     }
     if path.exists() {
         if UnixStream::connect(path).await.is_ok() {
@@ -63,7 +92,8 @@ pub async fn bind(path: &Path, group: Option<&str>) -> Result<UnixListener, Serv
         tokio::fs::remove_file(path).await.map_err(err)?;
     }
     let listener = UnixListener::bind(path).map_err(err)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(err)?;
+    let mode = if group.is_some() { 0o660 } else { 0o600 };
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(err)?;
     if let Some(name) = group {
         let gid = nix::unistd::Group::from_name(name)
             .ok()
@@ -308,7 +338,7 @@ mod tests {
     async fn answers_valid_requests_in_order_on_one_connection() {
         let (_dir, path, cancel) = start().await;
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o660);
+        assert_eq!(mode, 0o600, "owner only without `control.group`");
         let answers = tokio::task::spawn_blocking(move || {
             let mut c = Client::connect(&path, Some(Duration::from_secs(5))).unwrap();
             let a = c.call(Cmd::Status {}).unwrap();
@@ -360,6 +390,39 @@ mod tests {
         drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
         assert!(path.exists());
         bind(&path, None).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn never_removes_a_file_that_is_not_a_socket_and_says_what_is_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("precious.txt");
+        std::fs::write(&file, "keep me").unwrap();
+        let err = bind(&file, None).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ServerError::NotASocket {
+                    kind: "regular file",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
+        let sub = dir.path().join("a-dir");
+        std::fs::create_dir(&sub).unwrap();
+        let err = bind(&sub, None).await.unwrap_err();
+        assert!(err.to_string().contains("a directory is there"), "{err}");
+        let link = dir.path().join("link.sock");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        assert!(matches!(
+            bind(&link, None).await,
+            Err(ServerError::NotASocket {
+                kind: "symbolic link",
+                ..
+            })
+        ));
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
     }
 
     #[tokio::test]

@@ -105,7 +105,10 @@ enum Handle {
     Unprobed,
     /// Boxed: the library's function table is some 12 KB.
     Ready(Box<Nvml>),
-    Failed { error: NvmlError, at: Instant },
+    Failed {
+        error: NvmlError,
+        at: Instant,
+    },
 }
 
 /// NVML, initialised on first use and re-probed after a failure (see the module doc).

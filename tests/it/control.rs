@@ -173,3 +173,59 @@ fn the_embedded_default_config_runs_a_monitor_only_agent() {
     );
     assert!(child.wait().unwrap().success());
 }
+
+#[test]
+fn a_second_agent_on_the_same_store_refuses_to_start_and_names_the_first() {
+    let agent = Agent::start(&sim_model("llm", "16MiB", &["--alloc", "8MiB"]));
+    // Its own socket (the first one's could have been removed), the same store.
+    let config = agent.dir.path().join("second.toml");
+    let text = std::fs::read_to_string(&agent.config)
+        .unwrap()
+        .replace("control.sock", "second.sock");
+    std::fs::write(&config, text).unwrap();
+    let out = std::process::Command::new(JETGATE)
+        .args(["agent", "--config"])
+        .arg(&config)
+        .env_remove("JETGATE_SOCKET")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("in use by another agent (pid {}", agent.pid())),
+        "{stderr}"
+    );
+    assert!(!agent.dir.path().join("second.sock").exists());
+    // The first one serves on.
+    assert_eq!(agent.state("llm"), "stopped");
+}
+
+#[test]
+fn a_control_socket_path_naming_a_file_leaves_the_file_and_the_agent_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let precious = dir.path().join("notes.txt");
+    std::fs::write(&precious, "keep me").unwrap();
+    let config = dir.path().join("jetgate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[store]\npath = \"{}\"\n\n[control]\nsocket = \"{}\"\n",
+            dir.path().join("j.db").display(),
+            precious.display()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(JETGATE)
+        .args(["agent", "--config"])
+        .arg(&config)
+        .env_remove("JETGATE_SOCKET")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("a regular file is there, not a socket"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&precious).unwrap(), "keep me");
+}
