@@ -6,6 +6,7 @@
 pub mod client;
 pub mod protocol;
 pub mod server;
+mod unique_keys;
 
 pub use protocol::{Cmd, ErrorCode, Request, Response};
 pub use server::ControlRequest;

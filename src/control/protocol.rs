@@ -2,7 +2,7 @@
 //!
 //! Every message carries the protocol version `v`; a request with another version is refused
 //! with a clear error instead of being half understood. Decoding is strict: unknown fields,
-//! unknown commands and wrong types are errors, and a line longer than [`MAX_REQUEST_BYTES`] is
+//! a key given twice, unknown commands and wrong types are errors, and a line longer than [`MAX_REQUEST_BYTES`] is
 //! refused before it is parsed.
 //!
 //! ```text
@@ -188,6 +188,9 @@ pub fn decode_request(line: &[u8]) -> Result<Request, Response> {
     // Check the version first, so an old client gets "version" rather than a field error.
     let mut value: Value = serde_json::from_str(text)
         .map_err(|e| Response::error(ErrorCode::BadRequest, format!("request is not JSON: {e}")))?;
+    // `Value` keeps the last of two equal keys: refuse them, as the MQTT commands do.
+    super::unique_keys::check(text)
+        .map_err(|e| Response::error(ErrorCode::BadRequest, format!("invalid request: {e}")))?;
     match value.get("v").and_then(Value::as_u64) {
         Some(v) if v == u64::from(VERSION) => {}
         Some(v) => {
@@ -307,6 +310,24 @@ mod tests {
         );
         assert_eq!(code("not json"), ErrorCode::BadRequest);
         assert_eq!(code(""), ErrorCode::BadRequest);
+    }
+
+    #[test]
+    fn a_key_given_twice_is_refused_whichever_comes_last() {
+        for line in [
+            r#"{"v":1,"cmd":"status","cmd":"unload","name":"llm"}"#,
+            r#"{"v":1,"cmd":"load","name":"a","name":"b"}"#,
+            r#"{"v":1,"v":1,"cmd":"status"}"#,
+        ] {
+            let err = decode_request(line.as_bytes()).unwrap_err();
+            let body = err.error.unwrap();
+            assert_eq!(body.code, ErrorCode::BadRequest, "{line}");
+            assert!(
+                body.message.contains("duplicate key"),
+                "{line}: {}",
+                body.message
+            );
+        }
     }
 
     #[test]
