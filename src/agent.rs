@@ -1,6 +1,7 @@
 //! The agent (`jetgate agent`): the composition root that wires sources, the engine and the
 //! I/O layer together, and the pure engine it drives.
 
+pub mod clock_step;
 pub mod daemon;
 pub mod engine;
 pub mod executor;

@@ -12,13 +12,14 @@
 //! | log       | yes   |      | a child output line matches a regex                  |
 //! | file      | yes   |      | the path exists                                      |
 //! | exec      |       | yes  | argv exits 0 within the timeout (killed otherwise)   |
-//! | heartbeat |       | yes  | the file's mtime is at most `stale_after` before now |
+//! | heartbeat |       | yes  | the file's mtime changed within `stale_after` (monotonic) |
 //!
 //! ```text
 //! ProbeOutcome { ok: false, detail: "http 503 from 127.0.0.1:8080/health", took: 2.1ms }
 //! ProbeOutcome { ok: false, detail: "timed out after 1s", took: 1.0s }
 //! ```
-//! Time is an argument where it decides (`heartbeat` takes `now`); `took` is measured here.
+//! Time is an argument where it decides (a heartbeat check takes both clocks); `took` is
+//! measured here.
 
 pub mod exec;
 pub mod file;
@@ -31,7 +32,7 @@ pub mod tcp;
 use std::time::Duration;
 
 pub use exec::exec;
-pub use file::{file_exists, heartbeat};
+pub use file::{file_exists, HeartbeatWatch};
 pub use health::{HealthTracker, Verdict};
 pub use http::{http_get, HttpTarget};
 pub use kinds::{Liveness, Ready};

@@ -23,6 +23,7 @@ use anyhow::Context;
 
 use tokio::sync::{mpsc, watch};
 
+use crate::agent::clock_step::ClockWatch;
 use crate::agent::engine::Engine;
 use crate::agent::executor::{Executor, Feedback};
 use crate::agent::launch;
@@ -103,6 +104,8 @@ struct Agent {
     last_refresh: Option<Instant>,
     /// When the tick's work last ran (from the timer or after a sample).
     last_tick: Option<Instant>,
+    /// Wall-clock steps against the monotonic clock, looked for at each tick.
+    clock: ClockWatch,
     /// The last reading applied (available, when), for abort timing.
     previous_reading: Option<(crate::units::Bytes, Instant)>,
     /// READY, watchdog progress and STOPPING for systemd (a no-op outside it).
@@ -242,6 +245,7 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         feedback: senders.feedback.clone(),
         last_refresh: None,
         last_tick: None,
+        clock: ClockWatch::default(),
         previous_reading: None,
         systemd: Systemd::from_env(Instant::now()),
         tegrastats,

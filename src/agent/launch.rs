@@ -12,7 +12,7 @@ use crate::agent::engine::{HealthSpec, UnitSpec};
 use crate::config::probe::{HealthCheck, HealthProbe};
 use crate::config::{Config, MemoryNeed, ProgramConfig, ReadyCheck, RestartConfig};
 use crate::gate::GateConfig;
-use crate::probe::{HttpTarget, Liveness};
+use crate::probe::{HeartbeatWatch, HttpTarget, Liveness};
 use crate::runner::Spec;
 use crate::supervisor::policy::RestartPolicy;
 use crate::units::Bytes;
@@ -89,10 +89,7 @@ fn health(program: &ProgramConfig) -> Option<(HealthPlan, HealthSpec)> {
         HealthCheck::Exec(argv) => ("exec", Liveness::Exec(argv.0.clone())),
         HealthCheck::Heartbeat { path, stale_after } => (
             "heartbeat",
-            Liveness::Heartbeat {
-                path: path.clone(),
-                stale_after: stale_after.0,
-            },
+            Liveness::Heartbeat(HeartbeatWatch::new(path.clone(), stale_after.0)),
         ),
     };
     let plan = HealthPlan {
@@ -285,7 +282,7 @@ ready = { tcp = "127.0.0.1:9" }
         assert_eq!(probe.interval, Duration::from_secs(1));
         assert!(matches!(
             &probe.probe,
-            Liveness::Heartbeat { stale_after, .. } if *stale_after == Duration::from_secs(5)
+            Liveness::Heartbeat(watch) if watch.stale_after == Duration::from_secs(5)
         ));
         assert!(plan.units[1].health.is_none());
         assert!(plan.units[1].awaits_ready);

@@ -145,6 +145,8 @@ event_kinds! {
     OrphanRecordStale = "orphan_record_stale", Warning;
     /// Scheduled retention deleted events.
     EventsPruned = "events_pruned", Info;
+    /// The wall clock stepped against the monotonic clock (NTP at boot, a manual set).
+    ClockStepped = "clock_stepped", Warning;
     /// The broker accepted a connection.
     MqttConnected = "mqtt_connected", Info;
     /// An established broker connection ended.

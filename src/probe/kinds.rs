@@ -8,10 +8,10 @@
 //! reports whether a line has matched so far.
 
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::{
-    exec, file_exists, heartbeat, http_get, tcp_connect, HttpTarget, LogMatcher, ProbeError,
+    exec, file_exists, http_get, tcp_connect, HeartbeatWatch, HttpTarget, LogMatcher, ProbeError,
     ProbeOutcome,
 };
 
@@ -30,10 +30,8 @@ pub enum Liveness {
     Http(HttpTarget),
     Tcp(String),
     Exec(Vec<String>),
-    Heartbeat {
-        path: PathBuf,
-        stale_after: Duration,
-    },
+    /// Remembers the last mtime it saw: check it through one `&mut` for the unit's life.
+    Heartbeat(HeartbeatWatch),
 }
 
 impl Ready {
@@ -55,17 +53,18 @@ impl Ready {
 }
 
 impl Liveness {
-    /// Runs the probe once; `now` decides heartbeat staleness.
+    /// Runs the probe once; the clocks decide heartbeat staleness (see [`HeartbeatWatch`]).
     pub async fn check(
-        &self,
+        &mut self,
         timeout: Duration,
-        now: SystemTime,
+        wall_now: SystemTime,
+        mono_now: Instant,
     ) -> Result<ProbeOutcome, ProbeError> {
         Ok(match self {
             Liveness::Http(t) => http_get(t, timeout).await,
             Liveness::Tcp(addr) => tcp_connect(addr, timeout).await,
             Liveness::Exec(argv) => exec(argv, timeout).await?,
-            Liveness::Heartbeat { path, stale_after } => heartbeat(path, *stale_after, now),
+            Liveness::Heartbeat(watch) => watch.check(wall_now, mono_now),
         })
     }
 }

@@ -1,7 +1,8 @@
 //! Probes against real local servers, real processes and real files.
+#![allow(clippy::disallowed_methods)] // each test's base instant for the heartbeat clocks
 
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -165,24 +166,58 @@ fn a_heartbeat_is_stale_once_its_mtime_is_older_than_the_limit() {
     let beat = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
     file.as_file().set_modified(beat).unwrap();
     let limit = Duration::from_secs(10);
-    let fresh = heartbeat(file.path(), limit, beat + Duration::from_secs(5));
+    let t0 = Instant::now();
+    let watch = || HeartbeatWatch::new(file.path().to_path_buf(), limit);
+    let fresh = watch().check(beat + Duration::from_secs(5), t0);
     assert!(fresh.ok, "{fresh:?}");
-    let stale = heartbeat(file.path(), limit, beat + Duration::from_secs(42));
+    let stale = watch().check(beat + Duration::from_secs(42), t0);
     assert!(!stale.ok);
     assert!(
-        stale.detail.ends_with("is 42s old (limit 10s)"),
+        stale.detail.ends_with("unchanged for 42s (limit 10s)"),
         "{}",
         stale.detail
     );
-    let future = heartbeat(file.path(), limit, beat - Duration::from_secs(60));
-    assert!(future.ok, "an mtime ahead of now counts as fresh");
+    let future = watch().check(beat - Duration::from_secs(60), t0);
+    assert!(future.ok, "an mtime ahead of now counts as just written");
+}
+
+/// An RTC-less board syncing NTP: the wall clock steps days either way under a running watch.
+#[test]
+fn a_wall_clock_step_neither_blinds_a_heartbeat_nor_fails_a_beating_one() {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let beat = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    file.as_file().set_modified(beat).unwrap();
+    let limit = Duration::from_secs(10);
+    let t0 = Instant::now();
+    let s = Duration::from_secs;
+    let days = s(40 * 86_400);
+
+    // The wall clock steps back 40 days; the file stops beating. It goes stale on monotonic
+    // time, although its mtime is now 40 days "in the future".
+    let mut stopped = HeartbeatWatch::new(file.path().to_path_buf(), limit);
+    assert!(stopped.check(beat + s(1), t0).ok);
+    assert!(stopped.check(beat + s(5) - days, t0 + s(5)).ok);
+    let blind = stopped.check(beat + s(12) - days, t0 + s(12));
+    assert!(!blind.ok, "a step back must not blind the check: {blind:?}");
+
+    // The wall clock steps 40 days forward; the file keeps beating (its mtime changes at
+    // every check): it stays live, although each mtime "looks" 40 days old.
+    let mut beating = HeartbeatWatch::new(file.path().to_path_buf(), limit);
+    assert!(beating.check(beat + s(1), t0 + s(1)).ok);
+    for k in 1..=5u64 {
+        let mtime = beat + s(5 * k);
+        file.as_file().set_modified(mtime).unwrap();
+        let out = beating.check(mtime + days, t0 + s(5 * k));
+        assert!(out.ok, "check {k}: {out:?}");
+    }
 }
 
 #[test]
 fn a_missing_heartbeat_or_ready_file_fails_naming_the_path() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("llama.hb");
-    let hb = heartbeat(&path, Duration::from_secs(1), SystemTime::UNIX_EPOCH);
+    let hb = HeartbeatWatch::new(path.clone(), Duration::from_secs(1))
+        .check(SystemTime::UNIX_EPOCH, Instant::now());
     assert!(!hb.ok);
     assert!(hb.detail.contains("llama.hb"), "{}", hb.detail);
     assert!(!file_exists(&path).ok);
@@ -202,12 +237,16 @@ async fn a_log_ready_probe_turns_ready_when_a_fed_line_matches() {
 #[tokio::test]
 async fn liveness_dispatches_to_the_configured_probe() {
     let addr = closed_port().await;
-    let live = Liveness::Tcp(addr.clone());
-    let outcome = live.check(PATIENT, SystemTime::UNIX_EPOCH).await.unwrap();
+    let mut live = Liveness::Tcp(addr.clone());
+    let now = Instant::now();
+    let outcome = live
+        .check(PATIENT, SystemTime::UNIX_EPOCH, now)
+        .await
+        .unwrap();
     assert_eq!(outcome.detail, format!("connect refused ({addr})"));
-    let live = Liveness::Exec(argv(&["true"]));
+    let mut live = Liveness::Exec(argv(&["true"]));
     assert!(
-        live.check(PATIENT, SystemTime::UNIX_EPOCH)
+        live.check(PATIENT, SystemTime::UNIX_EPOCH, now)
             .await
             .unwrap()
             .ok

@@ -37,7 +37,23 @@ impl Store {
         now_ms: u64,
         chunk: u64,
     ) -> Result<Pruned, StoreError> {
+        self.prune_chunk_sparing(max_events, max_age_ms, now_ms, chunk, None)
+    }
+
+    /// [`Store::prune_chunk`], except that age never deletes an event from `spare_from` on:
+    /// those were appended within `max_age` of monotonic time, whatever their wall-clock
+    /// stamps say after a clock step (the count limit still applies).
+    pub fn prune_chunk_sparing(
+        &mut self,
+        max_events: u64,
+        max_age_ms: u64,
+        now_ms: u64,
+        chunk: u64,
+        spare_from: Option<u64>,
+    ) -> Result<Pruned, StoreError> {
         let chunk = to_sql("prune chunk", chunk)?;
+        // Past i64::MAX no seq can exist: nothing to spare.
+        let spare_from = spare_from.map_or(i64::MAX, |s| i64::try_from(s).unwrap_or(i64::MAX));
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -48,8 +64,9 @@ impl Store {
             pruned.by_age =
                 tx.execute(
                     "DELETE FROM events WHERE seq IN (
-                         SELECT seq FROM events WHERE ts_ms < ?1 ORDER BY seq LIMIT ?2)",
-                    [cutoff, chunk],
+                         SELECT seq FROM events WHERE ts_ms < ?1 AND seq < ?3
+                         ORDER BY seq LIMIT ?2)",
+                    [cutoff, chunk, spare_from],
                 )
                 .map_err(StoreError::sql("prune a chunk by age"))? as u64;
         }
@@ -116,6 +133,22 @@ mod tests {
         assert_eq!(p.by_age, 5, "days 0..4 are older than 5 days");
         assert_eq!(p.by_count, 2);
         assert_eq!(seqs(&store), vec![8, 9, 10]);
+    }
+
+    #[test]
+    fn age_spares_the_events_from_spare_from_on_but_count_does_not() {
+        // A clock stepped 40 days forward: every event now looks 40 days old.
+        let mut store = store_with(10, 0, 1);
+        let now = 40 * DAY_MS;
+        let p = store
+            .prune_chunk_sparing(u64::MAX, 30 * DAY_MS, now, 100, Some(4))
+            .unwrap();
+        assert_eq!(p.by_age, 3, "seqs 1..3 came before the spared ones");
+        assert_eq!(seqs(&store), vec![4, 5, 6, 7, 8, 9, 10]);
+        let p = store
+            .prune_chunk_sparing(5, 30 * DAY_MS, now, 100, Some(4))
+            .unwrap();
+        assert_eq!((p.by_age, p.by_count), (0, 2));
     }
 
     #[test]

@@ -111,6 +111,12 @@ impl Agent {
 
     pub(super) fn tick(&mut self) {
         self.last_tick = Some(Instant::now());
+        if let Some(step) = self
+            .clock
+            .observe(Instant::now(), crate::clock::now_unix_ms())
+        {
+            self.executor.record(step.event());
+        }
         self.input(Input::Tick);
         self.executor.housekeeping();
         let now = Instant::now();

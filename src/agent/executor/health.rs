@@ -1,14 +1,14 @@
 //! Liveness probes of running units, off the core loop: one tokio task per unit probes every
 //! `interval` (the first check one interval after the start), each check bounded by `timeout`
-//! (http and tcp time out; exec kills its process group; heartbeat compares the file's mtime
-//! with the wall clock), and feeds each result back as [`Input::Health`] keyed by the pid it
+//! (http and tcp time out; exec kills its process group; heartbeat watches the file's mtime
+//! change on the monotonic clock, blind to wall-clock steps), and feeds each result back as [`Input::Health`] keyed by the pid it
 //! watches, so a result about an earlier process is ignored by the engine.
 //!
 //! The task ends when the unit is stopped, killed or exits (`cancel_probe`), or when the core
 //! loop stops listening.
-#![allow(clippy::disallowed_methods)] // heartbeat age is measured against the wall clock
+#![allow(clippy::disallowed_methods)] // a heartbeat's first look reads its wall-clock age
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::time::MissedTickBehavior;
 
@@ -28,13 +28,17 @@ impl Executor {
         let feedback = self.feedback.clone();
         let unit = name.to_string();
         let interval = plan.interval.max(Duration::from_millis(10));
+        let mut probe = plan.probe.clone();
         let task = self.tasks.spawn_until_shutdown(async move {
             let start = tokio::time::Instant::now() + interval;
             let mut ticks = tokio::time::interval_at(start, interval);
             ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
             loop {
                 ticks.tick().await;
-                let outcome = match plan.probe.check(plan.timeout, SystemTime::now()).await {
+                let outcome = match probe
+                    .check(plan.timeout, SystemTime::now(), Instant::now())
+                    .await
+                {
                     Ok(outcome) => outcome,
                     Err(e) => ProbeOutcome::fail(e.to_string(), Duration::ZERO),
                 };
