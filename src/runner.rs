@@ -19,6 +19,7 @@
 //! - [`stop`]: SIGTERM → grace → SIGKILL, and `kill_now`.
 //! - [`cgroup`]: child cgroups (v1 and v2): create, limit, kill, remove.
 //! - [`placement`]: the pre-exec write that puts a child in its cgroup before it runs.
+//! - [`oom`]: the kernel's OOM kill counter and figures of a child cgroup.
 //! - [`output`]: line reading, the output channel, the ring of recent lines.
 //! - [`reap`]: subreaper and reaping adopted orphans without stealing tokio's children.
 //! - [`procstat`]: `/proc/PID/stat` fields (start time for the pid record).
@@ -27,6 +28,7 @@
 //! [`Bytes`]: crate::units::Bytes
 
 pub mod cgroup;
+pub mod oom;
 pub mod output;
 pub mod pidfile;
 pub mod placement;
@@ -42,6 +44,7 @@ use std::io;
 use std::time::Duration;
 
 pub use cgroup::{CgroupError, CgroupScope, ChildCgroup};
+pub use oom::OomKill;
 pub use output::{ChildOutput, Stream, OUTPUT_RING_LINES};
 pub use reap::{become_subreaper, reap_zombies};
 pub use spawn::{

@@ -289,6 +289,9 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
                     .map_or("embedded default".to_string(), |p| p.display().to_string()),
             ),
     );
+    for event in launch::unbacked_limits(&config, runner_scope.is_some()) {
+        agent.executor.record(event);
+    }
     let traces = orphans::Traces {
         root: &root,
         records: &records,

@@ -149,6 +149,15 @@ pub enum Input {
         code: Option<i32>,
         signal: Option<i32>,
     },
+    /// The kernel's OOM killer acted in the cgroup of `name`'s tree led by `pid`, which has
+    /// ended; its [`Input::Exited`] follows.
+    OomKilled {
+        name: String,
+        pid: u32,
+        code: Option<i32>,
+        signal: Option<i32>,
+        oom: crate::runner::OomKill,
+    },
     /// One unit's process tree from a refresh (`None`: it could not be read), for the views
     /// and the watcher's limits and leak trends.
     Tree {
@@ -324,6 +333,13 @@ impl Engine {
                 code,
                 signal,
             } => self.exited(&name, pid, code, signal, now),
+            Input::OomKilled {
+                name,
+                pid,
+                code,
+                signal,
+                oom,
+            } => self.oom_killed(&name, pid, supervise::Ended { code, signal }, &oom),
             Input::Tree { name, reading } => self.tree_read(name, reading, now),
             Input::Pressure(reading) => self.pressure_read(&reading),
         }
@@ -366,6 +382,9 @@ impl Engine {
     }
 }
 
+mod backstop;
+#[cfg(test)]
+mod backstop_tests;
 mod commands;
 pub use commands::Command;
 mod decisions;

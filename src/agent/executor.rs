@@ -363,8 +363,9 @@ impl Executor {
         })
     }
 
-    /// A child's whole tree has ended.
-    pub fn child_exited(&mut self, exit: &ChildExit) -> Input {
+    /// A child's whole tree has ended: its exit, preceded by the kernel's OOM kill in its
+    /// cgroup where the runner found one.
+    pub fn child_exited(&mut self, exit: &ChildExit) -> Vec<Input> {
         self.cancel_probe(&exit.name);
         if self
             .children
@@ -381,12 +382,21 @@ impl Executor {
                 )),
             );
         }
-        Input::Exited {
+        let pid = u32::try_from(exit.pid).unwrap_or(0);
+        let oom = exit.oom.clone().map(|oom| Input::OomKilled {
             name: exit.name.clone(),
-            pid: u32::try_from(exit.pid).unwrap_or(0),
+            pid,
             code: exit.code,
             signal: exit.signal,
-        }
+            oom,
+        });
+        let exited = Input::Exited {
+            name: exit.name.clone(),
+            pid,
+            code: exit.code,
+            signal: exit.signal,
+        };
+        oom.into_iter().chain([exited]).collect()
     }
 
     /// Stops every child (SIGTERM to each group, grace, SIGKILL), all at once, bounded by

@@ -3,6 +3,17 @@
 //! need.
 //!
 //! Built once at start-up from a validated [`Config`]; nothing here does I/O.
+//!
+//! A unit's `limit` is enforced twice: by the agent's own check of tree PSS plus GPU memory
+//! (once a second, `agent::watch`), and by the kernel, which holds the unit's cgroup to
+//! [`kernel_limit`] = `limit` + [`kernel_margin`] (`memory.max`, `memory.limit_in_bytes`).
+//! The margin is there so the agent's check, with its event and supervised restart, normally
+//! acts first and the kernel's OOM killer is only the backstop:
+//!
+//! ```text
+//! limit 64MiB  → margin 64MiB (the floor)   → kernel limit 128MiB
+//! limit 4GiB   → margin 409.6MiB (10 %)     → kernel limit 4.4GiB
+//! ```
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -11,6 +22,7 @@ use std::time::Duration;
 use crate::agent::engine::{HealthSpec, UnitSpec};
 use crate::config::probe::{HealthCheck, HealthProbe};
 use crate::config::{Config, MemoryNeed, ProgramConfig, ReadyCheck, RestartConfig};
+use crate::event::{EventKind, NewEvent};
 use crate::gate::GateConfig;
 use crate::probe::{HeartbeatWatch, HttpTarget, Liveness};
 use crate::runner::Spec;
@@ -47,6 +59,26 @@ pub struct Plan {
     pub gate: GateConfig,
 }
 
+/// The smallest margin between `limit` and the kernel limit.
+pub const KERNEL_MARGIN_MIN: Bytes = Bytes::from_mib(64);
+/// The margin as a share of `limit`, in percent, where that is more than the floor.
+pub const KERNEL_MARGIN_PERCENT: u64 = 10;
+
+/// What the kernel limit adds to `limit`: the larger of [`KERNEL_MARGIN_MIN`] and
+/// [`KERNEL_MARGIN_PERCENT`] of it. The kernel charges what the agent's PSS does not see
+/// (page tables and other kernel memory, whole pages of files the tree shares with others),
+/// and a tree can grow for up to a second between two of the agent's checks and for the
+/// `stop_grace` of the restart that follows.
+pub fn kernel_margin(limit: Bytes) -> Bytes {
+    let share = Bytes(limit.get() / 100 * KERNEL_MARGIN_PERCENT);
+    share.max(KERNEL_MARGIN_MIN)
+}
+
+/// The limit written to the unit's cgroup: `limit` plus [`kernel_margin`].
+pub fn kernel_limit(limit: Bytes) -> Bytes {
+    limit.saturating_add(kernel_margin(limit))
+}
+
 fn runner_spec(program: &ProgramConfig) -> Spec {
     Spec {
         name: program.name.clone(),
@@ -57,9 +89,35 @@ fn runner_spec(program: &ProgramConfig) -> Spec {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         cwd: program.cwd.clone(),
-        memory_limit: None,
+        memory_limit: program.limit.map(kernel_limit),
         ..Spec::default()
     }
+}
+
+/// With no cgroup scope (`memory.scope = "system"`) there is no cgroup to hold a kernel limit:
+/// one `kernel_limit_unset` warning per unit with a `limit`, which the agent's own check then
+/// enforces alone. Empty when the units run in a cgroup scope.
+pub fn unbacked_limits(config: &Config, cgroup_scope: bool) -> Vec<NewEvent> {
+    if cgroup_scope {
+        return Vec::new();
+    }
+    let programs = config.models.iter().map(|m| &m.program);
+    let programs = programs.chain(config.services.iter().map(|s| &s.program));
+    programs
+        .filter_map(|p| Some((p, p.limit?)))
+        .map(|(p, limit)| {
+            NewEvent::new(EventKind::KernelLimitUnset, Some(&p.name))
+                .message(format!(
+                    "limit {limit} is enforced by the agent's once-a-second check only: \
+                     memory.scope is \"system\", so there is no cgroup to hold the kernel \
+                     limit {}",
+                    kernel_limit(limit)
+                ))
+                .figure("limit_bytes", limit.get())
+                .figure("kernel_limit_bytes", kernel_limit(limit).get())
+                .figure("scope", "system")
+        })
+        .collect()
 }
 
 /// The restart policy from `restart = { ... }`.
@@ -234,6 +292,72 @@ autostart = true
         );
         assert_eq!(llm.weights.as_ref().unwrap().1, "a".repeat(64));
         assert!(!plan.units[0].estimate && llm.estimate_from.is_none());
+        assert_eq!(llm.spec.memory_limit, None, "no `limit`: no kernel limit");
+    }
+
+    #[test]
+    fn the_kernel_limit_is_the_limit_plus_the_larger_of_64_mib_and_a_tenth() {
+        assert_eq!(kernel_margin(Bytes::from_mib(64)), Bytes::from_mib(64));
+        assert_eq!(kernel_limit(Bytes::from_mib(64)), Bytes::from_mib(128));
+        // The floor holds up to 640 MiB; a tenth above it.
+        assert_eq!(kernel_margin(Bytes::from_mib(640)), Bytes::from_mib(64));
+        assert_eq!(kernel_margin(Bytes::from_gib(4)), Bytes(429_496_720));
+        assert_eq!(
+            kernel_limit(Bytes::from_gib(4)),
+            Bytes(4 * Bytes::GIB + 429_496_720)
+        );
+        assert_eq!(kernel_limit(Bytes(1)), Bytes(1 + 64 * Bytes::MIB));
+        assert_eq!(kernel_limit(Bytes(u64::MAX)), Bytes(u64::MAX), "saturates");
+    }
+
+    #[test]
+    fn without_a_cgroup_scope_each_limit_is_reported_as_having_no_kernel_backstop() {
+        let text = r#"
+[[service]]
+name = "api"
+command = ["api"]
+limit = "64MiB"
+
+[[service]]
+name = "free"
+command = ["free"]
+"#;
+        let config = Config::from_toml_str(text).unwrap();
+        assert!(unbacked_limits(&config, true).is_empty());
+        let events = unbacked_limits(&config, false);
+        assert_eq!(events.len(), 1, "only the unit with a limit: {events:?}");
+        let e = &events[0];
+        assert_eq!(e.kind, EventKind::KernelLimitUnset);
+        assert_eq!(e.subject.as_deref(), Some("api"));
+        assert_eq!(e.figures["limit_bytes"], 64 * Bytes::MIB);
+        assert_eq!(e.figures["kernel_limit_bytes"], 128 * Bytes::MIB);
+        assert_eq!(e.figures["scope"], "system");
+    }
+
+    #[test]
+    fn a_limit_reaches_the_runner_as_the_kernel_limit_of_models_and_services() {
+        let text = r#"
+[[model]]
+name = "llm"
+command = ["llama-server"]
+memory = "4GiB"
+limit = "4GiB"
+ready = { http = "http://127.0.0.1:8080/health" }
+
+[[service]]
+name = "api"
+command = ["api"]
+limit = "64MiB"
+"#;
+        let plan = plan(&Config::from_toml_str(text).unwrap(), Bytes::from_mib(512));
+        assert_eq!(
+            plan.launches["llm"].spec.memory_limit,
+            Some(kernel_limit(Bytes::from_gib(4)))
+        );
+        assert_eq!(
+            plan.launches["api"].spec.memory_limit,
+            Some(Bytes::from_mib(128))
+        );
     }
 
     #[test]

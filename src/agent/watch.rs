@@ -216,6 +216,11 @@ impl Watch {
         }
     }
 
+    /// The configured `limit` of `name`.
+    pub fn limit(&self, name: &str) -> Option<Bytes> {
+        self.specs.get(name).and_then(|s| s.limit)
+    }
+
     /// Units being watched (those with a process at the last refresh).
     pub fn watched(&self) -> impl Iterator<Item = &str> {
         self.units.keys().map(String::as_str)

@@ -119,6 +119,10 @@ event_kinds! {
     Note = "note", Info;
     /// Tree memory passed the unit's limit: restarted.
     MemoryLimitExceeded = "memory_limit_exceeded", Error;
+    /// The kernel's OOM killer killed in a unit's cgroup (its limit plus the margin).
+    OomKilled = "oom_killed", Error;
+    /// A unit's `limit` has no kernel backstop: no cgroup scope to write it in.
+    KernelLimitUnset = "kernel_limit_unset", Warning;
     /// Open fds passed `max_fds` (error when restarting).
     FdLimitExceeded = "fd_limit_exceeded", Warning;
     /// Threads passed `max_threads` (error when restarting).

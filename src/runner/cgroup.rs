@@ -4,10 +4,10 @@
 //! it, writes an optional memory limit, opens `cgroup.procs` for the pre-exec placement (see
 //! [`super::placement`]), kills everything inside it, and removes it. Limits are [`Bytes`].
 //!
-//! | hierarchy | limit file              | kill                                         |
-//! |-----------|-------------------------|----------------------------------------------|
-//! | v1        | `memory.limit_in_bytes` | SIGKILL every pid in `cgroup.procs`, repeat  |
-//! | v2        | `memory.max`            | `echo 1 > cgroup.kill` (5.14+), else as v1   |
+//! | hierarchy | limit file                                                   | kill                                         |
+//! |-----------|--------------------------------------------------------------|----------------------------------------------|
+//! | v1        | `memory.limit_in_bytes`, `memory.memsw.limit_in_bytes` where present | SIGKILL every pid in `cgroup.procs`, repeat  |
+//! | v2        | `memory.max` (swap, `memory.swap.max`, is left as inherited) | `echo 1 > cgroup.kill` (5.14+), else as v1   |
 //!
 //! ```text
 //! /sys/fs/cgroup/memory/jetgate/models/llama/cgroup.procs     (v1, scope = .../models)
@@ -133,9 +133,24 @@ impl ChildCgroup {
         }
     }
 
-    /// Writes the memory limit in bytes.
+    /// v1's memory + swap limit file; the kernel has it only with swap accounting.
+    pub fn memsw_limit_path(&self) -> Option<PathBuf> {
+        match self.version {
+            CgroupVersion::V1 => Some(self.path.join("memory.memsw.limit_in_bytes")),
+            CgroupVersion::V2 => None,
+        }
+    }
+
+    /// Writes the memory limit in bytes; on v1 with swap accounting also the memory + swap
+    /// limit, to the same value, so the tree cannot pass the limit by swapping (written after
+    /// the memory limit: the kernel keeps memsw at or above it).
     pub fn set_limit(&self, limit: Bytes) -> Result<(), CgroupError> {
-        write_existing(&self.limit_path(), &limit.get().to_string())
+        let value = limit.get().to_string();
+        write_existing(&self.limit_path(), &value)?;
+        match self.memsw_limit_path().filter(|p| p.exists()) {
+            Some(memsw) => write_existing(&memsw, &value),
+            None => Ok(()),
+        }
     }
 
     /// Opens `cgroup.procs` for writing, close-on-exec, so the forked child can place itself

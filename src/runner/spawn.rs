@@ -3,7 +3,8 @@
 //! Owns each child from `spawn` until its whole tree is gone. One waiter task per child awaits
 //! the leader, then kills whatever is left of its process group and cgroup (a supervised
 //! service is its tree: once the leader has exited, anything still running is an orphan that
-//! holds memory), removes the cgroup, and reports a [`ChildExit`] on the exit channel. Children
+//! holds memory), removes the cgroup, and reports a [`ChildExit`] on the exit channel, with the
+//! kernel's figures when its OOM killer acted in the cgroup (see [`super::oom`]). Children
 //! must stay in the foreground: a server that daemonizes looks like an exit here.
 //!
 //! ```text
@@ -32,6 +33,7 @@ use tokio::io::BufReader;
 use tokio::sync::{mpsc, watch};
 
 use super::cgroup::{CgroupScope, ChildCgroup, DRAIN_TIMEOUT};
+use super::oom::{OomKill, OomProbe};
 use super::output::{pump, ChildOutput, SharedRing, Stream};
 use super::pidfile;
 use super::placement::place_before_exec;
@@ -129,6 +131,9 @@ pub struct ChildExit {
     pub ran_for: Duration,
     /// The child cgroup, if it could not be emptied and removed (it is still there).
     pub cgroup_left: Option<PathBuf>,
+    /// The kernel's OOM killer acted in the child's cgroup since spawn (read once the leader
+    /// had exited, before the cgroup was emptied); `None` without a cgroup or a kill.
+    pub oom: Option<OomKill>,
 }
 
 /// Where a child is in its life, as seen by [`RunningChild`].
@@ -214,6 +219,14 @@ impl Runner {
             )?),
             None => None,
         };
+        let oom_probe = cgroup.as_ref().map(OomProbe::at_spawn);
+        if let (Some(cg), Some(false)) = (&cgroup, oom_probe.as_ref().map(OomProbe::counts)) {
+            tracing::warn!(
+                "{name}: no OOM kill counter in {} on this kernel; a kernel OOM kill there \
+                 shows only as a SIGKILL",
+                cg.path.display()
+            );
+        }
         let spawned = self.start(spec, program, args, cgroup.as_ref());
         let (mut child, tracked) = match spawned {
             Ok(c) => c,
@@ -270,6 +283,8 @@ impl Runner {
             async move {
                 let status = child.wait().await.ok();
                 drop(tracked); // reaped by tokio: the pid may now be reused
+                               // Before the cgroup is emptied and removed: its counters go with it.
+                let oom = oom_probe.as_ref().and_then(OomProbe::after_exit);
                 let _ = phase_tx.send(Phase::Exited);
                 // Leftovers of the tree: ESRCH when the group is already empty.
                 let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
@@ -293,6 +308,7 @@ impl Runner {
                     signal: status.and_then(|s| s.signal()),
                     ran_for: started.elapsed(),
                     cgroup_left,
+                    oom,
                 };
                 let _ = exits.send(exit).await;
                 let _ = phase_tx.send(Phase::Gone);

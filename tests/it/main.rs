@@ -2,6 +2,7 @@
 //! real Jetsons, and a real Mosquitto broker. Each concern is one module below.
 
 mod architecture;
+mod backstop;
 mod broker;
 mod control;
 mod estimate;

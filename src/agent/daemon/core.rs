@@ -19,8 +19,9 @@ impl Agent {
         match inbound {
             Inbound::Sampled(msg) => self.sampled(msg),
             Inbound::Exited(exit) => {
-                let input = self.executor.child_exited(&exit);
-                self.input(input);
+                for input in self.executor.child_exited(&exit) {
+                    self.input(input);
+                }
             }
             Inbound::Feedback(fb) => self.feedback(fb),
             Inbound::Output(line) => {

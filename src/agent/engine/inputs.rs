@@ -144,7 +144,7 @@ impl Engine {
     }
 }
 
-fn describe_exit(code: Option<i32>, signal: Option<i32>) -> String {
+pub(super) fn describe_exit(code: Option<i32>, signal: Option<i32>) -> String {
     match (code, signal) {
         (Some(c), _) => format!("exited with code {c}"),
         (None, Some(s)) => format!("killed by signal {s}"),

@@ -155,6 +155,7 @@ async fn a_cgroup_kill_reaches_a_grandchild_that_left_the_process_group() {
     child.kill_now().unwrap();
     let exit = h.next_exit().await;
     assert_eq!(exit.signal, Some(libc::SIGKILL));
+    assert_eq!(exit.oom, None, "our SIGKILL is not the kernel's OOM killer");
     assert_eq!(exit.cgroup_left, None);
     assert!(!cg.path.exists(), "child cgroup removed");
     eventually("every process of the tree dead", || {
@@ -181,4 +182,53 @@ async fn kill_and_remove_empties_a_populated_cgroup_and_removes_it() {
     tokio::time::timeout(PATIENCE, victim.wait_gone())
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn the_limit_is_written_to_memory_and_to_memory_plus_swap_where_the_kernel_has_it() {
+    let Some(ts) = test_scope("limits") else {
+        return;
+    };
+    let mut h = harness(Some(ts.scope.clone()));
+    let s = Spec {
+        memory_limit: Some(Bytes::from_mib(96)),
+        ..spec("limits", "exec sleep 30")
+    };
+    let child = h.runner.spawn(&s).unwrap();
+    let cg = child.cgroup().unwrap().clone();
+    let read = |file: &str| fs::read_to_string(cg.path.join(file)).unwrap();
+    assert_eq!(read("memory.limit_in_bytes").trim(), "100663296");
+    let memsw = cg.memsw_limit_path().unwrap();
+    if memsw.exists() {
+        assert_eq!(read("memory.memsw.limit_in_bytes").trim(), "100663296");
+    } else {
+        eprintln!("no swap accounting on this kernel: memory.memsw.limit_in_bytes absent");
+    }
+    child.kill_now().unwrap();
+    assert_eq!(h.next_exit().await.oom, None);
+}
+
+/// A leader that allocates far past its cgroup's limit at once: the kernel's OOM killer ends
+/// it, and the exit says so with the kernel's figures (read before the cgroup was removed).
+#[tokio::test]
+async fn a_kernel_oom_kill_comes_back_with_the_exit_and_the_kernel_figures() {
+    let Some(ts) = test_scope("oom") else {
+        return;
+    };
+    let mut h = harness(Some(ts.scope.clone()));
+    // dd's one 256 MiB buffer is written in full by its first read of /dev/zero.
+    let s = Spec {
+        memory_limit: Some(Bytes::from_mib(32)),
+        ..spec("oom", "exec dd if=/dev/zero of=/dev/null bs=256M count=1")
+    };
+    h.runner.spawn(&s).unwrap();
+    let exit = h.next_exit().await;
+    assert_eq!(exit.signal, Some(libc::SIGKILL), "{exit:?}");
+    let oom = exit.oom.clone().expect("the kernel OOM kill is reported");
+    assert!(oom.kills >= 1, "{oom:?}");
+    assert_eq!(oom.limit, Some(Bytes::from_mib(32)));
+    let peak = oom.peak.expect("memory.max_usage_in_bytes is read");
+    assert!(peak > Bytes::ZERO && peak <= Bytes::from_mib(32), "{oom:?}");
+    assert_eq!(exit.cgroup_left, None);
+    assert!(!ts.scope.path.join("oom").exists(), "child cgroup removed");
 }

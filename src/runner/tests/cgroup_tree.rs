@@ -48,6 +48,45 @@ fn v1_limit_goes_to_memory_limit_in_bytes() {
     assert!(cg.procs_path().ends_with("llama/cgroup.procs"));
 }
 
+fn fake_v1_child(dir: &std::path::Path, with_memsw: bool) -> ChildCgroup {
+    let path = dir.join("llama");
+    fs::create_dir(&path).unwrap();
+    // Empty: a write to a tempfile does not truncate, unlike a write to a cgroup file.
+    fs::write(path.join("memory.limit_in_bytes"), "").unwrap();
+    if with_memsw {
+        fs::write(path.join("memory.memsw.limit_in_bytes"), "").unwrap();
+    }
+    ChildCgroup {
+        version: CgroupVersion::V1,
+        path,
+    }
+}
+
+#[test]
+fn v1_limit_also_bounds_memory_and_swap_where_the_kernel_accounts_swap() {
+    let dir = tempfile::tempdir().unwrap();
+    let cg = fake_v1_child(dir.path(), true);
+    cg.set_limit(Bytes::from_mib(128)).unwrap();
+    for file in ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"] {
+        assert_eq!(fs::read_to_string(cg.path.join(file)).unwrap(), "134217728");
+    }
+}
+
+#[test]
+fn v1_limit_without_swap_accounting_writes_the_memory_limit_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let cg = fake_v1_child(dir.path(), false);
+    cg.set_limit(Bytes::from_mib(128)).unwrap();
+    assert_eq!(
+        fs::read_to_string(cg.path.join("memory.limit_in_bytes")).unwrap(),
+        "134217728"
+    );
+    assert!(
+        !cg.path.join("memory.memsw.limit_in_bytes").exists(),
+        "never created"
+    );
+}
+
 #[test]
 fn v2_kill_uses_cgroup_kill_when_the_kernel_has_it() {
     let dir = tempfile::tempdir().unwrap();
