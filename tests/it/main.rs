@@ -4,6 +4,7 @@
 mod architecture;
 mod backstop;
 mod broker;
+mod clock;
 mod control;
 mod estimate;
 mod first_hour;
