@@ -11,20 +11,11 @@ use std::time::Duration;
 use jetgate::event::EventKind;
 use serde_json::Value;
 
-use crate::harness::{heavy, sequence, wait_for, Agent, TestCgroup, JETGATE};
+use crate::harness::{heavy, sequence, sim_service, wait_for, Agent, TestCgroup};
 
 const MIB: u64 = 1 << 20;
 /// Bounds a hung test only; nothing asserts on it.
 const LIMIT: Duration = Duration::from_secs(90);
-
-/// A `[[service]]` running `jetgate sim-model` with `args`, started with the agent, plus `extra`.
-fn service(name: &str, args: &[&str], extra: &str) -> String {
-    let mut argv = vec![JETGATE.to_string(), "sim-model".to_string()];
-    argv.extend(args.iter().map(|s| s.to_string()));
-    format!(
-        "[[service]]\nname = \"{name}\"\ncommand = {argv:?}\nautostart = true\nstop_grace = \"2s\"\n{extra}\n\n"
-    )
-}
 
 fn of(events: &[Value], kind: EventKind, subject: &str) -> Vec<Value> {
     events
@@ -51,12 +42,12 @@ fn a_tree_outgrowing_its_limit_between_checks_is_oom_killed_by_the_kernel_and_re
     let body = format!(
         "[memory]\nscope = \"cgroup:{}\"\nreserve = \"64MiB\"\n\n{}{}",
         cgroup.name,
-        service(
+        sim_service(
             "hog",
             &["--alloc", "1GiB", "--ignore-term"],
             &format!("{limit}{restart}")
         ),
-        service("steady", &["--alloc", "16MiB"], limit),
+        sim_service("steady", &["--alloc", "16MiB"], limit),
     );
     let agent = Agent::start(&body);
 
@@ -158,8 +149,8 @@ fn of_subject(events: &[Value], subject: &str) -> Vec<Value> {
 
 #[test]
 fn without_a_cgroup_scope_a_limit_has_no_kernel_backstop_and_the_agent_says_so_at_start() {
-    let body = service("api", &["--alloc", "8MiB"], "limit = \"64MiB\"\n")
-        + &service("free", &["--alloc", "8MiB"], "");
+    let body = sim_service("api", &["--alloc", "8MiB"], "limit = \"64MiB\"\n")
+        + &sim_service("free", &["--alloc", "8MiB"], "");
     let agent = Agent::start(&body);
     let e = wait_for(LIMIT, "kernel_limit_unset", || {
         of(&agent.events(), EventKind::KernelLimitUnset, "api")

@@ -174,6 +174,20 @@ fn the_embedded_default_config_runs_a_monitor_only_agent() {
     assert!(child.wait().unwrap().success());
 }
 
+/// Runs `jetgate agent` on `config`, expecting it to refuse: its exit code and stderr.
+fn agent_refusing(config: &std::path::Path) -> (Option<i32>, String) {
+    let out = std::process::Command::new(JETGATE)
+        .args(["agent", "--config"])
+        .arg(config)
+        .env_remove("JETGATE_SOCKET")
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 #[test]
 fn a_second_agent_on_the_same_store_refuses_to_start_and_names_the_first() {
     let agent = Agent::start(&sim_model("llm", "16MiB", &["--alloc", "8MiB"]));
@@ -183,14 +197,8 @@ fn a_second_agent_on_the_same_store_refuses_to_start_and_names_the_first() {
         .unwrap()
         .replace("control.sock", "second.sock");
     std::fs::write(&config, text).unwrap();
-    let out = std::process::Command::new(JETGATE)
-        .args(["agent", "--config"])
-        .arg(&config)
-        .env_remove("JETGATE_SOCKET")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let (code, stderr) = agent_refusing(&config);
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains(&format!("in use by another agent (pid {}", agent.pid())),
         "{stderr}"
@@ -215,14 +223,8 @@ fn a_control_socket_path_naming_a_file_leaves_the_file_and_the_agent_refuses() {
         ),
     )
     .unwrap();
-    let out = std::process::Command::new(JETGATE)
-        .args(["agent", "--config"])
-        .arg(&config)
-        .env_remove("JETGATE_SOCKET")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    let (code, stderr) = agent_refusing(&config);
+    assert_ne!(code, Some(0), "{stderr}");
     assert!(
         stderr.contains("a regular file is there, not a socket"),
         "{stderr}"

@@ -170,6 +170,16 @@ pub fn sim_model(name: &str, memory: &str, args: &[&str]) -> String {
     )
 }
 
+/// A `[[service]]` running `jetgate sim-model` with `args`, started with the agent, plus
+/// `extra` keys (limit, health, restart, leak...).
+pub fn sim_service(name: &str, args: &[&str], extra: &str) -> String {
+    let mut argv = vec![JETGATE.to_string(), "sim-model".to_string()];
+    argv.extend(args.iter().map(|s| s.to_string()));
+    format!(
+        "[[service]]\nname = \"{name}\"\ncommand = {argv:?}\nautostart = true\nstop_grace = \"2s\"\n{extra}\n\n"
+    )
+}
+
 /// [`sim_model`] started by the agent itself at start-up (`autostart = true`).
 pub fn sim_model_autostarted(name: &str, memory: &str, args: &[&str]) -> String {
     sim_model(name, memory, args).replace("autostart = false", "autostart = true")

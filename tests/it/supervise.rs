@@ -10,18 +10,9 @@ use std::time::Duration;
 use jetgate::event::EventKind;
 use serde_json::Value;
 
-use crate::harness::{wait_for, Agent, JETGATE};
+use crate::harness::{sim_service, wait_for, Agent};
 
 const LIMIT: Duration = Duration::from_secs(60);
-
-/// A `[[service]]` running `jetgate sim-model` with `args`, plus extra TOML lines.
-fn sim_service(name: &str, args: &[&str], extra: &str) -> String {
-    let mut argv = vec![JETGATE.to_string(), "sim-model".to_string()];
-    argv.extend(args.iter().map(|s| s.to_string()));
-    format!(
-        "[[service]]\nname = \"{name}\"\ncommand = {argv:?}\nautostart = true\nstop_grace = \"2s\"\n{extra}\n\n"
-    )
-}
 
 fn of<'a>(events: &'a [Value], kind: EventKind, subject: &str) -> Vec<&'a Value> {
     events

@@ -8,21 +8,11 @@ use std::time::Duration;
 use jetgate::event::EventKind;
 use serde_json::Value;
 
-use crate::harness::{heavy, wait_for, Agent, JETGATE};
+use crate::harness::{heavy, sim_service, wait_for, Agent};
 
 const MIB: f64 = (1u64 << 20) as f64;
 /// Bounds a hung test only; nothing asserts on it.
 const LIMIT: Duration = Duration::from_secs(90);
-
-/// A `[[service]]` running `jetgate sim-model` with `args`, started with the agent, plus
-/// `extra` keys (limit, leak, ...).
-fn service(name: &str, args: &[&str], extra: &str) -> String {
-    let mut argv = vec![JETGATE.to_string(), "sim-model".to_string()];
-    argv.extend(args.iter().map(|s| s.to_string()));
-    format!(
-        "[[service]]\nname = \"{name}\"\ncommand = {argv:?}\nautostart = true\nstop_grace = \"2s\"\n{extra}\n\n"
-    )
-}
 
 /// The first event of `kind` about `subject`, waiting for it.
 fn wait_event(agent: &Agent, kind: EventKind, subject: &str) -> Value {
@@ -54,8 +44,8 @@ fn a_leak_of_20_mib_per_second_is_leaking_within_its_window_at_its_true_slope_an
 ) {
     let _heavy = heavy();
     let leak = "limit = \"1GiB\"\nleak = { window = \"8s\", warmup = \"3s\" }";
-    let body = service("leaky", &["--alloc", "64MiB", "--leak", "20MiB/s"], leak)
-        + &service("steady", &["--alloc", "64MiB"], leak);
+    let body = sim_service("leaky", &["--alloc", "64MiB", "--leak", "20MiB/s"], leak)
+        + &sim_service("steady", &["--alloc", "64MiB"], leak);
     let agent = Agent::start(&body);
     let e = wait_event(&agent, EventKind::LeakSuspected, "leaky");
     let f = &e["figures"];
@@ -116,7 +106,7 @@ fn a_leak_of_20_mib_per_second_is_leaking_within_its_window_at_its_true_slope_an
 #[test]
 fn with_leak_restart_a_leaking_service_is_restarted_before_it_reaches_its_limit() {
     let _heavy = heavy();
-    let body = service(
+    let body = sim_service(
         "leaky",
         &["--alloc", "64MiB", "--leak", "20MiB/s"],
         "limit = \"400MiB\"\nleak = { window = \"8s\", warmup = \"3s\", restart = true }",
@@ -160,7 +150,7 @@ fn with_leak_restart_a_leaking_service_is_restarted_before_it_reaches_its_limit(
 #[test]
 fn a_service_past_its_memory_limit_is_restarted_with_the_figures_behind_it() {
     let _heavy = heavy();
-    let body = service("fat", &["--alloc", "160MiB"], "limit = \"100MiB\"");
+    let body = sim_service("fat", &["--alloc", "160MiB"], "limit = \"100MiB\"");
     let agent = Agent::start(&body);
     let e = wait_event(&agent, EventKind::MemoryLimitExceeded, "fat");
     assert_eq!(e["severity"], "error");
