@@ -18,6 +18,8 @@
 //! "Unsupported" (absent on this kernel or board) is never "failed": see
 //! [`SourceError::is_unsupported`]. `docs/sources.md` documents every source.
 
+#[cfg(test)]
+pub(crate) mod captures;
 pub mod cgroup;
 pub mod devfreq;
 pub mod error;
