@@ -38,7 +38,8 @@ pub struct MemoryView {
     pub cached_bytes: u64,
     pub swap_total_bytes: u64,
     pub swap_used_bytes: u64,
-    /// `NvMapMemUsed`: memory the GPU driver holds (null where the kernel has no nvmap).
+    /// `NvMapMemUsed`: memory the GPU driver holds (null where the kernel prints none: R36
+    /// and later, Thor, non-Jetson).
     pub gpu_held_bytes: Option<u64>,
     pub cma_total_bytes: Option<u64>,
     pub cma_free_bytes: Option<u64>,

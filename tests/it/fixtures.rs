@@ -41,7 +41,10 @@ fn an_orin_nano_on_jetpack_6_reads_end_to_end() {
     let m = &doc["memory"];
     assert_eq!(m["total_bytes"], 7_802_892u64 * 1024);
     assert_eq!(m["available_bytes"], 3_391_548u64 * 1024);
-    assert_eq!(m["gpu_held_bytes"], 2_448_384u64 * 1024, "NvMapMemUsed");
+    // An R36 kernel prints no NvMap line: no system-wide GPU figure, and nothing fails for it.
+    assert!(m["gpu_held_bytes"].is_null(), "R36 has no NvMapMemUsed");
+    assert_eq!(m["cma_total_bytes"], 262_144u64 * 1024);
+    assert_eq!(m["cma_free_bytes"], 40_960u64 * 1024);
     assert_eq!(m["cgroup"]["version"], "v2");
     assert!(m["pressure"].is_object());
     let trees = doc["trees"].as_array().unwrap();
