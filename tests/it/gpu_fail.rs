@@ -104,6 +104,15 @@ fn a_model_printing_nvmap_error_12_is_one_event_per_load_with_cma_and_fragmentat
         "{message}"
     );
 
+    // `status` shows the same contiguous-memory figures, from the same tree.
+    let status = agent.json(&["status", "--json"]);
+    let m = &status["memory"];
+    assert_eq!(m["cma_free_bytes"], 168_452u64 * 1024, "{status}");
+    assert_eq!(m["fragmentation"]["free_high_order_bytes"], 269_312 * page);
+    assert_eq!(m["fragmentation"]["free_bytes"], 792_012 * page);
+    let text = String::from_utf8(agent.cli(&["status"]).stdout).unwrap();
+    assert!(text.contains("CMA 164.5MiB free of 512.0MiB"), "{text}");
+
     // The next load of the model fails the same way: a second event, carrying the three
     // lines of the first burst that were counted and not recorded.
     agent.wait_state("torch", "ready", LIMIT);
