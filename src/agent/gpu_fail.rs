@@ -120,7 +120,7 @@ fn requested_size(line: &str) -> Option<Bytes> {
         _ => return None,
     };
     let bytes = number * scale;
-    (bytes.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64).then(|| Bytes(bytes as u64))
+    (bytes.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64).then_some(Bytes(bytes as u64))
 }
 
 /// One model's current burst.
