@@ -5,6 +5,7 @@ pub mod clock_step;
 pub mod daemon;
 pub mod engine;
 pub mod executor;
+pub mod gpu_fail;
 pub mod launch;
 pub mod notify;
 pub mod orphans;

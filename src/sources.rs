@@ -3,6 +3,7 @@
 //! | module | reads | units |
 //! |---|---|---|
 //! | [`meminfo`] | `/proc/meminfo` | [`crate::units::Bytes`] from kB |
+//! | [`buddyinfo`] | `/proc/buddyinfo`: free blocks per order, the fragmentation figure | bytes from pages |
 //! | [`pressure`] | `/proc/pressure/memory` (PSI) | percent, µs |
 //! | [`refaults`] | file refaults: `/proc/vmstat`, a cgroup's `memory.stat` | bytes from pages |
 //! | [`cgroup`] | cgroup v1/v2 memory controller; own or named cgroup | bytes |
@@ -18,6 +19,9 @@
 //! "Unsupported" (absent on this kernel or board) is never "failed": see
 //! [`SourceError::is_unsupported`]. `docs/sources.md` documents every source.
 
+pub mod buddyinfo;
+#[cfg(test)]
+pub(crate) mod captures;
 pub mod cgroup;
 pub mod devfreq;
 pub mod error;

@@ -39,7 +39,7 @@ pub use document::{
     AgentView, DeviceView, GpuLoad, GpuView, NvmlView, Source, StatusDocument, TreeView,
 };
 pub use estimate::EstimateView;
-pub use memory::{CgroupView, MemoryView, PressureView};
+pub use memory::{CgroupView, FragmentationView, MemoryView, PressureView};
 pub use mqtt::{Presence, Telemetry, TelemetryAgent, TelemetryGate, TelemetryMemory};
 pub use reply::{EventsReply, LoadOutcome, ServicesReply};
 pub use service::{LimitFrom, ServiceKind, ServiceState, ServiceView, TrendVerdict, TrendView};

@@ -26,6 +26,7 @@ use tokio::sync::{mpsc, watch};
 use crate::agent::clock_step::ClockWatch;
 use crate::agent::engine::Engine;
 use crate::agent::executor::{Executor, Feedback};
+use crate::agent::gpu_fail;
 use crate::agent::launch;
 use crate::agent::notify::{self, Systemd};
 use crate::agent::sampling::{self, SamplingPlan};
@@ -114,6 +115,8 @@ struct Agent {
     tegrastats: watch::Receiver<crate::agent::tegrastats::TegrastatsView>,
     /// Every spawned task; shutdown ends them all.
     tasks: Tasks,
+    /// Which GPU allocation failures in children's output become events.
+    gpu_bursts: gpu_fail::Bursts,
 }
 
 /// Runs the agent until SIGTERM or SIGINT.
@@ -250,6 +253,7 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         systemd: Systemd::from_env(Instant::now()),
         tegrastats,
         tasks: tasks.clone(),
+        gpu_bursts: gpu_fail::Bursts::default(),
     };
     if let Some(pet) = agent.systemd.watchdog() {
         let limits = notify::Limits::for_periods(TICK, idle_interval, pet);

@@ -26,7 +26,7 @@
 //!
 //! [gpu]
 //! load_paths = ["/sys/devices/platform/bus@0/17000000.gpu/load"]
-//! nvmap = true                         # nvmap clients file and NvMapMemUsed are meaningful
+//! nvmap = true                         # nvmap's per-process clients file is meaningful
 //! nvml_memory = false                  # NVML reports memory figures
 //! ```
 
@@ -160,7 +160,9 @@ pub struct Power {
 pub struct Gpu {
     /// devfreq `load` files (tenths of a percent), first existing one wins; newest release first.
     pub load_paths: Vec<String>,
-    /// `/sys/kernel/debug/nvmap/iovmm/clients` and `NvMapMemUsed` carry real figures.
+    /// `/sys/kernel/debug/nvmap/iovmm/clients` carries real per-process figures. Says nothing
+    /// about `NvMapMemUsed` in `/proc/meminfo`: that line depends on the release (R32 and R35
+    /// kernels print it, R36 kernels do not), and is read wherever it is printed.
     pub nvmap: bool,
     /// NVML reports GPU memory figures (Thor yes, Orin no).
     pub nvml_memory: bool,

@@ -15,7 +15,8 @@ use crate::exit::{self, CliError, CliResult};
 use crate::gate::GateView;
 use crate::sources::{AvailableFrom, Sampler, Scope, TreeSampler};
 use crate::status::{
-    AgentView, DeviceView, GpuLoad, GpuView, MemoryView, NvmlView, Source, StatusDocument, TreeView,
+    AgentView, DeviceView, FragmentationView, GpuLoad, GpuView, MemoryView, NvmlView, Source,
+    StatusDocument, TreeView,
 };
 use crate::units::Bytes;
 
@@ -80,7 +81,10 @@ pub fn local_document(globals: &Globals, top: usize) -> Result<StatusDocument, C
             id: None,
             board: (&board).into(),
         },
-        memory: Some(MemoryView::from_sample(&sample, None)),
+        memory: Some(
+            MemoryView::from_sample(&sample, None)
+                .with_fragmentation(FragmentationView::read(root)),
+        ),
         gpu: Some(gpu_view(root, &board)),
         trees: Some(trees),
         ..StatusDocument::default()
@@ -128,6 +132,35 @@ fn gpu_view(root: &crate::sources::Root, board: &crate::board::Detected) -> GpuV
         }
     };
     GpuView { load, nvml }
+}
+
+/// The CMA pool and how much free memory lies in large blocks, where the device has either:
+/// `          CMA 164.5MiB free of 512.0MiB  free in blocks ≥ 64.0KiB 1.0GiB of 3.0GiB (largest 16.0MiB)`.
+/// Nothing where it has neither (a host without CMA whose buddyinfo could not be read).
+fn render_contiguous(m: &MemoryView) -> Option<String> {
+    let cma = match (m.cma_total_bytes, m.cma_free_bytes) {
+        (Some(total), Some(free)) if total > 0 => {
+            Some(format!("CMA {} free of {}", Bytes(free), Bytes(total)))
+        }
+        _ => None,
+    };
+    let blocks = m.fragmentation.map(|f| {
+        format!(
+            "free in blocks ≥ {} {} of {} (largest {})",
+            Bytes(f.block_bytes),
+            Bytes(f.free_high_order_bytes),
+            Bytes(f.free_bytes),
+            size(f.largest_free_block_bytes),
+        )
+    });
+    if cma.is_none() && blocks.is_none() {
+        return None;
+    }
+    Some(format!(
+        "          {}  {}\n",
+        cma.unwrap_or_else(|| "CMA n/a".to_string()),
+        blocks.unwrap_or_else(|| "free blocks n/a".to_string()),
+    ))
 }
 
 fn size(v: Option<u64>) -> String {
@@ -180,6 +213,9 @@ pub fn render_toned(doc: &StatusDocument, colour: bool) -> String {
                 None => "unsupported".to_string(),
             },
         ));
+        if let Some(line) = render_contiguous(m) {
+            out.push_str(&line);
+        }
         if let Some(cg) = &m.cgroup {
             out.push_str(&format!(
                 "cgroup    {}  limit {}  usage {}  reclaimable {}  oom kills {}\n",
@@ -414,6 +450,51 @@ mod tests {
             !text.contains("tegrastats"),
             "a local document has no tegrastats"
         );
+    }
+
+    #[test]
+    fn renders_cma_and_fragmentation_where_the_device_has_them_and_nothing_where_not() {
+        // The R36.5 Orin Nano after its failed load (figures of the real capture).
+        let doc = json!({
+            "device": {"board": {"name": "Jetson Orin Nano 8GB"}},
+            "memory": {"available_bytes": 6_156_320u64 * 1024, "total_bytes": 7_790_364u64 * 1024,
+                       "available_from": "mem_available",
+                       "cma_total_bytes": 524_288u64 * 1024, "cma_free_bytes": 168_452u64 * 1024,
+                       "fragmentation": {"high_order": 4, "block_bytes": 65536,
+                                         "free_high_order_bytes": 1052u64 << 20,
+                                         "largest_free_block_bytes": 16u64 << 20,
+                                         "free_bytes": 792_012u64 * 4096}},
+        });
+        let text = render(&typed(doc));
+        assert!(
+            text.contains(
+                "CMA 164.5MiB free of 512.0MiB  free in blocks ≥ 64.0KiB 1.0GiB of 3.0GiB \
+                 (largest 16.0MiB)"
+            ),
+            "{text}"
+        );
+        // A host without CMA: the blocks only.
+        let doc = json!({
+            "device": {"board": {"name": "x86"}},
+            "memory": {"available_bytes": 1u64 << 30, "total_bytes": 8u64 << 30,
+                       "cma_total_bytes": 0, "cma_free_bytes": 0,
+                       "fragmentation": {"high_order": 4, "block_bytes": 65536,
+                                         "free_high_order_bytes": 1u64 << 30,
+                                         "largest_free_block_bytes": 4u64 << 20,
+                                         "free_bytes": 2u64 << 30}},
+        });
+        let text = render(&typed(doc));
+        assert!(
+            text.contains("CMA n/a  free in blocks ≥ 64.0KiB 1.0GiB"),
+            "{text}"
+        );
+        // Neither: no line at all, and nothing fails.
+        let doc = json!({
+            "device": {"board": {"name": "x86"}},
+            "memory": {"available_bytes": 1u64 << 30, "total_bytes": 8u64 << 30},
+        });
+        let text = render(&typed(doc));
+        assert!(!text.contains("CMA") && !text.contains("blocks"), "{text}");
     }
 
     #[test]

@@ -113,6 +113,8 @@ event_kinds! {
     Unloaded = "unloaded", Info;
     /// A memory sample failed.
     SampleFailed = "sample_failed", Error;
+    /// A model printed a GPU allocation failure (nvmap error 12, CUDA out of memory).
+    GpuAllocFailed = "gpu_alloc_failed", Error;
     /// A child cgroup could not be removed.
     CgroupLeft = "cgroup_left", Warning;
     /// An operator's note.

@@ -2,7 +2,7 @@
 //!
 //! Owns [`MemInfo`] and its pure parser [`parse_meminfo`], plus the thin reader
 //! [`read_meminfo`]. Every figure is [`Bytes`], converted from the kernel's `kB` (KiB) at parse
-//! time. A Jetson Orin (L4T R35/R36) prints, among ~55 lines:
+//! time. A Jetson AGX Orin on L4T R35 prints, among ~55 lines:
 //!
 //! ```text
 //! MemTotal:       30536708 kB
@@ -15,8 +15,9 @@
 //! CmaFree:          524288 kB
 //! ```
 //!
-//! Absences that are normal and typed as `Option`: `NvMapMemUsed` (nvgpu kernels up to Orin;
-//! absent on Thor and on non-Jetson hosts), `CmaTotal`/`CmaFree` (kernels without CMA),
+//! Absences that are normal and typed as `Option`: `NvMapMemUsed` (printed by L4T R32 and R35
+//! kernels; an Orin on R36, JetPack 6, prints no `NvMap` line at all, nor does Thor or a
+//! non-Jetson host: nothing may depend on it), `CmaTotal`/`CmaFree` (kernels without CMA),
 //! `Shmem`/`SReclaimable` (very old kernels).
 //!
 //! Trap: kernels before 3.14 (TX1 on L4T R24) have no `MemAvailable`. We then estimate it as
@@ -60,9 +61,12 @@ pub struct MemInfo {
     pub active_file: Option<Bytes>,
     /// `Inactive(file)`, where printed (kernels ≥ 2.6.28).
     pub inactive_file: Option<Bytes>,
-    /// `NvMapMemUsed`: memory the GPU side holds through nvmap (Jetson nvgpu kernels up to Orin).
+    /// `NvMapMemUsed`: memory the GPU side holds through nvmap (L4T R32 and R35 kernels; none
+    /// on R36 and later).
     pub nvmap_used: Option<Bytes>,
+    /// `CmaTotal`: the Contiguous Memory Allocator's region (kernels with CMA).
     pub cma_total: Option<Bytes>,
+    /// `CmaFree`: the part of the CMA region not allocated.
     pub cma_free: Option<Bytes>,
 }
 
@@ -209,6 +213,31 @@ NvMapMemUsed:      83924 kB
         assert_eq!(m.shmem, Some(Bytes::from_kib(146608)));
         assert_eq!(m.swap_used(), Bytes::ZERO);
         assert_eq!(m.buffers, Bytes::from_kib(35244));
+    }
+
+    #[test]
+    fn parses_a_real_orin_nano_r36_meminfo_without_nvmap_lines() {
+        let text = crate::sources::captures::capture("meminfo_orin_nano_8gb_r36.txt");
+        assert!(!text.contains("NvMap"), "R36 prints no NvMap line");
+        let m = parse_meminfo(&text).unwrap();
+        assert_eq!(m.total, Bytes::from_kib(7802736));
+        assert_eq!(m.available, Bytes::from_kib(6245596));
+        assert!(!m.available_estimated);
+        assert_eq!(m.nvmap_used, None);
+        assert_eq!(m.cma_total, Some(Bytes::from_kib(262144)));
+        assert_eq!(m.cma_free, Some(Bytes::ZERO));
+        assert_eq!(m.swap_used(), Bytes::from_kib(3901344 - 3608100));
+    }
+
+    #[test]
+    fn parses_the_cma_lines_of_a_real_r36_5_capture() {
+        let before = "orin_nano_super_r36.5.0_before.txt";
+        let text = crate::sources::captures::capture(&format!("meminfo_{before}"));
+        let m = parse_meminfo(&text).unwrap();
+        assert_eq!(m.available, Bytes::from_kib(6228472));
+        assert_eq!(m.cma_total, Some(Bytes::from_kib(524288)));
+        assert_eq!(m.cma_free, Some(Bytes::from_kib(472596)));
+        assert_eq!(m.nvmap_used, None);
     }
 
     #[test]

@@ -14,11 +14,28 @@
 //! total                                              2580484K
 //! ```
 //!
+//! Some nvmap builds print a fifth column, the client's proportional share, before the size,
+//! and two figures on the `total` line:
+//!
+//! ```text
+//! CLIENT                        PROCESS      PID         PSS        SIZE
+//! user                   nvargus-daemon     4678          0K         76K
+//! total                                                  64K         76K
+//! ```
+//!
+//! The header names the layout; a file without a header is read as the four-column one.
+//! Where both columns exist, a process's GPU figure ([`NvmapClient::gpu`]) is its PSS, not its
+//! SIZE: SIZE counts every buffer the client holds in full, so a buffer shared by two members
+//! of one process tree (a server and its worker, or a model and the camera daemon feeding it)
+//! would be counted once per member when the tree is summed ([`NvmapClients::for_pids`]);
+//! PSS splits each shared buffer between its holders, so sums over processes count it once,
+//! as `smaps` PSS does for CPU memory. In the four-column layout SIZE is all there is.
+//!
 //! Trap: the process column is the kernel's comm, cut to 15 bytes (`python3-inference-server`
 //! shows as `python3-inferen`), and a comm may hold spaces. Match clients to processes by pid;
 //! [`comm_matches`] compares names the way the kernel truncates them. Parsing reads the last
-//! two columns as pid and size and the first word as the client name, so the comm in between
-//! may hold spaces.
+//! columns (size, the PSS where the header has it, pid) from the right and the first word as
+//! the client name, so the comm in between may hold spaces.
 
 use std::path::Path;
 
@@ -38,23 +55,37 @@ pub struct NvmapClient {
     /// The process comm, at most 15 bytes; `kernel` for in-kernel clients (pid 0).
     pub process: String,
     pub pid: u32,
+    /// The `SIZE` column: every buffer the client holds, shared ones in full.
     pub size: Bytes,
+    /// The `PSS` column, where the file has one: shared buffers split between their holders.
+    pub pss: Option<Bytes>,
+}
+
+impl NvmapClient {
+    /// The client's GPU memory: its PSS where the file prints one, else its SIZE (see the
+    /// module doc for why PSS wins).
+    pub fn gpu(&self) -> Bytes {
+        self.pss.unwrap_or(self.size)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 pub struct NvmapClients {
     pub clients: Vec<NvmapClient>,
-    /// The `total` line: all nvmap memory (shared buffers counted once).
+    /// The `total` line's SIZE: all nvmap memory (shared buffers counted once).
     pub total: Option<Bytes>,
+    /// The `total` line's PSS, in the layout with a PSS column.
+    pub total_pss: Option<Bytes>,
 }
 
 impl NvmapClients {
-    /// GPU memory held by one pid (a process may appear as several clients).
+    /// GPU memory held by one pid (a process may appear as several clients): the sum of
+    /// [`NvmapClient::gpu`].
     pub fn for_pid(&self, pid: u32) -> Bytes {
         self.clients
             .iter()
             .filter(|c| c.pid == pid && pid != 0)
-            .map(|c| c.size)
+            .map(NvmapClient::gpu)
             .sum()
     }
 
@@ -75,9 +106,9 @@ pub fn comm_matches(shown: &str, full_name: &str) -> bool {
     shown == &full_name[..cut]
 }
 
-fn parse_size(text: &str) -> Result<Bytes, ParseError> {
+fn parse_size(field: &'static str, text: &str) -> Result<Bytes, ParseError> {
     let digits = text.strip_suffix('K').unwrap_or(text);
-    parse_u64("SIZE", digits).map(Bytes::from_kib)
+    parse_u64(field, digits).map(Bytes::from_kib)
 }
 
 /// Splits off the last whitespace-separated word: `("user  Web Content  11873", "2048K")`.
@@ -85,23 +116,50 @@ fn rsplit_word(t: &str) -> Option<(&str, &str)> {
     t.trim_end().rsplit_once(|c: char| c.is_ascii_whitespace())
 }
 
-/// Parses the text of `iovmm/clients`.
+/// True when a header line names the PSS column (`CLIENT PROCESS PID PSS SIZE`).
+fn header_has_pss(header: &str) -> bool {
+    header.split_ascii_whitespace().any(|w| w == "PSS")
+}
+
+/// Parses the text of `iovmm/clients`, in either layout (see the module doc).
 pub fn parse_nvmap_clients(text: &str) -> Result<NvmapClients, ParseError> {
     let mut out = NvmapClients::default();
+    let mut with_pss = false;
     for line in text.lines() {
         let trimmed = line.trim();
-        if trimmed.is_empty() || trimmed.starts_with("CLIENT") {
+        if trimmed.is_empty() {
+            continue;
+        }
+        if trimmed.starts_with("CLIENT") {
+            with_pss = header_has_pss(trimmed);
             continue;
         }
         let mut words = trimmed.split_ascii_whitespace();
         let first = words.next().unwrap_or("");
         if first == "total" {
-            let size = words.last().ok_or(ParseError::Missing("total size"))?;
-            out.total = Some(parse_size(size)?);
+            let figures: Vec<&str> = words.collect();
+            let (pss, size) = match (with_pss, figures.as_slice()) {
+                (false, [size]) => (None, size),
+                (true, [pss, size]) => (Some(parse_size("PSS", pss)?), size),
+                _ => {
+                    return Err(ParseError::Malformed(format!(
+                        "nvmap total line {line:.80}"
+                    )))
+                }
+            };
+            out.total = Some(parse_size("SIZE", size)?);
+            out.total_pss = pss;
             continue;
         }
-        // From the right: size, pid; the comm sits between the client name and the pid.
+        // From the right: size, the PSS where printed, pid; the comm sits between the client
+        // name and the pid.
         let (head, size) = rsplit_word(trimmed).ok_or(ParseError::Missing("SIZE"))?;
+        let (head, pss) = if with_pss {
+            let (head, pss) = rsplit_word(head).ok_or(ParseError::Missing("PSS"))?;
+            (head, Some(parse_size("PSS", pss)?))
+        } else {
+            (head, None)
+        };
         let (head, pid) = rsplit_word(head).ok_or(ParseError::Missing("PID"))?;
         let process = head
             .trim()
@@ -112,7 +170,8 @@ pub fn parse_nvmap_clients(text: &str) -> Result<NvmapClients, ParseError> {
             client: first.to_string(),
             process: process.to_string(),
             pid: parse_u64("PID", pid)? as u32,
-            size: parse_size(size)?,
+            size: parse_size("SIZE", size)?,
+            pss,
         });
     }
     Ok(out)
@@ -178,6 +237,89 @@ total                                              2667024K
         assert!(comm_matches("Xorg", "Xorg"));
         assert!(!comm_matches(shown, "python3"));
         assert!(!comm_matches("python3-inferen", "python3-inferex-other"));
+    }
+
+    use crate::sources::captures::capture;
+
+    #[test]
+    fn reads_a_four_column_file_copied_from_a_device() {
+        let c = parse_nvmap_clients(&capture("nvmap_clients_gimbal.txt")).unwrap();
+        let rows: Vec<(&str, u32, u64)> = c
+            .clients
+            .iter()
+            .map(|c| (c.process.as_str(), c.pid, c.size.get() / 1024))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("gem", 4481, 118372),
+                ("gnome-shell", 2831, 5384),
+                ("Xorg", 1731, 18140),
+                ("nvargus-daemon", 1012, 0)
+            ]
+        );
+        assert!(c.clients.iter().all(|c| c.pss.is_none()));
+        assert_eq!(c.total, Some(Bytes::from_kib(141896)));
+        assert_eq!(c.total_pss, None);
+        // Without a PSS column the process's figure is its SIZE.
+        assert_eq!(c.for_pid(4481), Bytes::from_kib(118372));
+        let sum: Bytes = c.clients.iter().map(|c| c.size).sum();
+        assert_eq!(Some(sum), c.total, "the sizes add up to the total line");
+    }
+
+    #[test]
+    fn reads_the_four_column_file_with_a_wider_total() {
+        let c = parse_nvmap_clients(&capture("nvmap_clients_htop_readme.txt")).unwrap();
+        assert_eq!(c.clients.len(), 3);
+        assert_eq!(c.clients[0].process, "gpu_burn");
+        assert_eq!(c.for_pid(7979), Bytes::from_kib(23525644));
+        assert_eq!(c.total, Some(Bytes::from_kib(23549320)));
+    }
+
+    #[test]
+    fn reads_the_layout_with_a_pss_column_and_counts_the_pss() {
+        let text = capture("nvmap_clients_pss_column.txt");
+        let c = parse_nvmap_clients(&text).unwrap();
+        assert_eq!(c.clients.len(), 1);
+        let d = &c.clients[0];
+        assert_eq!(
+            (d.client.as_str(), d.process.as_str(), d.pid),
+            ("user", "nvargus-daemon", 4678)
+        );
+        assert_eq!(d.pss, Some(Bytes::ZERO));
+        assert_eq!(d.size, Bytes::from_kib(76));
+        assert_eq!(c.total_pss, Some(Bytes::from_kib(64)));
+        assert_eq!(c.total, Some(Bytes::from_kib(76)));
+        // The process's GPU figure is its share, not every buffer it maps.
+        assert_eq!(c.for_pid(4678), Bytes::ZERO);
+        // Read as the four-column layout, the PSS would have been taken for the pid.
+        let err = parse_nvmap_clients(&text.replace(" PSS", "    ")).unwrap_err();
+        assert!(err.to_string().contains("PID"), "{err}");
+    }
+
+    #[test]
+    fn a_pss_layout_sums_shared_buffers_once_over_a_tree() {
+        // A server and its worker share one 1 GiB buffer: SIZE shows it in both, PSS splits it.
+        let text = "\
+CLIENT                        PROCESS      PID         PSS        SIZE
+user                      llama-server     2140     524288K    1048576K
+user                            worker     2141     524288K    1048576K
+total                                             1048576K    1048576K
+";
+        let c = parse_nvmap_clients(text).unwrap();
+        assert_eq!(c.for_pids(&[2140, 2141]), Bytes::from_kib(1048576));
+        assert_eq!(c.for_pids(&[2140, 2141]), c.total_pss.unwrap());
+    }
+
+    #[test]
+    fn a_total_line_that_does_not_fit_the_header_is_an_error() {
+        let four = "CLIENT PROCESS PID SIZE\ntotal 64K 76K\n";
+        assert!(parse_nvmap_clients(four).is_err());
+        let five = "CLIENT PROCESS PID PSS SIZE\ntotal 76K\n";
+        assert!(parse_nvmap_clients(five).is_err());
+        let bad_pss = "CLIENT PROCESS PID PSS SIZE\nuser a 12 xK 76K\n";
+        let err = parse_nvmap_clients(bad_pss).unwrap_err();
+        assert!(err.to_string().contains("PSS"), "{err}");
     }
 
     #[test]

@@ -50,11 +50,12 @@ pub struct ProcessGpu {
 
 impl ProcessGpu {
     /// nvmap's clients: always a Jetson, always the device's DRAM. Kernel clients (pid 0)
-    /// belong to no process.
+    /// belong to no process. Each client counts its [`NvmapClient::gpu`](super::nvmap::NvmapClient::gpu):
+    /// its PSS where the file has that column, so a buffer shared inside a tree counts once.
     pub fn from_nvmap(clients: &NvmapClients) -> ProcessGpu {
         let mut pids: Vec<PidGpu> = Vec::new();
         for c in clients.clients.iter().filter(|c| c.pid != 0) {
-            add(&mut pids, c.pid, Some(c.size));
+            add(&mut pids, c.pid, Some(c.gpu()));
         }
         ProcessGpu {
             from: GpuFrom::Nvmap,
@@ -182,6 +183,20 @@ mod tests {
             Some(Bytes::ZERO),
             "not listed: holds none"
         );
+    }
+
+    #[test]
+    fn with_a_pss_column_a_buffer_shared_inside_a_tree_counts_once() {
+        // A server and its worker map one 1 GiB buffer: SIZE shows it in both, PSS halves it.
+        let clients = crate::sources::nvmap::parse_nvmap_clients(
+            "CLIENT PROCESS PID PSS SIZE\n\
+             user  llama-server  100  524288K  1048576K\n\
+             user  worker        101  524288K  1048576K\n\
+             total 1048576K 1048576K\n",
+        )
+        .unwrap();
+        let gpu = ProcessGpu::from_nvmap(&clients);
+        assert_eq!(gpu.for_pids(&[100, 101]), Some(Bytes::from_gib(1)));
     }
 
     /// Thor on R38: nvidia-smi (NVML's own tool) lists the desktop's processes at 0 MiB each in

@@ -1,5 +1,6 @@
-//! The status document's `memory` section, from one [`MemorySample`]. Every size is a `_bytes`
-//! integer; figures a board or kernel lacks (no swap, no nvmap, no PSI, no cgroup) are `null`.
+//! The status document's `memory` section, from one [`MemorySample`] and `/proc/buddyinfo`.
+//! Every size is a `_bytes` integer; figures a board or kernel lacks (no swap, no nvmap, no
+//! PSI, no cgroup, no CMA, no buddyinfo) are `null`.
 //!
 //! ```json
 //! {"available_bytes": 3472945152, "available_from": "mem_available", "available_estimated": false,
@@ -7,6 +8,8 @@
 //!  "buffers_bytes": 39116800, "cached_bytes": 2374414336, "swap_total_bytes": 3995070464,
 //!  "swap_used_bytes": 892338176, "gpu_held_bytes": 2507145216, "cma_total_bytes": 0,
 //!  "cma_free_bytes": 0,
+//!  "fragmentation": {"high_order": 4, "block_bytes": 65536, "free_high_order_bytes": 438042624,
+//!                    "largest_free_block_bytes": 16777216, "free_bytes": 1284423680},
 //!  "cgroup": {"version": "v2", "limit_bytes": null, "usage_bytes": 1048576,
 //!             "reclaimable_bytes": 0, "available_bytes": null, "oom_kill": 0, "failcnt": null,
 //!             "events_max": 0},
@@ -18,7 +21,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::sources::buddyinfo::{read_buddyinfo, BuddyInfo, HIGH_ORDER};
 use crate::sources::cgroup::CgroupVersion;
+use crate::sources::process::page_size;
+use crate::sources::Root;
 use crate::sources::{AvailableFrom, MemorySample};
 use crate::units::Bytes;
 
@@ -38,14 +44,56 @@ pub struct MemoryView {
     pub cached_bytes: u64,
     pub swap_total_bytes: u64,
     pub swap_used_bytes: u64,
-    /// `NvMapMemUsed`: memory the GPU driver holds (null where the kernel has no nvmap).
+    /// `NvMapMemUsed`: memory the GPU driver holds (null where the kernel prints none: R36
+    /// and later, Thor, non-Jetson).
     pub gpu_held_bytes: Option<u64>,
     pub cma_total_bytes: Option<u64>,
     pub cma_free_bytes: Option<u64>,
+    /// Free memory by block size, from `/proc/buddyinfo` (null where it cannot be read).
+    pub fragmentation: Option<FragmentationView>,
     pub cgroup: Option<CgroupView>,
     pub pressure: Option<PressureView>,
     /// How old the sample was when the document was built (null for `--local`).
     pub sample_age_ms: Option<u64>,
+}
+
+/// How fragmented free memory is: what of it lies in blocks large enough for big GPU pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FragmentationView {
+    /// The smallest order counted as high: blocks of 2^order pages.
+    pub high_order: u32,
+    /// The size of one block of `high_order` (64 KiB with 4 KiB pages).
+    pub block_bytes: u64,
+    /// Free memory in blocks of `high_order` and up.
+    pub free_high_order_bytes: u64,
+    /// The largest free block; null when nothing is free.
+    pub largest_free_block_bytes: Option<u64>,
+    /// All free memory the buddy allocator holds (`MemFree` as it sees it).
+    pub free_bytes: u64,
+}
+
+impl FragmentationView {
+    /// The view of `buddy` for pages of `page_size` bytes.
+    pub fn from_buddyinfo(buddy: &BuddyInfo, page_size: u64) -> FragmentationView {
+        FragmentationView {
+            high_order: HIGH_ORDER,
+            block_bytes: page_size.saturating_mul(1 << HIGH_ORDER),
+            free_high_order_bytes: buddy.free_high_order(page_size).get(),
+            largest_free_block_bytes: buddy
+                .largest_free_order()
+                .and_then(|o| 1u64.checked_shl(o))
+                .map(|pages| pages.saturating_mul(page_size)),
+            free_bytes: buddy.free(page_size).get(),
+        }
+    }
+
+    /// `/proc/buddyinfo` read under `root` now; `None` where it cannot be read (a fixture
+    /// tree without it), which the document shows as `null`.
+    pub fn read(root: &Root) -> Option<FragmentationView> {
+        let buddy = read_buddyinfo(root).ok()?;
+        Some(FragmentationView::from_buddyinfo(&buddy, page_size()))
+    }
 }
 
 /// The scope cgroup, or the agent's own with scope system.
@@ -73,6 +121,13 @@ pub struct PressureView {
 }
 
 impl MemoryView {
+    /// The same section with the fragmentation figures (read separately: the sampler's fast
+    /// loop never reads buddyinfo).
+    pub fn with_fragmentation(mut self, fragmentation: Option<FragmentationView>) -> MemoryView {
+        self.fragmentation = fragmentation;
+        self
+    }
+
     /// The section for `sample`, taken `age` before the document (`None`: just taken).
     pub fn from_sample(sample: &MemorySample, age: Option<Duration>) -> MemoryView {
         let m = &sample.meminfo;
@@ -90,6 +145,7 @@ impl MemoryView {
             gpu_held_bytes: m.nvmap_used.map(Bytes::get),
             cma_total_bytes: m.cma_total.map(Bytes::get),
             cma_free_bytes: m.cma_free.map(Bytes::get),
+            fragmentation: None,
             cgroup: sample.cgroup.map(|c| CgroupView {
                 version: c.version,
                 limit_bytes: c.limit.map(Bytes::get),

@@ -195,10 +195,10 @@ fn agent_document() -> StatusDocument {
             id: Some("orin-07".into()),
             board: (&board).into(),
         },
-        memory: Some(MemoryView::from_sample(
-            &sample(),
-            Some(Duration::from_millis(250)),
-        )),
+        memory: Some(
+            MemoryView::from_sample(&sample(), Some(Duration::from_millis(250)))
+                .with_fragmentation(FragmentationView::read(&Root::new(FIXTURE))),
+        ),
         gate: Some(gate()),
         services: Some(services()),
         tegrastats: Some(tegrastats(true)),

@@ -12,6 +12,7 @@ mod fixtures;
 mod footprint;
 mod gate;
 mod gpu;
+mod gpu_fail;
 mod harness;
 mod llama;
 mod mqtt;

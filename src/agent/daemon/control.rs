@@ -9,7 +9,7 @@ use crate::agent::engine::{Command, Refusal};
 use crate::control::server::ControlRequest;
 use crate::control::{Cmd, ErrorCode, Response};
 use crate::event::{EventKind, NewEvent};
-use crate::status::{AgentView, DeviceView, MemoryView, StatusDocument};
+use crate::status::{AgentView, DeviceView, FragmentationView, MemoryView, StatusDocument};
 use crate::store::{EventFilter, StoreError};
 use tokio::sync::oneshot;
 
@@ -132,10 +132,10 @@ impl Agent {
                 id: Some(self.device_id.clone()),
                 board: (&self.board).into(),
             },
-            memory: self
-                .latest
-                .as_ref()
-                .map(|(s, at)| MemoryView::from_sample(s, Some(now.duration_since(*at)))),
+            memory: self.latest.as_ref().map(|(s, at)| {
+                MemoryView::from_sample(s, Some(now.duration_since(*at)))
+                    .with_fragmentation(FragmentationView::read(&self.pressure_figures.0))
+            }),
             gate: Some(self.engine.gate().snapshot(now)),
             services: Some(self.engine.views()),
             tegrastats: Some(self.tegrastats.borrow().section(now)),

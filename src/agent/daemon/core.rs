@@ -1,6 +1,7 @@
 //! The core loop's handlers: one [`Inbound`] at a time turned into engine inputs, the
-//! engine's actions carried out until quiet, and the tick's work (timeouts, due restarts,
-//! the 1 Hz tree refresh, housekeeping). The loop itself and the wiring are in `daemon.rs`.
+//! engine's actions carried out until quiet, GPU allocation failures in children's output
+//! recorded, and the tick's work (timeouts, due restarts, the 1 Hz tree refresh,
+//! housekeeping). The loop itself and the wiring are in `daemon.rs`.
 #![allow(clippy::disallowed_methods)] // the core loop reads the monotonic clock for `now`
 
 use std::time::Instant;
@@ -9,9 +10,11 @@ use super::inbox::Inbound;
 use super::{watching, Agent, MEMORY_REFRESH, TICK};
 use crate::agent::engine::{Action, Input};
 use crate::agent::executor::{Feedback, ReadingContext};
+use crate::agent::gpu_fail;
 use crate::agent::sampling::{self, Sampled, SamplingPlan};
 use crate::event::{EventKind, NewEvent};
 use crate::gate::SamplingMode;
+use crate::runner::ChildOutput;
 
 impl Agent {
     /// Handles one message of the inbox (a stop is the caller's).
@@ -25,6 +28,7 @@ impl Agent {
             }
             Inbound::Feedback(fb) => self.feedback(fb),
             Inbound::Output(line) => {
+                self.gpu_failure(&line);
                 if let Some(input) = self.executor.child_output(&line) {
                     self.input(input);
                 }
@@ -36,6 +40,29 @@ impl Agent {
             Inbound::Tick => self.tick(),
             Inbound::Stop(_) => {}
         }
+    }
+
+    /// A child's output line that reports a GPU allocation failure, the first of its burst:
+    /// the device's memory figures are read on a blocking thread and the event recorded from
+    /// there (the unit's figures are taken now, as the engine has them).
+    fn gpu_failure(&mut self, line: &ChildOutput) {
+        let Some(failure) = gpu_fail::match_line(&line.line) else {
+            return;
+        };
+        let view = self.engine.view(&line.name);
+        let pid = view.as_ref().and_then(|v| v.pid);
+        let Some(suppressed) = self.gpu_bursts.observe(&line.name, pid, Instant::now()) else {
+            return;
+        };
+        let root = self.pressure_figures.0.clone();
+        let store = self.executor.store().clone();
+        let (name, text) = (line.name.clone(), line.line.clone());
+        self.tasks.spawn_blocking(move || {
+            let device = gpu_fail::read_device(&root);
+            let event = gpu_fail::event(&name, failure, &text, suppressed, view.as_ref(), &device);
+            event.log();
+            store.record(event);
+        });
     }
 
     /// Executes actions and every input that follows from them at once, until quiet.

@@ -156,7 +156,7 @@ pub fn memory(model: &TopModel, area: Rect, wide: bool, buf: &mut Buffer) {
         );
         let Some(v) = value else {
             let why = if *label == "GPU-held" {
-                "n/a (no nvmap on this board)"
+                "n/a (no NvMapMemUsed here)"
             } else {
                 "n/a"
             };
