@@ -59,6 +59,9 @@ pub struct UnitSpec {
     /// Liveness is probed only once the ready probe passed (always for a model; a service
     /// without a ready probe is probed from its start).
     pub awaits_ready: bool,
+    /// `ready.timeout`: a ready probe that has not passed this long after the start was asked
+    /// for is a failed start (`ready_timeout`, see `ready.rs`). `None` without a ready probe.
+    pub ready_timeout: Option<Duration>,
 }
 
 /// What the engine needs to know of a liveness probe: how many failures in a row fail it,
@@ -302,6 +305,15 @@ impl Engine {
     /// Everything that is not a command.
     pub fn input(&mut self, input: Input, now: Instant) -> Vec<Action> {
         self.tick_clock(now);
+        // Ready waits that ran out are decided before anything else at `now`: before the gate
+        // sees the same instant, so a model's `ready.timeout` equal to `gate.load_timeout`
+        // still acts (its wait started at admission, the load's clock too).
+        let mut out = self.expire_ready_waits(now);
+        out.extend(self.dispatch(input, now));
+        out
+    }
+
+    fn dispatch(&mut self, input: Input, now: Instant) -> Vec<Action> {
         match input {
             Input::Reading(r) => {
                 self.available = Some(r.available);
@@ -313,6 +325,7 @@ impl Engine {
                 out
             }
             Input::ReadyProbePassed { name } => {
+                self.ready_passed(&name);
                 let mut out = self.service_ready(&name);
                 out.extend(self.gate_step(GateInput::ReadyProbePassed { model: name }, now));
                 out
@@ -376,8 +389,9 @@ impl Engine {
         )
     }
 
-    fn spawn_service(&mut self, name: &str) -> Vec<Action> {
+    fn spawn_service(&mut self, name: &str, now: Instant) -> Vec<Action> {
         self.set(name, Phase::Running, None);
+        self.await_ready(name, now);
         vec![Action::Spawn { name: name.into() }]
     }
 }
@@ -395,6 +409,9 @@ mod inputs;
 mod observed;
 #[cfg(test)]
 mod props;
+mod ready;
+#[cfg(test)]
+mod ready_tests;
 #[cfg(test)]
 mod rig;
 mod supervise;

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use crate::agent::engine::{HealthSpec, UnitSpec};
 use crate::config::probe::{HealthCheck, HealthProbe};
-use crate::config::{Config, MemoryNeed, ProgramConfig, ReadyCheck, RestartConfig};
+use crate::config::{Config, MemoryNeed, ProgramConfig, ReadyCheck, ReadyProbe, RestartConfig};
 use crate::event::{EventKind, NewEvent};
 use crate::gate::GateConfig;
 use crate::probe::{HeartbeatWatch, HttpTarget, Liveness};
@@ -164,7 +164,12 @@ fn health(program: &ProgramConfig) -> Option<(HealthPlan, HealthSpec)> {
     Some((plan, spec))
 }
 
-fn unit_spec(p: &ProgramConfig, declared: Option<Bytes>, verify: bool, ready: bool) -> UnitSpec {
+fn unit_spec(
+    p: &ProgramConfig,
+    declared: Option<Bytes>,
+    verify: bool,
+    ready: Option<&ReadyProbe>,
+) -> UnitSpec {
     UnitSpec {
         name: p.name.clone(),
         declared,
@@ -175,7 +180,8 @@ fn unit_spec(p: &ProgramConfig, declared: Option<Bytes>, verify: bool, ready: bo
         stop_grace: p.stop_grace.0,
         restart: restart_policy(&p.restart),
         health: health(p).map(|(_, spec)| spec),
-        awaits_ready: ready,
+        awaits_ready: ready.is_some(),
+        ready_timeout: ready.map(|r| r.timeout.0),
     }
 }
 
@@ -213,7 +219,7 @@ pub fn plan(config: &Config, board_reserve: Bytes) -> Plan {
         units.push(UnitSpec {
             estimate: estimate_from.is_some(),
             gpu_offload: model.gpu_offload,
-            ..unit_spec(p, Some(declared), verify, true)
+            ..unit_spec(p, Some(declared), verify, Some(&model.ready))
         });
         let weights = match (&model.weights, &model.sha256) {
             (Some(path), Some(sum)) => Some((path.clone(), sum.to_ascii_lowercase())),
@@ -232,7 +238,7 @@ pub fn plan(config: &Config, board_reserve: Bytes) -> Plan {
     }
     for service in &config.services {
         let p = &service.program;
-        units.push(unit_spec(p, None, false, service.ready.is_some()));
+        units.push(unit_spec(p, None, false, service.ready.as_ref()));
         launches.insert(
             p.name.clone(),
             Launch {
@@ -410,6 +416,8 @@ ready = { tcp = "127.0.0.1:9" }
         ));
         assert!(plan.units[1].health.is_none());
         assert!(plan.units[1].awaits_ready);
+        assert_eq!(plan.units[1].ready_timeout, Some(Duration::from_secs(300)));
+        assert_eq!(beat.ready_timeout, None);
         assert!(plan.launches["plain"].health.is_none());
     }
 

@@ -138,6 +138,9 @@ impl Reader<'_> {
             m.check(&at("mqtt"), &mut issues);
         }
         check_entries(&models, &services, &mut issues);
+        if let Some(g) = &gate {
+            self.check_ready_within_load(g, &models, &mut issues);
+        }
         for issue in issues.0 {
             if self.skipped.iter().any(|s| issue.path.0.starts_with(&s.0)) {
                 continue;
@@ -298,6 +301,55 @@ impl Reader<'_> {
             extra: self.deserialize(Item::Table(split), base, label, span),
             gated,
         })
+    }
+
+    /// A model's `ready.timeout` written longer than `gate.load_timeout` could never act: both
+    /// clocks start at admission and the whole load fails first. (Left at its default, the
+    /// load timeout is simply the shorter bound; nothing was written that goes unused.)
+    fn check_ready_within_load(
+        &self,
+        gate: &GateConfig,
+        models: &[Option<ModelParts>],
+        issues: &mut Issues,
+    ) {
+        for (i, parts) in models.iter().enumerate() {
+            let Some(gating) = parts.as_ref().and_then(|p| p.gating.as_ref()) else {
+                continue;
+            };
+            let path = KeyPath::root()
+                .key("model")
+                .index(i)
+                .key("ready")
+                .key("timeout");
+            let ready = gating.ready.timeout;
+            if ready > gate.load_timeout && self.written(&path) {
+                issues.report(
+                    path,
+                    format!(
+                        "`ready.timeout` {ready} is longer than `gate.load_timeout` {}: the \
+                         whole load fails first, so it could never act; lower it or raise the \
+                         load timeout",
+                        gate.load_timeout
+                    ),
+                );
+            }
+        }
+    }
+
+    /// Whether the key at `path` is written in the document (not left to its default).
+    fn written(&self, path: &KeyPath) -> bool {
+        let mut item = self.doc.as_item();
+        for segment in &path.0 {
+            let next = match segment {
+                Segment::Key(k) => item.get(k.as_str()),
+                Segment::Index(i) => item.get(*i),
+            };
+            match next {
+                Some(it) => item = it,
+                None => return false,
+            }
+        }
+        true
     }
 
     /// The span of the deepest existing key on `path` (the key itself where it exists).

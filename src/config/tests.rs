@@ -244,6 +244,28 @@ fn weights_that_would_do_nothing_are_refused_at_their_line() {
 }
 
 #[test]
+fn a_models_ready_timeout_past_the_load_timeout_is_refused_at_its_line() {
+    let longer = MODEL.replace(
+        "ready = { http = \"http://127.0.0.1:8080/health\" }",
+        "ready = { http = \"http://127.0.0.1:8080/health\", timeout = \"6m\" }",
+    );
+    let p = problems(&longer);
+    assert_eq!(lines(&p), [6], "{p:#?}");
+    assert!(p[0].message.contains("could never act"), "{p:#?}");
+    // Equal (the defaults) acts: the ready timeout is judged first. Left unset, the load
+    // timeout is simply the shorter bound: nothing written goes unused.
+    assert!(Config::from_toml_str(MODEL).is_ok());
+    let shorter_load = format!("[gate]\nload_timeout = \"2m\"\n{MODEL}");
+    assert!(Config::from_toml_str(&shorter_load).is_ok());
+    let raised = format!("[gate]\nload_timeout = \"10m\"\n{longer}");
+    assert!(Config::from_toml_str(&raised).is_ok());
+    // A service has no load: its ready timeout is bounded by nothing else.
+    let service = "[[service]]\nname = \"s\"\ncommand = [\"/x\"]\n\
+                   ready = { tcp = \"127.0.0.1:9\", timeout = \"1h\" }\n";
+    assert!(Config::from_toml_str(service).is_ok());
+}
+
+#[test]
 fn a_model_without_memory_or_ready_is_reported_at_its_header() {
     let p = problems("\n[[model]]\nname = \"m\"\ncommand = [\"/m\"]\n");
     assert_eq!(lines(&p), [2]);

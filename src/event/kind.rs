@@ -97,6 +97,8 @@ event_kinds! {
     ServiceExited = "service_exited", Warning;
     /// Liveness failed K times in a row.
     HealthFailed = "health_failed", Warning;
+    /// A ready probe did not pass within `ready.timeout`: the start failed.
+    ReadyTimeout = "ready_timeout", Warning;
     /// The restart policy will start a unit again.
     RestartScheduled = "restart_scheduled", Info;
     /// Crash loop: the restart policy gave up.

@@ -94,7 +94,7 @@ impl Engine {
         let (declared, verify) = (unit.spec.declared, unit.spec.verify_weights);
         let estimate = unit.spec.estimate;
         let Some(declared) = declared else {
-            return self.spawn_service(name);
+            return self.spawn_service(name, now);
         };
         if verify {
             self.set(name, Phase::Queued, Some("verifying weights sha256".into()));

@@ -29,12 +29,12 @@ impl Engine {
         let decisions = self.gate.step(input, now);
         let mut out = Vec::with_capacity(decisions.len() * 2);
         for decision in decisions {
-            self.apply(decision, &mut out);
+            self.apply(decision, now, &mut out);
         }
         out
     }
 
-    fn apply(&mut self, decision: GateAction, out: &mut Vec<Action>) {
+    fn apply(&mut self, decision: GateAction, now: Instant, out: &mut Vec<Action>) {
         let name = decision.model().to_string();
         // An abort must reach the process before anything slower (event storage) happens.
         if let GateAction::Abort(a) = &decision {
@@ -53,6 +53,7 @@ impl Engine {
         match decision {
             GateAction::Admit(_) => {
                 self.set(&name, Phase::Loading, None);
+                self.await_ready(&name, now);
                 out.push(Action::Spawn { name: name.clone() });
             }
             GateAction::Queued { reason, .. } => self.set(&name, Phase::Queued, Some(reason)),
@@ -83,13 +84,16 @@ impl Engine {
             }
             GateAction::LoadFailed { reason, .. } => {
                 let aborted = self.state(&name) == Some(ServiceState::Failed);
-                let text = if aborted {
+                // Already being stopped (a ready timeout): that stop's intent and reason stand,
+                // so its exit still goes to the restart policy.
+                let stopping = self.units.get(&name).is_some_and(|u| u.stopping());
+                let text = if aborted || stopping {
                     self.units.get(&name).and_then(|u| u.reason.clone())
                 } else {
                     Some(reason.to_string())
                 };
                 let alive = self.units.get(&name).is_some_and(|u| u.pid().is_some());
-                if alive && !aborted {
+                if alive && !aborted && !stopping {
                     if let Some(u) = self.units.get_mut(&name) {
                         u.ask_stop(StopIntent::Requested);
                     }

@@ -85,6 +85,7 @@ impl Engine {
         };
         unit.memory = None;
         unit.gpu = None;
+        unit.ready_wait = None;
         let expected = process.stop.is_some();
         let restart = process.stop == Some(StopIntent::ThenStart);
         let supervisor_stop = match process.stop {
@@ -135,6 +136,12 @@ impl Engine {
         } else if let Some(stop) = supervisor_stop {
             let why = format!("stopped by the supervisor ({}), {exit}", stop.cause);
             let cause = (stop.cause.as_str(), why.as_str());
+            // The supervisor stops only a live unit; a load the gate failed meanwhile (its
+            // load timeout during a ready timeout's grace) is still judged as that unit.
+            let was = match was {
+                ServiceState::Failed => ServiceState::Loading,
+                other => other,
+            };
             out.extend(self.judge_exit(name, was, process.started_at, ended, cause, now));
         } else if !expected {
             let cause = ("exit", exit.as_str());

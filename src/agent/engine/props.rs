@@ -88,6 +88,7 @@ fn specs() -> Vec<UnitSpec> {
                     failures: 2,
                 }),
                 awaits_ready: model,
+                ready_timeout: model.then_some(Duration::from_secs(3)),
             }
         })
         .collect()

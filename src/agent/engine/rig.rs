@@ -54,6 +54,7 @@ pub(super) fn service(name: &str, health: Option<u32>) -> UnitSpec {
             failures,
         }),
         awaits_ready: false,
+        ready_timeout: None,
     }
 }
 
@@ -188,6 +189,7 @@ pub(super) fn spec(name: &str, declared: Option<u64>) -> UnitSpec {
         restart: crate::supervisor::policy::RestartPolicy::default(),
         health: None,
         awaits_ready: declared.is_some(),
+        ready_timeout: None,
     }
 }
 

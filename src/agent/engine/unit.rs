@@ -100,6 +100,8 @@ pub(super) struct Unit {
     pub trend: Option<crate::status::TrendView>,
     pub tracker: RestartTracker<Draw>,
     pub health: HealthTracker,
+    /// The ready probe being waited for since the start was asked for (`ready.rs`).
+    pub ready_wait: Option<super::ready::ReadyWait>,
 }
 
 impl Unit {
@@ -116,6 +118,7 @@ impl Unit {
             memory: None,
             gpu: None,
             trend: None,
+            ready_wait: None,
         }
     }
 
