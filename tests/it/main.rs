@@ -18,6 +18,7 @@ mod llama;
 mod mqtt;
 mod mqtt_auth;
 mod mqtt_commands;
+mod ready_timeout;
 mod real_servers;
 mod restart_after_crash;
 mod sim_model;
