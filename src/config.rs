@@ -32,6 +32,7 @@ pub mod control;
 pub mod device;
 pub mod document;
 mod entries;
+pub mod environment;
 pub mod gate;
 mod lenient;
 pub mod memory;
@@ -122,6 +123,31 @@ impl Config {
             path: path.to_path_buf(),
             problems,
         })
+    }
+
+    /// Reads and validates the file at `path`, then runs the start-time checks on this
+    /// machine ([`environment`]: commands, weights, cwd, scope, reserve, group, store path),
+    /// each problem at its line. What `config check` and the agent both run: a file this
+    /// accepts does not fail at start for what it names.
+    pub fn load_for_start(
+        path: impl AsRef<Path>,
+        machine: &environment::Machine<'_>,
+    ) -> Result<Config, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let invalid = |problems| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            problems,
+        };
+        let config = Config::from_toml_str(&text).map_err(invalid)?;
+        let issues = machine.check(&config);
+        if issues.0.is_empty() {
+            return Ok(config);
+        }
+        Err(invalid(document::place(&text, issues)))
     }
 
     /// The configuration the agent runs on without a file: monitor only, local socket, store

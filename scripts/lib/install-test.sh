@@ -7,7 +7,8 @@
 #   1. dpkg -i: the jetgate group exists, jetgate.service is enabled, and it is started only on
 #      a booted systemd host (in a container or chroot the postinst must succeed without it)
 #   2. systemd-analyze verify of the installed unit (man page included), jetgate --version,
-#      jetgate config check /etc/jetgate/jetgate.toml, jetgate status --local
+#      jetgate status --local; jetgate config check /etc/jetgate/jetgate.toml once the unit's
+#      ExecStartPre has created the models' memory scope (step 3)
 #   3. the agent as the unit starts it (its ExecStartPre, then its ExecStart) when systemd does
 #      not run it: the control socket is 0660 root:jetgate, and `jetgate status` answers to
 #      an unprivileged member of the group (setpriv) and is refused to a non-member
@@ -59,7 +60,6 @@ fi
 systemd-analyze verify /lib/systemd/system/jetgate.service
 echo "systemd-analyze verify /lib/systemd/system/jetgate.service: no problems"
 jetgate --version
-jetgate config check /etc/jetgate/jetgate.toml
 jetgate status --local >/dev/null || die "jetgate status --local failed"
 echo "jetgate status --local: ok"
 
@@ -86,6 +86,9 @@ else
   done
   [ -S /run/jetgate/control.sock ] || die "no control socket after 10 s"
 fi
+# After the unit's ExecStartPre has created the models' scope: config check refuses a scope
+# cgroup that does not exist, as the agent would at start.
+jetgate config check /etc/jetgate/jetgate.toml
 perm=$(stat -c '%a %U:%G' /run/jetgate/control.sock)
 echo "control socket: $perm"
 [ "$perm" = "660 root:jetgate" ] || die "the control socket is $perm, not 660 root:jetgate"

@@ -1,5 +1,8 @@
 //! `jetgate agent [--config FILE]`: runs the agent in the foreground (systemd `Type=notify`).
 //!
+//! With `--config` the file is refused (exit 3, nothing created: no store, no socket, no
+//! cgroup) on any problem `jetgate config check` would list, the start-time checks included.
+//!
 //! Without `--config` it runs on the embedded default: monitor only (no models, no services,
 //! no broker), control socket at the default path, store under the state directory
 //! (`$STATE_DIRECTORY`, `$JETGATE_STATE_DIR`, or `/var/lib/jetgate`).
@@ -10,6 +13,7 @@ use anyhow::Context;
 
 use crate::agent::daemon::{self, Options};
 use crate::cli::Globals;
+use crate::config::environment::Machine;
 use crate::config::Config;
 use crate::exit::{self, CliError, CliResult};
 
@@ -29,7 +33,15 @@ pub struct Args {
 
 pub fn run(args: Args, globals: &Globals) -> CliResult {
     let config = match &args.config {
-        Some(path) => Config::load(path).map_err(|e| CliError::new(exit::CONFIG, e))?,
+        // The start-time checks run before anything is created (store, socket, cgroups).
+        Some(path) => {
+            let search = std::env::var_os("PATH");
+            let machine = Machine {
+                root: &globals.root,
+                path: search.as_deref(),
+            };
+            Config::load_for_start(path, &machine).map_err(|e| CliError::new(exit::CONFIG, e))?
+        }
         None => with_state_dir(Config::embedded_default()),
     };
     log::init(&args.log, log::LogStyle::choose(&log::Surroundings::read()));

@@ -10,6 +10,13 @@
 //! 3
 //! ```
 //!
+//! Besides the file's own problems it runs the agent's start-time checks on this machine
+//! ([`crate::config::environment`]: a command that is missing, not executable or relative,
+//! missing `weights` or `cwd`, a memory scope or control group that does not exist, a store
+//! path that is a directory, a reserve not below the device's memory), with their lines too:
+//! what passes here does not fail at start for what the file names. `--root` points the
+//! device checks (scope, memory) at another tree.
+//!
 //! A valid file prints `FILE: ok: 2 models, 1 service, scope system, mqtt on (...)`, then what
 //! the agent will start at boot ([`boot`]), and exits 0; an invalid or unreadable one exits 3
 //! ([`exit::CONFIG`]).
@@ -25,6 +32,7 @@
 use std::path::PathBuf;
 
 use crate::cli::Globals;
+use crate::config::environment::Machine;
 use crate::config::{boot, Config, ConfigError};
 use crate::exit::{self, CliError, CliResult};
 
@@ -43,14 +51,19 @@ pub enum ConfigCommand {
     },
 }
 
-pub fn run(args: Args, _globals: &Globals) -> CliResult {
+pub fn run(args: Args, globals: &Globals) -> CliResult {
     match args.command {
-        ConfigCommand::Check { file } => check(&file),
+        ConfigCommand::Check { file } => check(&file, globals),
     }
 }
 
-fn check(file: &std::path::Path) -> CliResult {
-    match Config::load(file) {
+fn check(file: &std::path::Path, globals: &Globals) -> CliResult {
+    let path = std::env::var_os("PATH");
+    let machine = Machine {
+        root: &globals.root,
+        path: path.as_deref(),
+    };
+    match Config::load_for_start(file, &machine) {
         Ok(config) => {
             println!("{}: ok: {}", file.display(), config.summary());
             print!("{}", boot::render(&boot::plan(&config)));

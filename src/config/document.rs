@@ -71,6 +71,26 @@ pub(crate) fn read(text: &str) -> Result<Config, Vec<Problem>> {
     }
 }
 
+/// Places issues found outside the loader (the start-time checks of `environment.rs`) in
+/// `text`, the file they were found in: each with its line, column and entry label, as the
+/// loader's own. `text` must be the file the configuration was read from.
+pub(crate) fn place(text: &str, issues: Issues) -> Vec<Problem> {
+    let Ok(doc) = ImDocument::parse(text) else {
+        return Vec::new();
+    };
+    let mut reader = Reader {
+        text,
+        doc: &doc,
+        problems: Vec::new(),
+        skipped: Vec::new(),
+    };
+    reader.push_issues(issues);
+    let mut problems = reader.problems;
+    problems.sort();
+    problems.dedup();
+    problems
+}
+
 struct Reader<'a> {
     text: &'a str,
     doc: &'a ImDocument<&'a str>,
@@ -141,17 +161,7 @@ impl Reader<'_> {
         if let Some(g) = &gate {
             self.check_ready_within_load(g, &models, &mut issues);
         }
-        for issue in issues.0 {
-            if self.skipped.iter().any(|s| issue.path.0.starts_with(&s.0)) {
-                continue;
-            }
-            let span = self.locate(&issue.path);
-            let message = match self.entry_label(&issue.path) {
-                Some(label) => format!("{label}: {}", issue.message),
-                None => issue.message,
-            };
-            self.push(span, message);
-        }
+        self.push_issues(issues);
 
         Some(Config {
             device: device?,
@@ -301,6 +311,21 @@ impl Reader<'_> {
             extra: self.deserialize(Item::Table(split), base, label, span),
             gated,
         })
+    }
+
+    /// Each issue at the position of its key, labelled with its entry.
+    fn push_issues(&mut self, issues: Issues) {
+        for issue in issues.0 {
+            if self.skipped.iter().any(|s| issue.path.0.starts_with(&s.0)) {
+                continue;
+            }
+            let span = self.locate(&issue.path);
+            let message = match self.entry_label(&issue.path) {
+                Some(label) => format!("{label}: {}", issue.message),
+                None => issue.message,
+            };
+            self.push(span, message);
+        }
     }
 
     /// A model's `ready.timeout` written longer than `gate.load_timeout` could never act: both

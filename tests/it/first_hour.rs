@@ -10,16 +10,25 @@ use std::time::Duration;
 
 use crate::harness::{sim_model, wait_for, Agent, TestCgroup, JETGATE};
 
-/// A model whose command cannot start: the agent logs a warning or an error for it.
-fn broken_model() -> String {
-    "[[model]]\nname = \"broken\"\ncommand = [\"/nonexistent/jetgate-test-server\"]\n\
-     memory = \"16MiB\"\nready = { log = \"READY\" }\n"
-        .to_string()
+/// A model whose command cannot start: the agent logs a warning or an error for it. The file
+/// is there and executable (the start-time checks pass), but its interpreter is not, so the
+/// spawn itself fails.
+fn broken_model(dir: &Path) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let server = dir.join("jetgate-test-server");
+    std::fs::write(&server, "#!/nonexistent/interpreter\n").unwrap();
+    std::fs::set_permissions(&server, std::fs::Permissions::from_mode(0o755)).unwrap();
+    format!(
+        "[[model]]\nname = \"broken\"\ncommand = [\"{}\"]\n\
+         memory = \"16MiB\"\nready = {{ log = \"READY\" }}\n",
+        server.display()
+    )
 }
 
 #[test]
 fn logs_piped_to_a_file_hold_no_escape_byte() {
-    let mut agent = Agent::start(&broken_model());
+    let bin = tempfile::tempdir().unwrap();
+    let mut agent = Agent::start(&broken_model(bin.path()));
     wait_for(Duration::from_secs(30), "the failed start", || {
         (agent.state("broken") == "failed").then_some(())
     });
@@ -41,7 +50,7 @@ fn logs_to_the_journal_carry_a_syslog_priority_on_every_line() {
         &config,
         format!(
             "{}\n[store]\npath = \"{}\"\n\n[control]\nsocket = \"{}\"\n",
-            broken_model(),
+            broken_model(dir.path()),
             dir.path().join("jetgate.db").display(),
             socket.display()
         ),

@@ -41,6 +41,22 @@ pub fn config_check(file: &Path) -> (Option<i32>, String) {
     (out.status.code(), text)
 }
 
+/// [`config_check`] with `PATH` set to `path`: bare command names are looked up there.
+pub fn config_check_with_path(file: &Path, path: &str) -> (Option<i32>, String) {
+    let out = Command::new(JETGATE)
+        .args(["config", "check"])
+        .arg(file)
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), text)
+}
+
 /// Polls `f` until it returns `Some`, or panics with `what` after `limit`.
 pub fn wait_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + limit;

@@ -22,6 +22,7 @@ mod ready_timeout;
 mod real_servers;
 mod restart_after_crash;
 mod sim_model;
+mod start_checks;
 mod store;
 mod supervise;
 mod systemd;

@@ -16,6 +16,7 @@
 //! fails with the kernel's figures and the gate's reasons for that admission.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -193,8 +194,22 @@ fn three_servers_where_two_fit(cache: Cache) {
 #[test]
 fn the_real_servers_demo_config_passes_config_check() {
     let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/demo-real.toml");
-    let (code, text) = crate::harness::config_check(&example);
+    // `demo.sh --real` puts llama-server on PATH before it checks; so does this, with a stand-in
+    // (the start-time checks look the bare name up on PATH).
+    let bin = tempfile::tempdir().unwrap();
+    let server = bin.path().join("llama-server");
+    std::fs::write(&server, "#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(&server, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (code, text) =
+        crate::harness::config_check_with_path(&example, bin.path().to_str().unwrap());
     assert_eq!(code, Some(0), "{text}");
+    // Without it on PATH the same file is refused at the commands' lines.
+    let (code, text) = crate::harness::config_check_with_path(&example, "/nonexistent");
+    assert_eq!(code, Some(3), "{text}");
+    assert!(
+        text.contains("demo-real.toml:35:") && text.contains("llama-server"),
+        "{text}"
+    );
 }
 
 impl Cache {

@@ -35,10 +35,10 @@ impl Engine {
     /// The start of `name` was asked for at `now`: its ready probe is waited for from now.
     pub(super) fn await_ready(&mut self, name: &str, now: Instant) {
         if let Some(u) = self.units.get_mut(name) {
-            u.ready_wait = u
-                .spec
-                .ready_timeout
-                .map(|timeout| ReadyWait { since: now, timeout });
+            u.ready_wait = u.spec.ready_timeout.map(|timeout| ReadyWait {
+                since: now,
+                timeout,
+            });
         }
     }
 
@@ -94,7 +94,9 @@ impl Engine {
             detail: detail.clone(),
         }));
         let event = NewEvent::new(EventKind::ReadyTimeout, Some(name))
-            .message(format!("{kind} {name}: {detail}: stopping it as a failed start"))
+            .message(format!(
+                "{kind} {name}: {detail}: stopping it as a failed start"
+            ))
             .figure("timeout_ms", ms(wait.timeout))
             .figure("waited_ms", ms(waited))
             .figure("pid", pid)

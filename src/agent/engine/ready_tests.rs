@@ -89,11 +89,18 @@ fn a_model_whose_probe_hangs_fails_its_load_and_goes_to_the_restart_policy() {
     assert_eq!(e.figures["timeout_ms"], 2000);
     assert_eq!(stops(&out), 1);
     let out = rig.exited(2100, "m", 7, 143);
-    assert!(event(&out, EventKind::LoadFailed).is_some(), "{:?}", kinds(&out));
+    assert!(
+        event(&out, EventKind::LoadFailed).is_some(),
+        "{:?}",
+        kinds(&out)
+    );
     let restart = event(&out, EventKind::RestartScheduled).expect("restarted like a crash");
     assert_eq!(restart.figures["cause"], "ready_timeout");
     assert_eq!(rig.state("m"), "backing_off");
-    assert!(rig.engine.gate().in_flight().is_none(), "the gate's place is free");
+    assert!(
+        rig.engine.gate().in_flight().is_none(),
+        "the gate's place is free"
+    );
 }
 
 #[test]
@@ -105,7 +112,11 @@ fn a_models_ready_timeout_equal_to_the_load_timeout_acts_before_the_gate_fails_t
     rig.spawned(3, "m", 7);
     let end = u64::try_from(load_timeout.as_millis()).unwrap();
     let out = rig.input(end + 1, Input::Tick);
-    assert!(event(&out, EventKind::ReadyTimeout).is_some(), "{:?}", kinds(&out));
+    assert!(
+        event(&out, EventKind::ReadyTimeout).is_some(),
+        "{:?}",
+        kinds(&out)
+    );
     // The gate's own timeout fails the load on the same step, but the stop stays the ready
     // timeout's: its exit goes to the restart policy.
     let out = rig.exited(end + 200, "m", 7, 143);
