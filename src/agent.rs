@@ -12,5 +12,9 @@ pub mod orphans;
 pub mod pressure;
 pub mod retention;
 pub mod sampling;
+pub mod settings;
 pub mod tegrastats;
 pub mod watch;
+
+#[cfg(test)]
+mod key_walk_tests;

@@ -182,6 +182,6 @@ impl Config {
 }
 
 #[cfg(test)]
-mod reference_tests;
+pub(crate) mod reference_tests;
 #[cfg(test)]
 mod tests;

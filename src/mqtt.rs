@@ -40,12 +40,22 @@ pub mod tls;
 pub mod topics;
 
 /// What the link needs from the agent.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LinkSetup {
     pub mqtt: MqttConfig,
     pub device_id: String,
     /// Every configured model and service name: the only targets a command may name.
     pub targets: BTreeSet<String>,
+}
+
+impl LinkSetup {
+    /// `mqtt.client_id`, or `<prefix>-<device id>`.
+    pub fn client_id(&self) -> String {
+        self.mqtt
+            .client_id
+            .clone()
+            .unwrap_or_else(|| format!("{}-{}", self.mqtt.prefix, self.device_id))
+    }
 }
 
 /// Why the link could not start.

@@ -30,6 +30,7 @@ use crate::agent::gpu_fail;
 use crate::agent::launch;
 use crate::agent::notify::{self, Systemd};
 use crate::agent::sampling::{self, SamplingPlan};
+use crate::agent::settings::Settings;
 use crate::agent::watch::Watch;
 use crate::agent::{orphans, retention};
 use crate::board::{self, Detected};
@@ -122,12 +123,13 @@ struct Agent {
 /// Runs the agent until SIGTERM or SIGINT.
 pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
     let root = options.root.clone();
-    let board = board::detect_or_configured(&root, config.device.board.as_deref())
+    // Every figure the daemon takes from the file beyond the launch plan and the watcher.
+    let settings = Settings::from_config(&config, hostname, options.socket.clone());
+    let board = board::detect_or_configured(&root, settings.board.as_deref())
         .context("detecting the board")?;
     let plan = launch::plan(&config, board.default_reserve());
-    if let Some(dir) = config
+    if let Some(dir) = settings
         .store
-        .path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
     {
@@ -135,9 +137,9 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
             .with_context(|| format!("creating the store's directory {}", dir.display()))?;
     }
     // Held until this function returns: one agent per store.
-    let _store_lock = StoreLock::acquire(&config.store.path)?;
-    let mut store = Store::open(&config.store.path)
-        .with_context(|| format!("opening the store {}", config.store.path.display()))?;
+    let _store_lock = StoreLock::acquire(&settings.store)?;
+    let mut store = Store::open(&settings.store)
+        .with_context(|| format!("opening the store {}", settings.store.display()))?;
     let learned: BTreeMap<_, _> = plan
         .units
         .iter()
@@ -161,17 +163,17 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         .collect();
     let pruned = store
         .prune(
-            config.store.max_events,
-            config.store.max_age.0.as_millis() as u64,
+            settings.retention.max_events,
+            settings.retention.max_age.as_millis() as u64,
             crate::clock::now_unix_ms(),
         )
         .unwrap_or(0);
 
-    let (sampler_scope, runner_scope) = scopes(&root, &config.memory.scope)?;
+    let (sampler_scope, runner_scope) = scopes(&root, &settings.scope)?;
     let tasks = Tasks::new();
     let store = StoreWriter::spawn(store, &tasks).context("starting the store's writer")?;
     let (mut inbox, senders) = Inbox::new(TICK)?;
-    let records = orphans::records_dir(&config.store.path);
+    let records = orphans::records_dir(&settings.store);
     let runner = Runner::new(
         root.clone(),
         runner_scope.clone(),
@@ -193,24 +195,21 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
     );
     let engine = Engine::new(Gate::new(plan.gate.clone()), plan.units, learned)
         .with_watch(Watch::from_config(&config))
-        .with_pressure_high(config.memory.pressure_high)
+        .with_pressure_high(settings.pressure_high)
         .with_gpu_shares_dram(board.gpu_shares_dram())
         .with_ratios(ratios);
 
-    let socket = options
-        .socket
-        .clone()
-        .unwrap_or(config.control.socket.clone());
-    let listener = server::bind(&socket, config.control.group.as_deref()).await?;
-    let mut link = link::Feed::spawn(&config, &senders.control, &store, &tasks)?;
+    let socket = settings.socket.clone();
+    let listener = server::bind(&socket, settings.group.as_deref()).await?;
+    let mut link = link::Feed::spawn(settings.link.clone(), &senders.control, &store, &tasks)?;
     tasks.spawn(server::serve(
         listener,
         senders.control.clone(),
         tasks.clone(),
     ));
-    let tegrastats = crate::agent::tegrastats::spawn(config.device.tegrastats.clone(), &tasks);
+    let tegrastats = crate::agent::tegrastats::spawn(settings.tegrastats.clone(), &tasks);
 
-    let idle_interval = config.memory.sample_interval.0;
+    let idle_interval = settings.idle_interval;
     let (plan_tx, plan_rx) = watch::channel(SamplingPlan {
         interval: idle_interval,
         tree_root: None,
@@ -230,7 +229,7 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         tasks.clone(),
     ));
 
-    let device_id = config.device.id.clone().unwrap_or_else(hostname);
+    let device_id = settings.device_id.clone();
     let mut agent = Agent {
         engine,
         executor,
@@ -241,7 +240,7 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         latest: None,
         plan_tx,
         idle_interval,
-        load_interval: config.memory.load_sample_interval.0,
+        load_interval: settings.load_interval,
         trees: Some(TreeSampler::new(root.clone())),
         gpu,
         pressure_figures: (root.clone(), refaults),
@@ -259,10 +258,7 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         let limits = notify::Limits::for_periods(TICK, idle_interval, pet);
         agent.systemd.spawn_watchdog(limits, &tasks);
     }
-    let policy = retention::Policy {
-        max_events: config.store.max_events,
-        max_age: config.store.max_age.0,
-    };
+    let policy = settings.retention;
     tasks.spawn(retention::run(
         store.clone(),
         policy,
@@ -283,7 +279,7 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
             .figure("board", agent.board.id())
             .figure("reserve_bytes", plan.gate.reserve.get())
             .figure("kill_floor_bytes", plan.gate.kill_floor.get())
-            .figure("scope", scope_text(&config.memory.scope))
+            .figure("scope", scope_text(&settings.scope))
             .figure("events_pruned", pruned)
             .figure(
                 "config",

@@ -71,7 +71,7 @@ fn schema_keys() -> BTreeSet<String> {
 }
 
 /// The first cell of every table row of the reference that names a key.
-fn documented_keys() -> BTreeSet<String> {
+pub(crate) fn documented_keys() -> BTreeSet<String> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/configuration.md");
     let text = std::fs::read_to_string(path).expect("docs/configuration.md");
     text.lines()

@@ -111,11 +111,7 @@ impl Link {
     ) -> Link {
         let seq_rx = store.newest_seq();
         let topics = Topics::new(&setup.mqtt.prefix, &setup.device_id);
-        let client_id = setup
-            .mqtt
-            .client_id
-            .clone()
-            .unwrap_or_else(|| format!("{}-{}", setup.mqtt.prefix, setup.device_id));
+        let client_id = setup.client_id();
         let (outcomes_tx, outcomes_rx) = mpsc::channel(64);
         Link {
             setup,

@@ -8,7 +8,6 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 
 use super::{Agent, TICK};
-use crate::config::Config;
 use crate::control::server::ControlRequest;
 use crate::mqtt::LinkHandle;
 use crate::store::writer::StoreWriter;
@@ -21,23 +20,17 @@ pub(super) struct Feed {
 }
 
 impl Feed {
-    /// Starts the link when `[mqtt]` is configured; its commands come back as control
-    /// requests, so they pass the same checks as the control socket's.
+    /// Starts the link when `[mqtt]` is configured (`setup`, from the daemon's settings); its
+    /// commands come back as control requests, so they pass the same checks as the control
+    /// socket's.
     pub fn spawn(
-        config: &Config,
+        setup: Option<crate::mqtt::LinkSetup>,
         control: &mpsc::Sender<ControlRequest>,
         store: &StoreWriter,
         tasks: &Tasks,
     ) -> anyhow::Result<Option<Feed>> {
-        let Some(mqtt) = &config.mqtt else {
+        let Some(setup) = setup else {
             return Ok(None);
-        };
-        let setup = crate::mqtt::LinkSetup {
-            mqtt: mqtt.clone(),
-            device_id: config.device.id.clone().unwrap_or_else(super::hostname),
-            targets: (config.models.iter().map(|m| m.program.name.clone()))
-                .chain(config.services.iter().map(|s| s.program.name.clone()))
-                .collect(),
         };
         Ok(Some(Feed {
             handle: crate::mqtt::spawn(setup, control.clone(), store.clone(), tasks)?,
