@@ -12,11 +12,12 @@
 //! unload of a ready model ─► stopping ─► (exit) ─► stopped, gate Unloaded
 //! ```
 //!
-//! Supervision (docs/agent.md, "Supervision"; see `supervise.rs`): an unexpected exit, or a
-//! liveness probe failing K times in a row, asks the unit's [`RestartTracker`] what to do:
+//! Supervision (docs/agent.md, "Supervision"; see `supervise.rs`): an unexpected exit, a
+//! liveness probe failing K times in a row, or a ready probe not passed within `ready.timeout`
+//! (`ready.rs`) asks the unit's [`RestartTracker`] what to do:
 //!
 //! ```text
-//! running/ready ─exit or health_failed─► backing_off (restart_at) ─Tick ≥ restart_at─► load again
+//! running/ready ─exit, health_failed or ready_timeout─► backing_off (restart_at) ─Tick ≥ restart_at─► load again
 //!                                    └─► gave_up (crash loop) ─ `restart NAME` ─► revived, load again
 //! ```
 //!
