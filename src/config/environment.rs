@@ -15,6 +15,7 @@
 //! | `memory.scope` | the cgroup does not exist under the device's cgroup mount |
 //! | `memory.reserve` | larger than the device's memory (`MemTotal`) |
 //! | `control.group` | no such group |
+//! | `control.socket` | something other than a socket is there (a file, a directory, a link: the agent never removes it) |
 //! | `store.path` | is a directory |
 //! | `mqtt.ca`, `cert`, `key`, `password_file` | does not exist or is not a file |
 
@@ -80,6 +81,17 @@ impl Machine<'_> {
             issues.require(known, root.key("control").key("group"), || {
                 format!("`control.group` {group:?}: no such group on this machine")
             });
+        }
+        let socket = &config.control.socket;
+        if let Some(kind) = crate::control::server::not_a_socket(socket) {
+            issues.report(
+                root.key("control").key("socket"),
+                format!(
+                "`control.socket` {}: a {kind} is there, not a socket; the agent never removes \
+                 it: remove it or name another path",
+                socket.display()
+            ),
+            );
         }
         let store = &config.store.path;
         issues.require(!store.is_dir(), root.key("store").key("path"), || {

@@ -207,27 +207,3 @@ fn a_second_agent_on_the_same_store_refuses_to_start_and_names_the_first() {
     // The first one serves on.
     assert_eq!(agent.state("llm"), "stopped");
 }
-
-#[test]
-fn a_control_socket_path_naming_a_file_leaves_the_file_and_the_agent_refuses() {
-    let dir = tempfile::tempdir().unwrap();
-    let precious = dir.path().join("notes.txt");
-    std::fs::write(&precious, "keep me").unwrap();
-    let config = dir.path().join("jetgate.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[store]\npath = \"{}\"\n\n[control]\nsocket = \"{}\"\n",
-            dir.path().join("j.db").display(),
-            precious.display()
-        ),
-    )
-    .unwrap();
-    let (code, stderr) = agent_refusing(&config);
-    assert_ne!(code, Some(0), "{stderr}");
-    assert!(
-        stderr.contains("a regular file is there, not a socket"),
-        "{stderr}"
-    );
-    assert_eq!(std::fs::read_to_string(&precious).unwrap(), "keep me");
-}

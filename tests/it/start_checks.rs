@@ -190,6 +190,20 @@ fn a_control_group_that_does_not_exist_is_refused_at_its_line() {
 }
 
 #[test]
+fn a_control_socket_path_naming_a_file_is_refused_and_the_file_left_as_it_was() {
+    let case = Case::new(|dir| {
+        let notes = dir.join("notes.txt");
+        std::fs::write(&notes, "keep me").unwrap();
+        format!("[control]\nsocket = \"{}\"\n", notes.display())
+    });
+    case.refused(2, "a regular file is there, not a socket");
+    assert_eq!(
+        std::fs::read_to_string(case.dir.path().join("notes.txt")).unwrap(),
+        "keep me"
+    );
+}
+
+#[test]
 fn a_store_path_that_is_a_directory_is_refused_and_left_empty() {
     let case = Case::new(|dir| {
         let store = dir.join("state");
