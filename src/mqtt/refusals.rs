@@ -103,6 +103,7 @@ impl Refusals {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // a start instant for the test's own timeline
 mod tests {
     use super::*;
 
