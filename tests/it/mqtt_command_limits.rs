@@ -285,5 +285,9 @@ fn a_flood_is_answered_in_full_and_junk_does_not_flood_the_log_or_the_memory() {
     assert_eq!(accepted, N - rejected);
     // Bounded memory: the whole burst costs the agent little.
     let grew = rss(agent.pid()).saturating_sub(before_rss);
+    eprintln!(
+        "flood of {N}: {rejected} rejected ({one_by_one} events one by one, {aggregates} \
+         aggregate), {accepted} accepted; agent RSS {before_rss} -> +{grew} bytes"
+    );
     assert!(grew < 32 << 20, "the agent grew {grew} bytes");
 }
