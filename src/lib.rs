@@ -37,6 +37,7 @@
 //! - [`store`]: the durable SQLite store (event log, learned footprints, weights hashes).
 //! - [`supervisor`]: the restart policy and the leak trend.
 //! - [`tasks`]: the owner of every spawned task.
+//! - [`text`]: untrusted text: the characters refused in ids and escaped when printed.
 //! - [`units`]: [`units::Bytes`] and human sizes and durations.
 
 pub mod agent;
@@ -60,4 +61,5 @@ pub mod status;
 pub mod store;
 pub mod supervisor;
 pub mod tasks;
+pub mod text;
 pub mod units;

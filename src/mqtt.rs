@@ -36,6 +36,7 @@ mod link;
 pub mod outbox;
 mod poller;
 pub mod presence;
+pub mod refusals;
 pub mod tls;
 pub mod topics;
 

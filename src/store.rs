@@ -1,5 +1,6 @@
 //! The durable store: one SQLite database holding the event log, learned model footprints and
-//! the weights hash cache, the MQTT outbox cursor and the MQTT session counter.
+//! the weights hash cache, the MQTT outbox cursor, the MQTT session counter and the remote
+//! command ids seen recently.
 //!
 //! One [`Store`] owns one connection; the agent has one owner of it (docs/architecture.md,
 //! "Conventions"). Every write
@@ -29,6 +30,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 
+mod commands;
 mod events;
 mod footprint;
 pub mod hash;
@@ -39,6 +41,7 @@ mod retention;
 pub mod schema;
 pub mod writer;
 
+pub use commands::SeenCommand;
 pub use events::EventFilter;
 pub use footprint::Footprint;
 pub use outbox::{Dropped, OutboxEntry, OutboxSize};

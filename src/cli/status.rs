@@ -167,8 +167,10 @@ fn size(v: Option<u64>) -> String {
     v.map_or("-".to_string(), |b| Bytes(b).to_string())
 }
 
-fn or<'a>(v: Option<&'a str>, default: &'a str) -> &'a str {
-    v.filter(|s| !s.is_empty()).unwrap_or(default)
+/// The text, or `default` when absent or empty; escaped ([`crate::text::escape`]) since names,
+/// versions and reasons come from the agent's document, not from this program.
+fn or<'a>(v: Option<&'a str>, default: &'a str) -> std::borrow::Cow<'a, str> {
+    crate::text::escape(v.filter(|s| !s.is_empty()).unwrap_or(default))
 }
 
 /// Human form of a status document (local or from the agent), without colour.
@@ -236,15 +238,17 @@ pub fn render_toned(doc: &StatusDocument, colour: bool) -> String {
         };
         let nvml = match &gpu.nvml {
             NvmlView::Read { devices } => format!("{} device(s)", devices.len()),
-            NvmlView::Unsupported { unsupported } => format!("unsupported ({unsupported})"),
+            NvmlView::Unsupported { unsupported } => {
+                format!("unsupported ({})", crate::text::escape(unsupported))
+            }
         };
         out.push_str(&format!("gpu       load {load}  NVML {nvml}\n"));
     }
     if let Some(t) = &doc.tegrastats {
         let (first, second) = tegrastats_lines(Some(t));
-        out.push_str(&format!("tegrastats {first}\n"));
+        out.push_str(&format!("tegrastats {}\n", crate::text::escape(&first)));
         if !second.is_empty() {
-            out.push_str(&format!("          {second}\n"));
+            out.push_str(&format!("          {}\n", crate::text::escape(&second)));
         }
     }
     if let Some(gate) = &doc.gate {
@@ -359,7 +363,7 @@ fn render_gate(gate: &GateView) -> String {
     for c in &gate.committed {
         out.push_str(&format!(
             "          committed: {} {} (peak {}, live {}{})\n",
-            c.model,
+            crate::text::escape(&c.model),
             c.committed_bytes,
             c.peak_bytes,
             c.live_bytes,
@@ -386,7 +390,7 @@ fn render_gate(gate: &GateView) -> String {
             i + 1,
             or(Some(&q.model), "?"),
             q.need_bytes,
-            q.reason,
+            crate::text::escape(&q.reason),
         ));
     }
     out

@@ -7,6 +7,8 @@
 //! ```
 //!
 //! Cells may be coloured ([`Table::render_toned`]); widths are measured on the plain text.
+//! Every cell is untrusted text: control, format and separator characters are shown escaped
+//! ([`crate::text::escape`]), so a cell can neither move the cursor nor start a row.
 
 use crate::cli::human::{paint, Tone};
 
@@ -24,6 +26,13 @@ impl Table {
     }
 
     pub fn row(&mut self, cells: Vec<String>) {
+        let cells = cells
+            .into_iter()
+            .map(|c| match crate::text::escape(&c) {
+                std::borrow::Cow::Borrowed(_) => c,
+                std::borrow::Cow::Owned(shown) => shown,
+            })
+            .collect();
         self.rows.push(cells);
     }
 
@@ -71,6 +80,13 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cell_cannot_clear_the_screen_or_start_a_row() {
+        let mut t = Table::new(&["SEQ", "WHAT"]);
+        t.row(vec!["1".into(), "hi\x1b[2J\n2  FAKE ROW".into()]);
+        assert_eq!(t.render(), "SEQ  WHAT\n1    hi\\e[2J\\n2  FAKE ROW\n");
+    }
 
     #[test]
     fn pads_columns_to_the_widest_cell() {

@@ -165,6 +165,9 @@ event_kinds! {
     CommandAccepted = "command_accepted", Info;
     /// A remote command was refused.
     CommandRejected = "command_rejected", Warning;
+    /// A remote command id seen within the dedupe window: answered with its first outcome, not
+    /// run again.
+    CommandDuplicate = "command_duplicate", Info;
     /// An accepted remote command failed.
     CommandFailed = "command_failed", Warning;
     /// The MQTT outbox passed its limit: unsent events were dropped.

@@ -14,6 +14,11 @@
 //! object (comments, trailing text), unknown or duplicate fields, wrong types (numbers
 //! anywhere), unknown actions, a target the configuration does not name, a field the action
 //! does not take. There is no remote shell: a command can only name what is configured.
+//!
+//! An id is 1 to [`MAX_ID_CHARS`] characters with no control, format or separator character
+//! ([`crate::text::is_unsafe`]: NUL, ESC, newlines, bidi overrides, zero-width characters,
+//! U+2028/U+2029), so it can be printed and compared as it looks. A note's text is kept as
+//! given (up to [`MAX_NOTE_CHARS`]); every printer escapes it ([`crate::text::escape`]).
 
 use std::collections::BTreeSet;
 
@@ -147,7 +152,7 @@ impl Action {
 }
 
 fn valid_id(id: &str) -> bool {
-    !id.is_empty() && id.chars().count() <= MAX_ID_CHARS && !id.contains(char::is_control)
+    !id.is_empty() && id.chars().count() <= MAX_ID_CHARS && crate::text::is_clean(id)
 }
 
 /// The id of a payload that failed to decode, if it has a usable one.
@@ -176,7 +181,10 @@ pub fn decode(payload: &[u8], targets: &BTreeSet<String>) -> Result<Command, Rej
     if !valid_id(&wire.id) {
         return Err(reject(
             None,
-            format!("`id` must be 1-{MAX_ID_CHARS} printable characters"),
+            format!(
+                "`id` must be 1-{MAX_ID_CHARS} characters, none of them control, format or \
+                 separator characters"
+            ),
         ));
     }
     let id = wire.id;

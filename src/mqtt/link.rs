@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use super::backoff::{Backoff, DEFAULT_POLICY};
 use super::outbox::Outbox;
 use super::poller::{self, Attempt, Polled};
+use super::refusals::Refusals;
 use super::topics::Topics;
 use super::{presence, tls, LinkSetup, FLUSH_DEADLINE};
 use crate::clock;
@@ -42,8 +43,10 @@ const OUTBOX_CHECK_INTERVAL: Duration = Duration::from_secs(5);
 const REQUEST_CAPACITY: usize = 256;
 /// Command replies published and not yet acknowledged at once.
 const REPLIES_IN_FLIGHT: usize = 16;
-/// Replies waiting for the window; beyond this the oldest is dropped (a reply is not durable).
-const REPLIES_QUEUED: usize = 256;
+/// Replies waiting for the window (each at most about 1 KiB: a 128-character id and a
+/// 256-character reason); beyond this the oldest is dropped and counted (a reply is not
+/// durable). A flood is answered in full up to this many replies ahead of the broker.
+const REPLIES_QUEUED: usize = 4096;
 /// After `online: false` on a clean stop, how long to wait for its PubAck.
 const GOODBYE_WAIT: Duration = Duration::from_secs(1);
 
@@ -55,6 +58,8 @@ enum Tag {
     Presence,
     Reply,
     Telemetry,
+    /// The empty retained publish that clears a retained command.
+    Clear,
 }
 
 /// One connection's bookkeeping; replaced at every attempt.
@@ -88,7 +93,14 @@ pub(super) struct Link {
     conn: Conn,
     client: Option<AsyncClient>,
     replies: VecDeque<Vec<u8>>,
+    /// Replies dropped from a full queue since the last aggregate event.
+    replies_dropped: u64,
     commands_running: usize,
+    /// Refusals stored one by one, or counted into the minute's aggregate.
+    refusals: Refusals,
+    /// The size of the packet over the client's limit that ended the last connection: the
+    /// next attempt drops the broker's session, which holds it for redelivery.
+    drop_session: Option<usize>,
     force_state: bool,
     cursor_written: Option<Instant>,
     outbox_checked: Option<Instant>,
@@ -129,7 +141,10 @@ impl Link {
             conn: Conn::default(),
             client: None,
             replies: VecDeque::new(),
+            replies_dropped: 0,
             commands_running: 0,
+            refusals: Refusals::default(),
+            drop_session: None,
             force_state: true,
             cursor_written: None,
             outbox_checked: None,
@@ -173,7 +188,11 @@ impl Link {
             &clock::now_rfc3339(),
         );
         let will = LastWill::new(self.topics.status(), will, QoS::AtLeastOnce, true);
-        tls::options(&self.setup.mqtt, &self.client_id, Some(will))
+        let mut options = tls::options(&self.setup.mqtt, &self.client_id, Some(will))?;
+        if self.drop_session.is_some() {
+            options.set_clean_session(true);
+        }
+        Ok(options)
     }
 
     pub(super) async fn run(mut self, cancel: CancellationToken) {
@@ -188,6 +207,7 @@ impl Link {
             return;
         };
         self.session = session;
+        self.close_interrupted().await;
         let placeholder = MqttOptions::new(&self.client_id, "localhost", 1883);
         let (client, eventloop) = AsyncClient::new(placeholder, REQUEST_CAPACITY);
         self.client = Some(client);
@@ -229,7 +249,13 @@ impl Link {
                     }
                     polled = polled_rx.recv() => match polled {
                         Some(Polled::Event(event)) => self.on_event(event).await,
+                        Some(Polled::Oversized { topic, retain, bytes }) => {
+                            self.oversized(&topic, retain, bytes).await
+                        }
                         Some(Polled::Failed(e)) => {
+                            if let Some(bytes) = poller::packet_too_large(&e) {
+                                self.drop_session = Some(bytes);
+                            }
                             self.disconnected(e.to_string(), &mut delay).await;
                             if stopping.is_some() {
                                 break 'attempts;
@@ -274,7 +300,7 @@ impl Link {
                     self.conn.replies_in_flight = self.conn.replies_in_flight.saturating_sub(1)
                 }
                 Some(Tag::Presence) => self.conn.goodbye_acked = true,
-                Some(Tag::Telemetry) | None => {}
+                Some(Tag::Telemetry | Tag::Clear) | None => {}
             },
             Event::Incoming(Incoming::Publish(p)) if p.topic == self.topics.cmd_request() => {
                 self.command(&p.payload, p.retain).await
@@ -331,6 +357,18 @@ impl Link {
             online,
             Tag::Presence,
         );
+        let dropped = self.drop_session.take();
+        if dropped.is_some() {
+            // Before subscribing: a retained command over the limit would otherwise come back
+            // at every subscribe. Retained commands never run, so nothing is lost.
+            self.publish(
+                self.topics.cmd_request(),
+                QoS::AtLeastOnce,
+                true,
+                Vec::new(),
+                Tag::Clear,
+            );
+        }
         if !session_present {
             if let Some(client) = &self.client {
                 if let Err(e) = client.try_subscribe(self.topics.cmd_request(), QoS::AtLeastOnce) {
@@ -353,6 +391,9 @@ impl Link {
         self.reported = None;
         self.failed_attempts = 0;
         self.record(event).await;
+        if let Some(bytes) = dropped {
+            self.session_dropped(bytes).await;
+        }
     }
 
     /// The connection ended (or never came up): report, pick the delay, raise the session.

@@ -10,6 +10,7 @@
 //! version 2: mqtt_link (session counter, outbox cursor, drop total), mqtt_outbox_dropped
 //! version 3: footprints.anon_bytes, footprints.file_bytes (where a model's memory is)
 //! version 4: footprints.estimate_bytes, footprints.estimate_ratio (`memory = "auto"`)
+//! version 5: mqtt_commands (remote command ids seen recently, with their outcome)
 //! ```
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
@@ -64,6 +65,15 @@ const MIGRATIONS: &[&str] = &[
     // 4: `memory = "auto"`: the estimate of a model's latest load and its peak ÷ that estimate.
     "ALTER TABLE footprints ADD COLUMN estimate_bytes INTEGER;
      ALTER TABLE footprints ADD COLUMN estimate_ratio REAL;",
+    // 5: remote command ids seen recently: a redelivered or replayed id is answered with its
+    // outcome, never run again. Bounded by age and count at every insert.
+    "CREATE TABLE mqtt_commands (
+         id      TEXT PRIMARY KEY,
+         seen_ms INTEGER NOT NULL,            -- when it was accepted, ms since the Unix epoch
+         status  TEXT    NOT NULL,            -- accepted (running), succeeded, failed
+         reason  TEXT                         -- why it failed
+     );
+     CREATE INDEX mqtt_commands_seen ON mqtt_commands (seen_ms);",
 ];
 
 /// The schema version this build writes.

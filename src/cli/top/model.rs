@@ -4,7 +4,8 @@
 //!
 //! The contracts read tolerantly: a field the view does not know is ignored, one it expects but
 //! does not find shows as `-`, so an older or newer agent never breaks the view. History is
-//! bounded: [`HISTORY_LEN`] samples of available memory, [`EVENTS_KEPT`] events.
+//! bounded: [`HISTORY_LEN`] samples of available memory, [`EVENTS_KEPT`] events. Text from
+//! the documents (messages, subjects, reasons, names) is kept escaped ([`crate::text::escape`]).
 //!
 //! ```text
 //! status doc ─► apply_status ─┐
@@ -144,11 +145,16 @@ pub struct TopModel {
     pub interval_ms: u64,
 }
 
+/// Untrusted text as it may be drawn: control, format and separator characters escaped.
+fn shown(s: &str) -> String {
+    crate::text::escape(s).into_owned()
+}
+
 impl UnitRow {
     /// The row of one service view.
     pub fn from_view(v: &ServiceView) -> UnitRow {
         UnitRow {
-            name: v.name.clone(),
+            name: shown(&v.name),
             kind: v.kind.to_string(),
             state: v.state.to_string(),
             pid: v.pid.map(u64::from),
@@ -156,7 +162,7 @@ impl UnitRow {
             gpu_bytes: v.gpu_bytes,
             restarts: Some(u64::from(v.restarts)),
             leak: v.trend.as_ref().map(|t| t.verdict.to_string()),
-            reason: v.reason.clone().filter(|r| !r.is_empty()),
+            reason: v.reason.as_deref().filter(|r| !r.is_empty()).map(shown),
         }
     }
 }
@@ -178,11 +184,11 @@ impl EventRow {
         };
         EventRow {
             seq: e.seq,
-            ts: e.ts.clone(),
+            ts: shown(&e.ts),
             severity: e.severity.as_str().to_string(),
-            kind: e.kind.to_string(),
-            subject: e.subject.clone(),
-            message,
+            kind: shown(&e.kind.to_string()),
+            subject: e.subject.as_deref().map(shown),
+            message: shown(&message),
         }
     }
 }

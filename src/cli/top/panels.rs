@@ -60,6 +60,7 @@ pub(super) fn title(name: &str, extra: &str, area: Rect, buf: &mut Buffer) {
 
 pub(super) fn line(text: &str, area: Rect, row: u16, style: Style, buf: &mut Buffer) {
     if row < area.height {
+        let text = crate::text::escape(text);
         buf.set_stringn(area.x, area.y + row, text, area.width as usize, style);
     }
 }

@@ -221,6 +221,7 @@ fn header(doc: &StatusDocument, area: Rect, buf: &mut Buffer) {
         or_dash(board.l4t.map(|r| r.to_string()).as_deref())
     ));
     let style = Style::default().add_modifier(Modifier::BOLD);
+    let text = crate::text::escape(&text);
     buf.set_stringn(area.x, area.y, text, area.width as usize, style);
 }
 

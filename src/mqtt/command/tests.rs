@@ -185,3 +185,34 @@ fn command_replies_keep_their_published_shape() {
     .collect();
     crate::status::golden::golden("mqtt_command_replies", &serde_json::Value::Array(replies));
 }
+
+#[test]
+fn ids_with_control_format_or_separator_characters_are_refused() {
+    for id in [
+        "a\u{0}b",
+        "a\u{1b}[2Jb",
+        "a\nb",
+        "a\u{202e}b",
+        "a\u{2066}b",
+        "a\u{200b}b",
+        "a\u{200d}b",
+        "\u{feff}a",
+        "a\u{2028}b",
+        "a\u{2029}b",
+        "a\u{85}b",
+    ] {
+        let payload = serde_json::json!({"id": id, "action": "status"}).to_string();
+        let r = reason(payload.as_bytes());
+        assert_eq!(r.id, None, "{id:?}");
+        assert!(r.reason.contains("format"), "{id:?}: {}", r.reason);
+    }
+    let long = "x".repeat(MAX_ID_CHARS + 1);
+    let payload = serde_json::json!({"id": long, "action": "status"}).to_string();
+    assert_eq!(reason(payload.as_bytes()).id, None);
+    // Printable Unicode is fine.
+    let ok = decode(
+        r#"{"id":"caf\u00e9-\u4e2d-1","action":"status"}"#.as_bytes(),
+        &targets(),
+    );
+    assert_eq!(ok.unwrap().id, "caf\u{e9}-\u{4e2d}-1");
+}

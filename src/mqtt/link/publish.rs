@@ -35,6 +35,7 @@ impl Link {
             self.outbox_checked = Some(now);
             self.enforce_limit().await;
         }
+        self.refusals_due().await;
     }
 
     async fn enforce_limit(&mut self) {
@@ -187,6 +188,11 @@ impl Link {
             while !self.conn.goodbye_acked {
                 match polled.recv().await {
                     Some(Polled::Event(e)) => self.on_event(e).await,
+                    Some(Polled::Oversized {
+                        topic,
+                        retain,
+                        bytes,
+                    }) => self.oversized(&topic, retain, bytes).await,
                     Some(Polled::Failed(_)) | None => return,
                 }
             }
@@ -196,9 +202,11 @@ impl Link {
             let _ = client.try_disconnect();
         }
         let _ = tokio::time::timeout(Duration::from_millis(500), async {
-            while let Some(Polled::Event(e)) = polled.recv().await {
-                if matches!(e, Event::Outgoing(Outgoing::Disconnect)) {
-                    break;
+            loop {
+                match polled.recv().await {
+                    Some(Polled::Event(Event::Outgoing(Outgoing::Disconnect))) => break,
+                    Some(Polled::Event(_) | Polled::Oversized { .. }) => {}
+                    Some(Polled::Failed(_)) | None => break,
                 }
             }
         })

@@ -1,17 +1,42 @@
 //! Remote commands inside the link: decode (pure, [`crate::mqtt::command`]), answer
 //! `rejected` or `accepted`, hand accepted ones to the core loop as a [`ControlRequest`] (the
 //! control socket's path), and answer `succeeded` or `failed` when the core replies.
-//! Every decision is an event: `command_rejected`, `command_accepted`, `command_failed`.
+//! Every decision is an event: `command_rejected`, `command_duplicate`, `command_accepted`,
+//! `command_failed`; refusals and duplicates through the limiter of [`crate::mqtt::refusals`].
+//!
+//! ```text
+//! publish ─► retained? ─► rejected (never runs, whatever the delivery)
+//!         ─► decode ─► rejected (reason)
+//!         ─► id seen in the last DEDUPE_WINDOW (store) ─► its first outcome again, not run
+//!         ─► MAX_RUNNING running ─► rejected "busy"
+//!         ─► stored as accepted ─► "accepted" ─► core loop ─► "succeeded" | "failed"
+//! ```
+#![allow(clippy::disallowed_methods)] // an I/O task: stamps command ids with the clock
+
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
 use super::Link;
+use crate::clock;
 use crate::control::{ControlRequest, Response};
 use crate::event::{EventKind, NewEvent};
 use crate::mqtt::command::{self, Action, Reply, ReplyStatus};
+use crate::mqtt::refusals::{Admit, Class, Suppressed};
+use crate::mqtt::tls::MAX_INCOMING_PACKET;
 
 /// Accepted commands waiting for the core loop at once; more are rejected as busy.
 pub const MAX_RUNNING: usize = 16;
+/// How long a command id is remembered: a redelivery or replay within it is answered with the
+/// first outcome and not run again.
+pub const DEDUPE_WINDOW: Duration = Duration::from_secs(10 * 60);
+/// The most command ids remembered (the oldest go first beyond it).
+pub const DEDUPE_MAX_IDS: u64 = 10_000;
+/// The longest reason sent back or stored; longer ones are cut (a decoder error may quote
+/// a field name from the payload).
+pub const MAX_REASON_CHARS: usize = 256;
+/// The outcome of a command accepted by an agent that stopped before it finished.
+const INTERRUPTED: &str = "the agent stopped before the command finished";
 
 /// The core loop's answer to an accepted command.
 pub struct Outcome {
@@ -20,16 +45,66 @@ pub struct Outcome {
     response: Response,
 }
 
+fn cut(reason: String) -> String {
+    if reason.chars().count() <= MAX_REASON_CHARS {
+        return reason;
+    }
+    let mut r: String = reason.chars().take(MAX_REASON_CHARS).collect();
+    r.push('…');
+    r
+}
+
 impl Link {
     fn reply(&mut self, reply: Reply) {
         if self.replies.len() >= super::REPLIES_QUEUED {
             self.replies.pop_front();
+            self.replies_dropped += 1;
             tracing::warn!("mqtt: command reply queue full; the oldest reply was dropped");
         }
         self.replies.push_back(reply.to_payload());
     }
 
-    async fn reject(&mut self, id: Option<String>, reason: String, bytes: usize) {
+    /// Stores a refusal or duplicate as its own event, or counts it into the minute's
+    /// aggregate (see [`crate::mqtt::refusals`]).
+    async fn limited(&mut self, event: NewEvent, class: Class, reason: &str, bytes: usize) {
+        match self.refusals.admit(Instant::now(), class, reason, bytes) {
+            Admit::Store => self.record(event).await,
+            Admit::Count => tracing::debug!("remote command refusal counted: {reason}"),
+        }
+    }
+
+    /// The aggregate of the refusals a window counted, when it ends.
+    pub(super) async fn refusals_due(&mut self) {
+        let Some(s) = self.refusals.due(Instant::now()) else {
+            return;
+        };
+        let Suppressed {
+            count,
+            busy,
+            duplicates,
+            max_payload_bytes,
+            last_reason,
+            window,
+        } = s;
+        let event = NewEvent::new(EventKind::CommandRejected, None)
+            .message(format!(
+                "{count} more remote commands refused in {}s ({busy} busy, {duplicates} \
+                 duplicates), each answered; stored as one event",
+                window.as_secs()
+            ))
+            .figure("id", None::<String>)
+            .figure("suppressed", count)
+            .figure("busy", busy)
+            .figure("duplicates", duplicates)
+            .figure("max_payload_bytes", max_payload_bytes)
+            .figure("last_reason", last_reason)
+            .figure("replies_dropped", std::mem::take(&mut self.replies_dropped))
+            .figure("window_s", window.as_secs());
+        self.record(event).await;
+    }
+
+    async fn reject(&mut self, id: Option<String>, reason: String, bytes: usize, class: Class) {
+        let reason = cut(reason);
         self.reply(Reply::new(
             id.clone(),
             ReplyStatus::Rejected,
@@ -38,9 +113,34 @@ impl Link {
         let event = NewEvent::new(EventKind::CommandRejected, None)
             .message(format!("remote command rejected: {reason}"))
             .figure("id", id)
-            .figure("reason", reason)
+            .figure("reason", reason.clone())
             .figure("payload_bytes", bytes);
-        self.record(event).await;
+        self.limited(event, class, &reason, bytes).await;
+    }
+
+    /// A publish the poller reduced to its size (over [`command::MAX_COMMAND_BYTES`]).
+    pub(super) async fn oversized(&mut self, topic: &str, retain: bool, bytes: usize) {
+        if topic != self.topics.cmd_request() {
+            tracing::warn!("mqtt: {bytes}-byte publish on unexpected topic {topic:?} dropped");
+            return;
+        }
+        let reason = format!(
+            "payload of {bytes} bytes is over the {}-byte limit{}",
+            command::MAX_COMMAND_BYTES,
+            if retain { " (and retained)" } else { "" }
+        );
+        self.reject(None, reason, bytes, Class::Other).await;
+    }
+
+    /// The previous connection ended on a packet over the client's limit; this one began
+    /// without the broker's session (which held that packet, unacknowledged, to redeliver at
+    /// every reconnect) and cleared any retained command before subscribing again.
+    pub(super) async fn session_dropped(&mut self, bytes: usize) {
+        let reason = format!(
+            "a {bytes}-byte packet is over the {MAX_INCOMING_PACKET} bytes the agent reads: \
+             the broker session holding it was dropped, with any retained command"
+        );
+        self.reject(None, reason, bytes, Class::Other).await;
     }
 
     pub(super) async fn command(&mut self, payload: &[u8], retained: bool) {
@@ -51,15 +151,41 @@ impl Link {
                 Ok(cmd) => Some(cmd.id),
                 Err(r) => r.id,
             };
-            return self.reject(id, reason.to_string(), bytes).await;
+            return self
+                .reject(id, reason.to_string(), bytes, Class::Other)
+                .await;
         }
         let cmd = match command::decode(payload, &self.setup.targets) {
             Ok(cmd) => cmd,
-            Err(r) => return self.reject(r.id, r.reason, bytes).await,
+            Err(r) => return self.reject(r.id, r.reason, bytes, Class::Other).await,
         };
+        let now_ms = clock::now_unix_ms();
+        let since = now_ms.saturating_sub(DEDUPE_WINDOW.as_millis() as u64);
+        let id = cmd.id.clone();
+        let seen = match self.store.call(move |s| s.command_seen(&id, since)).await {
+            Ok(seen) => seen,
+            Err(e) => {
+                tracing::error!("mqtt link store: {e}");
+                let reason = format!("cannot check the command id against those seen: {e}");
+                return self.reject(Some(cmd.id), reason, bytes, Class::Other).await;
+            }
+        };
+        if let Some(seen) = seen {
+            return self.duplicate(cmd.id, cmd.action, seen, bytes).await;
+        }
         if self.commands_running >= MAX_RUNNING {
             let reason = format!("busy: {MAX_RUNNING} commands are still running");
-            return self.reject(Some(cmd.id), reason, bytes).await;
+            return self.reject(Some(cmd.id), reason, bytes, Class::Busy).await;
+        }
+        // Remembered before `accepted` goes out: a crash after it cannot run the id again.
+        let id = cmd.id.clone();
+        let keep_since = since;
+        let recorded = self
+            .db(move |s| s.command_record(&id, now_ms, "accepted", keep_since, DEDUPE_MAX_IDS))
+            .await;
+        if recorded.is_none() {
+            let reason = "cannot record the command id in the store".to_string();
+            return self.reject(Some(cmd.id), reason, bytes, Class::Other).await;
         }
         self.reply(Reply::new(
             Some(cmd.id.clone()),
@@ -103,6 +229,42 @@ impl Link {
         });
     }
 
+    /// An id seen within [`DEDUPE_WINDOW`]: its first outcome again, nothing run.
+    async fn duplicate(
+        &mut self,
+        id: String,
+        action: Action,
+        seen: crate::store::SeenCommand,
+        bytes: usize,
+    ) {
+        let status = match seen.status.as_str() {
+            "accepted" => ReplyStatus::Accepted,
+            "succeeded" => ReplyStatus::Succeeded,
+            _ => ReplyStatus::Failed,
+        };
+        self.reply(Reply::new(Some(id.clone()), status, seen.reason.clone()));
+        let event = NewEvent::new(EventKind::CommandDuplicate, action.target())
+            .message(format!(
+                "remote command {id:?} seen before ({}): answered, not run again",
+                seen.status
+            ))
+            .figure("id", id)
+            .figure("action", action.name())
+            .figure("status", seen.status.clone())
+            .figure("first_seen_ms", seen.seen_ms);
+        self.limited(event, Class::Duplicate, "duplicate id", bytes)
+            .await;
+    }
+
+    /// At start: commands an earlier run accepted and never finished become `failed`.
+    pub(super) async fn close_interrupted(&mut self) {
+        if let Some(n) = self.db(|s| s.commands_interrupted(INTERRUPTED)).await {
+            if n > 0 {
+                tracing::warn!("{n} remote commands were interrupted by the previous stop");
+            }
+        }
+    }
+
     pub(super) async fn on_outcome(&mut self, outcome: Outcome) {
         self.commands_running = self.commands_running.saturating_sub(1);
         let Outcome {
@@ -115,14 +277,20 @@ impl Link {
                 // `status` republishes the retained state at once.
                 self.force_state = true;
             }
+            let key = id.clone();
+            self.db(move |s| s.command_outcome(&key, "succeeded", None))
+                .await;
             self.reply(Reply::new(Some(id), ReplyStatus::Succeeded, None));
             return;
         }
-        let reason = response
+        let reason = cut(response
             .error
             .map(|e| e.message)
-            .unwrap_or_else(|| "failed without a reason".to_string());
+            .unwrap_or_else(|| "failed without a reason".to_string()));
         tracing::info!("remote command {id} ({}) failed: {reason}", action.name());
+        let (key, why) = (id.clone(), reason.clone());
+        self.db(move |s| s.command_outcome(&key, "failed", Some(&why)))
+            .await;
         self.reply(Reply::new(
             Some(id.clone()),
             ReplyStatus::Failed,
