@@ -54,6 +54,14 @@ pub struct ClockWatch {
 }
 
 impl ClockWatch {
+    /// A watch whose first look is `mono` and `wall_ms`: take it as the agent starts, so a step
+    /// between the start and the first tick is seen too.
+    pub fn starting(mono: Instant, wall_ms: u64) -> ClockWatch {
+        ClockWatch {
+            last: Some((mono, wall_ms)),
+        }
+    }
+
     /// Compares the clocks with the last look; a step past [`STEP_THRESHOLD`] is returned.
     pub fn observe(&mut self, mono: Instant, wall_ms: u64) -> Option<ClockStep> {
         let last = self.last.replace((mono, wall_ms));

@@ -122,6 +122,7 @@ struct Agent {
 
 /// Runs the agent until SIGTERM or SIGINT.
 pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
+    let clock = ClockWatch::starting(Instant::now(), crate::clock::now_unix_ms());
     let root = options.root.clone();
     // Every figure the daemon takes from the file beyond the launch plan and the watcher.
     let settings = Settings::from_config(&config, hostname, options.socket.clone());
@@ -247,7 +248,7 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         feedback: senders.feedback.clone(),
         last_refresh: None,
         last_tick: None,
-        clock: ClockWatch::default(),
+        clock,
         previous_reading: None,
         systemd: Systemd::from_env(Instant::now()),
         tegrastats,
