@@ -6,8 +6,8 @@
 # binaries, Mosquitto for the broker tests and the soak, jq for the soak's event counts, the
 # packaging checks' tools (lintian, aarch64 objdump, systemd-analyze, python3-venv for the
 # pinned cargo-zigbuild/zig/oelint-adv venv of scripts/lib/pytools.sh), cmake and g++ for
-# llama.cpp's llama-server, libfaketime for the clock-step tests, and the rustup aarch64 target.
-# Then it runs:
+# llama.cpp's llama-server, libfaketime for the clock-step tests, tmux for the `jetgate top`
+# screen tests, and the rustup aarch64 target. Then it runs:
 #   1. cargo fmt --check and cargo clippy -D warnings over the whole workspace
 #   2. every test (unit, property, integration with real processes and cgroups, and real
 #      llama-server model servers: scripts/lib/llama.sh builds llama-server once from the
@@ -32,7 +32,7 @@ source scripts/lib/llama.sh
 
 AARCH64=aarch64-unknown-linux-gnu
 APT_PACKAGES=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user mosquitto mosquitto-clients openssl file jq
-  lintian binutils-aarch64-linux-gnu systemd man-db adduser python3-venv cmake g++ libfaketime)
+  lintian binutils-aarch64-linux-gnu systemd man-db adduser python3-venv cmake g++ libfaketime tmux)
 
 step() { printf '\n==> %s\n' "$*"; }
 

@@ -163,13 +163,11 @@ impl Llama {
 }
 
 fn skip<T>(reason: &str) -> Option<T> {
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI must run the llama-server tests: {reason} (scripts/test.sh sources \
-         scripts/lib/llama.sh and calls ensure_llama before the tests)"
-    );
-    eprintln!("skipped: {reason}; run `source scripts/lib/llama.sh && ensure_llama` first");
-    None
+    crate::prerequisite::missing(
+        reason,
+        "scripts/test.sh sources scripts/lib/llama.sh and calls ensure_llama before the tests; \
+         by hand: `source scripts/lib/llama.sh && ensure_llama`",
+    )
 }
 
 /// Memory of a process and all its descendants, from `/proc` (not from the agent).

@@ -19,6 +19,7 @@ mod mqtt;
 mod mqtt_auth;
 mod mqtt_command_limits;
 mod mqtt_commands;
+mod prerequisite;
 mod ready_timeout;
 mod real_servers;
 mod restart_after_crash;

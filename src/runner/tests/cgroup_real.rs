@@ -1,6 +1,6 @@
 //! The real cgroup v1 memory hierarchy: placement before exec, kill via the cgroup, removal.
 //! Each test creates its own scope directory under this process's memory cgroup and skips,
-//! printing why, when that hierarchy is absent or not writable.
+//! printing why, when that hierarchy is absent or not writable (under `CI` it fails instead).
 
 use std::fs;
 use std::path::PathBuf;
@@ -10,6 +10,8 @@ use super::*;
 use crate::units::Bytes;
 
 const V1_MEMORY_MOUNT: &str = "/sys/fs/cgroup/memory";
+/// How to have the prerequisite these tests need.
+const RUN_AS: &str = "run as root on a writable cgroup v1 memory hierarchy";
 
 /// A scope directory for one test; removed on drop (after its children are gone).
 struct TestScope {
@@ -58,19 +60,23 @@ fn own_memory_cgroup() -> Option<String> {
 
 fn test_scope(tag: &str) -> Option<TestScope> {
     let Some(own) = own_memory_cgroup() else {
-        eprintln!("SKIP: no cgroup v1 memory controller in /proc/self/cgroup");
-        return None;
+        return crate::prerequisite::missing(
+            "no cgroup v1 memory controller in /proc/self/cgroup",
+            RUN_AS,
+        );
     };
     let rel = format!("{own}/jetgate-test-{}-{tag}", std::process::id())
         .trim_start_matches('/')
         .to_string();
     let path = PathBuf::from(V1_MEMORY_MOUNT).join(&rel);
     if let Err(e) = fs::create_dir(&path) {
-        eprintln!(
-            "SKIP: cgroup v1 memory hierarchy not writable ({}: {e})",
-            path.display()
+        return crate::prerequisite::missing(
+            &format!(
+                "cgroup v1 memory hierarchy not writable ({}: {e})",
+                path.display()
+            ),
+            RUN_AS,
         );
-        return None;
     }
     Some(TestScope {
         scope: CgroupScope {

@@ -322,7 +322,10 @@ mod tests {
         let host = Root::host();
         let own = own_cgroup(&host).unwrap();
         if own.version != CgroupVersion::V1 {
-            eprintln!("own memory cgroup is v2 here; the v1 live test needs a v1 hierarchy");
+            crate::prerequisite::missing::<()>(
+                "own memory cgroup is v2 here; the v1 live test needs a v1 hierarchy",
+                "run on a machine with a cgroup v1 memory hierarchy",
+            );
             return;
         }
         // The own group reads (this machine: unlimited, so no cgroup-scoped available).

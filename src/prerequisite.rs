@@ -1,0 +1,47 @@
+//! A unit test's missing prerequisite (a writable cgroup v1 memory hierarchy): a skip on a
+//! developer's machine, a failure under `CI`, whose machine is set up to have every one (the
+//! integration tests' `tests/it/prerequisite.rs` is the same rule for their crate).
+
+/// Whether the environment says this is CI: `CI` set to anything but empty, `0` or `false`.
+pub(crate) fn is_ci(ci: Option<&std::ffi::OsStr>) -> bool {
+    ci.is_some_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"))
+}
+
+/// Under CI a panic naming `what` is missing and `how` to get it; elsewhere the reason on
+/// stderr and `None`, so the caller returns.
+pub(crate) fn missing<T>(what: &str, how: &str) -> Option<T> {
+    missing_in(is_ci(std::env::var_os("CI").as_deref()), what, how)
+}
+
+fn missing_in<T>(ci: bool, what: &str, how: &str) -> Option<T> {
+    if ci {
+        panic!("CI must have every test prerequisite: {what} ({how})");
+    }
+    eprintln!("skipped: {what} ({how})");
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn ci_is_any_value_but_empty_zero_or_false() {
+        assert!(is_ci(Some(OsStr::new("true"))));
+        assert!(!is_ci(None));
+        assert!(!is_ci(Some(OsStr::new(""))));
+        assert!(!is_ci(Some(OsStr::new("false"))));
+    }
+
+    #[test]
+    #[should_panic(expected = "CI must have every test prerequisite: a v1 memory cgroup")]
+    fn a_missing_prerequisite_under_ci_is_a_failure() {
+        missing_in::<()>(true, "a v1 memory cgroup", "run as root");
+    }
+
+    #[test]
+    fn a_missing_prerequisite_elsewhere_is_a_skip() {
+        assert_eq!(missing_in::<()>(false, "a v1 memory cgroup", "run as root"), None);
+    }
+}

@@ -1,0 +1,53 @@
+//! A test's missing prerequisite: a skip on a developer's machine, a failure under `CI`.
+//!
+//! The CI machine is set up to have every prerequisite (`scripts/test.sh` installs tmux and
+//! llama-server, runs as root on a writable cgroup v1 memory hierarchy), so there a missing one
+//! means the test would prove nothing while passing: it fails, naming what is missing and how
+//! to get it. Elsewhere the test prints why it skipped and returns.
+
+/// Whether the environment says this is CI: `CI` set to anything but empty, `0` or `false`
+/// (GitHub and GitLab set `CI=true`).
+pub fn is_ci(ci: Option<&std::ffi::OsStr>) -> bool {
+    ci.is_some_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"))
+}
+
+/// Under CI a panic naming `what` is missing and `how` to get it; elsewhere the reason on
+/// stderr and `None`, so the caller returns (`let Some(x) = ... else { return }`).
+pub fn missing<T>(what: &str, how: &str) -> Option<T> {
+    missing_in(is_ci(std::env::var_os("CI").as_deref()), what, how)
+}
+
+fn missing_in<T>(ci: bool, what: &str, how: &str) -> Option<T> {
+    if ci {
+        panic!("CI must have every test prerequisite: {what} ({how})");
+    }
+    eprintln!("skipped: {what} ({how})");
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_ci;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn ci_is_any_value_but_empty_zero_or_false() {
+        assert!(is_ci(Some(OsStr::new("true"))));
+        assert!(is_ci(Some(OsStr::new("1"))));
+        assert!(!is_ci(None));
+        assert!(!is_ci(Some(OsStr::new(""))));
+        assert!(!is_ci(Some(OsStr::new("0"))));
+        assert!(!is_ci(Some(OsStr::new("False"))));
+    }
+
+    #[test]
+    #[should_panic(expected = "CI must have every test prerequisite: tmux (apt install tmux)")]
+    fn a_missing_prerequisite_under_ci_is_a_failure() {
+        super::missing_in::<()>(true, "tmux", "apt install tmux");
+    }
+
+    #[test]
+    fn a_missing_prerequisite_elsewhere_is_a_skip() {
+        assert_eq!(super::missing_in::<()>(false, "tmux", "apt install tmux"), None);
+    }
+}
