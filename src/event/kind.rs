@@ -85,8 +85,11 @@ event_kinds! {
     LoadAborted = "load_aborted", Error;
     /// A load is ready and settled.
     LoadReady = "load_ready", Info;
-    /// Timeout, exit or stop during a load (info when cancelled or stopped).
+    /// Exit or stop during a load (info when cancelled or stopped).
     LoadFailed = "load_failed", Warning;
+    /// `load_timeout` or `settle_timeout` passed before the load was ready and settled: the
+    /// model is stopped.
+    LoadTimedOut = "load_timed_out", Warning;
     /// Pinned weights did not match: nothing started.
     LoadRefused = "load_refused", Error;
     /// The command could not be started.

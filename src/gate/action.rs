@@ -14,7 +14,7 @@
 //!
 //! Kinds: `load_requested`, `load_admitted`, `load_denied`, `load_duplicate`, `load_queued`,
 //! `load_cancelled`, `load_aborted`, `load_exceeded_declared`, `learned_peak_raised`,
-//! `load_ready`, `load_failed`.
+//! `load_ready`, `load_failed`, `load_timed_out`.
 
 use std::fmt;
 use std::time::Duration;
@@ -403,18 +403,29 @@ impl GateAction {
             } => {
                 let e = match reason {
                     FailReason::Cancelled | FailReason::Stopped => NewEvent::new(EventKind::LoadFailed, m).severity(Severity::Info),
+                    FailReason::LoadTimeout { .. } | FailReason::SettleTimeout { .. } => {
+                        NewEvent::new(EventKind::LoadTimedOut, m)
+                    }
                     _ => NewEvent::new(EventKind::LoadFailed, m),
                 };
                 let e = e
-                    .message(format!("load failed: {reason}"))
                     .figure("elapsed_ms", millis(*elapsed))
                     .figure("consumed_bytes", consumed.get())
                     .figure("peak_bytes", peak.get());
                 match reason {
-                    FailReason::LoadTimeout { limit, .. } | FailReason::SettleTimeout { limit } => {
-                        e.figure("limit_ms", millis(*limit))
-                    }
-                    _ => e,
+                    FailReason::LoadTimeout { limit, probe_passed } => e
+                        .message(format!("load timed out: {reason}; the model is stopped"))
+                        .figure("timeout", "load_timeout")
+                        .figure("timeout_ms", millis(*limit))
+                        .figure("limit_ms", millis(*limit))
+                        .figure("probe_passed", *probe_passed),
+                    FailReason::SettleTimeout { limit } => e
+                        .message(format!("load timed out: {reason}; the model is stopped"))
+                        .figure("timeout", "settle_timeout")
+                        .figure("timeout_ms", millis(*limit))
+                        .figure("limit_ms", millis(*limit))
+                        .figure("probe_passed", true),
+                    _ => e.message(format!("load failed: {reason}")),
                 }
             }
         }

@@ -144,11 +144,14 @@ fn fails_a_load_whose_ready_probe_never_passes_within_the_load_timeout() {
             ..
         }
     ));
-    assert!(actions[0]
-        .event()
-        .message
-        .contains("not ready within the load timeout 2m"));
-    assert_eq!(actions[0].event().figures["limit_ms"], 120_000);
+    let event = actions[0].event();
+    assert_eq!(event.kind, EventKind::LoadTimedOut, "not a plain load_failed");
+    assert!(event.message.contains("not ready within the load timeout 2m"));
+    assert_eq!(event.figures["timeout_ms"], 120_000);
+    assert_eq!(event.figures["timeout"], "load_timeout");
+    assert_eq!(event.figures["probe_passed"], false);
+    assert_eq!(event.figures["elapsed_ms"], 120_001);
+    assert!(event.figures.contains_key("consumed_bytes"));
 }
 
 #[test]

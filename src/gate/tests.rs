@@ -299,7 +299,7 @@ fn a_duplicate_of_a_queued_request_leaves_it_queued_once_even_when_its_step_admi
     assert_eq!(
         kinds,
         [
-            EventKind::LoadFailed,
+            EventKind::LoadTimedOut,
             EventKind::LoadRequested,
             EventKind::LoadDuplicate,
             EventKind::LoadAdmitted

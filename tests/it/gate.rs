@@ -262,3 +262,63 @@ fn a_learned_footprint_is_used_after_the_agent_restarts() {
     assert_eq!(needs[0], 32 << 20);
     assert!(needs[1] >= 256 << 20, "second load judged on {needs:?}");
 }
+
+/// A real model that never becomes ready (its ready file never appears) under a one-second
+/// `gate.load_timeout`: the agent says `load_timed_out` with the timeout, the elapsed time and
+/// what the load consumed, stops the process, and its exit is no `unloaded` "on request".
+#[test]
+fn a_load_that_never_becomes_ready_times_out_with_its_own_event_and_is_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let never = dir.path().join("never-written");
+    let body = format!(
+        "[gate]\nload_timeout = \"1s\"\n\n\
+         [[model]]\nname = \"stuck\"\ncommand = [\"{}\", \"sim-model\", \"--alloc\", \"8MiB\"]\n\
+         memory = \"64MiB\"\nready = {{ file = \"{}\" }}\nstop_grace = \"2s\"\nautostart = false\n",
+        crate::harness::JETGATE,
+        never.display(),
+    );
+    let agent = Agent::start(&body);
+    let out = agent.cli(&["load", "stuck", "--wait"]);
+    assert!(!out.status.success(), "a timed-out load --wait must fail");
+    let view = agent.wait_state("stuck", "failed", LOAD);
+    assert!(
+        view["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not ready within the load timeout 1s"),
+        "{view}"
+    );
+    let exited = wait_for(LOAD, "the stuck model's exit", || {
+        agent
+            .events()
+            .into_iter()
+            .find(|e| e["kind"] == EventKind::ServiceExited.as_str() && e["subject"] == "stuck")
+    });
+    assert_eq!(exited["figures"]["cause"], "load_timed_out", "{exited}");
+    assert_eq!(exited["severity"], "info", "{exited}");
+    let events = agent.events();
+    let timed_out = events
+        .iter()
+        .find(|e| e["kind"] == EventKind::LoadTimedOut.as_str())
+        .unwrap_or_else(|| panic!("no load_timed_out: {events:#?}"));
+    assert_eq!(timed_out["subject"], "stuck");
+    assert_eq!(timed_out["figures"]["timeout_ms"], 1000);
+    assert_eq!(timed_out["figures"]["probe_passed"], false);
+    assert!(timed_out["figures"]["elapsed_ms"].as_u64().unwrap() >= 1000);
+    assert!(timed_out["figures"]["consumed_bytes"].is_u64(), "{timed_out}");
+    for kind in [EventKind::Unloaded, EventKind::LoadFailed] {
+        assert!(
+            !events.iter().any(|e| e["kind"] == kind.as_str()),
+            "a timeout is not {kind}: {events:#?}"
+        );
+    }
+    let pid = events
+        .iter()
+        .find(|e| e["kind"] == EventKind::ServiceStarted.as_str())
+        .and_then(|e| e["figures"]["pid"].as_i64())
+        .unwrap();
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "the stuck model (pid {pid}) still runs"
+    );
+}

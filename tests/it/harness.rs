@@ -372,7 +372,8 @@ pub fn sequence(events: &[Value], kinds: &[&str]) -> Vec<(String, String)> {
 }
 
 /// Panics if two loads were ever in flight at once: every `load_admitted` must be followed by
-/// that model's `load_ready`, `load_failed` or `load_aborted` before the next admission.
+/// that model's `load_ready`, `load_failed`, `load_timed_out` or `load_aborted` before the next
+/// admission.
 pub fn assert_loads_never_overlap(events: &[Value]) {
     let mut in_flight: Option<String> = None;
     for (kind, subject) in sequence(
@@ -381,6 +382,7 @@ pub fn assert_loads_never_overlap(events: &[Value]) {
             EventKind::LoadAdmitted.as_str(),
             EventKind::LoadReady.as_str(),
             EventKind::LoadFailed.as_str(),
+            EventKind::LoadTimedOut.as_str(),
             EventKind::LoadAborted.as_str(),
         ],
     ) {

@@ -95,7 +95,10 @@ impl Engine {
                 let alive = self.units.get(&name).is_some_and(|u| u.pid().is_some());
                 if alive && !aborted && !stopping {
                     if let Some(u) = self.units.get_mut(&name) {
-                        u.ask_stop(StopIntent::Requested);
+                        // An unload already asked (Cancelled) keeps its own intent.
+                        if !u.stopping() {
+                            u.ask_stop(StopIntent::LoadFailed(reason));
+                        }
                     }
                     self.stop(&name, out);
                 }

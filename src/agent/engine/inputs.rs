@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use super::supervise::Ended;
 use super::{Action, Engine, Phase, ServiceState, StopIntent};
-use crate::event::{EventKind, NewEvent};
-use crate::gate::GateInput;
+use crate::event::{EventKind, NewEvent, Severity};
+use crate::gate::{FailReason, GateInput};
 
 impl Engine {
     pub(super) fn weights_checked(
@@ -88,6 +88,10 @@ impl Engine {
         unit.ready_wait = None;
         let expected = process.stop.is_some();
         let restart = process.stop == Some(StopIntent::ThenStart);
+        let failed_load = match process.stop {
+            Some(StopIntent::LoadFailed(reason)) => Some(reason),
+            _ => None,
+        };
         let supervisor_stop = match process.stop {
             Some(StopIntent::Supervisor(stop)) => Some(stop),
             _ => None,
@@ -95,17 +99,21 @@ impl Engine {
         let was = unit.state();
         let mut out = Vec::new();
         let exit = describe_exit(code, signal);
-        let event = match (&supervisor_stop, expected) {
-            (Some(stop), _) => NewEvent::new(EventKind::ServiceExited, Some(name))
+        let event = match (&supervisor_stop, failed_load, expected) {
+            (Some(stop), _, _) => NewEvent::new(EventKind::ServiceExited, Some(name))
                 .message(format!(
                     "stopped by the supervisor ({}: {}): {exit}",
                     stop.cause, stop.detail
                 ))
                 .figure("cause", stop.cause.clone()),
-            (None, true) => {
+            (None, Some(reason), _) => NewEvent::new(EventKind::ServiceExited, Some(name))
+                .severity(Severity::Info)
+                .message(format!("stopped because its load failed ({reason}): {exit}"))
+                .figure("cause", failed_load_cause(reason)),
+            (None, None, true) => {
                 NewEvent::new(EventKind::Unloaded, Some(name)).message("stopped on request")
             }
-            (None, false) => NewEvent::new(EventKind::ServiceExited, Some(name))
+            (None, None, false) => NewEvent::new(EventKind::ServiceExited, Some(name))
                 .message(exit.clone())
                 .figure("cause", "exit"),
         };
@@ -148,6 +156,17 @@ impl Engine {
             out.extend(self.judge_exit(name, was, process.started_at, ended, cause, now));
         }
         out
+    }
+}
+
+/// The `cause` of the exit of a process stopped because its load failed: the kind of the
+/// event that said why (`load_timed_out`, else `load_failed`).
+fn failed_load_cause(reason: FailReason) -> String {
+    match reason {
+        FailReason::LoadTimeout { .. } | FailReason::SettleTimeout { .. } => {
+            EventKind::LoadTimedOut.to_string()
+        }
+        _ => EventKind::LoadFailed.to_string(),
     }
 }
 

@@ -13,6 +13,7 @@
 use std::time::Instant;
 
 use super::{Draw, UnitSpec};
+use crate::gate::FailReason;
 use crate::probe::HealthTracker;
 use crate::status::ServiceState;
 use crate::supervisor::policy::RestartTracker;
@@ -68,8 +69,11 @@ pub(super) struct Process {
 /// Why the engine asked a process to stop.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum StopIntent {
-    /// `unload`, or the gate after a failed load: the exit is expected.
+    /// `unload`: the exit is expected.
     Requested,
+    /// The gate failed its load (a timeout): the exit is expected, and its event says why the
+    /// process was stopped (not `unloaded`, which is an operator's request).
+    LoadFailed(FailReason),
     /// `restart`: start again once it has exited.
     ThenStart,
     /// The supervisor (failed health checks, a memory limit, a leak): the exit is judged by
