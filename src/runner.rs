@@ -17,6 +17,7 @@
 //!
 //! - [`spawn`]: [`Spec`], [`Runner`], [`RunningChild`], environment stripping, the waiter.
 //! - [`stop`]: SIGTERM → grace → SIGKILL, and `kill_now`.
+//! - [`survivors`]: what is left of a tree after SIGKILL, and why (`D`, `Z`).
 //! - [`cgroup`]: child cgroups (v1 and v2): create, limit, kill, remove.
 //! - [`placement`]: the pre-exec write that puts a child in its cgroup before it runs.
 //! - [`oom`]: the kernel's OOM kill counter and figures of a child cgroup.
@@ -36,6 +37,7 @@ pub mod procstat;
 pub mod reap;
 pub mod spawn;
 pub mod stop;
+pub mod survivors;
 
 #[cfg(test)]
 mod tests;
@@ -51,6 +53,7 @@ pub use spawn::{
     child_env, ChildExit, ParentEnv, Phase, PidRecord, Runner, RunningChild, Spec, STRIPPED_ENV,
 };
 pub use stop::{StopOutcome, KILL_WAIT};
+pub use survivors::Survivor;
 
 /// A runner operation failed. Every variant names the child.
 #[derive(Debug, thiserror::Error)]
@@ -74,10 +77,24 @@ pub enum RunnerError {
         signal: nix::sys::signal::Signal,
         source: nix::Error,
     },
-    #[error("{name}: pid {pid} still not gone {waited:?} after SIGKILL")]
+    #[error("{name}: pid {pid} still not gone {waited:?} after SIGKILL{}", describe(survivors))]
     StillAlive {
         name: String,
         pid: i32,
         waited: Duration,
+        /// What of the tree was still there when the wait ended, with each one's state.
+        survivors: Vec<Survivor>,
     },
+}
+
+/// `; left: pid 4242 (D: uninterruptible sleep ...)`, or nothing when no pid was seen.
+fn describe(survivors: &[Survivor]) -> String {
+    if survivors.is_empty() {
+        return String::new();
+    }
+    let each: Vec<String> = survivors
+        .iter()
+        .map(|s| format!("pid {} ({}: {})", s.pid, s.state, s.why()))
+        .collect();
+    format!("; left: {}", each.join(", "))
 }

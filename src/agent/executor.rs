@@ -10,6 +10,7 @@
 //! - `health.rs`: liveness probes of running units, off the core loop.
 //! - `zombies.rs`: reaping adopted orphans on a blocking thread, counted, events rate-limited.
 //! - `reaction.rs`: how fast an abort's kill followed the floor crossing.
+//! - `stopping.rs`: a stop or kill that failed (or a tree that survived SIGKILL) as its event.
 //! - `weights.rs`: pinned weights verified before a load.
 //! - `estimate.rs`: a `memory = "auto"` model's memory estimated from its weights before a load.
 #![allow(clippy::disallowed_methods)] // stamps footprints with the wall clock
@@ -73,6 +74,7 @@ pub enum Feedback {
 mod estimate;
 mod health;
 mod reaction;
+mod stopping;
 mod weights;
 mod zombies;
 
@@ -248,7 +250,8 @@ impl Executor {
     fn kill_now(&mut self, name: &str) {
         if let Some(child) = self.children.get(name) {
             if let Err(e) = child.kill_now() {
-                tracing::error!("kill of {name} failed: {e}");
+                let event = stopping::stop_failure_event(name, stopping::Step::Kill, &e);
+                self.record(event);
             }
             self.last_kill = Some(Instant::now());
         }
@@ -259,9 +262,12 @@ impl Executor {
         self.cancel_probe(name);
         if let Some(child) = self.children.get(name).cloned() {
             let name = name.to_string();
+            let store = self.store.clone();
             self.tasks.spawn(async move {
                 if let Err(e) = child.stop(grace).await {
-                    tracing::error!("stop of {name} failed: {e}");
+                    let event = stopping::stop_failure_event(&name, stopping::Step::Stop, &e);
+                    event.log();
+                    store.record(event);
                 }
             });
         }
@@ -410,7 +416,8 @@ impl Executor {
         let all = async {
             while let Some(done) = stops.join_next().await {
                 if let Ok((name, Err(e))) = done {
-                    tracing::error!("stop of {name} failed: {e}");
+                    let event = stopping::stop_failure_event(&name, stopping::Step::Shutdown, &e);
+                    self.record(event);
                 }
             }
         };

@@ -112,6 +112,10 @@ event_kinds! {
     RestartCancelled = "restart_cancelled", Info;
     /// A stop while available memory is under the reserve: shorter grace.
     StopHastened = "stop_hastened", Warning;
+    /// A stop or kill could not signal the tree (or its cgroup).
+    StopFailed = "stop_failed", Error;
+    /// Part of a tree was still there after SIGKILL (uninterruptible sleep, a zombie).
+    SurvivedKill = "survived_kill", Error;
     /// Adopted orphans were reaped.
     ZombiesReaped = "zombies_reaped", Info;
     /// A process stopped on request.

@@ -19,6 +19,7 @@ use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
 use super::spawn::{Phase, RunningChild};
+use super::survivors::read_survivors;
 use super::RunnerError;
 
 /// How long to wait for the tree to vanish after SIGKILL before reporting it stuck (a process
@@ -40,6 +41,17 @@ impl RunningChild {
     /// SIGTERM to the process group, up to `grace` for the tree to end, then SIGKILL to the group
     /// and the cgroup. Returns once the child is gone and its exit has been sent.
     pub async fn stop(&self, grace: Duration) -> Result<StopOutcome, RunnerError> {
+        self.stop_within(grace, KILL_WAIT).await
+    }
+
+    /// [`RunningChild::stop`] with its wait after SIGKILL bounded by `kill_wait` instead of
+    /// [`KILL_WAIT`]. A tree still there after it is [`RunnerError::StillAlive`], naming each
+    /// process left and its state.
+    pub async fn stop_within(
+        &self,
+        grace: Duration,
+        kill_wait: Duration,
+    ) -> Result<StopOutcome, RunnerError> {
         if self.phase() == Phase::Gone {
             return Ok(StopOutcome::AlreadyGone);
         }
@@ -48,14 +60,31 @@ impl RunningChild {
             return Ok(StopOutcome::Terminated);
         }
         self.kill_now()?;
-        tokio::time::timeout(KILL_WAIT, self.wait_gone())
+        if tokio::time::timeout(kill_wait, self.wait_gone())
             .await
-            .map_err(|_| RunnerError::StillAlive {
-                name: self.name().to_string(),
-                pid: self.pid(),
-                waited: KILL_WAIT,
-            })?;
-        Ok(StopOutcome::Killed)
+            .is_ok()
+        {
+            return Ok(StopOutcome::Killed);
+        }
+        Err(RunnerError::StillAlive {
+            name: self.name().to_string(),
+            pid: self.pid(),
+            waited: kill_wait,
+            survivors: read_survivors(&self.tree_pids()),
+        })
+    }
+
+    /// The pids the runner knows of this tree: the child (until it is reaped) and its
+    /// cgroup's members.
+    fn tree_pids(&self) -> Vec<i32> {
+        let mut pids = Vec::new();
+        if self.phase() == Phase::Running {
+            pids.push(self.pid());
+        }
+        if let Some(cg) = &self.cgroup {
+            pids.extend(cg.pids().unwrap_or_default());
+        }
+        pids
     }
 
     /// Immediate SIGKILL to the process group and the child cgroup. Does not wait.

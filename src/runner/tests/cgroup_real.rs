@@ -238,3 +238,111 @@ async fn a_kernel_oom_kill_comes_back_with_the_exit_and_the_kernel_figures() {
     assert_eq!(exit.cgroup_left, None);
     assert!(!ts.scope.path.join("oom").exists(), "child cgroup removed");
 }
+
+const V1_FREEZER_MOUNT: &str = "/sys/fs/cgroup/freezer";
+
+/// A cgroup v1 freezer group of this test: thawed and removed on drop, so a failed assertion
+/// never leaves a frozen process behind.
+struct Freezer(PathBuf);
+
+impl Freezer {
+    fn new(tag: &str) -> Option<Freezer> {
+        let text = fs::read_to_string("/proc/self/cgroup").ok()?;
+        let own = text.lines().find_map(|line| {
+            let mut parts = line.splitn(3, ':');
+            let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+            controllers
+                .split(',')
+                .any(|c| c == "freezer")
+                .then(|| path.trim_start_matches('/').to_string())
+        });
+        let Some(own) = own else {
+            return crate::prerequisite::missing("no cgroup v1 freezer in /proc/self/cgroup", RUN_AS);
+        };
+        let path = PathBuf::from(V1_FREEZER_MOUNT)
+            .join(own)
+            .join(format!("jetgate-test-{}-{tag}", std::process::id()));
+        match fs::create_dir(&path) {
+            Ok(()) => Some(Freezer(path)),
+            Err(e) => crate::prerequisite::missing(
+                &format!("cgroup v1 freezer not writable ({}: {e})", path.display()),
+                RUN_AS,
+            ),
+        }
+    }
+
+    fn freeze(&self, pid: i32) {
+        fs::write(self.0.join("cgroup.procs"), pid.to_string()).unwrap();
+        fs::write(self.0.join("freezer.state"), "FROZEN").unwrap();
+    }
+
+    fn state(&self) -> String {
+        fs::read_to_string(self.0.join("freezer.state"))
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    }
+}
+
+impl Drop for Freezer {
+    fn drop(&mut self) {
+        let _ = fs::write(self.0.join("freezer.state"), "THAWED");
+        for _ in 0..200 {
+            if fs::remove_dir(&self.0).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// A process frozen by the cgroup v1 freezer is in uninterruptible sleep and keeps SIGKILL
+/// pending until it is thawed: a real, deterministic process that survives the kill. The stop
+/// must say so (`StillAlive` with the pid and its state `D`), not hang and not claim success;
+/// once thawed, the pending kill ends it and the runner reports the exit as usual.
+#[tokio::test]
+async fn a_stop_names_a_process_that_survives_sigkill_and_its_state() {
+    let Some(ts) = test_scope("frozen") else {
+        return;
+    };
+    let Some(freezer) = Freezer::new("frozen") else {
+        return;
+    };
+    let mut h = harness(Some(ts.scope.clone()));
+    let mut s = Spec::new("frozen", &["sleep", "600"]);
+    s.parent_env = clean_env();
+    let child = h.runner.spawn(&s).unwrap();
+    freezer.freeze(child.pid());
+    eventually("the child frozen", || freezer.state() == "FROZEN").await;
+
+    let error = child
+        .stop_within(Duration::from_millis(100), Duration::from_millis(300))
+        .await
+        .expect_err("a frozen process cannot have ended");
+    let RunnerError::StillAlive {
+        pid, survivors, ..
+    } = &error
+    else {
+        panic!("not StillAlive: {error}");
+    };
+    assert_eq!(*pid, child.pid());
+    assert!(
+        survivors
+            .iter()
+            .any(|s| s.pid == child.pid() && s.state == 'D'),
+        "{survivors:?}"
+    );
+    assert!(
+        error.to_string().contains("uninterruptible sleep"),
+        "{error}"
+    );
+
+    drop(freezer); // thawed: the signals pending since the stop take effect
+    let exit = h.next_exit().await;
+    // SIGTERM and SIGKILL were both pending while frozen; either may be the one that ends it.
+    assert!(
+        matches!(exit.signal, Some(libc::SIGKILL | libc::SIGTERM)),
+        "{exit:?}"
+    );
+    assert_eq!(exit.cgroup_left, None);
+}
