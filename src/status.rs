@@ -14,6 +14,7 @@
 //! | its `tegrastats` section | [`TegrastatsSection`] | `tegrastats` |
 //! | its `gate` section | [`GateView`](crate::gate::GateView) | `gate::view` |
 //! | its `device.board` | [`BoardReport`](crate::board::BoardReport) | `board::report` |
+//! | its `store` section | [`StoreHealthView`](crate::store::StoreHealthView) | `store::health` |
 //! | a service row (`services`, `trend`, load replies) | [`ServiceView`] | `service` |
 //! | its `estimate` (`memory = "auto"`) | [`EstimateView`] | `estimate` |
 //! | control replies | [`LoadOutcome`], [`ServicesReply`], [`EventsReply`] | `reply` |

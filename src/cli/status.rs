@@ -5,6 +5,7 @@
 //! pressure, and the heaviest process trees by PSS; it works with no agent running, and on a
 //! captured fixture tree (`--root tests/fixtures/orin-nano-8gb-jp6`).
 
+use crate::clock;
 use crate::cli::figures::tegrastats_lines;
 use crate::cli::human;
 use crate::cli::remote::{ask, read_reply, services_table_toned, REQUEST_TIMEOUT};
@@ -14,6 +15,7 @@ use crate::control::Cmd;
 use crate::exit::{self, CliError, CliResult};
 use crate::gate::GateView;
 use crate::sources::{AvailableFrom, Sampler, Scope, TreeSampler};
+use crate::store::{StoreHealthView, StoreState};
 use crate::status::{
     AgentView, DeviceView, FragmentationView, GpuLoad, GpuView, MemoryView, NvmlView, Source,
     StatusDocument, TreeView,
@@ -261,6 +263,9 @@ pub fn render_toned(doc: &StatusDocument, colour: bool) -> String {
     if let Some(agent) = &doc.agent {
         out.push_str(&render_agent(agent));
     }
+    if let Some(store) = &doc.store {
+        out.push_str(&render_store(store));
+    }
     if let Some(trees) = &doc.trees {
         let mut t = Table::new(&[
             "TREE", "PID", "PROCS", "PSS", "RSS", "SWAP", "THREADS", "FDS",
@@ -312,6 +317,29 @@ fn render_available(m: &MemoryView) -> String {
             size(Some(m.free_bytes)),
             size(Some(m.cached_bytes)),
         ),
+    }
+}
+
+/// `store     ok  writes failed 0`, or while failing
+/// `store     FAILING since 2026-11-24T03:06:39.120Z  writes failed 3  last: event note: <error>`
+fn render_store(store: &StoreHealthView) -> String {
+    match (store.state, store.failing_since_ms) {
+        (StoreState::Failing, since) => format!(
+            "store     FAILING since {}  writes failed {}  last: {}: {}\n",
+            since.map_or("?".to_string(), |ms| {
+                clock::format_rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms))
+            }),
+            store.writes_failed,
+            or(store.last_lost.as_deref(), "?"),
+            or(store.last_error.as_deref(), "?"),
+        ),
+        (StoreState::Ok, _) => match &store.last_error {
+            Some(e) if store.writes_failed > 0 => format!(
+                "store     ok  writes failed {} (recovered; last error: {e})\n",
+                store.writes_failed
+            ),
+            _ => format!("store     ok  writes failed {}\n", store.writes_failed),
+        },
     }
 }
 
@@ -531,5 +559,34 @@ mod tests {
         assert!(!plain.contains('\x1b'), "{plain}");
         let coloured = render_toned(&doc, true);
         assert!(coloured.contains("\x1b[33mloading\x1b[0m"), "{coloured}");
+    }
+
+    #[test]
+    fn renders_the_stores_health_failing_recovered_and_ok() {
+        let failing = typed(json!({
+            "store": {"state": "failing", "writes_failed": 3, "failing_since_ms": 1_764_000_000_000u64,
+                      "last_error": "database or disk is full", "last_lost": "event note"},
+        }));
+        let text = render(&failing);
+        assert!(
+            text.contains(
+                "store     FAILING since 2025-11-24T16:00:00.000Z  writes failed 3  last: event \
+                 note: database or disk is full"
+            ),
+            "{text}"
+        );
+        let recovered = typed(json!({
+            "store": {"state": "ok", "writes_failed": 3, "last_error": "database or disk is full"},
+        }));
+        assert!(
+            render(&recovered).contains(
+                "store     ok  writes failed 3 (recovered; last error: database or disk is full)"
+            ),
+            "{}",
+            render(&recovered)
+        );
+        let ok = typed(json!({"store": {"state": "ok", "writes_failed": 0}}));
+        assert!(render(&ok).contains("store     ok  writes failed 0\n"));
+        assert!(!render(&typed(json!({}))).contains("store"), "a --local document has none");
     }
 }

@@ -179,6 +179,10 @@ event_kinds! {
     CommandFailed = "command_failed", Warning;
     /// The MQTT outbox passed its limit: unsent events were dropped.
     OutboxDropped = "outbox_dropped", Warning;
+    /// A store write failed (the first of an outage; the rest are counted).
+    StoreWriteFailed = "store_write_failed", Error;
+    /// Store writes succeed again after an outage.
+    StoreRecovered = "store_recovered", Info;
 }
 
 /// The text of a kind this build does not know (see [`EventKind::Unknown`]). Only reading

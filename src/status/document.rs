@@ -6,7 +6,7 @@
 //! |--------------|-------|-----------|
 //! | `source`, `root`, `gpu`, `trees` | - | yes |
 //! | `device` (`id` agent only), `memory` | yes | yes |
-//! | `gate`, `services`, `tegrastats`, `agent` | yes | - |
+//! | `gate`, `services`, `tegrastats`, `agent`, `store` | yes | - |
 //!
 //! `memory` is `null` in the agent's document before its first sample.
 //!
@@ -16,7 +16,9 @@
 //!  "services": [{"name": "llm", "kind": "model", "state": "ready", ...}],
 //!  "tegrastats": {"state": "running", "sample": {...}, ...},
 //!  "agent": {"pid": 812, "version": "0.1.0", "uptime_ms": 10920000,
-//!            "socket": "/run/jetgate/control.sock", "zombies_reaped": 0, "allocator": {...}}}
+//!            "socket": "/run/jetgate/control.sock", "zombies_reaped": 0, "allocator": {...}},
+//!  "store": {"state": "ok", "writes_failed": 0, "failing_since_ms": null, "last_error": null,
+//!            "last_lost": null}}
 //! {"source": "local", "root": "/", "device": {"board": {...}}, "memory": {...},
 //!  "gpu": {"load": {"load_pct": 63.1, "path": "..."}, "nvml": {"unsupported": "..."}},
 //!  "trees": [{"comm": "python3", "pid": 2140, "processes": 3, "zombies": 0, "threads": 40,
@@ -31,6 +33,7 @@ use super::tegrastats::TegrastatsSection;
 use crate::allocator::AllocatorStats;
 use crate::board::BoardReport;
 use crate::gate::GateView;
+use crate::store::StoreHealthView;
 
 /// The status document, agent or `--local` (see the module doc for which sections each has).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -57,6 +60,9 @@ pub struct StatusDocument {
     pub tegrastats: Option<TegrastatsSection>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<AgentView>,
+    /// The store's health: `ok`, or `failing` since when, with the writes that failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<StoreHealthView>,
     /// `--local`: the heaviest process trees by PSS, heaviest first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trees: Option<Vec<TreeView>>,

@@ -210,6 +210,13 @@ fn agent_document() -> StatusDocument {
             zombies_reaped: 2,
             allocator: Some(allocator()),
         }),
+        store: Some(crate::store::StoreHealthView {
+            state: crate::store::StoreState::Failing,
+            writes_failed: 3,
+            failing_since_ms: Some(1_764_000_000_000),
+            last_error: Some("store: cannot append an event: database or disk is full".into()),
+            last_lost: Some("event note".into()),
+        }),
         ..StatusDocument::default()
     }
 }

@@ -8,6 +8,11 @@
 //! [`StoreWriter::record`]) log their failure on the writer's thread. Every stored event's seq
 //! is published on [`StoreWriter::newest_seq`] (the MQTT outbox's wake-up).
 //!
+//! Every event append and submitted write is also counted in the store's health
+//! ([`super::health`]): the first failure of an outage is a `store_write_failed` event, the
+//! first success after it a `store_recovered` one, each logged before the writer tries to store
+//! it (a full disk may keep the first); [`StoreWriter::health`] is `status`'s `store` section.
+//!
 //! ```text
 //! core loop ── record / submit / run ──┐
 //! MQTT link ── call ───────────────────┼─► writer thread: one Store, jobs in order ─► newest seq
@@ -16,7 +21,9 @@
 
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::health::{StoreHealth, StoreHealthView};
 use super::{Store, StoreError};
+use crate::clock;
 use crate::event::{Event, NewEvent};
 use crate::tasks::Tasks;
 
@@ -24,6 +31,35 @@ use crate::tasks::Tasks;
 struct Owned {
     store: Store,
     newest: watch::Sender<u64>,
+    health: StoreHealth,
+    health_out: watch::Sender<StoreHealthView>,
+}
+
+impl Owned {
+    /// Counts a write's outcome in the health; the event that starts or ends an outage is
+    /// logged, then stored if the store takes it (a failure to is counted, not retried).
+    fn after_write(&mut self, result: Result<(), &StoreError>, lost: &str) {
+        let now = clock::now_unix_ms();
+        let said = match result {
+            Ok(()) => self.health.succeeded(now),
+            Err(e) => self.health.failed(now, lost, &e.to_string()),
+        };
+        if let Some(event) = said {
+            event.log();
+            let lost = format!("event {}", event.kind);
+            match self.store.append(event) {
+                Ok(stored) => {
+                    self.newest.send_replace(stored.seq);
+                }
+                Err(e) => {
+                    if let Some(again) = self.health.failed(now, &lost, &e.to_string()) {
+                        again.log();
+                    }
+                }
+            }
+        }
+        self.health_out.send_replace(self.health.view().clone());
+    }
 }
 
 type Job = Box<dyn FnOnce(&mut Owned) + Send>;
@@ -39,6 +75,7 @@ enum Request {
 pub struct StoreWriter {
     requests: mpsc::UnboundedSender<Request>,
     newest: watch::Receiver<u64>,
+    health: watch::Receiver<StoreHealthView>,
 }
 
 impl std::fmt::Debug for Request {
@@ -55,16 +92,23 @@ impl StoreWriter {
     pub fn spawn(store: Store, tasks: &Tasks) -> Result<StoreWriter, StoreError> {
         let (newest_tx, newest) = watch::channel(store.last_seq()?);
         let (requests, mut inbox) = mpsc::unbounded_channel::<Request>();
+        let (health_out, health) = watch::channel(StoreHealthView::default());
         let mut owned = Owned {
             store,
             newest: newest_tx,
+            health: StoreHealth::default(),
+            health_out,
         };
         tasks.spawn_blocking(move || {
             while let Some(Request::Run(job)) = inbox.blocking_recv() {
                 job(&mut owned);
             }
         });
-        Ok(StoreWriter { requests, newest })
+        Ok(StoreWriter {
+            requests,
+            newest,
+            health,
+        })
     }
 
     fn send(&self, job: Job) -> bool {
@@ -101,9 +145,11 @@ impl StoreWriter {
         F: FnOnce(&mut Store) -> Result<(), StoreError> + Send + 'static,
     {
         let sent = self.send(Box::new(move |owned: &mut Owned| {
-            if let Err(e) = job(&mut owned.store) {
+            let result = job(&mut owned.store);
+            if let Err(e) = &result {
                 tracing::error!("{what}: {e}");
             }
+            owned.after_write(result.as_ref().map(drop), &what);
         }));
         if !sent {
             tracing::error!("the store writer has stopped");
@@ -114,13 +160,15 @@ impl StoreWriter {
     pub fn append(&self, event: NewEvent) -> oneshot::Receiver<Result<Event, StoreError>> {
         let (tx, rx) = oneshot::channel();
         self.send(Box::new(move |owned: &mut Owned| {
+            let lost = format!("event {}", event.kind);
             let stored = owned.store.append(event);
             match &stored {
                 Ok(e) => {
                     owned.newest.send_replace(e.seq);
                 }
-                Err(e) => tracing::error!("event not stored: {e}"),
+                Err(e) => tracing::error!("{lost} not stored: {e}"),
             }
+            owned.after_write(stored.as_ref().map(drop), &lost);
             let _ = tx.send(stored);
         }));
         rx
@@ -129,6 +177,11 @@ impl StoreWriter {
     /// Stores `event` without waiting (the core loop's path); a failure is logged.
     pub fn record(&self, event: NewEvent) {
         drop(self.append(event));
+    }
+
+    /// The store's health: writes failed, and since when it fails (`status`'s `store`).
+    pub fn health(&self) -> StoreHealthView {
+        self.health.borrow().clone()
     }
 
     /// The newest stored event's seq, updated after each commit.

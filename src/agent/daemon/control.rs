@@ -148,6 +148,7 @@ impl Agent {
                 // The agent's own heap (jemalloc): `null` when statistics are unavailable.
                 allocator: crate::allocator::read(),
             }),
+            store: Some(self.executor.store().health()),
             ..StatusDocument::default()
         }
     }

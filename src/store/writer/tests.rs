@@ -1,5 +1,6 @@
 use super::*;
 use crate::event::EventKind;
+use crate::store::{EventFilter, StoreState};
 
 fn writer(tasks: &Tasks) -> (tempfile::TempDir, StoreWriter) {
     let dir = tempfile::tempdir().unwrap();
@@ -53,4 +54,117 @@ async fn after_close_a_call_says_the_writer_has_stopped() {
         writer.call(|s| s.last_seq()).await,
         Err(StoreError::Closed)
     ));
+}
+
+/// A tmpfs of a few MiB mounted for one test (a disk that really fills), unmounted on drop.
+struct SmallDisk(tempfile::TempDir);
+
+impl SmallDisk {
+    #[allow(clippy::disallowed_methods)] // mount(8): the test's own filesystem
+    fn mount(size: &str) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .output();
+        match out {
+            Ok(o) if o.status.success() => Some(SmallDisk(dir)),
+            Ok(o) => crate::prerequisite::missing(
+                &format!("cannot mount a tmpfs: {}", String::from_utf8_lossy(&o.stderr).trim()),
+                "run as root where mount(8) may mount a tmpfs",
+            ),
+            Err(e) => crate::prerequisite::missing(
+                &format!("cannot run mount: {e}"),
+                "run as root where mount(8) may mount a tmpfs",
+            ),
+        }
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.0.path()
+    }
+}
+
+impl Drop for SmallDisk {
+    #[allow(clippy::disallowed_methods)]
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+/// Writes zeros to `path` until the filesystem is full.
+fn fill(path: &std::path::Path) {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).unwrap();
+    let chunk = vec![0u8; 64 * 1024];
+    loop {
+        if let Err(e) = f.write_all(&chunk) {
+            assert_eq!(e.raw_os_error(), Some(libc::ENOSPC), "{e}");
+            return;
+        }
+    }
+}
+
+fn note(text: &str) -> NewEvent {
+    NewEvent::new(EventKind::Note, None).message(text)
+}
+
+/// A store on a real disk that fills up: the first failed write is one `store_write_failed`
+/// (logged; the full disk cannot keep it), every failed write is counted in the health with
+/// its error and what was lost, and the first write once there is room again stores
+/// `store_recovered` with the outage's figures.
+#[tokio::test]
+async fn a_full_disk_is_counted_in_the_health_and_its_recovery_is_on_record() {
+    let Some(disk) = SmallDisk::mount("2m") else {
+        return;
+    };
+    let tasks = Tasks::new();
+    let store = Store::open(disk.path().join("jetgate.db")).unwrap();
+    let writer = StoreWriter::spawn(store, &tasks).unwrap();
+    writer.append(note("before")).await.unwrap().unwrap();
+    assert_eq!(writer.health(), StoreHealthView::default());
+
+    let filler = disk.path().join("filler");
+    fill(&filler);
+    let mut failed = 0;
+    for i in 0..4 {
+        if writer.append(note(&format!("{i}"))).await.unwrap().is_err() {
+            failed += 1;
+        }
+    }
+    assert_eq!(failed, 4, "a full disk took an event");
+    let health = writer.health();
+    assert_eq!(health.state, StoreState::Failing);
+    // The four notes and the store_write_failed that could not be stored either.
+    assert_eq!(health.writes_failed, 5, "{health:?}");
+    assert!(health.failing_since_ms.is_some());
+    assert!(
+        health.last_error.as_deref().unwrap().contains("full"),
+        "{health:?}"
+    );
+    assert_eq!(health.last_lost.as_deref(), Some("event note"));
+
+    std::fs::remove_file(&filler).unwrap();
+    writer.append(note("after")).await.unwrap().unwrap();
+    let health = writer.health();
+    assert_eq!(health.state, StoreState::Ok);
+    assert_eq!(health.writes_failed, 5, "the total stays");
+
+    let events = writer
+        .call(|s| s.query(&EventFilter::default()))
+        .await
+        .unwrap();
+    let kinds: Vec<String> = events.iter().map(|e| e.kind.to_string()).collect();
+    assert_eq!(kinds, ["note", "note", "store_recovered"], "{events:#?}");
+    let recovered = &events[2];
+    assert_eq!(recovered.figures["writes_failed"], 5);
+    assert!(recovered.figures["first_error"]
+        .as_str()
+        .unwrap()
+        .contains("full"));
+    writer.close();
+    tasks.shutdown(std::time::Duration::from_secs(5)).await;
 }
