@@ -13,6 +13,7 @@ pub mod pressure;
 pub mod retention;
 pub mod sampling;
 pub mod settings;
+pub mod source_watch;
 pub mod tegrastats;
 pub mod watch;
 

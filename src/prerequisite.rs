@@ -42,6 +42,9 @@ mod tests {
 
     #[test]
     fn a_missing_prerequisite_elsewhere_is_a_skip() {
-        assert_eq!(missing_in::<()>(false, "a v1 memory cgroup", "run as root"), None);
+        assert_eq!(
+            missing_in::<()>(false, "a v1 memory cgroup", "run as root"),
+            None
+        );
     }
 }

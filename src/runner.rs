@@ -77,7 +77,10 @@ pub enum RunnerError {
         signal: nix::sys::signal::Signal,
         source: nix::Error,
     },
-    #[error("{name}: pid {pid} still not gone {waited:?} after SIGKILL{}", describe(survivors))]
+    #[error(
+        "{name}: pid {pid} still not gone {waited:?} after SIGKILL{}",
+        describe(survivors)
+    )]
     StillAlive {
         name: String,
         pid: i32,

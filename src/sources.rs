@@ -46,4 +46,4 @@ pub use process::{ProcReader, ProcessSample, PssSource, TreeDetail};
 pub use process_gpu::{GpuFrom, ProcessGpu, ProcessGpuReader};
 pub use proctree::{TreeSampler, TreeSummary, TreeTotals};
 pub use root::{ReadError, Root};
-pub use sampler::{AvailableFrom, MemorySample, Sampler, Scope};
+pub use sampler::{AvailableFrom, MemorySample, Sampler, Scope, SourceId, SourceReads};

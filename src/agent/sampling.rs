@@ -5,7 +5,8 @@
 //! switches it to `load_sample_interval` (default 5 ms) and names the loading process tree. A
 //! switch takes effect at once, not after the current idle sleep. A failed sample is reported to
 //! the core once per distinct error (the gate then has no fresh reading and admits nothing),
-//! never in a loop.
+//! never in a loop; a source (meminfo, PSI, the cgroup) that was read and then fails is one
+//! `source_unavailable`, and its return one `source_recovered` ([`SourceWatch`]).
 //!
 //! The fast path reads only the system and cgroup figures the kill decision rests on. The
 //! loading tree's PSS (and its GPU memory, from nvmap's or NVML's per-process figures where
@@ -22,6 +23,8 @@ use std::time::{Duration, Instant};
 use crate::tasks::Tasks;
 use tokio::sync::{mpsc, watch};
 
+use crate::agent::source_watch::SourceWatch;
+use crate::event::NewEvent;
 use crate::gate::MemReading;
 use crate::sources::{
     MemorySample, ProcessGpuReader, Root, Sampler, TreeDetail, TreeSampler, TreeTotals,
@@ -63,6 +66,8 @@ pub enum Sampled {
     },
     /// A sample failed; sent once per distinct error until a sample succeeds again.
     Failed { error: String },
+    /// A source became unreadable or readable again ([`SourceWatch`]): the event to record.
+    Source(Box<NewEvent>),
 }
 
 /// The gate's reading from a sample: `total` is the cgroup limit where the scope has one
@@ -111,10 +116,17 @@ pub async fn run(
         tasks.clone(),
     ));
     let mut last_error: Option<String> = None;
+    let mut sources = SourceWatch::default();
     loop {
         let current = *plan.borrow_and_update();
         let taken_at = Instant::now();
-        let message = match sampler.sample(None) {
+        let sampled = sampler.sample(None);
+        for event in sources.observe(sampler.reads(), taken_at) {
+            if out.send(Sampled::Source(Box::new(event))).await.is_err() {
+                return;
+            }
+        }
+        let message = match sampled {
             Ok(mut sample) => {
                 last_error = None;
                 let tree = latest_tree.lock().ok().and_then(|t| *t);

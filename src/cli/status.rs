@@ -5,21 +5,21 @@
 //! pressure, and the heaviest process trees by PSS; it works with no agent running, and on a
 //! captured fixture tree (`--root tests/fixtures/orin-nano-8gb-jp6`).
 
-use crate::clock;
 use crate::cli::figures::tegrastats_lines;
 use crate::cli::human;
 use crate::cli::remote::{ask, read_reply, services_table_toned, REQUEST_TIMEOUT};
 use crate::cli::table::Table;
 use crate::cli::Globals;
+use crate::clock;
 use crate::control::Cmd;
 use crate::exit::{self, CliError, CliResult};
 use crate::gate::GateView;
 use crate::sources::{AvailableFrom, Sampler, Scope, TreeSampler};
-use crate::store::{StoreHealthView, StoreState};
 use crate::status::{
     AgentView, DeviceView, FragmentationView, GpuLoad, GpuView, MemoryView, NvmlView, Source,
     StatusDocument, TreeView,
 };
+use crate::store::{StoreHealthView, StoreState};
 use crate::units::Bytes;
 
 #[derive(Debug, clap::Args)]
@@ -587,6 +587,9 @@ mod tests {
         );
         let ok = typed(json!({"store": {"state": "ok", "writes_failed": 0}}));
         assert!(render(&ok).contains("store     ok  writes failed 0\n"));
-        assert!(!render(&typed(json!({}))).contains("store"), "a --local document has none");
+        assert!(
+            !render(&typed(json!({}))).contains("store"),
+            "a --local document has none"
+        );
     }
 }

@@ -124,6 +124,10 @@ event_kinds! {
     SampleFailed = "sample_failed", Error;
     /// A model printed a GPU allocation failure (nvmap error 12, CUDA out of memory).
     GpuAllocFailed = "gpu_alloc_failed", Error;
+    /// A sampled source that was read can no longer be (once until it is read again).
+    SourceUnavailable = "source_unavailable", Warning;
+    /// A source that had become unreadable is read again.
+    SourceRecovered = "source_recovered", Info;
     /// A child cgroup could not be removed.
     CgroupLeft = "cgroup_left", Warning;
     /// An operator's note.

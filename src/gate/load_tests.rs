@@ -145,8 +145,14 @@ fn fails_a_load_whose_ready_probe_never_passes_within_the_load_timeout() {
         }
     ));
     let event = actions[0].event();
-    assert_eq!(event.kind, EventKind::LoadTimedOut, "not a plain load_failed");
-    assert!(event.message.contains("not ready within the load timeout 2m"));
+    assert_eq!(
+        event.kind,
+        EventKind::LoadTimedOut,
+        "not a plain load_failed"
+    );
+    assert!(event
+        .message
+        .contains("not ready within the load timeout 2m"));
     assert_eq!(event.figures["timeout_ms"], 120_000);
     assert_eq!(event.figures["timeout"], "load_timeout");
     assert_eq!(event.figures["probe_passed"], false);

@@ -80,8 +80,14 @@ mod tests {
         assert_eq!(
             survivors(&[10, 11, 12, 10], states),
             [
-                Survivor { pid: 10, state: 'D' },
-                Survivor { pid: 12, state: 'Z' }
+                Survivor {
+                    pid: 10,
+                    state: 'D'
+                },
+                Survivor {
+                    pid: 12,
+                    state: 'Z'
+                }
             ]
         );
         assert!(survivors(&[11], states).is_empty());

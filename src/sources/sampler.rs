@@ -69,6 +69,55 @@ pub struct MemorySample {
     pub tree: Option<TreeTotals>,
 }
 
+/// A source each sample reads (the tree is read apart and comes and goes with its process).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceId {
+    Meminfo,
+    /// PSI `memory` (`/proc/pressure/memory`).
+    Pressure,
+    /// The scope's cgroup, or the agent's own with scope system.
+    Cgroup,
+}
+
+impl SourceId {
+    pub const ALL: [SourceId; 3] = [SourceId::Meminfo, SourceId::Pressure, SourceId::Cgroup];
+
+    /// The published name: `meminfo`, `pressure`, `cgroup`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceId::Meminfo => "meminfo",
+            SourceId::Pressure => "pressure",
+            SourceId::Cgroup => "cgroup",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// How each source fared in the last sample: read, failed (the error), or not tried (`None`:
+/// absent here, or the sample ended before it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceReads([Option<Result<(), String>>; 3]);
+
+impl SourceReads {
+    pub fn get(&self, source: SourceId) -> Option<Result<(), &str>> {
+        self.0[source.index()]
+            .as_ref()
+            .map(|r| r.as_ref().map(|_| ()).map_err(String::as_str))
+    }
+
+    /// Reads given in [`SourceId::ALL`]'s order (tests of the readers of these).
+    pub fn from_results(results: [Option<Result<(), String>>; 3]) -> SourceReads {
+        SourceReads(results)
+    }
+
+    fn set(&mut self, source: SourceId, result: Result<(), String>) {
+        self.0[source.index()] = Some(result);
+    }
+}
+
 /// Takes [`MemorySample`]s, reusing buffers.
 #[derive(Debug)]
 pub struct Sampler {
@@ -79,6 +128,11 @@ pub struct Sampler {
     meminfo: CachedFile,
     pressure: CachedFile,
     pressure_unsupported: bool,
+    /// PSI was read at least once: from then on a failure is the source gone, not a kernel
+    /// without PSI, and it is tried again each sample.
+    pressure_seen: bool,
+    /// What each source did in the last sample.
+    reads: SourceReads,
     tree: TreeSampler,
     /// The tree is read every `tree_every`-th sample (1: every sample).
     tree_every: u32,
@@ -105,6 +159,8 @@ impl Sampler {
             scope,
             cgroup,
             pressure_unsupported: false,
+            pressure_seen: false,
+            reads: SourceReads::default(),
             tree_every: 1,
             tree_reuse_left: 0,
             last_tree: None,
@@ -134,24 +190,21 @@ impl Sampler {
     /// (the gate must not decide on a partial figure); pressure and the tree degrade to `None`.
     /// The tree is read at [`TreeDetail::Memory`] (no fd counts): the gate needs its PSS.
     pub fn sample(&mut self, tree_root: Option<u32>) -> Result<MemorySample, SourceError> {
-        self.meminfo.read_into(&mut self.buf)?;
-        let meminfo = parse_meminfo(&self.buf)
-            .map_err(|e| SourceError::parse(self.meminfo.path().to_path_buf(), e))?;
-        let pressure = if self.pressure_unsupported {
-            None
-        } else {
-            match self.pressure.read_into(&mut self.buf) {
-                Ok(()) => parse_pressure(&self.buf).ok(),
-                Err(e) => {
-                    self.pressure_unsupported = e.is_unsupported();
-                    None
+        self.reads = SourceReads::default();
+        let meminfo = self.read_meminfo();
+        self.reads.set(SourceId::Meminfo, error_text(&meminfo));
+        let meminfo = meminfo?;
+        let pressure = self.read_pressure();
+        let cgroup = match self.cgroup_files.as_mut() {
+            Some(files) => {
+                let read = files.read(&mut self.buf);
+                self.reads.set(SourceId::Cgroup, error_text(&read));
+                match &self.scope {
+                    Scope::Cgroup(_) => Some(read?),
+                    Scope::System => read.ok(),
                 }
             }
-        };
-        let cgroup = match (&mut self.cgroup_files, &self.scope) {
-            (Some(files), Scope::Cgroup(_)) => Some(files.read(&mut self.buf)?),
-            (Some(files), Scope::System) => files.read(&mut self.buf).ok(),
-            (None, _) => None,
+            None => None,
         };
         let tree = tree_root.and_then(|pid| self.tree_for(pid));
         let (available, available_from) = available(&meminfo, &self.scope, cgroup.as_ref());
@@ -168,6 +221,39 @@ impl Sampler {
 }
 
 impl Sampler {
+    /// What each source did in the last sample (for the agent's source watch).
+    pub fn reads(&self) -> &SourceReads {
+        &self.reads
+    }
+
+    fn read_meminfo(&mut self) -> Result<MemInfo, SourceError> {
+        self.meminfo.read_into(&mut self.buf)?;
+        parse_meminfo(&self.buf)
+            .map_err(|e| SourceError::parse(self.meminfo.path().to_path_buf(), e))
+    }
+
+    /// PSI, or `None`: absent on this kernel (remembered after the first try, unless it was
+    /// read before), or failed this time (recorded in [`Sampler::reads`]).
+    fn read_pressure(&mut self) -> Option<Pressure> {
+        if self.pressure_unsupported {
+            return None;
+        }
+        let read = match self.pressure.read_into(&mut self.buf) {
+            Ok(()) => parse_pressure(&self.buf)
+                .map_err(|e| SourceError::parse(self.pressure.path().to_path_buf(), e)),
+            Err(e) => {
+                if e.is_unsupported() && !self.pressure_seen {
+                    self.pressure_unsupported = true;
+                    return None;
+                }
+                Err(e.into())
+            }
+        };
+        self.pressure_seen |= read.is_ok();
+        self.reads.set(SourceId::Pressure, error_text(&read));
+        read.ok()
+    }
+
     /// The tree rooted at `pid`: read afresh, or the last reading while it may be reused.
     fn tree_for(&mut self, pid: u32) -> Option<TreeTotals> {
         match self.last_tree {
@@ -187,6 +273,11 @@ impl Sampler {
             }
         }
     }
+}
+
+/// A read's outcome as [`SourceReads`] keeps it: the error as text.
+fn error_text<T, E: std::fmt::Display>(read: &Result<T, E>) -> Result<(), String> {
+    read.as_ref().map(|_| ()).map_err(|e| e.to_string())
 }
 
 /// The memory model's `available` for a scope (pure; docs/agent.md, "Memory model").

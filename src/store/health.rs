@@ -120,7 +120,9 @@ mod tests {
             .expect("store_write_failed");
         assert_eq!(e.kind, EventKind::StoreWriteFailed);
         assert_eq!(e.figures["lost"], "event note");
-        assert!(h.failed(2_500, "footprint of llm", "disk I/O error").is_none());
+        assert!(h
+            .failed(2_500, "footprint of llm", "disk I/O error")
+            .is_none());
         assert!(h.failed(2_600, "event note", "disk I/O error").is_none());
         assert_eq!(
             h.view(),

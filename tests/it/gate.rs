@@ -305,7 +305,10 @@ fn a_load_that_never_becomes_ready_times_out_with_its_own_event_and_is_stopped()
     assert_eq!(timed_out["figures"]["timeout_ms"], 1000);
     assert_eq!(timed_out["figures"]["probe_passed"], false);
     assert!(timed_out["figures"]["elapsed_ms"].as_u64().unwrap() >= 1000);
-    assert!(timed_out["figures"]["consumed_bytes"].is_u64(), "{timed_out}");
+    assert!(
+        timed_out["figures"]["consumed_bytes"].is_u64(),
+        "{timed_out}"
+    );
     for kind in [EventKind::Unloaded, EventKind::LoadFailed] {
         assert!(
             !events.iter().any(|e| e["kind"] == kind.as_str()),

@@ -129,7 +129,10 @@ impl TestCgroup {
 }
 
 fn skip<T>(reason: &str) -> Option<T> {
-    crate::prerequisite::missing(reason, "run as root on a writable cgroup v1 memory hierarchy")
+    crate::prerequisite::missing(
+        reason,
+        "run as root on a writable cgroup v1 memory hierarchy",
+    )
 }
 
 impl Drop for TestCgroup {

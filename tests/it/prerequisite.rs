@@ -48,6 +48,9 @@ mod tests {
 
     #[test]
     fn a_missing_prerequisite_elsewhere_is_a_skip() {
-        assert_eq!(super::missing_in::<()>(false, "tmux", "apt install tmux"), None);
+        assert_eq!(
+            super::missing_in::<()>(false, "tmux", "apt install tmux"),
+            None
+        );
     }
 }

@@ -102,6 +102,7 @@ impl Agent {
                 });
                 self.input(Input::Reading(reading));
             }
+            Sampled::Source(event) => self.executor.record(*event),
             Sampled::Failed { error } => {
                 self.executor
                     .record(

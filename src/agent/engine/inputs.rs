@@ -108,7 +108,9 @@ impl Engine {
                 .figure("cause", stop.cause.clone()),
             (None, Some(reason), _) => NewEvent::new(EventKind::ServiceExited, Some(name))
                 .severity(Severity::Info)
-                .message(format!("stopped because its load failed ({reason}): {exit}"))
+                .message(format!(
+                    "stopped because its load failed ({reason}): {exit}"
+                ))
                 .figure("cause", failed_load_cause(reason)),
             (None, None, true) => {
                 NewEvent::new(EventKind::Unloaded, Some(name)).message("stopped on request")

@@ -252,7 +252,11 @@ fn a_load_that_times_out_is_its_own_event_and_its_stop_is_not_an_unload() {
     let timed_out = event(&out, EventKind::LoadTimedOut).expect("load_timed_out");
     assert_eq!(timed_out.figures["timeout_ms"], 300_000);
     assert_eq!(timed_out.figures["elapsed_ms"], 300_001);
-    assert!(event(&out, EventKind::LoadFailed).is_none(), "{:?}", kinds(&out));
+    assert!(
+        event(&out, EventKind::LoadFailed).is_none(),
+        "{:?}",
+        kinds(&out)
+    );
     assert!(kinds(&out).contains(&"stop:slow".to_string()));
     assert!(kinds(&out).contains(&"finished:slow:failed".to_string()));
 
@@ -265,14 +269,23 @@ fn a_load_that_times_out_is_its_own_event_and_its_stop_is_not_an_unload() {
             signal: Some(15),
         },
     );
-    assert!(event(&out, EventKind::Unloaded).is_none(), "{:?}", kinds(&out));
+    assert!(
+        event(&out, EventKind::Unloaded).is_none(),
+        "{:?}",
+        kinds(&out)
+    );
     let exited = event(&out, EventKind::ServiceExited).expect("service_exited");
     assert_eq!(exited.figures["cause"], "load_timed_out");
     assert_eq!(exited.severity, crate::event::Severity::Info);
-    assert!(exited.message.contains("not ready within the load timeout 5m"));
+    assert!(exited
+        .message
+        .contains("not ready within the load timeout 5m"));
     let view = rig.engine.view("slow").unwrap();
     assert_eq!(view.state, "failed");
-    assert_eq!(view.reason.as_deref(), Some("not ready within the load timeout 5m"));
+    assert_eq!(
+        view.reason.as_deref(),
+        Some("not ready within the load timeout 5m")
+    );
     assert!(
         !kinds(&out).iter().any(|k| k.starts_with("spawn")),
         "a timed-out load is not restarted"

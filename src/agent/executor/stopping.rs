@@ -50,8 +50,14 @@ pub fn stop_failure_event(name: &str, step: Step, error: &RunnerError) -> NewEve
                 ))
                 .figure("step", step.as_str())
                 .figure("pid", *pid)
-                .figure("after_kill_ms", u64::try_from(waited.as_millis()).unwrap_or(u64::MAX))
-                .figure("pids", json!(survivors.iter().map(|s| s.pid).collect::<Vec<_>>()))
+                .figure(
+                    "after_kill_ms",
+                    u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
+                )
+                .figure(
+                    "pids",
+                    json!(survivors.iter().map(|s| s.pid).collect::<Vec<_>>()),
+                )
                 .figure(
                     "states",
                     json!(survivors
@@ -97,8 +103,14 @@ mod tests {
             pid: 4242,
             waited: Duration::from_secs(10),
             survivors: vec![
-                Survivor { pid: 4242, state: 'D' },
-                Survivor { pid: 4250, state: 'Z' },
+                Survivor {
+                    pid: 4242,
+                    state: 'D',
+                },
+                Survivor {
+                    pid: 4250,
+                    state: 'Z',
+                },
             ],
         };
         let e = stop_failure_event("llm", Step::Stop, &error);
@@ -126,6 +138,10 @@ mod tests {
         assert_eq!(e.figures["signal"], "SIGTERM");
         assert_eq!(e.figures["errno"], libc::EPERM);
         assert_eq!(e.figures["pgid"], 77);
-        assert!(e.message.contains("Operation not permitted"), "{}", e.message);
+        assert!(
+            e.message.contains("Operation not permitted"),
+            "{}",
+            e.message
+        );
     }
 }

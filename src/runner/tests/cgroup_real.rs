@@ -257,7 +257,10 @@ impl Freezer {
                 .then(|| path.trim_start_matches('/').to_string())
         });
         let Some(own) = own else {
-            return crate::prerequisite::missing("no cgroup v1 freezer in /proc/self/cgroup", RUN_AS);
+            return crate::prerequisite::missing(
+                "no cgroup v1 freezer in /proc/self/cgroup",
+                RUN_AS,
+            );
         };
         let path = PathBuf::from(V1_FREEZER_MOUNT)
             .join(own)
@@ -319,10 +322,7 @@ async fn a_stop_names_a_process_that_survives_sigkill_and_its_state() {
         .stop_within(Duration::from_millis(100), Duration::from_millis(300))
         .await
         .expect_err("a frozen process cannot have ended");
-    let RunnerError::StillAlive {
-        pid, survivors, ..
-    } = &error
-    else {
+    let RunnerError::StillAlive { pid, survivors, .. } = &error else {
         panic!("not StillAlive: {error}");
     };
     assert_eq!(*pid, child.pid());

@@ -70,7 +70,10 @@ impl SmallDisk {
         match out {
             Ok(o) if o.status.success() => Some(SmallDisk(dir)),
             Ok(o) => crate::prerequisite::missing(
-                &format!("cannot mount a tmpfs: {}", String::from_utf8_lossy(&o.stderr).trim()),
+                &format!(
+                    "cannot mount a tmpfs: {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                ),
                 "run as root where mount(8) may mount a tmpfs",
             ),
             Err(e) => crate::prerequisite::missing(
