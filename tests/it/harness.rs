@@ -167,6 +167,8 @@ pub struct Agent {
     pub dir: tempfile::TempDir,
     pub socket: PathBuf,
     pub config: PathBuf,
+    /// The store's file.
+    db: PathBuf,
     child: Option<Child>,
     /// Extra environment for the agent process (e.g. a fake `NOTIFY_SOCKET`).
     env: Vec<(String, String)>,
@@ -207,21 +209,37 @@ impl Agent {
 
     /// [`Agent::start`] with extra environment variables for the agent process.
     pub fn start_with_env(body: &str, env: &[(&str, &str)]) -> Agent {
-        Agent::start_with(body, env, &[])
+        Agent::start_with(body, env, &[], None)
     }
 
     /// [`Agent::start`] reading the device under `root` (`--root`) instead of `/`.
     pub fn start_rooted(body: &str, root: &Path) -> Agent {
-        Agent::start_with(body, &[], &["--root".into(), root.display().to_string()])
+        Agent::start_with(
+            body,
+            &[],
+            &["--root".into(), root.display().to_string()],
+            None,
+        )
     }
 
-    fn start_with(body: &str, env: &[(&str, &str)], globals: &[String]) -> Agent {
+    /// [`Agent::start`] with the store at `db` instead of in the agent's directory.
+    pub fn start_with_store(body: &str, db: &Path) -> Agent {
+        Agent::start_with(body, &[], &[], Some(db))
+    }
+
+    fn start_with(
+        body: &str,
+        env: &[(&str, &str)],
+        globals: &[String],
+        db: Option<&Path>,
+    ) -> Agent {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("control.sock");
         let config = dir.path().join("jetgate.toml");
+        let db = db.map_or_else(|| dir.path().join("jetgate.db"), Path::to_path_buf);
         let text = format!(
             "{body}\n[store]\npath = \"{}\"\n\n[control]\nsocket = \"{}\"\n",
-            dir.path().join("jetgate.db").display(),
+            db.display(),
             socket.display()
         );
         std::fs::write(&config, text).unwrap();
@@ -229,6 +247,7 @@ impl Agent {
             dir,
             socket,
             config,
+            db,
             child: None,
             env: env
                 .iter()
@@ -268,7 +287,7 @@ impl Agent {
 
     /// The agent's store.
     pub fn db(&self) -> PathBuf {
-        self.dir.path().join("jetgate.db")
+        self.db.clone()
     }
 
     pub fn log(&self) -> String {

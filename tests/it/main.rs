@@ -26,6 +26,7 @@ mod restart_after_crash;
 mod sim_model;
 mod start_checks;
 mod store;
+mod store_full;
 mod supervise;
 mod systemd;
 mod top;
