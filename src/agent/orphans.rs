@@ -114,6 +114,7 @@ async fn stop_recorded(traces: &Traces<'_>, record: &PidRecord) -> Option<NewEve
             let up = uptime_of(traces.root, ticks);
             let grace = grace_for(traces.graces, unit);
             let ended = stop_group(traces.root, record, grace).await;
+            let mut cgroup_error = None;
             if let Some(dir) = &record.cgroup {
                 let cg = ChildCgroup {
                     version: traces
@@ -121,7 +122,12 @@ async fn stop_recorded(traces: &Traces<'_>, record: &PidRecord) -> Option<NewEve
                         .map_or(crate::sources::CgroupVersion::V1, |s| s.version),
                     path: dir.clone(),
                 };
-                let _ = cg.kill_and_remove(KILL_WAIT).await;
+                // Still populated after the wait, or not removable: said in the event.
+                cgroup_error = cg
+                    .kill_and_remove(KILL_WAIT)
+                    .await
+                    .err()
+                    .map(|e| e.to_string());
             }
             Some(
                 NewEvent::new(EventKind::OrphanStopped, Some(unit))
@@ -137,7 +143,8 @@ async fn stop_recorded(traces: &Traces<'_>, record: &PidRecord) -> Option<NewEve
                     .figure("uptime_ms", up.as_millis() as u64)
                     .figure("grace_ms", grace.as_millis() as u64)
                     .figure("found", "pid_record")
-                    .figure("ended", ended),
+                    .figure("ended", ended)
+                    .figure("cgroup_error", cgroup_error),
             )
         }
     }
