@@ -208,7 +208,15 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         senders.control.clone(),
         tasks.clone(),
     ));
-    let tegrastats = crate::agent::tegrastats::spawn(settings.tegrastats.clone(), &tasks);
+    let tegrastats_events = {
+        let store = store.clone();
+        Box::new(move |event: NewEvent| {
+            event.log();
+            store.record(event);
+        })
+    };
+    let tegrastats =
+        crate::agent::tegrastats::spawn(settings.tegrastats.clone(), &tasks, tegrastats_events);
 
     let idle_interval = settings.idle_interval;
     let (plan_tx, plan_rx) = watch::channel(SamplingPlan {

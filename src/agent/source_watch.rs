@@ -1,5 +1,7 @@
-//! Which sampled sources are readable, and the one event when one stops or starts being so
-//! (pure: each sample's [`SourceReads`] and its instant in, at most one event per source out).
+//! Which sources are readable, and the one event when one stops or starts being so (pure: each
+//! read's outcome and its instant in, at most one event per source out). [`SourceWatch`] holds
+//! the sampled sources (meminfo, PSI, the cgroup); the tegrastats task keeps its own
+//! [`Availability`].
 //!
 //! A source that was read and then fails is `source_unavailable` (with the error), once, however
 //! many samples fail after it and whatever they say; the first read that works again is
@@ -28,54 +30,68 @@ enum State {
     },
 }
 
-/// Each source's state across samples.
+/// One source's readability across reads.
+#[derive(Debug, Clone, Default)]
+pub struct Availability {
+    state: State,
+}
+
+impl Availability {
+    /// The event one read of `source` at `now` calls for, if any.
+    pub fn observe(
+        &mut self,
+        source: &str,
+        read: Result<(), &str>,
+        now: Instant,
+    ) -> Option<NewEvent> {
+        match (&self.state, read) {
+            (State::Never | State::Readable, Ok(())) => {
+                self.state = State::Readable;
+                None
+            }
+            (State::Never, Err(_)) | (State::Unavailable { .. }, Err(_)) => None,
+            (State::Readable, Err(error)) => {
+                self.state = State::Unavailable {
+                    since: now,
+                    error: error.to_string(),
+                };
+                Some(
+                    NewEvent::new(EventKind::SourceUnavailable, None)
+                        .message(format!("{source} can no longer be read: {error}"))
+                        .figure("source", source)
+                        .figure("error", error),
+                )
+            }
+            (State::Unavailable { since, error }, Ok(())) => {
+                let out_for = now.saturating_duration_since(*since);
+                let event = NewEvent::new(EventKind::SourceRecovered, None)
+                    .message(format!(
+                        "{source} is readable again after {}",
+                        crate::units::format_duration(out_for)
+                    ))
+                    .figure("source", source)
+                    .figure("unavailable_ms", millis(out_for))
+                    .figure("error", error.clone());
+                self.state = State::Readable;
+                Some(event)
+            }
+        }
+    }
+}
+
+/// Each sampled source's readability across samples.
 #[derive(Debug, Clone, Default)]
 pub struct SourceWatch {
-    states: [State; 3],
+    sources: [Availability; 3],
 }
 
 impl SourceWatch {
     /// The events the reads of one sample, taken at `now`, call for.
     pub fn observe(&mut self, reads: &SourceReads, now: Instant) -> Vec<NewEvent> {
         let mut out = Vec::new();
-        for (i, source) in SourceId::ALL.into_iter().enumerate() {
-            let Some(read) = reads.get(source) else {
-                continue;
-            };
-            let state = &mut self.states[i];
-            match (&*state, read) {
-                (State::Never | State::Readable, Ok(())) => *state = State::Readable,
-                (State::Never, Err(_)) | (State::Unavailable { .. }, Err(_)) => {}
-                (State::Readable, Err(error)) => {
-                    out.push(
-                        NewEvent::new(EventKind::SourceUnavailable, None)
-                            .message(format!(
-                                "{} can no longer be read: {error}",
-                                source.as_str()
-                            ))
-                            .figure("source", source.as_str())
-                            .figure("error", error),
-                    );
-                    *state = State::Unavailable {
-                        since: now,
-                        error: error.to_string(),
-                    };
-                }
-                (State::Unavailable { since, error }, Ok(())) => {
-                    let out_for = now.saturating_duration_since(*since);
-                    out.push(
-                        NewEvent::new(EventKind::SourceRecovered, None)
-                            .message(format!(
-                                "{} is readable again after {}",
-                                source.as_str(),
-                                crate::units::format_duration(out_for)
-                            ))
-                            .figure("source", source.as_str())
-                            .figure("unavailable_ms", millis(out_for))
-                            .figure("error", error.clone()),
-                    );
-                    *state = State::Readable;
-                }
+        for (source, availability) in SourceId::ALL.into_iter().zip(&mut self.sources) {
+            if let Some(read) = reads.get(source) {
+                out.extend(availability.observe(source.as_str(), read, now));
             }
         }
         out

@@ -5,7 +5,9 @@
 //! It owns the child process and the [`TegrastatsView`] it publishes. A missing binary, one
 //! that cannot start, or one that exits makes the view `unavailable` with the reason, logged
 //! once per distinct reason (no error spam); it is tried again every [`RETRY`]. A line that is
-//! not tegrastats output is counted and the previous figures stay.
+//! not tegrastats output is counted and the previous figures stay. A tegrastats that gave
+//! figures and then ends is one `source_unavailable` event, its next good line one
+//! `source_recovered`.
 //!
 //! The status document's `tegrastats` key (sizes in bytes, power in mW; `sample` is one
 //! `jetgate tegrastats --json` object, see `docs/tegrastats.md`):
@@ -31,6 +33,8 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::agent::source_watch::Availability;
+use crate::event::NewEvent;
 use crate::tasks::Tasks;
 
 use crate::runner::child_env;
@@ -127,28 +131,57 @@ impl TegrastatsView {
     }
 }
 
+/// Where the source's `source_unavailable` and `source_recovered` events go (the agent: its
+/// store).
+pub type EventSink = Box<dyn Fn(NewEvent) + Send + Sync>;
+
+/// The source's name in its events.
+const SOURCE: &str = "tegrastats";
+
 /// Starts the source task under `tasks`; the receiver always holds the latest view.
-pub fn spawn(path: PathBuf, tasks: &Tasks) -> watch::Receiver<TegrastatsView> {
+pub fn spawn(path: PathBuf, tasks: &Tasks, events: EventSink) -> watch::Receiver<TegrastatsView> {
+    spawn_retrying(path, tasks, events, RETRY)
+}
+
+/// [`spawn`], trying again every `retry` instead of [`RETRY`].
+pub fn spawn_retrying(
+    path: PathBuf,
+    tasks: &Tasks,
+    events: EventSink,
+    retry: Duration,
+) -> watch::Receiver<TegrastatsView> {
     let (tx, rx) = watch::channel(TegrastatsView::new(path.clone()));
-    tasks.spawn(run(path, tx, tasks.token()));
+    tasks.spawn(run(path, tx, tasks.token(), events, retry));
     rx
 }
 
-/// Runs tegrastats until `cancel`, restarting it after [`RETRY`] when it is missing or ends.
-pub async fn run(path: PathBuf, tx: watch::Sender<TegrastatsView>, cancel: CancellationToken) {
+/// Runs tegrastats until `cancel`, restarting it after `retry` when it is missing or ends. A
+/// tegrastats that gave figures and then ends is one `source_unavailable`; its first good line
+/// after that one `source_recovered` (a board without tegrastats is no event).
+async fn run(
+    path: PathBuf,
+    tx: watch::Sender<TegrastatsView>,
+    cancel: CancellationToken,
+    events: EventSink,
+    retry: Duration,
+) {
     let mut logged: Option<String> = None;
+    let mut availability = Availability::default();
     loop {
         let reason = tokio::select! {
-            reason = run_once(&path, &tx) => reason,
+            reason = run_once(&path, &tx, &mut availability, &events) => reason,
             _ = cancel.cancelled() => return,
         };
         if logged.as_deref() != Some(reason.as_str()) {
-            tracing::info!("tegrastats figures unavailable: {reason}; retrying every {RETRY:?}");
+            tracing::info!("tegrastats figures unavailable: {reason}; retrying every {retry:?}");
             logged = Some(reason.clone());
+        }
+        if let Some(event) = availability.observe(SOURCE, Err(&reason), Instant::now()) {
+            events(event);
         }
         tx.send_modify(|v| v.unavailable(reason));
         tokio::select! {
-            _ = tokio::time::sleep(RETRY) => {}
+            _ = tokio::time::sleep(retry) => {}
             _ = cancel.cancelled() => return,
         }
     }
@@ -156,7 +189,12 @@ pub async fn run(path: PathBuf, tx: watch::Sender<TegrastatsView>, cancel: Cance
 
 /// One run of tegrastats, until it cannot start or its output ends; returns why. Dropping this
 /// future (on cancel) kills the child (`kill_on_drop`).
-async fn run_once(path: &std::path::Path, tx: &watch::Sender<TegrastatsView>) -> String {
+async fn run_once(
+    path: &std::path::Path,
+    tx: &watch::Sender<TegrastatsView>,
+    availability: &mut Availability,
+    events: &EventSink,
+) -> String {
     if !path.exists() {
         return format!("{} not found", path.display());
     }
@@ -188,7 +226,17 @@ async fn run_once(path: &std::path::Path, tx: &watch::Sender<TegrastatsView>) ->
             Ok(_) => {
                 let at = Instant::now();
                 let text = String::from_utf8_lossy(&line);
-                tx.send_modify(|v| v.ingest(&text, at));
+                let mut good = false;
+                tx.send_modify(|v| {
+                    let before = v.lines;
+                    v.ingest(&text, at);
+                    good = v.lines > before;
+                });
+                if good {
+                    if let Some(event) = availability.observe(SOURCE, Ok(()), at) {
+                        events(event);
+                    }
+                }
             }
             Err(e) => break format!("reading its output failed: {e}"),
         }
