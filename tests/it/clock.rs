@@ -24,14 +24,12 @@ fn libfaketime() -> Option<PathBuf> {
         .iter()
         .map(|arch| PathBuf::from(format!("/usr/lib/{arch}/faketime/libfaketime.so.1")))
         .find(|p| p.exists());
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have libfaketime (apt install libfaketime) for the clock-step tests"
-        );
-        eprintln!("skip: libfaketime is not installed");
-    }
-    found
+    found.or_else(|| {
+        crate::prerequisite::missing(
+            "libfaketime is not installed",
+            "scripts/test.sh installs it; by hand: apt install libfaketime",
+        )
+    })
 }
 
 /// Starts an agent on `body` whose wall clock is offset by what `offset` holds (`+0`, `+40d`).

@@ -1,9 +1,9 @@
 //! A test's missing prerequisite: a skip on a developer's machine, a failure under `CI`.
 //!
-//! The CI machine is set up to have every prerequisite (`scripts/test.sh` installs tmux and
-//! llama-server, runs as root on a writable cgroup v1 memory hierarchy), so there a missing one
-//! means the test would prove nothing while passing: it fails, naming what is missing and how
-//! to get it. Elsewhere the test prints why it skipped and returns.
+//! The CI machine is set up to have every prerequisite (`scripts/test.sh` installs tmux,
+//! libfaketime and llama-server, and runs as root on a writable cgroup v1 memory hierarchy),
+//! so there a missing one means the test would prove nothing while passing: it fails, naming
+//! what is missing and how to get it. Elsewhere the test prints why it skipped and returns.
 
 /// Whether the environment says this is CI: `CI` set to anything but empty, `0` or `false`
 /// (GitHub and GitLab set `CI=true`).
