@@ -53,8 +53,8 @@ pub mod event;
 pub mod exit;
 pub mod gate;
 pub mod mqtt;
-#[cfg(test)]
-mod prerequisite;
+#[doc(hidden)]
+pub mod prerequisite;
 pub mod probe;
 pub mod runner;
 pub mod simmodel;

@@ -1,15 +1,20 @@
-//! A unit test's missing prerequisite (a writable cgroup v1 memory hierarchy): a skip on a
-//! developer's machine, a failure under `CI`, whose machine is set up to have every one (the
-//! integration tests' `tests/it/prerequisite.rs` is the same rule for their crate).
+//! A test's missing prerequisite (a writable cgroup v1 memory hierarchy, tmux, libfaketime,
+//! llama-server): a skip on a developer's machine, a failure under `CI`. Shared by the unit
+//! tests and the integration tests (which reach it as `jetgate::prerequisite`).
+//!
+//! The CI machine is set up to have every prerequisite (`scripts/test.sh` installs tmux,
+//! libfaketime and llama-server, and runs as root on a writable cgroup v1 memory hierarchy),
+//! so there a missing one means the test would prove nothing while passing: it fails, naming
+//! what is missing and how to get it. Elsewhere the test prints why it skipped and returns.
 
 /// Whether the environment says this is CI: `CI` set to anything but empty, `0` or `false`.
-pub(crate) fn is_ci(ci: Option<&std::ffi::OsStr>) -> bool {
+pub fn is_ci(ci: Option<&std::ffi::OsStr>) -> bool {
     ci.is_some_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"))
 }
 
 /// Under CI a panic naming `what` is missing and `how` to get it; elsewhere the reason on
 /// stderr and `None`, so the caller returns.
-pub(crate) fn missing<T>(what: &str, how: &str) -> Option<T> {
+pub fn missing<T>(what: &str, how: &str) -> Option<T> {
     missing_in(is_ci(std::env::var_os("CI").as_deref()), what, how)
 }
 

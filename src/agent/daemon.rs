@@ -169,6 +169,8 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
             crate::clock::now_unix_ms(),
         )
         .unwrap_or(0);
+    // Everything after this seq is this run's: retention's age limit spares it while young.
+    let last_seq_before_start = store.last_seq().unwrap_or(0);
 
     let (sampler_scope, runner_scope) = scopes(&root, &settings.scope)?;
     let tasks = Tasks::new();
@@ -271,6 +273,7 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
     tasks.spawn(retention::run(
         store.clone(),
         policy,
+        last_seq_before_start,
         senders.events.clone(),
         tasks.clone(),
     ));

@@ -118,16 +118,18 @@ pub fn due(now: Instant, last: Option<(Instant, u64)>, seq_now: u64) -> bool {
     }
 }
 
-/// Runs until `tasks` shuts down, pruning through the store's one writer.
+/// Runs until `tasks` shuts down, pruning through the store's one writer; age spares every event
+/// after `last_seq_before_start` (this run's) while the run is younger than `max_age`.
 pub async fn run(
     store: StoreWriter,
     policy: Policy,
+    last_seq_before_start: u64,
     events: mpsc::UnboundedSender<NewEvent>,
     tasks: Tasks,
 ) {
     let cancel = tasks.token();
     let newest = store.newest_seq();
-    let mut marks = Marks::new(Instant::now(), *newest.borrow(), policy.max_age);
+    let mut marks = Marks::new(Instant::now(), last_seq_before_start, policy.max_age);
     let mut last: Option<(Instant, u64)> = None;
     let mut check = tokio::time::interval(CHECK_EVERY);
     loop {

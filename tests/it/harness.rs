@@ -28,27 +28,18 @@ pub fn heavy() -> MutexGuard<'static, ()> {
 
 /// `jetgate config check FILE` as a user runs it: its exit code and stdout then stderr.
 pub fn config_check(file: &Path) -> (Option<i32>, String) {
-    let out = Command::new(JETGATE)
-        .args(["config", "check"])
-        .arg(file)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code(), text)
+    config_check_in(Command::new(JETGATE), file)
 }
 
 /// [`config_check`] with `PATH` set to `path`: bare command names are looked up there.
 pub fn config_check_with_path(file: &Path, path: &str) -> (Option<i32>, String) {
-    let out = Command::new(JETGATE)
-        .args(["config", "check"])
-        .arg(file)
-        .env("PATH", path)
-        .output()
-        .unwrap();
+    let mut cmd = Command::new(JETGATE);
+    cmd.env("PATH", path);
+    config_check_in(cmd, file)
+}
+
+fn config_check_in(mut cmd: Command, file: &Path) -> (Option<i32>, String) {
+    let out = cmd.args(["config", "check"]).arg(file).output().unwrap();
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

@@ -1,6 +1,9 @@
 //! Integration tests, compiled into one binary: real processes, real files, fixture trees of
 //! real Jetsons, and a real Mosquitto broker. Each concern is one module below.
 
+/// A missing prerequisite: a skip here, a failure under `CI` (`crate::prerequisite::missing`).
+use jetgate::prerequisite;
+
 mod architecture;
 mod backstop;
 mod broker;
@@ -19,7 +22,6 @@ mod mqtt;
 mod mqtt_auth;
 mod mqtt_command_limits;
 mod mqtt_commands;
-mod prerequisite;
 mod ready_timeout;
 mod real_servers;
 mod restart_after_crash;

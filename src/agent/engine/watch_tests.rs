@@ -175,6 +175,19 @@ fn a_leaking_units_reservation_goes_back_to_the_gate_when_its_process_exits() {
     assert_eq!(rig.engine.gate().outstanding(), Bytes::ZERO);
 }
 
+/// Pid 100's tree: `pss` and `gpu`, 8 fds, 4 threads, read at `at`.
+fn tree_of(pss: Bytes, gpu: Option<Bytes>, at: Instant) -> TreeReading {
+    TreeReading {
+        pid: 100,
+        tree_pss: pss,
+        pss_file: None,
+        gpu,
+        fds: Some(8),
+        threads: 4,
+        taken_at: at,
+    }
+}
+
 #[test]
 fn a_loaded_models_tree_keeps_its_commitment_in_the_gates_ledger_current() {
     let mut rig = Rig::new(vec![spec("llm", Some(GIB)), spec("next", Some(GIB))]);
@@ -186,13 +199,8 @@ fn a_loaded_models_tree_keeps_its_commitment_in_the_gates_ledger_current() {
     let before = committed(&rig);
     // The refresh reads 2 GiB of PSS, mostly mapped weights: the ledger follows the live figure.
     let grown = TreeReading {
-        pid: 100,
-        tree_pss: Bytes(2 * GIB),
         pss_file: Some(Bytes(GIB)),
-        gpu: None,
-        fds: Some(8),
-        threads: 4,
-        taken_at: rig.at(2000),
+        ..tree_of(Bytes(2 * GIB), None, rig.at(2000))
     };
     rig.input(
         2000,
@@ -289,13 +297,8 @@ fn gpu_memory_counts_in_the_ledger_only_where_the_gpu_draws_on_the_devices_dram(
         rig.engine.load("llm", rig.at(0)).unwrap();
         rig.finish_load("llm", 10, 3 * GIB - 100 * (1 << 20));
         let tree = TreeReading {
-            pid: 100,
-            tree_pss: Bytes(GIB),
             pss_file: Some(Bytes::ZERO),
-            gpu: Some(Bytes(2 * GIB)),
-            fds: Some(8),
-            threads: 4,
-            taken_at: rig.at(2000),
+            ..tree_of(Bytes(GIB), Some(Bytes(2 * GIB)), rig.at(2000))
         };
         rig.input(
             2000,
