@@ -28,6 +28,7 @@
 //! - [`exit`]: exit codes by kind, error chains said once.
 //! - [`gate`]: the load gate, pure decision code: one load at a time, only when memory covers it.
 //! - [`mqtt`]: the fleet link: presence, state, telemetry, the durable event outbox, commands.
+//! - [`prerequisite`]: tests only: a missing test prerequisite skips here and fails under CI.
 //! - [`probe`]: readiness and liveness probes and the failure counter behind restarts.
 //! - [`runner`]: spawns and stops children (own process group, own cgroup, piped output).
 //! - [`simmodel`]: `jetgate sim-model`, a stand-in model server for tests and demos.
