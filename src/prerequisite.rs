@@ -26,6 +26,63 @@ fn missing_in<T>(ci: bool, what: &str, how: &str) -> Option<T> {
     None
 }
 
+/// A tmpfs of a given size mounted on a test's directory (a disk that can really fill up),
+/// lazily unmounted on drop. Needs root where mount(8) may mount a tmpfs: a prerequisite.
+#[derive(Debug)]
+pub struct SmallDisk {
+    path: std::path::PathBuf,
+}
+
+impl SmallDisk {
+    /// Mounts a `size` tmpfs (`"2m"`) on `dir`, or reports the missing prerequisite.
+    #[allow(clippy::disallowed_methods)] // mount(8): the test's own filesystem
+    pub fn mount(dir: &std::path::Path, size: &str) -> Option<SmallDisk> {
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .output();
+        let how = "run as root where mount(8) may mount a tmpfs";
+        match out {
+            Ok(o) if o.status.success() => Some(SmallDisk {
+                path: dir.to_path_buf(),
+            }),
+            Ok(o) => missing(
+                &format!(
+                    "cannot mount a tmpfs: {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                ),
+                how,
+            ),
+            Err(e) => missing(&format!("cannot run mount: {e}"), how),
+        }
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    /// Writes zeros to a new file on the disk until it is full; returns the file.
+    pub fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let path = self.path.join("filler");
+        if let Ok(mut f) = std::fs::File::create(&path) {
+            let chunk = vec![0u8; 64 * 1024];
+            while f.write_all(&chunk).is_ok() {}
+        }
+        path
+    }
+}
+
+impl Drop for SmallDisk {
+    #[allow(clippy::disallowed_methods)] // umount(8) of the test's own filesystem
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.path)
+            .status();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

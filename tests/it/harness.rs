@@ -48,6 +48,16 @@ fn config_check_in(mut cmd: Command, file: &Path) -> (Option<i32>, String) {
     (out.status.code(), text)
 }
 
+/// The stdout of a command that must have succeeded (its stderr in the panic otherwise).
+pub fn succeeded(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// Polls `f` until it returns `Some`, or panics with `what` after `limit`.
 pub fn wait_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + limit;

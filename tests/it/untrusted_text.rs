@@ -9,26 +9,15 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::broker::{Broker, Sub};
-use crate::harness::{wait_for, Agent, JETGATE};
+use crate::harness::{succeeded, wait_for, Agent, JETGATE};
 
 const HOSTILE: &str = "hi\x1b[2J\nFAKE ROW\u{202e}";
 
 #[test]
 fn events_prints_a_hostile_note_as_one_row_with_visible_escapes() {
     let agent = Agent::start("");
-    let out = agent.cli(&["note", HOSTILE]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = agent.cli(&["events", "--kind", "note"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    succeeded(agent.cli(&["note", HOSTILE]));
+    let text = succeeded(agent.cli(&["events", "--kind", "note"]));
     assert!(!text.contains('\x1b'), "{text:?}");
     assert!(!text.contains('\u{202e}'), "{text:?}");
     let lines: Vec<&str> = text.lines().collect();
@@ -59,16 +48,12 @@ fn fleet_prints_a_hostile_remote_event_kind_as_one_row() {
     let event = json!({"seq": 7, "ts": "2026-01-01T00:00:00.000Z", "kind": HOSTILE,
                        "severity": "info", "subject": null, "message": "x", "figures": {}});
     sub.publish("jetgate/evil/events", event.to_string().into_bytes(), true);
-    let out = Command::new(JETGATE)
-        .args(["fleet", "--once", "--broker", &broker.url()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let text = succeeded(
+        Command::new(JETGATE)
+            .args(["fleet", "--once", "--broker", &broker.url()])
+            .output()
+            .unwrap(),
     );
-    let text = String::from_utf8(out.stdout).unwrap();
     assert!(!text.contains('\x1b'), "{text:?}");
     let rows: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
     assert_eq!(rows.len(), 2, "a header and one device: {text:?}");

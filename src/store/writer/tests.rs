@@ -56,61 +56,6 @@ async fn after_close_a_call_says_the_writer_has_stopped() {
     ));
 }
 
-/// A tmpfs of a few MiB mounted for one test (a disk that really fills), unmounted on drop.
-struct SmallDisk(tempfile::TempDir);
-
-impl SmallDisk {
-    #[allow(clippy::disallowed_methods)] // mount(8): the test's own filesystem
-    fn mount(size: &str) -> Option<SmallDisk> {
-        let dir = tempfile::tempdir().unwrap();
-        let out = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir.path())
-            .output();
-        match out {
-            Ok(o) if o.status.success() => Some(SmallDisk(dir)),
-            Ok(o) => crate::prerequisite::missing(
-                &format!(
-                    "cannot mount a tmpfs: {}",
-                    String::from_utf8_lossy(&o.stderr).trim()
-                ),
-                "run as root where mount(8) may mount a tmpfs",
-            ),
-            Err(e) => crate::prerequisite::missing(
-                &format!("cannot run mount: {e}"),
-                "run as root where mount(8) may mount a tmpfs",
-            ),
-        }
-    }
-
-    fn path(&self) -> &std::path::Path {
-        self.0.path()
-    }
-}
-
-impl Drop for SmallDisk {
-    #[allow(clippy::disallowed_methods)]
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(self.0.path())
-            .status();
-    }
-}
-
-/// Writes zeros to `path` until the filesystem is full.
-fn fill(path: &std::path::Path) {
-    use std::io::Write;
-    let mut f = std::fs::File::create(path).unwrap();
-    let chunk = vec![0u8; 64 * 1024];
-    loop {
-        if let Err(e) = f.write_all(&chunk) {
-            assert_eq!(e.raw_os_error(), Some(libc::ENOSPC), "{e}");
-            return;
-        }
-    }
-}
-
 fn note(text: &str) -> NewEvent {
     NewEvent::new(EventKind::Note, None).message(text)
 }
@@ -121,7 +66,8 @@ fn note(text: &str) -> NewEvent {
 /// `store_recovered` with the outage's figures.
 #[tokio::test]
 async fn a_full_disk_is_counted_in_the_health_and_its_recovery_is_on_record() {
-    let Some(disk) = SmallDisk::mount("2m") else {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(disk) = crate::prerequisite::SmallDisk::mount(dir.path(), "2m") else {
         return;
     };
     let tasks = Tasks::new();
@@ -130,8 +76,7 @@ async fn a_full_disk_is_counted_in_the_health_and_its_recovery_is_on_record() {
     writer.append(note("before")).await.unwrap().unwrap();
     assert_eq!(writer.health(), StoreHealthView::default());
 
-    let filler = disk.path().join("filler");
-    fill(&filler);
+    let filler = disk.fill();
     let mut failed = 0;
     for i in 0..4 {
         if writer.append(note(&format!("{i}"))).await.unwrap().is_err() {
