@@ -101,6 +101,7 @@ stage() {
   install -m 0644 packaging/debian/changelog "$doc/changelog.Debian"
   gzip -9n "$doc/changelog.Debian"
   install -D -m 0644 packaging/debian/lintian-overrides "$root/usr/share/lintian/overrides/jetgate"
+  install -D -m 0644 -t "$doc/examples/mosquitto" packaging/mosquitto/jetgate.acl packaging/mosquitto/jetgate.conf
 }
 
 # Builds the .deb of one architecture ($1: arm64 or amd64) from the binary $2 (objdump $3).
@@ -146,6 +147,7 @@ name=jetgate-$version-aarch64
 install -D -m 0755 "$arm64_bin" "$tardir/$name/jetgate"
 install -m 0644 packaging/jetgate.service packaging/jetgate.toml packaging/jetgate.1 "$tardir/$name/"
 install -m 0644 packaging/INSTALL.tarball.md "$tardir/$name/INSTALL.md"
+install -D -m 0644 -t "$tardir/$name/mosquitto" packaging/mosquitto/jetgate.acl packaging/mosquitto/jetgate.conf
 tar -C "$tardir" --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" \
   -cf - "$name" | gzip -9n >"$out/$name.tar.gz"
 rm -rf "$tardir"

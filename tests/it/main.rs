@@ -19,6 +19,7 @@ mod gpu_fail;
 mod harness;
 mod llama;
 mod mqtt;
+mod mqtt_acl;
 mod mqtt_auth;
 mod mqtt_command_limits;
 mod mqtt_commands;
