@@ -136,7 +136,7 @@ fn print_events(events: &[Event], json: bool, printed_header: &mut bool) {
 /// When an event happened, for people: `3m ago` within the last day, else its UTC date and
 /// minute (`2026-11-24 03:06`); `--json` keeps the exact stamp.
 pub fn when(ts: &str, now_ms: u64) -> String {
-    match human::parse_rfc3339_ms(ts) {
+    match crate::clock::parse_rfc3339_ms(ts) {
         Some(t) if now_ms.saturating_sub(t) < 86_400_000 => human::ago(t, now_ms),
         _ => ts
             .get(..16)

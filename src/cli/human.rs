@@ -69,51 +69,6 @@ pub fn paint(text: &str, tone: Tone, colour: bool) -> String {
     }
 }
 
-/// Milliseconds since the Unix epoch of an RFC 3339 UTC stamp (`2026-11-24T03:06:39.120Z`,
-/// fraction optional); `None` for anything else.
-pub fn parse_rfc3339_ms(ts: &str) -> Option<u64> {
-    let ts = ts.strip_suffix('Z')?;
-    let (date, time) = ts.split_once('T')?;
-    let mut d = date.splitn(3, '-');
-    let year: i64 = d.next()?.parse().ok()?;
-    let month: u32 = d.next()?.parse().ok()?;
-    let day: u32 = d.next()?.parse().ok()?;
-    let (hms, frac) = match time.split_once('.') {
-        Some((hms, frac)) => (hms, frac),
-        None => (time, ""),
-    };
-    let mut t = hms.splitn(3, ':');
-    let h: u64 = t.next()?.parse().ok()?;
-    let m: u64 = t.next()?.parse().ok()?;
-    let s: u64 = t.next()?.parse().ok()?;
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
-        return None;
-    }
-    let millis: u64 = if frac.is_empty() {
-        0
-    } else {
-        let digits: String = frac.chars().take(3).collect();
-        let n: u64 = digits.parse().ok()?;
-        n * 10u64.pow(3 - digits.len() as u32)
-    };
-    let days = days_from_civil(year, month, day);
-    if days < 0 {
-        return None;
-    }
-    Some(((days as u64 * 86_400) + h * 3_600 + m * 60 + s) * 1_000 + millis)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days-from-civil).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// How long ago `then_ms` was at `now_ms`: `just now`, `42s ago`, `3m ago`, `5h ago`, `2d ago`.
 /// A stamp in the future (clock skew) reads `just now`.
 pub fn ago(then_ms: u64, now_ms: u64) -> String {
@@ -129,7 +84,7 @@ pub fn ago(then_ms: u64, now_ms: u64) -> String {
 
 /// [`ago`] of an RFC 3339 stamp, or the stamp itself when it does not parse.
 pub fn ago_rfc3339(ts: &str, now_ms: u64) -> String {
-    parse_rfc3339_ms(ts).map_or_else(|| ts.to_string(), |t| ago(t, now_ms))
+    crate::clock::parse_rfc3339_ms(ts).map_or_else(|| ts.to_string(), |t| ago(t, now_ms))
 }
 
 /// A duration in milliseconds, short: `850ms`, `12.3s`, `4m05s`, `3h12m`, `2d4h`.

@@ -3,39 +3,6 @@
 use super::*;
 
 #[test]
-fn parses_store_stamps_to_unix_milliseconds() {
-    assert_eq!(parse_rfc3339_ms("1970-01-01T00:00:00.000Z"), Some(0));
-    assert_eq!(
-        parse_rfc3339_ms("2026-11-29T03:06:39.120Z"),
-        Some(1_795_921_599_120)
-    );
-    assert_eq!(
-        parse_rfc3339_ms("2000-02-29T00:00:00Z"),
-        Some(951_782_400_000)
-    );
-    assert_eq!(
-        parse_rfc3339_ms("2026-11-29T03:06:39.1Z"),
-        Some(1_795_921_599_100)
-    );
-    for bad in [
-        "",
-        "yesterday",
-        "2026-13-01T00:00:00Z",
-        "2026-11-29 03:06:39Z",
-        "2026-11-29T03:06:39",
-    ] {
-        assert_eq!(parse_rfc3339_ms(bad), None, "{bad}");
-    }
-}
-
-#[test]
-fn round_trips_the_clock_formatter() {
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_234_567_890_123);
-    let text = crate::clock::format_rfc3339(t);
-    assert_eq!(parse_rfc3339_ms(&text), Some(1_234_567_890_123));
-}
-
-#[test]
 fn says_how_long_ago_in_the_largest_whole_unit() {
     let now = 1_000_000_000;
     assert_eq!(ago(now, now), "just now");
