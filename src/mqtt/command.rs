@@ -7,6 +7,8 @@
 //! ← {"id": "c-17", "status": "succeeded"}
 //! → {"id": "c-18", "action": "load", "target": "llm", "argv": ["sh"]}
 //! ← {"id": "c-18", "status": "rejected", "reason": "invalid command: unknown field `argv`, ..."}
+//! → {"id": "c-19", "action": "restart", "target": "llm", "expires": "2026-12-07T21:05:00Z"}
+//! ← {"id": "c-19", "status": "rejected", "reason": "expired: ..."}   (arrived after its time)
 //! ```
 //!
 //! Everything that is not exactly one of the five commands is rejected with a reason before
@@ -42,6 +44,9 @@ const ACTIONS: [&str; 5] = ["load", "unload", "restart", "status", "note"];
 pub struct Command {
     pub id: String,
     pub action: Action,
+    /// When the command stops being valid (Unix ms), from its optional `expires` (RFC 3339):
+    /// one that arrives later is refused, never run (see [`Command::expired`]).
+    pub expires_ms: Option<u64>,
 }
 
 /// What a remote operator may ask; targets are names from the configuration.
@@ -80,6 +85,8 @@ struct Wire {
     target: Option<String>,
     #[serde(default)]
     text: Option<String>,
+    #[serde(default)]
+    expires: Option<String>,
 }
 
 /// The `cmd/response` payload.
@@ -151,6 +158,26 @@ impl Action {
     }
 }
 
+impl Command {
+    /// Why the command must not run at `now_ms` (Unix ms): it arrived at or after its
+    /// `expires`. The reason starts with `expired`.
+    pub fn expired(&self, now_ms: u64) -> Option<String> {
+        let expires_ms = self.expires_ms?;
+        (now_ms >= expires_ms).then(|| {
+            let at = |ms: u64| {
+                crate::clock::format_rfc3339(
+                    std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms),
+                )
+            };
+            format!(
+                "expired: valid until {}, arrived at {} by this device's clock",
+                at(expires_ms),
+                at(now_ms)
+            )
+        })
+    }
+}
+
 fn valid_id(id: &str) -> bool {
     !id.is_empty() && id.chars().count() <= MAX_ID_CHARS && crate::text::is_clean(id)
 }
@@ -189,6 +216,18 @@ pub fn decode(payload: &[u8], targets: &BTreeSet<String>) -> Result<Command, Rej
     }
     let id = wire.id;
     let fail = |reason: String| Err(reject(Some(id.clone()), reason));
+    let expires_ms = match wire.expires.as_deref() {
+        None => None,
+        Some(text) => match crate::clock::parse_rfc3339_ms(text) {
+            Some(ms) => Some(ms),
+            None => {
+                return fail(format!(
+                    "`expires` must be an RFC 3339 time such as 2026-12-07T21:05:00Z, not {:?}",
+                    text.chars().take(64).collect::<String>()
+                ))
+            }
+        },
+    };
     if !ACTIONS.contains(&wire.action.as_str()) {
         return fail(format!(
             "unknown action {:?}: expected load, unload, restart, status or note",
@@ -237,7 +276,11 @@ pub fn decode(payload: &[u8], targets: &BTreeSet<String>) -> Result<Command, Rej
         }
         other => return fail(format!("unknown action {other:?}")),
     };
-    Ok(Command { id, action })
+    Ok(Command {
+        id,
+        action,
+        expires_ms,
+    })
 }
 
 #[cfg(test)]

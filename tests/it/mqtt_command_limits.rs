@@ -2,6 +2,7 @@
 //! command too large for the client is refused once and the device comes back; a command id
 //! is run once however often it is delivered, across restarts; a retained command never runs;
 //! a flood is answered in full without flooding the event log or the agent's memory.
+//! A command that waited offline past its `expires` is refused, never run.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 use std::time::Duration;
@@ -290,4 +291,60 @@ fn a_flood_is_answered_in_full_and_junk_does_not_flood_the_log_or_the_memory() {
          aggregate), {accepted} accepted; agent RSS {before_rss} -> +{grew} bytes"
     );
     assert!(grew < 32 << 20, "the agent grew {grew} bytes");
+}
+
+#[test]
+fn a_command_that_waited_offline_past_its_expires_never_runs() {
+    let dev = "dev-expiry";
+    let broker = Broker::start("");
+    let responses = topic(dev, "cmd/response");
+    let sub = Sub::connect(
+        broker.port,
+        "sub-expiry",
+        true,
+        &[&responses, &topic(dev, "status")],
+    );
+    let models = sim_model("llm", "64MiB", &["--alloc", "1MiB"]);
+    let mut agent = Agent::start(&format!(
+        "{}\n{models}",
+        mqtt_section(dev, &broker.url(), "")
+    ));
+    let session = wait_online(&sub, dev, 0);
+    agent.terminate();
+    // Published while the device is off: the broker queues both in its session.
+    let in_secs = |secs: u64| {
+        jetgate::clock::format_rfc3339(std::time::SystemTime::now() + Duration::from_secs(secs))
+    };
+    let stale = json!({"id": "stale", "action": "load", "target": "llm", "expires": in_secs(2)});
+    let fresh =
+        json!({"id": "fresh", "action": "note", "text": "still wanted", "expires": in_secs(3600)});
+    for cmd in [stale, fresh] {
+        sub.publish(
+            &topic(dev, "cmd/request"),
+            cmd.to_string().into_bytes(),
+            false,
+        );
+    }
+    // The device comes back after the first command's time is up.
+    std::thread::sleep(Duration::from_secs(3));
+    agent.spawn();
+    wait_online(&sub, dev, session);
+    let refused = wait_reply(&sub, dev, "stale", "rejected");
+    let reason = refused["reason"].as_str().unwrap();
+    assert!(reason.starts_with("expired: valid until "), "{reason}");
+    wait_reply(&sub, dev, "fresh", "succeeded");
+    let replies = sub.json(&responses);
+    assert_eq!(replies_for(&replies, "stale").len(), 1, "{replies:#?}");
+    assert_eq!(agent.state("llm"), "stopped", "the expired load ran");
+    let events = agent.events();
+    let rejected = kinds(&events, EventKind::CommandRejected);
+    assert!(
+        rejected.iter().any(|e| e["figures"]["id"] == "stale"),
+        "{rejected:#?}"
+    );
+    let accepted = kinds(&events, EventKind::CommandAccepted);
+    assert!(
+        accepted.iter().all(|e| e["figures"]["id"] != "stale"),
+        "{accepted:#?}"
+    );
 }

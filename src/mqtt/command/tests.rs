@@ -216,3 +216,46 @@ fn ids_with_control_format_or_separator_characters_are_refused() {
     );
     assert_eq!(ok.unwrap().id, "caf\u{e9}-\u{4e2d}-1");
 }
+
+#[test]
+fn a_command_past_its_expires_is_refused_and_one_before_it_may_run() {
+    let payload = |expires: &str| {
+        format!(r#"{{"id":"e1","action":"restart","target":"llm","expires":"{expires}"}}"#)
+    };
+    let cmd = decode(payload("2026-12-07T21:05:00+01:00").as_bytes(), &targets()).unwrap();
+    let expires_ms = crate::clock::parse_rfc3339_ms("2026-12-07T20:05:00Z").unwrap();
+    assert_eq!(cmd.expires_ms, Some(expires_ms));
+    assert_eq!(cmd.expired(expires_ms - 1), None);
+    let reason = cmd.expired(expires_ms).unwrap();
+    assert!(reason.starts_with("expired: "), "{reason}");
+    assert!(reason.contains("2026-12-07T20:05:00.000Z"), "{reason}");
+    let late = cmd.expired(expires_ms + 3_600_000).unwrap();
+    assert!(
+        late.contains("arrived at 2026-12-07T21:05:00.000Z"),
+        "{late}"
+    );
+    // Without `expires` a command never expires.
+    let plain = decode(br#"{"id":"e2","action":"status"}"#, &targets()).unwrap();
+    assert_eq!(plain.expired(u64::MAX), None);
+}
+
+#[test]
+fn an_expires_that_is_not_an_rfc_3339_time_is_refused_with_its_id() {
+    for bad in [
+        r#""tomorrow""#,
+        r#""2026-12-07""#,
+        r#""2026-02-30T00:00:00Z""#,
+        r#""2026-12-07T21:05:00""#,
+        r#""""#,
+        "1796677500",
+    ] {
+        let payload = format!(r#"{{"id":"e3","action":"status","expires":{bad}}}"#);
+        let r = reason(payload.as_bytes());
+        assert_eq!(r.id.as_deref(), Some("e3"), "{bad}");
+        assert!(
+            r.reason.contains("expires") || r.reason.contains("invalid command"),
+            "{bad}: {}",
+            r.reason
+        );
+    }
+}

@@ -160,6 +160,9 @@ impl Link {
             Err(r) => return self.reject(r.id, r.reason, bytes, Class::Other).await,
         };
         let now_ms = clock::now_unix_ms();
+        if let Some(reason) = cmd.expired(now_ms) {
+            return self.reject(Some(cmd.id), reason, bytes, Class::Other).await;
+        }
         let since = now_ms.saturating_sub(DEDUPE_WINDOW.as_millis() as u64);
         let id = cmd.id.clone();
         let seen = match self.store.call(move |s| s.command_seen(&id, since)).await {
