@@ -165,6 +165,10 @@ pub async fn run(
 /// GPU memory of the tree `sampler` just read, summed over its members, where the GPU draws
 /// it from the device's DRAM; `None` where no source can say or the GPU is discrete.
 fn tree_gpu(sampler: &mut TreeSampler, gpu: &ProcessGpuReader) -> Option<Bytes> {
+    // A discrete GPU's memory is not the DRAM the gate guards: not read at the loading rate.
+    if !gpu.shares_dram() {
+        return None;
+    }
     let reading = gpu.read(sampler.reader().root())?;
     if !reading.shares_dram {
         return None;

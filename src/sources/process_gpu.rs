@@ -127,6 +127,12 @@ impl ProcessGpuReader {
         }
     }
 
+    /// Whether the GPU allocates from the device's DRAM (a Jetson): only then does a figure
+    /// count against the memory the gate guards.
+    pub fn shares_dram(&self) -> bool {
+        self.shares_dram
+    }
+
     /// The current figures, or `None` where neither source can be read.
     pub fn read(&self, root: &Root) -> Option<ProcessGpu> {
         if let Ok(clients) = read_nvmap_clients(root) {
