@@ -32,6 +32,7 @@ use crate::tasks::Tasks;
 
 pub mod backoff;
 pub mod command;
+pub mod homeassistant;
 mod link;
 pub mod outbox;
 mod poller;

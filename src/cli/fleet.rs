@@ -225,6 +225,7 @@ fn broker_config(args: &Args) -> MqttConfig {
         telemetry_interval: HumanDuration(Duration::from_secs(5)),
         outbox_limit: Bytes::from_mib(1),
         client_id: None,
+        homeassistant: false,
     }
 }
 

@@ -129,6 +129,9 @@ pub struct MqttConfig {
     pub outbox_limit: Bytes,
     /// MQTT client id; default: `<prefix>-<device id>`.
     pub client_id: Option<String>,
+    /// Publish Home Assistant MQTT discovery configs at every connection (default off).
+    #[serde(default)]
+    pub homeassistant: bool,
 }
 
 fn default_prefix() -> String {

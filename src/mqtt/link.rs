@@ -60,6 +60,8 @@ enum Tag {
     Telemetry,
     /// The empty retained publish that clears a retained command.
     Clear,
+    /// A Home Assistant discovery config.
+    Discovery,
 }
 
 /// One connection's bookkeeping; replaced at every attempt.
@@ -74,6 +76,8 @@ struct Conn {
     replies_in_flight: usize,
     telemetry_at: Option<Instant>,
     goodbye_acked: bool,
+    /// Home Assistant's discovery configs went out on this connection.
+    discovery_sent: bool,
 }
 
 pub(super) struct Link {
@@ -300,7 +304,7 @@ impl Link {
                     self.conn.replies_in_flight = self.conn.replies_in_flight.saturating_sub(1)
                 }
                 Some(Tag::Presence) => self.conn.goodbye_acked = true,
-                Some(Tag::Telemetry | Tag::Clear) | None => {}
+                Some(Tag::Telemetry | Tag::Clear | Tag::Discovery) | None => {}
             },
             Event::Incoming(Incoming::Publish(p)) if p.topic == self.topics.cmd_request() => {
                 self.command(&p.payload, p.retain).await

@@ -17,6 +17,7 @@ mod gate;
 mod gpu;
 mod gpu_fail;
 mod harness;
+mod homeassistant;
 mod llama;
 mod mqtt;
 mod mqtt_acl;

@@ -16,7 +16,7 @@ use crate::clock;
 use crate::event::{EventKind, NewEvent};
 use crate::mqtt::outbox::bytes_to_free;
 use crate::mqtt::poller::Polled;
-use crate::mqtt::presence;
+use crate::mqtt::{homeassistant, presence};
 
 impl Link {
     /// Timers that run whether or not a broker is there: cursor writes and the drop policy.
@@ -86,6 +86,7 @@ impl Link {
                 self.conn.replies_in_flight += 1;
             }
         }
+        self.publish_discovery();
         self.publish_state();
         self.publish_telemetry();
         if let Some((after, limit)) = self.outbox.want_read() {
@@ -106,6 +107,29 @@ impl Link {
                 self.outbox.reset();
                 break;
             }
+        }
+    }
+
+    /// Home Assistant's discovery configs, retained, once per connection as soon as the
+    /// first status document names the board (a broker that lost its retained messages gets
+    /// them back; Home Assistant ignores an unchanged config).
+    fn publish_discovery(&mut self) {
+        if !self.setup.mqtt.homeassistant || self.conn.discovery_sent {
+            return;
+        }
+        let board = match self.status_rx.borrow().as_ref() {
+            Some(doc) => doc.device.board.name.clone(),
+            None => return,
+        };
+        self.conn.discovery_sent = true;
+        let info = homeassistant::DeviceInfo {
+            device_id: &self.setup.device_id,
+            board: Some(&board),
+            version: env!("CARGO_PKG_VERSION"),
+        };
+        for d in homeassistant::discovery(&self.topics, &info) {
+            let payload = serde_json::to_vec(&d.config).unwrap_or_default();
+            self.publish(d.topic, QoS::AtLeastOnce, true, payload, Tag::Discovery);
         }
     }
 
