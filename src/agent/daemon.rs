@@ -63,8 +63,8 @@ pub const LINK_STOP: Duration = Duration::from_secs(4);
 pub const TASKS_DEADLINE: Duration = Duration::from_secs(5);
 /// The longest operator note accepted.
 pub const MAX_NOTE_CHARS: usize = 4096;
-/// The most events one `events` request returns.
-pub const MAX_EVENTS_PER_REQUEST: u32 = 10_000;
+/// The most events one `events` request returns (a protocol limit).
+pub use crate::control::protocol::MAX_EVENTS_PER_REQUEST;
 
 /// What the command line adds to the configuration.
 #[derive(Debug, Clone)]

@@ -23,6 +23,13 @@ pub const VERSION: u32 = 1;
 /// The longest request line the agent reads; longer ones are refused unparsed.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
 
+/// The most events one `events` request returns (a larger or absent `limit` is cut to it).
+pub const MAX_EVENTS_PER_REQUEST: u32 = 10_000;
+
+/// How a `refused` answer to a connection past the server's limit begins; the CLI tells it
+/// from other refusals by it.
+pub const TOO_MANY_CONNECTIONS: &str = "too many connections";
+
 /// A request from the CLI (or any local client). On the wire it is the [`Cmd`] object with
 /// the version `v` beside the `cmd` tag (see the module example).
 #[derive(Debug, Clone, PartialEq)]

@@ -4,27 +4,49 @@
 //! The server never touches agent state: it decodes, forwards on one channel, and relays the
 //! reply. Garbage, oversized or half-written requests are answered with an error line and change
 //! nothing; the connection is then closed. A client may send several requests on one
-//! connection; each gets exactly one response line, in order.
+//! connection; each gets exactly one response line, in order. `events` answers are written a
+//! page at a time ([`pages`]); who keeps a place when all are taken is [`slots`]' decision.
 
+use std::collections::HashMap;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::unix::OwnedWriteHalf;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken as CancelToken;
 
-use super::protocol::{decode_request, Cmd, ErrorCode, Response, MAX_REQUEST_BYTES};
+use super::protocol::{
+    decode_request, Cmd, ErrorCode, Response, MAX_REQUEST_BYTES, TOO_MANY_CONNECTIONS,
+};
 use crate::tasks::Tasks;
 
-/// How long a connection may sit without sending a complete request.
+pub mod pages;
+pub mod slots;
+
+use pages::{EventsAsk, Relayed};
+use slots::{Admission, SlotId, Slots};
+
+/// How long a new connection may take to send its first complete request. Short: a client
+/// that connects has its request ready, and one that drips it a byte at a time must not hold
+/// a place for long.
+pub const FIRST_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a connection that was answered may sit before sending its next complete request.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-/// Connections served at once (each is a task, a socket and a request buffer of up to
-/// `MAX_REQUEST_BYTES`; a `load --wait` or `events --follow` holds one for its duration).
-/// Past it a new connection is answered `refused: too many connections` and closed, so a
-/// client that opens sockets in a loop cannot grow the agent.
+/// How long one piece of an answer (a line, or a page of events) may take to be written: a
+/// client that does not read is closed after it.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections held at once (each is a task, a socket, a request buffer of up to
+/// `MAX_REQUEST_BYTES` and at most one page of events, `pages::PAGE_ROWS` rows). When all are
+/// held, a new connection takes the place of the one that has waited on its client longest
+/// (idle, silent, dripping its request, or not reading its answer; see [`slots`]); only when
+/// every one waits on the agent (a `load --wait`, a page being fetched) is the new one answered
+/// `refused: too many connections` and closed. A client that opens sockets in a loop can
+/// neither grow the agent nor lock others out.
 pub const MAX_CONNECTIONS: usize = 128;
 
 /// A decoded request on its way to the core loop, with where to send the answer.
@@ -121,18 +143,20 @@ async fn serve_limited(
     max_connections: usize,
 ) {
     let cancel = tasks.token();
-    let slots = std::sync::Arc::new(Semaphore::new(max_connections));
+    let table = Arc::new(Mutex::new(Table {
+        slots: Slots::new(max_connections),
+        tokens: HashMap::new(),
+        pages: Arc::new(Semaphore::new(pages::PAGES_IN_FLIGHT)),
+    }));
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => match slots.clone().try_acquire_owned() {
-                    Ok(slot) => {
-                        let core = core.clone();
-                        let cancel = cancel.clone();
-                        tasks.spawn(serve_connection(stream, core, cancel, slot));
+                Ok((stream, _)) => match Place::take(&table, &cancel) {
+                    Some(place) => {
+                        tasks.spawn(serve_connection(stream, core.clone(), place));
                     }
-                    Err(_) => {
+                    None => {
                         tasks.spawn(refuse_busy(stream, max_connections));
                     }
                 },
@@ -142,6 +166,80 @@ async fn serve_limited(
                 }
             }
         }
+    }
+}
+
+/// The connections held ([`Slots`]), how to close each one (its token), and the turns to
+/// fetch a page of events ([`pages::PAGES_IN_FLIGHT`]).
+struct Table {
+    slots: Slots,
+    tokens: HashMap<SlotId, CancelToken>,
+    pages: Arc<Semaphore>,
+}
+
+/// A connection's place in the table: it says what the connection waits on, is cancelled when
+/// the connection is evicted or the agent stops, and frees the place when dropped.
+pub struct Place {
+    table: Arc<Mutex<Table>>,
+    id: SlotId,
+    cancel: CancelToken,
+}
+
+/// Locks the table; a panic elsewhere while it was held leaves it usable (it holds plain data).
+fn lock(table: &Mutex<Table>) -> MutexGuard<'_, Table> {
+    table.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Place {
+    /// A place for a new connection, evicting the one that has waited on its client longest
+    /// when the table is full; `None` when every connection waits on the agent.
+    fn take(table: &Arc<Mutex<Table>>, server: &CancelToken) -> Option<Place> {
+        let mut t = lock(table);
+        let Admission::Admitted { id, evicted } = t.slots.admit() else {
+            return None;
+        };
+        if let Some(token) = evicted.and_then(|victim| t.tokens.remove(&victim)) {
+            tracing::debug!("control socket full: closing the connection idle longest");
+            token.cancel();
+        }
+        let cancel = server.child_token();
+        t.tokens.insert(id, cancel.clone());
+        Some(Place {
+            table: Arc::clone(table),
+            id,
+            cancel,
+        })
+    }
+
+    /// The connection waits on the agent from now; false if it was evicted meanwhile (it is
+    /// then closed without an answer: its place is someone else's).
+    fn on_agent(&self) -> bool {
+        let mut t = lock(&self.table);
+        t.slots.on_agent(self.id);
+        t.tokens.contains_key(&self.id) && !self.cancel.is_cancelled()
+    }
+
+    /// The connection waits on its client from now (for a request, or to read an answer).
+    fn on_client(&self) {
+        lock(&self.table).slots.on_client(self.id);
+    }
+
+    /// A turn to fetch a page of events, once one is free; `None` if the connection is
+    /// closed meanwhile (evicted, or the agent stops).
+    async fn fetching(&self) -> Option<OwnedSemaphorePermit> {
+        let pages = Arc::clone(&lock(&self.table).pages);
+        tokio::select! {
+            _ = self.cancel.cancelled() => None,
+            permit = pages.acquire_owned() => permit.ok(),
+        }
+    }
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        let mut t = lock(&self.table);
+        t.slots.release(self.id);
+        t.tokens.remove(&self.id);
     }
 }
 
@@ -181,31 +279,41 @@ async fn read_request_line(
     }
 }
 
-/// Answers a connection over [`MAX_CONNECTIONS`] with one error line and closes it.
+/// Answers a connection past [`MAX_CONNECTIONS`] (every place waits on the agent) with one
+/// error line and closes it.
 async fn refuse_busy(mut stream: UnixStream, max_connections: usize) {
     let line = Response::error(
         ErrorCode::Refused,
-        format!("too many connections (at most {max_connections} at once): try again"),
+        format!("{TOO_MANY_CONNECTIONS} (at most {max_connections} at once): try again"),
     )
     .to_line();
-    let _ = tokio::time::timeout(IDLE_TIMEOUT, stream.write_all(line.as_bytes())).await;
+    let _ = tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(line.as_bytes())).await;
     let _ = stream.shutdown().await;
 }
 
-/// Serves one connection; `_slot` frees its place among [`MAX_CONNECTIONS`] when it ends.
-async fn serve_connection(
-    stream: UnixStream,
-    core: mpsc::Sender<ControlRequest>,
-    cancel: CancelToken,
-    _slot: OwnedSemaphorePermit,
-) {
+/// Writes `bytes` to the client within [`WRITE_TIMEOUT`]; an error when the client is gone,
+/// too slow, or the connection was evicted or the agent stops meanwhile.
+async fn send(out: &mut OwnedWriteHalf, bytes: &[u8], place: &Place) -> Result<(), ()> {
+    tokio::select! {
+        _ = place.cancel.cancelled() => Err(()),
+        r = tokio::time::timeout(WRITE_TIMEOUT, out.write_all(bytes)) => match r {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(()),
+        },
+    }
+}
+
+/// Serves one connection; dropping `place` frees its place among [`MAX_CONNECTIONS`].
+async fn serve_connection(stream: UnixStream, core: mpsc::Sender<ControlRequest>, place: Place) {
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
+    let mut wait = FIRST_REQUEST_TIMEOUT;
     loop {
         let next = tokio::select! {
-            _ = cancel.cancelled() => return,
-            r = tokio::time::timeout(IDLE_TIMEOUT, read_request_line(&mut reader)) => r,
+            _ = place.cancel.cancelled() => return,
+            r = tokio::time::timeout(wait, read_request_line(&mut reader)) => r,
         };
+        wait = IDLE_TIMEOUT;
         let (response, close) = match next {
             Err(_) | Ok(Err(_)) | Ok(Ok(LineRead::Eof)) => return,
             Ok(Ok(LineRead::TooLong)) => (
@@ -224,21 +332,34 @@ async fn serve_connection(
             ),
             Ok(Ok(LineRead::Line(line))) => match decode_request(&line) {
                 Err(resp) => (resp, true),
-                Ok(req) => (forward(&core, req.cmd).await, false),
+                Ok(req) => match EventsAsk::from_cmd(req.cmd) {
+                    Ok(ask) => match pages::relay(ask, &core, &place, &mut write).await {
+                        Relayed::Whole => continue,
+                        Relayed::Cut => break,
+                    },
+                    Err(cmd) => {
+                        if !place.on_agent() {
+                            return;
+                        }
+                        let response = forward(&core, cmd).await;
+                        place.on_client();
+                        (response, false)
+                    }
+                },
             },
         };
-        if write
-            .write_all(response.to_line().as_bytes())
+        if send(&mut write, response.to_line().as_bytes(), &place)
             .await
             .is_err()
             || close
         {
-            let _ = write.shutdown().await;
-            return;
+            break;
         }
     }
+    let _ = write.shutdown().await;
 }
 
+/// Hands `cmd` to the core loop and waits for its answer.
 async fn forward(core: &mpsc::Sender<ControlRequest>, cmd: Cmd) -> Response {
     let (reply, answer) = oneshot::channel();
     if core.send(ControlRequest { cmd, reply }).await.is_err() {
@@ -250,188 +371,4 @@ async fn forward(core: &mpsc::Sender<ControlRequest>, cmd: Cmd) -> Response {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::control::client::Client;
-    use std::io::{BufRead, BufReader, Write};
-
-    /// A stand-in core loop that answers every command with its debug form.
-    fn echo_core() -> mpsc::Sender<ControlRequest> {
-        let (tx, mut rx) = mpsc::channel::<ControlRequest>(8);
-        tokio::spawn(async move {
-            while let Some(req) = rx.recv().await {
-                let _ = req
-                    .reply
-                    .send(Response::ok(serde_json::json!(format!("{:?}", req.cmd))));
-            }
-        });
-        tx
-    }
-
-    async fn start() -> (tempfile::TempDir, PathBuf, CancelToken) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("run/control.sock");
-        let listener = bind(&path, None).await.unwrap();
-        let tasks = Tasks::new();
-        let cancel = tasks.token();
-        tokio::spawn(serve(listener, echo_core(), tasks));
-        (dir, path, cancel)
-    }
-
-    fn raw_exchange(path: &Path, bytes: &[u8]) -> Response {
-        let mut s = std::os::unix::net::UnixStream::connect(path).unwrap();
-        s.write_all(bytes).unwrap();
-        s.shutdown(std::net::Shutdown::Write).unwrap();
-        let mut line = String::new();
-        BufReader::new(s).read_line(&mut line).unwrap();
-        serde_json::from_str(&line).unwrap()
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn refuses_connections_past_the_limit_and_serves_again_once_one_closes() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("control.sock");
-        let listener = bind(&path, None).await.unwrap();
-        let tasks = Tasks::new();
-        let cancel = tasks.token();
-        tokio::spawn(serve_limited(listener, echo_core(), tasks, 2));
-        let p = path.clone();
-        tokio::task::spawn_blocking(move || {
-            let held: Vec<_> = (0..2)
-                .map(|_| Client::connect(&p, Some(Duration::from_secs(5))).unwrap())
-                .collect();
-            // Both held connections are served first, so the third is past the limit.
-            let mut held = held;
-            for c in &mut held {
-                assert!(c.call(Cmd::Status {}).unwrap().data.is_some());
-            }
-            let busy = raw_exchange(&p, b"");
-            assert!(
-                format!("{busy:?}").contains("too many connections"),
-                "{busy:?}"
-            );
-            drop(held);
-            assert!(
-                served_within_retries(&p),
-                "a slot was not given back when its connection closed"
-            );
-        })
-        .await
-        .unwrap();
-        cancel.cancel();
-    }
-
-    /// A closed connection frees its slot shortly after: retry a bounded number of times.
-    fn served_within_retries(path: &Path) -> bool {
-        (0..200).any(|_| {
-            let served = Client::connect(path, Some(Duration::from_secs(5)))
-                .and_then(|mut c| c.call(Cmd::Status {}))
-                .is_ok_and(|r| r.data.is_some());
-            if !served {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            served
-        })
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn answers_valid_requests_in_order_on_one_connection() {
-        let (_dir, path, cancel) = start().await;
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600, "owner only without `control.group`");
-        let answers = tokio::task::spawn_blocking(move || {
-            let mut c = Client::connect(&path, Some(Duration::from_secs(5))).unwrap();
-            let a = c.call(Cmd::Status {}).unwrap();
-            let b = c.call(Cmd::Unload { name: "llm".into() }).unwrap();
-            (a, b)
-        })
-        .await
-        .unwrap();
-        assert_eq!(answers.0.data.unwrap(), "Status");
-        assert!(answers.1.data.unwrap().as_str().unwrap().contains("llm"));
-        cancel.cancel();
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn answers_garbage_oversized_and_half_written_requests_with_errors() {
-        let (_dir, path, cancel) = start().await;
-        let cases: Vec<Vec<u8>> = vec![
-            b"garbage\n".to_vec(),
-            b"{\"v\":1,\"cmd\":\"load\"}\n".to_vec(),
-            b"{\"v\":1,\"cmd\":\"status\"".to_vec(), // no newline, then EOF
-            vec![b'x'; MAX_REQUEST_BYTES + 10],
-            vec![0xff, 0x00, b'\n'],
-        ];
-        for bytes in cases {
-            let p = path.clone();
-            let resp = tokio::task::spawn_blocking(move || raw_exchange(&p, &bytes))
-                .await
-                .unwrap();
-            assert!(!resp.ok);
-            assert_eq!(resp.error.unwrap().code, ErrorCode::BadRequest);
-        }
-        cancel.cancel();
-    }
-
-    #[tokio::test]
-    async fn refuses_to_take_over_a_socket_where_an_agent_listens() {
-        let (_dir, path, cancel) = start().await;
-        assert!(matches!(
-            bind(&path, None).await,
-            Err(ServerError::InUse { .. })
-        ));
-        cancel.cancel();
-    }
-
-    #[tokio::test]
-    async fn replaces_a_stale_socket_left_by_a_crashed_agent() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("control.sock");
-        drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
-        assert!(path.exists());
-        bind(&path, None).await.unwrap();
-    }
-
-    #[tokio::test]
-    async fn never_removes_a_file_that_is_not_a_socket_and_says_what_is_there() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("precious.txt");
-        std::fs::write(&file, "keep me").unwrap();
-        let err = bind(&file, None).await.unwrap_err();
-        assert!(
-            matches!(
-                err,
-                ServerError::NotASocket {
-                    kind: "regular file",
-                    ..
-                }
-            ),
-            "{err}"
-        );
-        assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
-        let sub = dir.path().join("a-dir");
-        std::fs::create_dir(&sub).unwrap();
-        let err = bind(&sub, None).await.unwrap_err();
-        assert!(err.to_string().contains("a directory is there"), "{err}");
-        let link = dir.path().join("link.sock");
-        std::os::unix::fs::symlink(&file, &link).unwrap();
-        assert!(matches!(
-            bind(&link, None).await,
-            Err(ServerError::NotASocket {
-                kind: "symbolic link",
-                ..
-            })
-        ));
-        assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
-    }
-
-    #[tokio::test]
-    async fn names_a_missing_group() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("control.sock");
-        let err = bind(&path, Some("no-such-group-jetgate"))
-            .await
-            .unwrap_err();
-        assert!(err.to_string().contains("no-such-group-jetgate"));
-    }
-}
+mod tests;

@@ -9,6 +9,7 @@ mod backstop;
 mod broker;
 mod clock;
 mod control;
+mod control_flood;
 mod estimate;
 mod first_hour;
 mod fixtures;
