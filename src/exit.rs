@@ -6,7 +6,7 @@
 //! | 1 | runtime failure (a read failed, a line did not parse, the agent refused) |
 //! | 2 | usage error (bad flags or arguments; clap's own code) |
 //! | 3 | configuration error (the file is unreadable or invalid) |
-//! | 4 | the agent is not reachable on its control socket |
+//! | 4 | the agent is not reachable on its control socket: no socket, nothing listening, no answer in time (stopped or hung), or too many connections |
 
 use std::process::ExitCode;
 

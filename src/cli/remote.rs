@@ -21,9 +21,13 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Sends one command; an `ok: false` answer becomes an error with a fitting exit code.
 pub fn ask(globals: &Globals, cmd: Cmd, timeout: Option<Duration>) -> Result<Value, CliError> {
-    let response = client::call(&globals.socket, cmd, timeout).map_err(|e| match e {
-        ClientError::NoAgent { .. } => CliError::new(exit::NO_AGENT, e),
-        other => CliError::new(exit::FAILURE, other),
+    let response = client::call(&globals.socket, cmd, timeout).map_err(|e: ClientError| {
+        let code = if e.unreachable() {
+            exit::NO_AGENT
+        } else {
+            exit::FAILURE
+        };
+        CliError::new(code, e)
     })?;
     if response.ok {
         return Ok(response.data.unwrap_or(Value::Null));

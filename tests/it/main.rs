@@ -10,6 +10,7 @@ mod broker;
 mod clock;
 mod control;
 mod control_flood;
+mod control_reach;
 mod estimate;
 mod first_hour;
 mod fixtures;
