@@ -207,3 +207,33 @@ fn a_second_agent_on_the_same_store_refuses_to_start_and_names_the_first() {
     // The first one serves on.
     assert_eq!(agent.state("llm"), "stopped");
 }
+
+/// The modes docs/configuration.md promises, on a real agent: socket 0600 and store files 0600;
+/// with `control.group`, the socket 0660 and that group's, the store still owner-only.
+#[test]
+fn the_socket_and_the_store_are_owner_only_and_control_group_opens_only_the_socket() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let mut agent = Agent::start("");
+    agent.json(&["note", "--json", "so the log has a write"]);
+    let db = agent.db();
+    let wal = db.with_extension("db-wal");
+    assert_eq!(mode(&agent.socket), 0o600);
+    assert_eq!((mode(&db), mode(&wal)), (0o600, 0o600));
+
+    agent.terminate();
+    let group = nix::unistd::Group::from_gid(nix::unistd::getegid())
+        .unwrap()
+        .unwrap();
+    let mut config = std::fs::read_to_string(&agent.config).unwrap();
+    config.push_str(&format!("group = \"{}\"\n", group.name));
+    std::fs::write(&agent.config, config).unwrap();
+    agent.spawn();
+    agent.json(&["note", "--json", "and another"]);
+    assert_eq!(mode(&agent.socket), 0o660);
+    assert_eq!(
+        std::fs::metadata(&agent.socket).unwrap().gid(),
+        group.gid.as_raw()
+    );
+    assert_eq!((mode(&db), mode(&wal)), (0o600, 0o600));
+}
