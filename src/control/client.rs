@@ -146,24 +146,35 @@ impl Client {
     /// The agent's refusal of a connection past its limit is [`ClientError::TooManyConnections`].
     pub fn call(&mut self, cmd: Cmd) -> Result<Response, ClientError> {
         let mut line = String::new();
-        // A refused connection is answered before its request is read, and may be closed
-        // before the request is written: then its answer is still there to read.
         let wrote = self
             .writer
             .write_all(Request::new(cmd).to_line().as_bytes());
-        let read = self.reader.read_line(&mut line);
-        let n = match (wrote, read) {
-            (_, Ok(n)) if n > 0 => n,
-            (Err(e), _) | (Ok(()), Err(e)) => return Err(self.io_error(e)),
-            (Ok(()), Ok(n)) => n,
-        };
-        if n == 0 {
-            return Err(ClientError::Closed {
-                path: self.path.clone(),
-            });
+        if let Err(e) = wrote {
+            if timed_out(&e) {
+                return Err(self.io_error(e));
+            }
+            // A refused connection is answered before its request is read, and may be closed
+            // before the request is written (a broken pipe): its answer is still there to read.
+            let read = self.reader.read_line(&mut line);
+            return match read {
+                Ok(n) if n > 0 => self.decode(&line),
+                _ => Err(self.io_error(e)),
+            };
         }
+        let read = self.reader.read_line(&mut line);
+        match read {
+            Err(e) => Err(self.io_error(e)),
+            Ok(0) => Err(ClientError::Closed {
+                path: self.path.clone(),
+            }),
+            Ok(_) => self.decode(&line),
+        }
+    }
+
+    /// A response line, with the refusal of a full agent as its own error.
+    fn decode(&self, line: &str) -> Result<Response, ClientError> {
         let response: Response =
-            serde_json::from_str(&line).map_err(|source| ClientError::BadResponse {
+            serde_json::from_str(line).map_err(|source| ClientError::BadResponse {
                 path: self.path.clone(),
                 source,
             })?;

@@ -157,6 +157,7 @@ async fn serve_limited(
                         tasks.spawn(serve_connection(stream, core.clone(), place));
                     }
                     None => {
+                        tracing::debug!("control socket full, every place busy: refusing a connection");
                         tasks.spawn(refuse_busy(stream, max_connections));
                     }
                 },
