@@ -1,5 +1,6 @@
 //! The control socket under floods, against a real agent process and the real CLI: many large
-//! `events` queries at once keep the agent's memory bounded and each gets its whole answer;
+//! `events` queries at once (half of them read slowly) keep the agent's memory bounded and each
+//! gets its whole answer;
 //! idle and slow-dripping connections cannot lock `jetgate status` out.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
@@ -51,13 +52,17 @@ fn store_with_events(db: &Path, n: usize) -> Vec<Event> {
     store.append_batch(batch).unwrap()
 }
 
-/// One `events` request for `ROWS` rows on its own connection; the answer line, whole.
-fn events_line(socket: &Path, start: &Barrier) -> String {
+/// One `events` request for `ROWS` rows on its own connection; the answer line, whole. A
+/// `slow` client lets a second pass before it starts reading, so the agent's writes to it stall.
+fn events_line(socket: &Path, start: &Barrier, slow: bool) -> String {
     let mut s = UnixStream::connect(socket).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
     start.wait();
     let request = format!("{{\"v\":1,\"cmd\":\"events\",\"limit\":{ROWS}}}\n");
     s.write_all(request.as_bytes()).unwrap();
+    if slow {
+        std::thread::sleep(Duration::from_secs(1));
+    }
     let mut line = String::new();
     BufReader::new(s).read_line(&mut line).unwrap();
     line
@@ -77,10 +82,10 @@ fn a_hundred_concurrent_ten_thousand_row_event_queries_keep_the_agent_bounded_an
 
     let start = Arc::new(Barrier::new(CLIENTS));
     let clients: Vec<_> = (0..CLIENTS)
-        .map(|_| {
+        .map(|i| {
             let socket = agent.socket.clone();
             let start = Arc::clone(&start);
-            std::thread::spawn(move || events_line(&socket, &start))
+            std::thread::spawn(move || events_line(&socket, &start, i % 2 == 1))
         })
         .collect();
     let answers: Vec<String> = clients.into_iter().map(|c| c.join().unwrap()).collect();
