@@ -19,6 +19,8 @@
 //! - [`stop`]: SIGTERM → grace → SIGKILL, and `kill_now`.
 //! - [`survivors`]: what is left of a tree after SIGKILL, and why (`D`, `Z`).
 //! - [`cgroup`]: child cgroups (v1 and v2): create, limit, kill, remove.
+//! - [`descendants`]: a tree without a cgroup, followed by parent pid (escapes included).
+//! - [`system_scope`]: the parent of the units' cgroups when the memory scope is the system.
 //! - [`placement`]: the pre-exec write that puts a child in its cgroup before it runs.
 //! - [`oom`]: the kernel's OOM kill counter and figures of a child cgroup.
 //! - [`output`]: line reading, the output channel, the ring of recent lines.
@@ -29,6 +31,7 @@
 //! [`Bytes`]: crate::units::Bytes
 
 pub mod cgroup;
+pub mod descendants;
 pub mod oom;
 pub mod output;
 pub mod pidfile;
@@ -38,6 +41,7 @@ pub mod reap;
 pub mod spawn;
 pub mod stop;
 pub mod survivors;
+pub mod system_scope;
 
 #[cfg(test)]
 mod tests;

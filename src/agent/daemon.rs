@@ -83,7 +83,7 @@ mod watching;
 
 use inbox::{Inbound, Inbox};
 pub use inbox::{CONTROL_CHANNEL, EXIT_CHANNEL, OUTPUT_CHANNEL, SAMPLE_CHANNEL};
-use scopes::{scope_text, scopes};
+use scopes::{scope_text, scopes, Containment};
 
 struct Agent {
     engine: Engine,
@@ -172,19 +172,27 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
     // Everything after this seq is this run's: retention's age limit spares it while young.
     let last_seq_before_start = store.last_seq().unwrap_or(0);
 
-    let (sampler_scope, runner_scope) = scopes(&root, &settings.scope)?;
+    let (sampler_scope, containment) = scopes(&root, &settings.scope, &settings.store)?;
+    if let Containment::ProcessTree(reason) = &containment {
+        tracing::warn!(
+            "no cgroup for the units ({reason}): each unit's tree is followed by parent pid"
+        );
+    }
     let tasks = Tasks::new();
     let store = StoreWriter::spawn(store, &tasks).context("starting the store's writer")?;
     let (mut inbox, senders) = Inbox::new(TICK)?;
     let records = orphans::records_dir(&settings.store);
-    let runner = Runner::new(
+    let mut runner = Runner::new(
         root.clone(),
-        runner_scope.clone(),
+        containment.cgroups().cloned(),
         senders.output.clone(),
         senders.exits.clone(),
     )
     .with_records(records.clone())
     .with_tasks(tasks.clone());
+    if !matches!(containment, Containment::Scope(_)) {
+        runner = runner.without_limits(); // the system scope: limits stay the agent's check
+    }
     if let Err(e) = runner::become_subreaper() {
         tracing::warn!("cannot become a child subreaper (orphans go to init): {e}");
     }
@@ -292,6 +300,7 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
             .figure("reserve_bytes", plan.gate.reserve.get())
             .figure("kill_floor_bytes", plan.gate.kill_floor.get())
             .figure("scope", scope_text(&settings.scope))
+            .figure("containment", containment.text())
             .figure("events_pruned", pruned)
             .figure(
                 "config",
@@ -301,13 +310,29 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
                     .map_or("embedded default".to_string(), |p| p.display().to_string()),
             ),
     );
-    for event in launch::unbacked_limits(&config, runner_scope.is_some()) {
+    let kernel_limits = matches!(containment, Containment::Scope(_));
+    if let Containment::ProcessTree(reason) = &containment {
+        agent.executor.record(
+            NewEvent::new(EventKind::ContainmentDegraded, None)
+                .message(format!(
+                    "no cgroup for the units ({reason}): each unit's tree is followed by \
+                     parent pid, and a process that leaves it between two walks can outlive \
+                     an unload"
+                ))
+                .figure("reason", reason.as_str())
+                .figure(
+                    "walk_ms",
+                    runner::descendants::TRACK_EVERY.as_millis() as u64,
+                ),
+        );
+    }
+    for event in launch::unbacked_limits(&config, kernel_limits) {
         agent.executor.record(event);
     }
     let traces = orphans::Traces {
         root: &root,
         records: &records,
-        scope: runner_scope.as_ref(),
+        scope: containment.cgroups(),
         graces: &orphans::unit_graces(&config),
     };
     for event in orphans::stop_orphans(&traces).await {
@@ -364,6 +389,20 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
     let still_running = tasks.shutdown(TASKS_DEADLINE).await;
     if still_running > 0 {
         tracing::warn!("{still_running} tasks still running {TASKS_DEADLINE:?} after shutdown");
+    }
+    match &containment {
+        Containment::ProcessTree(_) => {
+            let killed = runner::descendants::sweep_adopted(&Root::host(), &[]);
+            if !killed.is_empty() {
+                tracing::warn!("killed {killed:?}: left of the units' trees, adopted by the agent");
+            }
+        }
+        Containment::UnitCgroups(parent) => {
+            if let Err(e) = runner::system_scope::remove_parent(parent) {
+                tracing::warn!("removing {}: {e}", parent.path.display());
+            }
+        }
+        Containment::Scope(_) => {}
     }
     let _ = std::fs::remove_file(&socket);
     Ok(())

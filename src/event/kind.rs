@@ -138,6 +138,8 @@ event_kinds! {
     OomKilled = "oom_killed", Error;
     /// A unit's `limit` has no kernel backstop: no cgroup scope to write it in.
     KernelLimitUnset = "kernel_limit_unset", Warning;
+    /// No cgroup can be made for the units: their trees are followed by parent pid.
+    ContainmentDegraded = "containment_degraded", Warning;
     /// Open fds passed `max_fds` (error when restarting).
     FdLimitExceeded = "fd_limit_exceeded", Warning;
     /// Threads passed `max_threads` (error when restarting).

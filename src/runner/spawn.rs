@@ -1,7 +1,8 @@
 //! Spawning a model or service: argv (never a shell), own process group, own cgroup, piped output.
 //!
 //! Owns each child from `spawn` until its whole tree is gone. One waiter task per child awaits
-//! the leader, then kills whatever is left of its process group and cgroup (a supervised
+//! the leader, then kills whatever is left of its process group and cgroup, or without a cgroup
+//! of the descendants it followed by parent pid ([`super::descendants`]) (a supervised
 //! service is its tree: once the leader has exited, anything still running is an orphan that
 //! holds memory), removes the cgroup, and reports a [`ChildExit`] on the exit channel, with the
 //! kernel's figures when its OOM killer acted in the cgroup (see [`super::oom`]). Children
@@ -33,6 +34,7 @@ use tokio::io::BufReader;
 use tokio::sync::{mpsc, watch};
 
 use super::cgroup::{CgroupScope, ChildCgroup, DRAIN_TIMEOUT};
+use super::descendants::{follow_until_exit, kill_descendants, lock, SharedDescendants};
 use super::oom::{OomKill, OomProbe};
 use super::output::{pump, ChildOutput, SharedRing, Stream};
 use super::pidfile;
@@ -153,6 +155,9 @@ pub struct Runner {
     scope: Option<CgroupScope>,
     output: mpsc::Sender<ChildOutput>,
     exits: mpsc::Sender<ChildExit>,
+    /// Whether `Spec::memory_limit` is written to the child cgroup (not in the system scope,
+    /// where child cgroups only hold the tree together).
+    limits: bool,
     /// Where pid records go (`None`: not written).
     records: Option<PathBuf>,
     /// Output pumps and exit waiters are spawned through these.
@@ -166,6 +171,8 @@ pub struct RunningChild {
     pub(super) cgroup: Option<ChildCgroup>,
     pub(super) ring: SharedRing,
     pub(super) phase: watch::Receiver<Phase>,
+    /// The tree followed by parent pid, when there is no cgroup to hold it.
+    pub(super) tree: Option<SharedDescendants>,
 }
 
 impl Runner {
@@ -182,9 +189,17 @@ impl Runner {
             scope,
             output,
             exits,
+            limits: true,
             records: None,
             tasks: Tasks::new(),
         }
+    }
+
+    /// Child cgroups hold each tree together but get no memory limit (the system scope: a
+    /// unit's `limit` stays the agent's own check there, as `kernel_limit_unset` says).
+    pub fn without_limits(mut self) -> Runner {
+        self.limits = false;
+        self
     }
 
     /// Writes each child's pid record into `dir` at spawn, and removes it once the tree is gone.
@@ -210,15 +225,17 @@ impl Runner {
             .argv
             .split_first()
             .ok_or_else(|| RunnerError::EmptyArgv { name: name.clone() })?;
-        let cgroup = match &self.scope {
-            Some(scope) => Some(scope.create_child(&name, spec.memory_limit).map_err(
-                |source| RunnerError::Cgroup {
-                    name: name.clone(),
-                    source,
-                },
-            )?),
-            None => None,
-        };
+        let limit = spec.memory_limit.filter(|_| self.limits);
+        let cgroup =
+            match &self.scope {
+                Some(scope) => Some(scope.create_child(&name, limit).map_err(|source| {
+                    RunnerError::Cgroup {
+                        name: name.clone(),
+                        source,
+                    }
+                })?),
+                None => None,
+            };
         let oom_probe = cgroup.as_ref().map(OomProbe::at_spawn);
         if let (Some(cg), Some(false)) = (&cgroup, oom_probe.as_ref().map(OomProbe::counts)) {
             tracing::warn!(
@@ -279,15 +296,24 @@ impl Runner {
         let exits = self.exits.clone();
         let waiter_cgroup = cgroup.clone();
         let records = self.records.clone();
+        let tree = cgroup.is_none().then(SharedDescendants::default);
+        let waiter_tree = tree.clone();
+        let root = Root::host(); // the tree is real processes, whatever root the agent reads
         self.tasks.spawn_on(
             async move {
-                let status = child.wait().await.ok();
+                let status = match &waiter_tree {
+                    Some(t) => follow_until_exit(&mut child, t, &root, pid).await,
+                    None => child.wait().await.ok(),
+                };
                 drop(tracked); // reaped by tokio: the pid may now be reused
                                // Before the cgroup is emptied and removed: its counters go with it.
                 let oom = oom_probe.as_ref().and_then(OomProbe::after_exit);
                 let _ = phase_tx.send(Phase::Exited);
                 // Leftovers of the tree: ESRCH when the group is already empty.
                 let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+                if let Some(t) = &waiter_tree {
+                    kill_descendants(t, &root).await;
+                }
                 let mut cgroup_left = None;
                 if let Some(cg) = &waiter_cgroup {
                     if cg.kill_and_remove(DRAIN_TIMEOUT).await.is_err() {
@@ -321,6 +347,7 @@ impl Runner {
             cgroup,
             ring,
             phase: phase_rx,
+            tree,
         })
     }
 
@@ -391,6 +418,14 @@ impl RunningChild {
 
     pub fn cgroup(&self) -> Option<&ChildCgroup> {
         self.cgroup.as_ref()
+    }
+
+    /// The descendants followed by parent pid (none when the child has a cgroup).
+    pub fn descendants(&self) -> Vec<i32> {
+        self.tree
+            .as_ref()
+            .map(|t| lock(t).pids())
+            .unwrap_or_default()
     }
 
     pub fn phase(&self) -> Phase {

@@ -1,4 +1,5 @@
-//! Stopping a child: SIGTERM to its group, a grace period, then SIGKILL to group and cgroup.
+//! Stopping a child: SIGTERM to its group, a grace period, then SIGKILL to group and cgroup
+//! (or, without a cgroup, to every descendant seen: see [`super::descendants`]).
 //!
 //! [`RunningChild::stop`] is the polite path (unload, restart, agent shutdown; the caller
 //! shortens `grace` when memory is critical). [`RunningChild::kill_now`] is the abort path of a
@@ -18,9 +19,11 @@ use nix::errno::Errno;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
+use super::descendants::lock;
 use super::spawn::{Phase, RunningChild};
 use super::survivors::read_survivors;
 use super::RunnerError;
+use crate::sources::Root;
 
 /// How long to wait for the tree to vanish after SIGKILL before reporting it stuck (a process
 /// in uninterruptible sleep, e.g. on a hung GPU driver call, cannot die until it wakes).
@@ -55,7 +58,9 @@ impl RunningChild {
         if self.phase() == Phase::Gone {
             return Ok(StopOutcome::AlreadyGone);
         }
+        self.walk_tree(); // before the group's signal re-parents what it leaves
         self.signal_group(Signal::SIGTERM)?;
+        self.signal_tree(Signal::SIGTERM);
         if tokio::time::timeout(grace, self.wait_gone()).await.is_ok() {
             return Ok(StopOutcome::Terminated);
         }
@@ -84,7 +89,28 @@ impl RunningChild {
         if let Some(cg) = &self.cgroup {
             pids.extend(cg.pids().unwrap_or_default());
         }
+        if let Some(tree) = &self.tree {
+            pids.extend(lock(tree).pids());
+        }
         pids
+    }
+
+    /// Without a cgroup: walks the tree once more, so a descendant started since the last
+    /// walk is known before a signal to the group kills its parent.
+    fn walk_tree(&self) {
+        if let Some(tree) = &self.tree {
+            let leader = (self.phase() == Phase::Running).then(|| self.pid());
+            lock(tree).refresh(&Root::host(), leader);
+        }
+    }
+
+    /// Without a cgroup: signals every descendant known, also those that left the process
+    /// group. Returns how many were signalled.
+    fn signal_tree(&self, signal: Signal) -> usize {
+        match &self.tree {
+            Some(tree) => lock(tree).signal(&Root::host(), signal),
+            None => 0,
+        }
     }
 
     /// Immediate SIGKILL to the process group and the child cgroup. Does not wait.
@@ -92,7 +118,9 @@ impl RunningChild {
         if self.phase() == Phase::Gone {
             return Ok(());
         }
+        self.walk_tree();
         let group = self.signal_group(Signal::SIGKILL);
+        self.signal_tree(Signal::SIGKILL);
         let cgroup = match &self.cgroup {
             Some(cg) => cg
                 .kill_once()

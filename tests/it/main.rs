@@ -11,6 +11,7 @@ mod clock;
 mod control;
 mod control_flood;
 mod control_reach;
+mod escape;
 mod estimate;
 mod first_hour;
 mod fixtures;

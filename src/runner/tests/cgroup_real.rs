@@ -346,3 +346,60 @@ async fn a_stop_names_a_process_that_survives_sigkill_and_its_state() {
     );
     assert_eq!(exit.cgroup_left, None);
 }
+
+/// The system scope on the real hierarchy: the units' parent is made under this process's own
+/// cgroup, a unit's cgroup there gets no limit even when its spec has one, and a `setsid()`
+/// grandchild dies with the unit.
+#[tokio::test]
+async fn in_the_system_scope_each_unit_gets_a_cgroup_without_a_limit() {
+    // The same prerequisite as every test here: a writable v1 memory hierarchy.
+    let Some(_probe) = test_scope("system-probe") else {
+        return;
+    };
+    let tag = format!("jetgate-test-{}-system", std::process::id());
+    let parent = super::super::system_scope::units_parent(&Root::host(), &tag).unwrap();
+    let own = own_memory_cgroup().unwrap();
+    assert!(
+        parent
+            .path
+            .ends_with(format!("{}/{tag}", own.trim_start_matches('/'))),
+        "{}",
+        parent.path.display()
+    );
+    let ts = TestScope {
+        scope: parent.clone(),
+        rel: tag.clone(),
+    };
+    let (out_tx, mut out) = mpsc::channel(64);
+    let (exit_tx, mut exits) = mpsc::channel(4);
+    let runner = Runner::new(Root::host(), Some(parent), out_tx, exit_tx).without_limits();
+    let s = Spec {
+        memory_limit: Some(Bytes::from_mib(96)),
+        ..spec("unit", "setsid sleep 30 & echo $!; sleep 30")
+    };
+    let child = runner.spawn(&s).unwrap();
+    let cg = child.cgroup().unwrap().clone();
+    let limit: u64 = fs::read_to_string(cg.limit_path())
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        limit > Bytes::from_mib(96).get(),
+        "no limit written: {limit}"
+    );
+    let line = tokio::time::timeout(PATIENCE, out.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let escapee: i32 = line.line.parse().unwrap();
+    assert!(memory_cgroup_of(escapee).ends_with(&format!("{tag}/unit")));
+    child.stop(PATIENCE).await.unwrap();
+    tokio::time::timeout(PATIENCE, exits.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    eventually("the setsid grandchild is dead", || is_dead(escapee)).await;
+    assert!(!cg.path.exists());
+    super::super::system_scope::remove_parent(&ts.scope).unwrap();
+}

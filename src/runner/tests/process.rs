@@ -175,3 +175,55 @@ fn spawning_outside_a_runtime_is_an_error_not_a_panic() {
     let err = h.runner.spawn(&spec("early", "true")).unwrap_err();
     assert!(matches!(err, RunnerError::NoRuntime { .. }), "{err}");
 }
+
+/// The escapee's pid (first output line) and a file whose creation lets its parent shell exit.
+async fn spawn_escapee(h: &mut Harness, name: &str, release: &std::path::Path) -> RunningChild {
+    let script = format!(
+        "(setsid sleep 30 & echo $!; while [ ! -e {} ]; do sleep 0.02; done); sleep 30",
+        release.display()
+    );
+    h.runner.spawn(&spec(name, &script)).unwrap()
+}
+
+#[tokio::test]
+async fn a_grandchild_that_left_the_group_and_its_parent_dies_with_an_unload_without_a_cgroup() {
+    let dir = tempfile::tempdir().unwrap();
+    let release = dir.path().join("release");
+    let mut h = harness(None);
+    let child = spawn_escapee(&mut h, "escape", &release).await;
+    let escapee: i32 = h.next_line().await.line.parse().unwrap();
+    eventually("the escapee is followed", || {
+        child.descendants().contains(&escapee)
+    })
+    .await;
+    let first_parent = procstat::read_stat(&Root::host(), escapee).unwrap().ppid;
+    std::fs::write(&release, "").unwrap();
+    eventually("the escapee's parent shell has exited", || {
+        is_dead(first_parent)
+    })
+    .await;
+    let stat = procstat::read_stat(&Root::host(), escapee).unwrap();
+    assert_ne!(stat.pgrp, child.pgid(), "it left the process group");
+    assert_ne!(stat.ppid, first_parent, "it was re-parented");
+
+    let outcome = child.stop(PATIENCE).await.unwrap();
+    assert_eq!(outcome, StopOutcome::Terminated);
+    assert_eq!(h.next_exit().await.signal, Some(libc::SIGTERM));
+    eventually("the escapee is dead", || is_dead(escapee)).await;
+}
+
+#[tokio::test]
+async fn a_setsid_grandchild_dies_with_a_kill_now_without_a_cgroup() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(None);
+    let child = spawn_escapee(&mut h, "escape-kill", &dir.path().join("never")).await;
+    let escapee: i32 = h.next_line().await.line.parse().unwrap();
+    eventually("the escapee has left the group", || {
+        procstat::read_stat(&Root::host(), escapee).is_ok_and(|s| s.pgrp != child.pgid())
+    })
+    .await;
+    // No wait for a walk: kill_now walks the tree itself before it signals.
+    child.kill_now().unwrap();
+    assert_eq!(h.next_exit().await.signal, Some(libc::SIGKILL));
+    eventually("the escapee is dead", || is_dead(escapee)).await;
+}
