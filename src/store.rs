@@ -21,6 +21,9 @@
 //!   does not leave a large file on a small eMMC.
 //! - `foreign_keys = ON` for later tables; `temp_store = MEMORY` keeps sorts off the flash.
 //!
+//! A store file deleted, replaced, truncated or overwritten under a running agent is found by
+//! [`fault`] and rebuilt by [`recover`]; a malformed one is moved aside at start.
+//!
 //! ```text
 //! let mut store = Store::open("/var/lib/jetgate/jetgate.db")?;
 //! let ev = store.append(NewEvent::new(EventKind::Note, None).message("hello"))?;   // ev.seq = 1
@@ -32,12 +35,14 @@ use rusqlite::Connection;
 
 mod commands;
 mod events;
+pub mod fault;
 mod footprint;
 pub mod hash;
 mod hashcache;
 pub mod health;
 pub mod lock;
 mod outbox;
+pub mod recover;
 mod retention;
 pub mod schema;
 pub mod writer;
@@ -93,6 +98,8 @@ pub enum StoreError {
     TooLarge { what: &'static str, value: u64 },
     #[error("the store writer has stopped (the agent is shutting down)")]
     Closed,
+    #[error("store lost: {reason}")]
+    Lost { reason: String },
 }
 
 impl StoreError {

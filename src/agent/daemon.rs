@@ -47,8 +47,8 @@ use crate::sources::refaults::RefaultSource;
 use crate::sources::{MemorySample, ProcessGpuReader, Root, Sampler, Scope};
 
 use crate::store::lock::StoreLock;
+use crate::store::recover;
 use crate::store::writer::StoreWriter;
-use crate::store::Store;
 use crate::tasks::Tasks;
 
 /// The core loop's tick: timeouts are checked and views refreshed at this rate.
@@ -139,8 +139,9 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
     }
     // Held until this function returns: one agent per store.
     let _store_lock = StoreLock::acquire(&settings.store)?;
-    let mut store = Store::open(&settings.store)
-        .with_context(|| format!("opening the store {}", settings.store.display()))?;
+    let (mut store, moved_aside) =
+        recover::open_or_move_aside(&settings.store, crate::clock::now_unix_ms())
+            .with_context(|| format!("opening the store {}", settings.store.display()))?;
     let learned: BTreeMap<_, _> = plan
         .units
         .iter()
@@ -180,6 +181,7 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
     }
     let tasks = Tasks::new();
     let store = StoreWriter::spawn(store, &tasks).context("starting the store's writer")?;
+    store.watch_file(&tasks);
     let (mut inbox, senders) = Inbox::new(TICK)?;
     let records = orphans::records_dir(&settings.store);
     let mut runner = Runner::new(
@@ -325,6 +327,9 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
                     runner::descendants::TRACK_EVERY.as_millis() as u64,
                 ),
         );
+    }
+    if let Some(event) = moved_aside {
+        agent.executor.record(event);
     }
     for event in launch::unbacked_limits(&config, kernel_limits) {
         agent.executor.record(event);

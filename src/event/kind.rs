@@ -189,6 +189,10 @@ event_kinds! {
     StoreWriteFailed = "store_write_failed", Error;
     /// Store writes succeed again after an outage.
     StoreRecovered = "store_recovered", Info;
+    /// The store's file was deleted, replaced, truncated or corrupted under the agent: rebuilt.
+    StoreReplaced = "store_replaced", Error;
+    /// At start the store was not a sound database: moved aside, a fresh one created.
+    StoreMovedAside = "store_moved_aside", Error;
 }
 
 /// The text of a kind this build does not know (see [`EventKind::Unknown`]). Only reading

@@ -13,23 +13,41 @@
 //! first success after it a `store_recovered` one, each logged before the writer tries to store
 //! it (a full disk may keep the first); [`StoreWriter::health`] is `status`'s `store` section.
 //!
+//! Before and after every job, and once a second ([`StoreWriter::watch_file`]), the writer
+//! looks at the store's file ([`super::fault`]); a store deleted, replaced, truncated or
+//! corrupted under it is rebuilt ([`super::recover`], `store_replaced`) before the job's answer,
+//! so a write that went into a lost file is never acknowledged (see [`guard`]).
+//!
 //! ```text
 //! core loop ── record / submit / run ──┐
 //! MQTT link ── call ───────────────────┼─► writer thread: one Store, jobs in order ─► newest seq
 //! retention ── call ───────────────────┘                    (answers after commit)
 //! ```
 
+use std::time::Duration;
+
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::fault::StoreFile;
 use super::health::{StoreHealth, StoreHealthView};
 use super::{Store, StoreError};
 use crate::clock;
 use crate::event::{Event, NewEvent};
 use crate::tasks::Tasks;
 
+mod guard;
+
+/// How often the store's file is looked at while no job runs.
+pub const CHECK_EVERY: Duration = Duration::from_secs(1);
+
 /// What the writer thread owns: the connection and the newest seq it publishes.
 struct Owned {
-    store: Store,
+    /// `None` only while a lost store could not be rebuilt (each job tries again).
+    store: Option<Store>,
+    /// The writer's own descriptor of the database file (`None` for an in-memory store).
+    file: Option<StoreFile>,
+    /// Why the store is gone, while `store` is `None`.
+    lost: Option<String>,
     newest: watch::Sender<u64>,
     health: StoreHealth,
     health_out: watch::Sender<StoreHealthView>,
@@ -47,7 +65,11 @@ impl Owned {
         if let Some(event) = said {
             event.log();
             let lost = format!("event {}", event.kind);
-            match self.store.append(event) {
+            let stored = match self.store.as_mut() {
+                Some(store) => store.append(event),
+                None => Err(self.lost_error()),
+            };
+            match stored {
                 Ok(stored) => {
                     self.newest.send_replace(stored.seq);
                 }
@@ -93,8 +115,11 @@ impl StoreWriter {
         let (newest_tx, newest) = watch::channel(store.last_seq()?);
         let (requests, mut inbox) = mpsc::unbounded_channel::<Request>();
         let (health_out, health) = watch::channel(StoreHealthView::default());
+        let file = store.path().and_then(|p| StoreFile::open(&p).ok());
         let mut owned = Owned {
-            store,
+            store: Some(store),
+            file,
+            lost: None,
             newest: newest_tx,
             health: StoreHealth::default(),
             health_out,
@@ -124,9 +149,24 @@ impl StoreWriter {
         let (tx, rx) = oneshot::channel();
         // A closed writer drops the job and with it `tx`: the receiver then says so.
         self.send(Box::new(move |owned: &mut Owned| {
-            let _ = tx.send(job(&mut owned.store));
+            let answer = owned.store().and_then(job);
+            let _ = tx.send(owned.settle(answer));
         }));
         rx
+    }
+
+    /// Looks at the store's file every [`CHECK_EVERY`] until the writer closes, so a store
+    /// deleted while nothing is written is rebuilt then, not at the next write.
+    pub fn watch_file(&self, tasks: &Tasks) {
+        let writer = self.clone();
+        tasks.spawn_until_shutdown(async move {
+            loop {
+                tokio::time::sleep(CHECK_EVERY).await;
+                if !writer.send(Box::new(|owned: &mut Owned| owned.guard_idle())) {
+                    return;
+                }
+            }
+        });
     }
 
     /// [`StoreWriter::run`] and wait for its answer (async callers).
@@ -145,7 +185,8 @@ impl StoreWriter {
         F: FnOnce(&mut Store) -> Result<(), StoreError> + Send + 'static,
     {
         let sent = self.send(Box::new(move |owned: &mut Owned| {
-            let result = job(&mut owned.store);
+            let result = owned.store().and_then(job);
+            let result = owned.settle(result);
             if let Err(e) = &result {
                 tracing::error!("{what}: {e}");
             }
@@ -161,7 +202,7 @@ impl StoreWriter {
         let (tx, rx) = oneshot::channel();
         self.send(Box::new(move |owned: &mut Owned| {
             let lost = format!("event {}", event.kind);
-            let stored = owned.store.append(event);
+            let stored = owned.append_checked(event);
             match &stored {
                 Ok(e) => {
                     owned.newest.send_replace(e.seq);

@@ -33,6 +33,7 @@ mod restart_after_crash;
 mod sim_model;
 mod start_checks;
 mod store;
+mod store_faults;
 mod store_full;
 mod supervise;
 mod systemd;

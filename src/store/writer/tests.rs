@@ -116,3 +116,118 @@ async fn a_full_disk_is_counted_in_the_health_and_its_recovery_is_on_record() {
     writer.close();
     tasks.shutdown(std::time::Duration::from_secs(5)).await;
 }
+
+fn messages(path: &std::path::Path) -> Vec<(u64, String, String)> {
+    Store::open(path)
+        .unwrap()
+        .query(&EventFilter::default())
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.seq, e.kind.as_str().to_string(), e.message))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_note_acknowledged_after_the_file_was_deleted_is_in_the_store_at_its_path() {
+    let tasks = Tasks::new();
+    let (dir, writer) = writer(&tasks);
+    let path = dir.path().join("jetgate.db");
+    let note = |m: &str| NewEvent::new(EventKind::Note, None).message(m);
+    writer.append(note("before")).await.unwrap().unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let after = writer.append(note("after")).await.unwrap().unwrap();
+    let found = messages(&path);
+    assert!(
+        found.contains(&(1, "note".into(), "before".into())),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&(after.seq, "note".into(), "after".into())),
+        "{found:?}"
+    );
+    let replaced: Vec<_> = found.iter().filter(|e| e.1 == "store_replaced").collect();
+    assert_eq!(replaced.len(), 1, "{found:?}");
+    assert!(replaced[0].2.contains("deleted"), "{found:?}");
+    writer.close();
+    assert_eq!(tasks.shutdown(std::time::Duration::from_secs(5)).await, 0);
+}
+
+#[tokio::test]
+async fn a_truncated_store_is_moved_aside_and_later_notes_continue_its_seqs() {
+    let tasks = Tasks::new();
+    let (dir, writer) = writer(&tasks);
+    let path = dir.path().join("jetgate.db");
+    let note = |m: &str| NewEvent::new(EventKind::Note, None).message(m);
+    for i in 0..3 {
+        writer
+            .append(note(&format!("n{i}")))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    // Checkpoint, so the database file itself holds pages to truncate.
+    writer
+        .call(|s| {
+            s.conn
+                .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+                .map_err(StoreError::sql("checkpoint"))
+        })
+        .await
+        .unwrap();
+    let _ = writer.call(|s| s.last_seq()).await.unwrap(); // the look after sets the size
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    let after = writer.append(note("after")).await.unwrap().unwrap();
+    assert!(after.seq > 3, "seqs continue: {}", after.seq);
+    let found = messages(&path);
+    assert!(
+        found.contains(&(after.seq, "note".into(), "after".into())),
+        "{found:?}"
+    );
+    assert!(found.iter().all(|e| e.0 > 3), "{found:?}");
+    let replaced = found.iter().find(|e| e.1 == "store_replaced").unwrap();
+    assert!(replaced.2.contains("truncated"), "{replaced:?}");
+    let aside = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("jetgate.db.corrupt-")
+        })
+        .count();
+    assert!(aside >= 1, "the truncated file is kept");
+    assert_eq!(writer.health().state, StoreState::Ok);
+    writer.close();
+    assert_eq!(tasks.shutdown(std::time::Duration::from_secs(5)).await, 0);
+}
+
+#[tokio::test]
+async fn a_store_deleted_while_nothing_is_written_is_rebuilt_by_the_periodic_look() {
+    let tasks = Tasks::new();
+    let (dir, writer) = writer(&tasks);
+    let path = dir.path().join("jetgate.db");
+    writer
+        .append(NewEvent::new(EventKind::Note, None))
+        .await
+        .unwrap()
+        .unwrap();
+    writer.watch_file(&tasks);
+    let mut newest = writer.newest_seq();
+    newest.borrow_and_update();
+    std::fs::remove_file(&path).unwrap();
+    // No job is sent: only the periodic look can store the event that says so.
+    tokio::time::timeout(std::time::Duration::from_secs(20), newest.changed())
+        .await
+        .expect("the rebuild's event within patience")
+        .unwrap();
+    assert!(path.exists(), "rebuilt at its path");
+    let kinds: Vec<String> = messages(&path).into_iter().map(|e| e.1).collect();
+    assert_eq!(kinds, ["note", "store_replaced"]);
+    writer.close();
+    assert_eq!(tasks.shutdown(std::time::Duration::from_secs(5)).await, 0);
+}
