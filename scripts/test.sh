@@ -32,7 +32,8 @@ source scripts/lib/llama.sh
 
 AARCH64=aarch64-unknown-linux-gnu
 APT_PACKAGES=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user mosquitto mosquitto-clients openssl file jq
-  lintian binutils-aarch64-linux-gnu systemd man-db adduser python3-venv cmake g++ libfaketime tmux)
+  lintian binutils-aarch64-linux-gnu systemd man-db adduser python3-venv cmake g++ libfaketime tmux
+  prometheus)
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -48,8 +49,12 @@ install_prerequisites() {
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
-  # A package install may start the system broker; the tests start their own on free ports.
-  if command -v systemctl >/dev/null 2>&1; then systemctl stop mosquitto >/dev/null 2>&1 || true; fi
+  # A package install may start the system broker and Prometheus; the tests start their own
+  # on free ports (prometheus: promtool and the server of the metrics test).
+  if command -v systemctl >/dev/null 2>&1; then
+    systemctl stop mosquitto >/dev/null 2>&1 || true
+    systemctl stop prometheus >/dev/null 2>&1 || true
+  fi
   rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
   rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
   rustup target list --installed | grep -qx "$AARCH64" || rustup target add "$AARCH64"

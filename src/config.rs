@@ -36,6 +36,7 @@ pub mod environment;
 pub mod gate;
 mod lenient;
 pub mod memory;
+pub mod metrics;
 pub mod mqtt;
 pub mod probe;
 pub mod problem;
@@ -46,6 +47,7 @@ pub use control::ControlConfig;
 pub use device::DeviceConfig;
 pub use gate::GateConfig;
 pub use memory::{MemoryConfig, MemoryScope};
+pub use metrics::{ListenAddr, MetricsConfig};
 pub use mqtt::{BrokerUrl, MqttConfig};
 pub use probe::{Argv, HealthCheck, HealthProbe, ReadyCheck, ReadyProbe};
 pub use problem::Problem;
@@ -71,6 +73,8 @@ pub struct Config {
     /// `None`: no broker, nothing is published.
     pub mqtt: Option<MqttConfig>,
     pub control: ControlConfig,
+    /// `[metrics]`: the OpenMetrics endpoint and the textfile; off by default.
+    pub metrics: MetricsConfig,
 }
 
 /// Why a configuration file could not be used.
@@ -157,7 +161,8 @@ impl Config {
         Config::from_toml_str(EMBEDDED_DEFAULT).unwrap_or_default()
     }
 
-    /// One line for people: `2 models, 1 service, scope system, mqtt on (mqtts://b:8883)`.
+    /// One line for people: `2 models, 1 service, scope system, mqtt on (mqtts://b:8883),
+    /// metrics off`.
     pub fn summary(&self) -> String {
         let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
         let mqtt = match &self.mqtt {
@@ -165,10 +170,11 @@ impl Config {
             None => "mqtt off".to_string(),
         };
         format!(
-            "{}, {}, scope {}, {mqtt}",
+            "{}, {}, scope {}, {mqtt}, {}",
             plural(self.models.len(), "model"),
             plural(self.services.len(), "service"),
-            self.memory.scope
+            self.memory.scope,
+            self.metrics.summary()
         )
     }
 

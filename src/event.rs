@@ -17,8 +17,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+mod counts;
 mod kind;
 
+pub use counts::EventCounts;
 pub use kind::{deserialize_known, EventKind, UnknownEventKind, UnknownKind};
 
 /// How much attention an event deserves. `Error` is an escalation (an MQTT alert).

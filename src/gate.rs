@@ -46,10 +46,12 @@
 //!
 //! Layout: this file holds the types and [`Gate::step`]; `queue.rs` requests and admission,
 //! `load.rs` the load in flight, [`budget`] the arithmetic, [`ledger`] the loaded models' commitments, [`settle`] the settle window,
-//! `view.rs` the snapshot for `jetgate status`, `action.rs` the actions and their events.
+//! `view.rs` the snapshot for `jetgate status`, `action.rs` the actions and their events,
+//! [`decision`] the actions counted as decisions for the metrics.
 
 mod action;
 pub mod budget;
+pub mod decision;
 pub mod ledger;
 mod load;
 mod queue;
@@ -70,6 +72,7 @@ use std::time::{Duration, Instant};
 
 pub use action::{Abort, Admission, FailReason, Footprint, GateAction, Presence};
 pub use budget::{Budget, BudgetFrom};
+pub use decision::DecisionCounts;
 pub use ledger::{Commitment, CommittedFrom, Ledger, Usage};
 pub use settle::SettleWindow;
 pub use view::{CommitmentView, GateView, InFlightView, Phase, QueuedView, ReservationView};

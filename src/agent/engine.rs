@@ -30,7 +30,7 @@ use crate::agent::pressure::{PressureReading, PressureWatch};
 use crate::agent::watch::{TreeReading, Watch};
 use crate::estimate::Estimate;
 use crate::event::NewEvent;
-use crate::gate::{Gate, GateInput, MemReading, SamplingMode};
+use crate::gate::{DecisionCounts, Gate, GateInput, MemReading, SamplingMode};
 use crate::status::ServiceState;
 use crate::supervisor::policy::{RestartPolicy, RestartTracker};
 use crate::units::Bytes;
@@ -209,6 +209,8 @@ pub struct Engine {
     /// gate's ledger. A discrete GPU's memory is its own: shown and limited, never charged to
     /// DRAM.
     gpu_shares_dram: bool,
+    /// The gate's decisions since start, by decision and reason (for the metrics).
+    decisions: DecisionCounts,
 }
 
 fn random_draw() -> f64 {
@@ -234,6 +236,7 @@ impl Engine {
             watch: Watch::default(),
             pressure: PressureWatch::new(crate::config::MemoryConfig::default().pressure_high),
             gpu_shares_dram: true,
+            decisions: DecisionCounts::default(),
         }
     }
 

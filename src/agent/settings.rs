@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::agent::retention;
-use crate::config::{Config, MemoryScope};
+use crate::config::{Config, MemoryScope, MetricsConfig};
 use crate::mqtt::LinkSetup;
 
 /// The daemon's settings, from a validated [`Config`].
@@ -39,6 +39,8 @@ pub struct Settings {
     pub group: Option<String>,
     /// `[mqtt]` with the device id and the names commands may target; `None`: no broker.
     pub link: Option<LinkSetup>,
+    /// `[metrics]`: the endpoint's address and the textfile, each `None` when off.
+    pub metrics: MetricsConfig,
 }
 
 impl Settings {
@@ -71,6 +73,7 @@ impl Settings {
             socket: socket.unwrap_or_else(|| config.control.socket.clone()),
             group: config.control.group.clone(),
             link,
+            metrics: config.metrics.clone(),
         }
     }
 }

@@ -17,12 +17,12 @@
 //! what passes here does not fail at start for what the file names. `--root` points the
 //! device checks (scope, memory) at another tree.
 //!
-//! A valid file prints `FILE: ok: 2 models, 1 service, scope system, mqtt on (...)`, then what
-//! the agent will start at boot ([`boot`]), and exits 0; an invalid or unreadable one exits 3
-//! ([`exit::CONFIG`]).
+//! A valid file prints `FILE: ok: 2 models, 1 service, scope system, mqtt on (...), metrics on
+//! (127.0.0.1:9464)`, then what the agent will start at boot ([`boot`]), and exits 0; an
+//! invalid or unreadable one exits 3 ([`exit::CONFIG`]).
 //!
 //! ```text
-//! /etc/jetgate/jetgate.toml: ok: 2 models, 1 service, scope system, mqtt off
+//! /etc/jetgate/jetgate.toml: ok: 2 models, 1 service, scope system, mqtt off, metrics off
 //! at agent start:
 //!   service  api       starts at once (not gated)
 //!   model    llm       queues for the gate, 1st

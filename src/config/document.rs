@@ -25,12 +25,13 @@ use crate::config::lenient;
 use crate::config::problem::{line_column, Issues, KeyPath, Problem, Segment};
 use crate::config::program::{MODEL_ONLY_KEYS, SPLIT_KEYS};
 use crate::config::{
-    Config, ControlConfig, DeviceConfig, GateConfig, MemoryConfig, MqttConfig, StoreConfig,
+    Config, ControlConfig, DeviceConfig, GateConfig, MemoryConfig, MetricsConfig, MqttConfig,
+    StoreConfig,
 };
 
 /// The top-level keys a configuration may have.
-pub const SECTIONS: [&str; 8] = [
-    "device", "memory", "gate", "model", "service", "store", "mqtt", "control",
+pub const SECTIONS: [&str; 9] = [
+    "device", "memory", "gate", "model", "service", "store", "mqtt", "control", "metrics",
 ];
 
 /// Reads `text` into a [`Config`], or every problem found, sorted by position.
@@ -130,6 +131,7 @@ impl Reader<'_> {
         let gate: Option<GateConfig> = self.section("gate");
         let store: Option<StoreConfig> = self.section("store");
         let control: Option<ControlConfig> = self.section("control");
+        let metrics: Option<MetricsConfig> = self.section("metrics");
         let mqtt: Option<Option<MqttConfig>> = match root.get("mqtt") {
             None => Some(None),
             Some(item) => self
@@ -153,6 +155,9 @@ impl Reader<'_> {
         }
         if let Some(c) = &control {
             c.check(&at("control"), &mut issues);
+        }
+        if let Some(m) = &metrics {
+            m.check(&at("metrics"), &mut issues);
         }
         if let Some(Some(m)) = &mqtt {
             m.check(&at("mqtt"), &mut issues);
@@ -178,6 +183,7 @@ impl Reader<'_> {
             store: store?,
             mqtt: mqtt?,
             control: control?,
+            metrics: metrics?,
         })
     }
 

@@ -17,6 +17,7 @@
 //! | `control.group` | no such group |
 //! | `control.socket` | something other than a socket is there (a file, a directory, a link: the agent never removes it) |
 //! | `store.path` | is a directory |
+//! | `metrics.textfile` | its directory does not exist, or the path is a directory |
 //! | `mqtt.ca`, `cert`, `key`, `password_file` | does not exist or is not a file |
 
 use std::ffi::OsStr;
@@ -101,6 +102,17 @@ impl Machine<'_> {
                 store.join("jetgate.db").display()
             )
         });
+        if let Some(file) = &config.metrics.textfile {
+            let dir = file.parent().filter(|d| !d.as_os_str().is_empty());
+            let ok = !file.is_dir() && dir.is_some_and(|d| d.is_dir());
+            issues.require(ok, root.key("metrics").key("textfile"), || {
+                format!(
+                    "`metrics.textfile` {}: the file is written in its directory, which must \
+                     exist (and the path must not be a directory)",
+                    file.display()
+                )
+            });
+        }
         if let Some(mqtt) = &config.mqtt {
             let at = root.key("mqtt");
             for (key, path) in [

@@ -40,7 +40,7 @@ fn schema_keys() -> BTreeSet<String> {
     let mut add = |prefix: &str, keys: Vec<String>| {
         out.extend(keys.into_iter().map(|k| format!("{prefix}.{k}")));
     };
-    for section in ["device", "memory", "gate", "store", "control"] {
+    for section in ["device", "memory", "gate", "store", "control", "metrics"] {
         add(section, expected_keys(&format!("[{section}]\nzzz = 1\n")));
     }
     add(

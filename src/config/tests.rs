@@ -67,7 +67,10 @@ fn a_minimal_model_gets_default_policies() {
     assert!(p.autostart, "units start with the agent unless told not to");
     assert_eq!(p.on_limit, OnLimit::Warn);
     assert_eq!(p.stop_grace.0, Duration::from_secs(10));
-    assert_eq!(c.summary(), "1 model, 0 services, scope system, mqtt off");
+    assert_eq!(
+        c.summary(),
+        "1 model, 0 services, scope system, mqtt off, metrics off"
+    );
 }
 
 #[test]

@@ -17,6 +17,8 @@
 //! looks at the store's file ([`super::fault`]); a store deleted, replaced, truncated or
 //! corrupted under it is rebuilt ([`super::recover`], `store_replaced`) before the job's answer,
 //! so a write that went into a lost file is never acknowledged (see [`guard`]).
+//! Every event it takes is counted by kind ([`EventCounts`], stored or not), published on
+//! [`StoreWriter::event_counts`] for the metrics endpoint.
 //!
 //! ```text
 //! core loop ── record / submit / run ──┐
@@ -32,7 +34,7 @@ use super::fault::StoreFile;
 use super::health::{StoreHealth, StoreHealthView};
 use super::{Store, StoreError};
 use crate::clock;
-use crate::event::{Event, NewEvent};
+use crate::event::{Event, EventCounts, NewEvent};
 use crate::tasks::Tasks;
 
 mod guard;
@@ -51,6 +53,7 @@ struct Owned {
     newest: watch::Sender<u64>,
     health: StoreHealth,
     health_out: watch::Sender<StoreHealthView>,
+    counts: watch::Sender<EventCounts>,
 }
 
 impl Owned {
@@ -64,6 +67,7 @@ impl Owned {
         };
         if let Some(event) = said {
             event.log();
+            self.counts.send_modify(|c| c.count(&event.kind));
             let lost = format!("event {}", event.kind);
             let stored = match self.store.as_mut() {
                 Some(store) => store.append(event),
@@ -98,6 +102,7 @@ pub struct StoreWriter {
     requests: mpsc::UnboundedSender<Request>,
     newest: watch::Receiver<u64>,
     health: watch::Receiver<StoreHealthView>,
+    counts: watch::Receiver<EventCounts>,
 }
 
 impl std::fmt::Debug for Request {
@@ -116,6 +121,7 @@ impl StoreWriter {
         let (requests, mut inbox) = mpsc::unbounded_channel::<Request>();
         let (health_out, health) = watch::channel(StoreHealthView::default());
         let file = store.path().and_then(|p| StoreFile::open(&p).ok());
+        let (counts_out, counts) = watch::channel(EventCounts::default());
         let mut owned = Owned {
             store: Some(store),
             file,
@@ -123,6 +129,7 @@ impl StoreWriter {
             newest: newest_tx,
             health: StoreHealth::default(),
             health_out,
+            counts: counts_out,
         };
         tasks.spawn_blocking(move || {
             while let Some(Request::Run(job)) = inbox.blocking_recv() {
@@ -133,6 +140,7 @@ impl StoreWriter {
             requests,
             newest,
             health,
+            counts,
         })
     }
 
@@ -201,6 +209,7 @@ impl StoreWriter {
     pub fn append(&self, event: NewEvent) -> oneshot::Receiver<Result<Event, StoreError>> {
         let (tx, rx) = oneshot::channel();
         self.send(Box::new(move |owned: &mut Owned| {
+            owned.counts.send_modify(|c| c.count(&event.kind));
             let lost = format!("event {}", event.kind);
             let stored = owned.append_checked(event);
             match &stored {
@@ -223,6 +232,11 @@ impl StoreWriter {
     /// The store's health: writes failed, and since when it fails (`status`'s `store`).
     pub fn health(&self) -> StoreHealthView {
         self.health.borrow().clone()
+    }
+
+    /// Events taken since the writer started, by kind (stored or not).
+    pub fn event_counts(&self) -> EventCounts {
+        self.counts.borrow().clone()
     }
 
     /// The newest stored event's seq, updated after each commit.

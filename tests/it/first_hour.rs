@@ -114,7 +114,7 @@ fn config_check_says_what_starts_at_boot() {
     let stdout = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = stdout.lines().collect();
     assert!(
-        lines[0].ends_with("ok: 2 models, 1 service, scope system, mqtt off"),
+        lines[0].ends_with("ok: 2 models, 1 service, scope system, mqtt off, metrics off"),
         "{stdout}"
     );
     assert_eq!(lines[1], "at agent start:", "{stdout}");

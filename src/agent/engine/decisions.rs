@@ -35,6 +35,7 @@ impl Engine {
     }
 
     fn apply(&mut self, decision: GateAction, now: Instant, out: &mut Vec<Action>) {
+        self.decisions.count(&decision);
         let name = decision.model().to_string();
         // An abort must reach the process before anything slower (event storage) happens.
         if let GateAction::Abort(a) = &decision {

@@ -65,6 +65,11 @@ fn admits_two_holds_the_third_with_its_reason_and_admits_it_after_an_unload() {
         kinds(&out)
     );
     assert_eq!(rig.engine.view("c").unwrap().state, "loading");
+    // Each decision counted once, by its reason, for the metrics.
+    let d = rig.engine.decisions();
+    assert_eq!(d.get("admit", "available") + d.get("admit", "ledger"), 3);
+    assert_eq!(d.get("ready", "settled"), 2);
+    assert_eq!(d.get("queue", "budget"), 1);
 }
 
 #[test]
@@ -90,6 +95,7 @@ fn kills_a_load_before_anything_else_when_it_eats_the_reserve() {
     assert_eq!(rig.engine.view("liar").unwrap().state, "failed");
     // The abort already killed it: no graceful stop on top.
     assert!(!kinds(&out).iter().any(|k| k.starts_with("stop:")));
+    assert_eq!(rig.engine.decisions().get("abort", "kill_floor"), 1);
 }
 
 #[test]

@@ -1,14 +1,20 @@
 //! What `jetgate services` and the status document show of each unit: state, pid, memory,
 //! restarts, and for a unit backing off the time until its next attempt, as of the engine's
-//! latest input (at most one core tick old).
+//! latest input (at most one core tick old); and the gate's decisions counted since start.
 
 use super::{Engine, Phase, Unit};
+use crate::gate::DecisionCounts;
 use crate::status::{ServiceKind, ServiceView};
 use crate::units::Bytes;
 
 impl Engine {
     pub fn views(&self) -> Vec<ServiceView> {
         self.units.values().map(|u| self.view_of(u)).collect()
+    }
+
+    /// The gate's decisions since start, by decision and reason (the metrics' counters).
+    pub fn decisions(&self) -> &DecisionCounts {
+        &self.decisions
     }
 
     pub fn view(&self, name: &str) -> Option<ServiceView> {

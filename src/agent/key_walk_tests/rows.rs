@@ -55,6 +55,7 @@ http = "http://127.0.0.1:1/h"
 
 [store]
 [control]
+[metrics]
 "#;
 
 fn manifest_file() -> String {
@@ -360,6 +361,16 @@ pub(super) fn rows() -> Vec<Row> {
         row(
             "control.group",
             &[("control.group", Some("\"jetgate\""))],
+            settings,
+        ),
+        row(
+            "metrics.listen",
+            &[("metrics.listen", Some("\"127.0.0.1:9464\""))],
+            settings,
+        ),
+        row(
+            "metrics.textfile",
+            &[("metrics.textfile", Some("\"/srv/jetgate.prom\""))],
             settings,
         ),
         row(

@@ -228,6 +228,23 @@ async fn a_store_deleted_while_nothing_is_written_is_rebuilt_by_the_periodic_loo
     assert!(path.exists(), "rebuilt at its path");
     let kinds: Vec<String> = messages(&path).into_iter().map(|e| e.1).collect();
     assert_eq!(kinds, ["note", "store_replaced"]);
+
+#[tokio::test]
+async fn every_event_taken_is_counted_by_kind_for_the_metrics() {
+    let tasks = Tasks::new();
+    let (_dir, writer) = writer(&tasks);
+    assert_eq!(writer.event_counts().get(&EventKind::Note), 0);
+    writer.record(note("one"));
+    writer
+        .append(NewEvent::new(EventKind::LoadDenied, Some("m")))
+        .await
+        .unwrap()
+        .unwrap();
+    // Jobs run in order: the answer to the second means the first was counted too.
+    let counts = writer.event_counts();
+    assert_eq!(counts.get(&EventKind::Note), 1);
+    assert_eq!(counts.get(&EventKind::LoadDenied), 1);
+    assert_eq!(counts.get(&EventKind::GaveUp), 0);
     writer.close();
     assert_eq!(tasks.shutdown(std::time::Duration::from_secs(5)).await, 0);
 }
