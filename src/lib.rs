@@ -27,6 +27,8 @@
 //! - [`event`]: the event, the domain log of every decision.
 //! - [`exit`]: exit codes by kind, error chains said once.
 //! - [`gate`]: the load gate, pure decision code: one load at a time, only when memory covers it.
+//! - [`metrics`]: the OpenMetrics endpoint and node_exporter textfile, rendered from the core
+//!   loop's published snapshot.
 //! - [`mqtt`]: the fleet link: presence, state, telemetry, the durable event outbox, commands.
 //! - [`prerequisite`]: tests only: a missing test prerequisite skips here and fails under CI.
 //! - [`probe`]: readiness and liveness probes and the failure counter behind restarts.
@@ -53,6 +55,7 @@ pub mod estimate;
 pub mod event;
 pub mod exit;
 pub mod gate;
+pub mod metrics;
 pub mod mqtt;
 #[doc(hidden)]
 pub mod prerequisite;

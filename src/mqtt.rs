@@ -38,6 +38,7 @@ pub mod outbox;
 mod poller;
 pub mod presence;
 pub mod refusals;
+pub mod stats;
 pub mod tls;
 pub mod topics;
 
@@ -74,6 +75,8 @@ pub enum MqttError {
 pub struct LinkHandle {
     /// The newest status document (the retained `state`, and telemetry's source).
     pub status: watch::Sender<Option<StatusDocument>>,
+    /// The link's state, outbox depth and drops (for the metrics).
+    pub stats: watch::Receiver<stats::LinkStats>,
     cancel: CancellationToken,
     task: JoinHandle<()>,
 }
@@ -107,11 +110,13 @@ pub fn spawn(
         return Err(MqttError::DeviceId(setup.device_id));
     }
     let (status_tx, status_rx) = watch::channel(None);
+    let (stats_tx, stats_rx) = watch::channel(stats::LinkStats::default());
     let cancel = tasks.token().child_token();
-    let link = link::Link::new(setup, store, control, status_rx, tasks.clone());
+    let link = link::Link::new(setup, store, control, status_rx, tasks.clone(), stats_tx);
     let task = tasks.spawn(link.run(cancel.clone()));
     Ok(LinkHandle {
         status: status_tx,
+        stats: stats_rx,
         cancel,
         task,
     })

@@ -20,6 +20,7 @@ use super::backoff::{Backoff, DEFAULT_POLICY};
 use super::outbox::Outbox;
 use super::poller::{self, Attempt, Polled};
 use super::refusals::Refusals;
+use super::stats::LinkStats;
 use super::topics::Topics;
 use super::{presence, tls, LinkSetup, FLUSH_DEADLINE};
 use crate::clock;
@@ -114,6 +115,8 @@ pub(super) struct Link {
     down_since: Instant,
     /// The agent's tasks: the poller, store jobs and remote commands are spawned through it.
     tasks: Tasks,
+    /// Where the link's figures are published (`stats.rs`), after each turn of its loop.
+    stats: watch::Sender<LinkStats>,
 }
 
 impl Link {
@@ -124,6 +127,7 @@ impl Link {
         control: mpsc::Sender<ControlRequest>,
         status_rx: watch::Receiver<Option<StatusDocument>>,
         tasks: Tasks,
+        stats: watch::Sender<LinkStats>,
     ) -> Link {
         let seq_rx = store.newest_seq();
         let topics = Topics::new(&setup.mqtt.prefix, &setup.device_id);
@@ -156,6 +160,7 @@ impl Link {
             failed_attempts: 0,
             down_since: Instant::now(),
             tasks,
+            stats,
         }
     }
 
@@ -279,6 +284,7 @@ impl Link {
                 if self.conn.connected_at.is_some() {
                     self.pump().await;
                 }
+                self.publish_stats();
                 if let Some(deadline) = stopping {
                     let flushed = self.outbox.drained() && self.conn.replies_in_flight == 0;
                     if flushed || Instant::now() >= deadline {
@@ -394,6 +400,7 @@ impl Link {
             .figure("outbox_cursor", self.outbox.cursor());
         self.reported = None;
         self.failed_attempts = 0;
+        self.stats.send_modify(|s| s.connections += 1);
         self.record(event).await;
         if let Some(bytes) = dropped {
             self.session_dropped(bytes).await;
@@ -433,6 +440,7 @@ impl Link {
     /// error, is an event; repeats are traced. Refused credentials and TLS failures are errors.
     async fn failed(&mut self, error: String, delay: &mut Duration) {
         self.failed_attempts += 1;
+        self.stats.send_modify(|s| s.failed_attempts += 1);
         *delay = self.next_delay();
         if self.reported.as_deref() == Some(error.as_str()) {
             tracing::debug!("mqtt connect failed again: {error}; retry in {delay:?}");

@@ -128,6 +128,11 @@ impl Outbox {
         self.read_to.max(self.last_sent)
     }
 
+    /// Events known to be stored after the cursor (by seq; gaps left by drops count).
+    pub fn pending(&self) -> u64 {
+        self.newest.saturating_sub(self.cursor())
+    }
+
     /// Events published and not yet acknowledged.
     pub fn in_flight(&self) -> usize {
         self.in_flight.len()

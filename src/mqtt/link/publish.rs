@@ -1,7 +1,8 @@
 //! The publishing half of the link: housekeeping that runs with or without a broker (the
 //! cursor written back, the outbox held to `outbox_limit`), and, while connected, what goes
 //! out next: command replies, the coalesced retained state, telemetry, then outbox events in
-//! seq order within the window; finally the clean goodbye.
+//! seq order within the window; finally the clean goodbye. After each turn the link's figures
+//! are published for the metrics ([`LinkStats`](crate::mqtt::stats::LinkStats)).
 #![allow(clippy::disallowed_methods)] // an I/O task: reads the clock for intervals and stamps
 
 use std::time::{Duration, Instant};
@@ -51,6 +52,7 @@ impl Link {
         let Some(d) = self.db(move |s| s.outbox_drop(after, need)).await else {
             return;
         };
+        self.stats.send_modify(|s| s.dropped_events += d.events);
         let event = NewEvent::new(EventKind::OutboxDropped, None)
             .message(format!(
                 "outbox over its limit: dropped {} unsent events ({} info, {} warning, {} error)",
@@ -68,6 +70,21 @@ impl Link {
             .figure("limit_bytes", limit)
             .figure("dropped_total", d.total);
         self.record(event).await;
+    }
+
+    /// Publishes the link's figures when one changed (readers are never woken for nothing).
+    pub(super) fn publish_stats(&mut self) {
+        let connected = self.conn.connected_at.is_some();
+        let (session, outbox_events) = (self.session, self.outbox.pending());
+        let in_flight = self.outbox.in_flight() as u64;
+        self.stats.send_if_modified(|s| {
+            let before = *s;
+            s.connected = connected;
+            s.session = session;
+            s.outbox_events = outbox_events;
+            s.in_flight = in_flight;
+            *s != before
+        });
     }
 
     /// Publishes what is due: replies, state, telemetry, then outbox events.

@@ -14,6 +14,7 @@ fn entries(seqs: &[u64]) -> Vec<OutboxEntry> {
 #[test]
 fn the_cursor_stops_below_the_oldest_unacknowledged_event() {
     let mut o = Outbox::new(40, 47);
+    assert_eq!(o.pending(), 7);
     assert_eq!(o.want_read(), Some((40, BATCH)));
     o.fill(entries(&[41, 42, 44, 47]), BATCH, 47);
     assert_eq!(o.want_read(), None);
@@ -26,11 +27,13 @@ fn the_cursor_stops_below_the_oldest_unacknowledged_event() {
     assert_eq!(o.cursor(), 40);
     o.acked(41);
     assert_eq!(o.cursor(), 46);
+    assert_eq!(o.pending(), 1, "only 47 waits for its PubAck");
     assert_eq!(o.cursor_to_persist(), Some(46));
     o.persisted(46);
     assert_eq!(o.cursor_to_persist(), None);
     o.acked(47);
     assert_eq!(o.cursor(), 47);
+    assert_eq!(o.pending(), 0);
     assert!(o.drained());
 }
 
