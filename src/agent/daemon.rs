@@ -76,6 +76,7 @@ pub struct Options {
 
 mod control;
 mod core;
+mod export;
 mod inbox;
 mod link;
 mod scopes;
@@ -213,6 +214,8 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         .with_ratios(ratios);
 
     let socket = settings.socket.clone();
+    let started_unix_ms = crate::clock::now_unix_ms();
+    let mut export = export::Export::start(&settings.metrics, &tasks, started_unix_ms).await?;
     let listener = server::bind(&socket, settings.group.as_deref()).await?;
     let mut link = link::Feed::spawn(settings.link.clone(), &senders.control, &store, &tasks)?;
     tasks.spawn(server::serve(
@@ -304,6 +307,7 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
             .figure("scope", scope_text(&settings.scope))
             .figure("containment", containment.text())
             .figure("events_pruned", pruned)
+            .figure("metrics", settings.metrics.summary())
             .figure(
                 "config",
                 options
@@ -361,6 +365,7 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         agent.update_sampling();
         agent.systemd.loop_advanced(Instant::now());
         agent.feed_link(link.as_mut());
+        agent.publish_metrics(export.as_mut(), link.as_ref());
     };
     let children = agent.engine.pids().len();
     agent
