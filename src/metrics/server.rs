@@ -122,11 +122,12 @@ async fn read_head(stream: &mut TcpStream) -> Option<Route> {
             return None;
         }
         buf.extend_from_slice(&chunk[..n]);
-        if let Some(len) = http::head_len(&buf) {
-            return Some(http::route(&buf[..len]));
-        }
-        if buf.len() > MAX_HEAD_BYTES {
+        let head = http::head_len(&buf);
+        if head.unwrap_or(buf.len()) > MAX_HEAD_BYTES {
             return Some(Route::BadRequest("the request head is over 8 KiB"));
+        }
+        if let Some(len) = head {
+            return Some(http::route(&buf[..len]));
         }
     }
 }

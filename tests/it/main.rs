@@ -22,6 +22,7 @@ mod gpu_fail;
 mod harness;
 mod homeassistant;
 mod llama;
+mod metrics;
 mod mqtt;
 mod mqtt_acl;
 mod mqtt_auth;
