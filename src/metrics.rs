@@ -41,6 +41,8 @@ mod tegrastats;
 pub mod textfile;
 
 #[cfg(test)]
+mod server_tests;
+#[cfg(test)]
 mod tests;
 
 pub use exposition::Format;
