@@ -17,6 +17,7 @@
 //! looks at the store's file ([`super::fault`]); a store deleted, replaced, truncated or
 //! corrupted under it is rebuilt ([`super::recover`], `store_replaced`) before the job's answer,
 //! so a write that went into a lost file is never acknowledged (see [`guard`]).
+//!
 //! Every event it takes is counted by kind ([`EventCounts`], stored or not), published on
 //! [`StoreWriter::event_counts`] for the metrics endpoint.
 //!
