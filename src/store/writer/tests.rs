@@ -228,6 +228,9 @@ async fn a_store_deleted_while_nothing_is_written_is_rebuilt_by_the_periodic_loo
     assert!(path.exists(), "rebuilt at its path");
     let kinds: Vec<String> = messages(&path).into_iter().map(|e| e.1).collect();
     assert_eq!(kinds, ["note", "store_replaced"]);
+    writer.close();
+    assert_eq!(tasks.shutdown(std::time::Duration::from_secs(5)).await, 0);
+}
 
 #[tokio::test]
 async fn every_event_taken_is_counted_by_kind_for_the_metrics() {
