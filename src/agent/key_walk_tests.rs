@@ -73,12 +73,13 @@ impl Derived {
     fn link(&self) -> String {
         let link = self.settings.link.as_ref().unwrap();
         format!(
-            "{} {:?} {:?} {:?} {}",
+            "{} {:?} {:?} {:?} {} homeassistant={}",
             link.client_id(),
             crate::mqtt::topics::Topics::new(&link.mqtt.prefix, &link.device_id),
             link.mqtt.state_interval,
             link.mqtt.telemetry_interval,
-            link.mqtt.outbox_limit
+            link.mqtt.outbox_limit,
+            link.mqtt.homeassistant
         )
     }
 }

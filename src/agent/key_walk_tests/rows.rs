@@ -413,6 +413,11 @@ pub(super) fn rows() -> Vec<Row> {
             &[("mqtt.client_id", Some("\"me\""))],
             |d, _| d.mqtt_options(),
         ),
+        row(
+            "mqtt.homeassistant",
+            &[("mqtt.homeassistant", Some("true"))],
+            |d, _| d.link(),
+        ),
     ];
     let file = format!("\"{}\"", manifest_file());
     let both = [
