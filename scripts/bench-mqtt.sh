@@ -27,6 +27,7 @@ agent_conf() { # $1 name, $2 extra mqtt lines
 id = "$1"
 [mqtt]
 url = "mqtt://127.0.0.1:$PORT"
+connect_spread = "0s"
 $2
 [store]
 path = "$W/$1.db"
@@ -73,7 +74,8 @@ PY
 
 echo "== 1. publish latency (connected, one note every 20 ms)"
 broker
-agent_conf lat ""
+# backlog_rate at its maximum: section 2 measures the link's own drain, not the default cap.
+agent_conf lat "backlog_rate = 100000"
 start_agent lat
 timeout 30 mosquitto_sub -h 127.0.0.1 -p "$PORT" -t 'jetgate/lat/events' -F '%U %p' > "$W/lat.out" & SUB=$!; PIDS+=("$SUB"); sleep 1
 notes "$W/lat.sock" 500 0.02

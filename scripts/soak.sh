@@ -124,6 +124,7 @@ socket = "$work/control.sock"
 [mqtt]
 url = "mqtt://127.0.0.1:$port"
 prefix = "$prefix"
+connect_spread = "0s"
 
 TOML
   model stable 88MiB --alloc 64MiB

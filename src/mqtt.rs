@@ -13,7 +13,8 @@
 //! The core loop never awaits the broker: it replaces a watch value and moves on. The poller
 //! is the one task that polls rumqttc's event loop, and never inside a `select!` (rumqttc's
 //! flush is not cancel-safe); it forwards every event on a channel. The link decides
-//! everything else: its own reconnect backoff with full jitter ([`backoff`]), the session
+//! everything else: polite reconnects (a start-up slot, backoff by cause with full jitter,
+//! at most 15 attempts a minute: [`reconnect`], [`backoff`]), the backlog's pace ([`pace`]), the session
 //! number (raised in the store at every connection), and what to publish next.
 
 use std::collections::BTreeSet;
@@ -35,8 +36,10 @@ pub mod command;
 pub mod homeassistant;
 mod link;
 pub mod outbox;
+pub mod pace;
 mod poller;
 pub mod presence;
+pub mod reconnect;
 pub mod refusals;
 pub mod stats;
 pub mod tls;

@@ -226,6 +226,9 @@ fn broker_config(args: &Args) -> MqttConfig {
         outbox_limit: Bytes::from_mib(1),
         client_id: None,
         homeassistant: false,
+        connect_spread: HumanDuration(Duration::ZERO),
+        backlog_rate: 200,
+        max_payload: Bytes::from_kib(256),
     }
 }
 

@@ -13,6 +13,9 @@
 //! state_interval = "10s"
 //! telemetry_interval = "5s"
 //! outbox_limit = "64MiB"
+//! connect_spread = "10s"                    # first CONNECT within [0, 10s), by device id
+//! backlog_rate = 200                        # outbox events a second at most
+//! max_payload = "256KiB"                    # a larger event is skipped and reported
 //! ```
 
 use std::fmt;
@@ -132,7 +135,27 @@ pub struct MqttConfig {
     /// Publish Home Assistant MQTT discovery configs at every connection (default off).
     #[serde(default)]
     pub homeassistant: bool,
+    /// The first CONNECT waits a slot in `[0, connect_spread)` drawn from a hash of the device
+    /// id, so a site back from a power cut does not connect in lockstep (default 10s; 0 off).
+    #[serde(default = "default_connect_spread")]
+    pub connect_spread: HumanDuration,
+    /// Outbox events published per second at most (a backlog drains at this rate; default 200).
+    #[serde(default = "default_backlog_rate")]
+    pub backlog_rate: u32,
+    /// Largest event payload published; a larger event is skipped, counted and reported
+    /// (default 256KiB).
+    #[serde(default = "default_max_payload")]
+    pub max_payload: Bytes,
 }
+
+/// Longest `connect_spread`: beyond it a device is simply late.
+pub const MAX_CONNECT_SPREAD: Duration = Duration::from_secs(3600);
+/// `backlog_rate` bounds (events a second).
+pub const BACKLOG_RATE_RANGE: std::ops::RangeInclusive<u32> = 1..=100_000;
+/// Smallest `max_payload`: the agent's own events (and the report of a skipped one) fit.
+pub const MIN_MAX_PAYLOAD: Bytes = Bytes::from_kib(1);
+/// Largest `max_payload`: the client's packet limit (1 MiB) less room for the topic.
+pub const MAX_MAX_PAYLOAD: Bytes = Bytes::from_kib(960);
 
 fn default_prefix() -> String {
     "jetgate".to_string()
@@ -145,6 +168,15 @@ fn default_telemetry_interval() -> HumanDuration {
 }
 fn default_outbox_limit() -> Bytes {
     Bytes::from_mib(64)
+}
+fn default_connect_spread() -> HumanDuration {
+    HumanDuration(Duration::from_secs(10))
+}
+fn default_backlog_rate() -> u32 {
+    200
+}
+fn default_max_payload() -> Bytes {
+    Bytes::from_kib(256)
 }
 
 impl MqttConfig {
@@ -203,6 +235,36 @@ impl MqttConfig {
                 format!(
                     "`mqtt.outbox_limit` ({}) must be at least 1MiB",
                     self.outbox_limit
+                )
+            },
+        );
+        issues.require(
+            self.connect_spread.0 <= MAX_CONNECT_SPREAD,
+            at.key("connect_spread"),
+            || {
+                format!(
+                    "`mqtt.connect_spread` ({}) must be at most 1h",
+                    self.connect_spread
+                )
+            },
+        );
+        issues.require(
+            BACKLOG_RATE_RANGE.contains(&self.backlog_rate),
+            at.key("backlog_rate"),
+            || {
+                format!(
+                    "`mqtt.backlog_rate` ({}) must be 1-100000 events a second",
+                    self.backlog_rate
+                )
+            },
+        );
+        issues.require(
+            (MIN_MAX_PAYLOAD..=MAX_MAX_PAYLOAD).contains(&self.max_payload),
+            at.key("max_payload"),
+            || {
+                format!(
+                    "`mqtt.max_payload` ({}) must be 1KiB-960KiB",
+                    self.max_payload
                 )
             },
         );

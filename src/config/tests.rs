@@ -104,6 +104,25 @@ fn mqtt_defaults_apply_when_only_the_url_is_given() {
     assert_eq!(m.state_interval, HumanDuration(Duration::from_secs(10)));
     assert_eq!(m.telemetry_interval, HumanDuration(Duration::from_secs(5)));
     assert_eq!(m.outbox_limit, Bytes::from_mib(64));
+    assert_eq!(m.connect_spread, HumanDuration(Duration::from_secs(10)));
+    assert_eq!((m.backlog_rate, m.max_payload), (200, Bytes::from_kib(256)));
+}
+
+#[test]
+fn reconnect_keys_out_of_their_bounds_are_refused_at_their_line() {
+    let url = "[mqtt]\nurl = \"mqtt://localhost\"\n";
+    let ok = format!("{url}connect_spread = \"0s\"\nbacklog_rate = 1\nmax_payload = \"1KiB\"\n");
+    assert!(Config::from_toml_str(&ok).is_ok());
+    for (bad, why) in [
+        ("connect_spread = \"2h\"", "at most 1h"),
+        ("backlog_rate = 0", "1-100000"),
+        ("max_payload = \"512B\"", "1KiB-960KiB"),
+        ("max_payload = \"1MiB\"", "1KiB-960KiB"),
+    ] {
+        let p = problems(&format!("{url}{bad}\n"));
+        assert_eq!(lines(&p), [3], "{bad}: {p:#?}");
+        assert!(p[0].message.contains(why), "{bad}: {p:#?}");
+    }
 }
 
 #[test]

@@ -185,6 +185,8 @@ event_kinds! {
     CommandFailed = "command_failed", Warning;
     /// The MQTT outbox passed its limit: unsent events were dropped.
     OutboxDropped = "outbox_dropped", Warning;
+    /// An outbox event over `mqtt.max_payload` was not published; the rest went on.
+    MqttPayloadDropped = "mqtt_payload_dropped", Warning;
     /// A store write failed (the first of an outage; the rest are counted).
     StoreWriteFailed = "store_write_failed", Error;
     /// Store writes succeed again after an outage.

@@ -3,16 +3,21 @@
 //! random draw and the time; rumqttc itself retries at once, forever, which this replaces.
 //!
 //! ```text
-//! attempt 0: uniform(0, 1s)   attempt 1: uniform(0, 2s)   ...   attempt ≥ 5: uniform(0, 30s)
+//! DEFAULT_POLICY: attempt 0: uniform(0, 1s)  attempt 1: uniform(0, 2s) … attempt ≥ 5: uniform(0, 30s)
+//! REFUSED_POLICY: attempt 0: uniform(1, 2min) attempt 1: uniform(1, 4min) … attempt ≥ 3: uniform(1, 15min)
 //! ```
 //! Full jitter spreads a fleet's reconnects after a broker restart instead of synchronising
-//! them into waves.
+//! them into waves; a floor keeps a refused client (credentials, authorisation) from asking
+//! again within the minute however the draw falls.
 
 use std::time::Duration;
 
-/// The policy: delays grow from `initial`, doubled per failed attempt, up to `max`.
+/// The policy: delays grow from `initial`, doubled per failed attempt, up to `max`; each
+/// delay is drawn uniformly between `floor` and that ceiling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BackoffPolicy {
+    /// No delay is shorter (at most `initial`).
+    pub floor: Duration,
     pub initial: Duration,
     pub max: Duration,
     /// A connection up at least this long resets the attempt counter.
@@ -21,8 +26,19 @@ pub struct BackoffPolicy {
 
 /// The link's default: 1 s doubling to 30 s, reset after 60 s connected.
 pub const DEFAULT_POLICY: BackoffPolicy = BackoffPolicy {
+    floor: Duration::ZERO,
     initial: Duration::from_secs(1),
     max: Duration::from_secs(30),
+    stable: Duration::from_secs(60),
+};
+
+/// After the broker refused the CONNECT (credentials, authorisation, client id, protocol):
+/// nothing changes by itself within seconds, and brokers ban clients that keep asking.
+/// At least 1 min, ceilings 2 → 4 → 8 → 15 min, reset after 60 s connected.
+pub const REFUSED_POLICY: BackoffPolicy = BackoffPolicy {
+    floor: Duration::from_secs(60),
+    initial: Duration::from_secs(120),
+    max: Duration::from_secs(15 * 60),
     stable: Duration::from_secs(60),
 };
 
@@ -60,7 +76,9 @@ impl Backoff {
         } else {
             0.0
         };
-        let delay = self.ceiling().mul_f64(unit);
+        let ceiling = self.ceiling();
+        let floor = self.policy.floor.min(ceiling);
+        let delay = floor + (ceiling - floor).mul_f64(unit);
         self.attempt = self.attempt.saturating_add(1);
         delay
     }

@@ -3,8 +3,9 @@
 //! on channels and timers, so every branch is cancel-safe; the broker is the poller's.
 //!
 //! ```text
-//! attempt(session N, will online:false N) ─► ConnAck ─► status online:true N, subscribe if
-//!   no session ─► publish … ─► failure ─► outbox.reset, backoff(full jitter) ─► attempt(N+1)
+//! start-up slot ─► attempt(session N, will online:false N) ─► ConnAck ─► status online:true N,
+//!   subscribe if no session, state ─► (both acked) backlog at backlog_rate … ─► failure ─►
+//!   outbox.reset, backoff by cause under 15 attempts a minute ─► attempt(N+1)
 //! ```
 #![allow(clippy::disallowed_methods)] // an I/O task: reads the clock for intervals and stamps
 
@@ -16,21 +17,23 @@ use rumqttc::{AsyncClient, Event, Incoming, LastWill, MqttOptions, Outgoing, QoS
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::backoff::{Backoff, DEFAULT_POLICY};
 use super::outbox::Outbox;
+use super::pace::Pace;
 use super::poller::{self, Attempt, Polled};
+use super::reconnect::{self, Reconnect};
 use super::refusals::Refusals;
 use super::stats::LinkStats;
 use super::topics::Topics;
 use super::{presence, tls, LinkSetup, FLUSH_DEADLINE};
 use crate::clock;
 use crate::control::ControlRequest;
-use crate::event::{EventKind, NewEvent, Severity};
+use crate::event::{EventKind, NewEvent};
 use crate::status::StatusDocument;
 use crate::store::writer::StoreWriter;
 use crate::store::Store;
 use crate::tasks::Tasks;
 
+mod connect;
 mod publish;
 mod remote;
 
@@ -73,6 +76,10 @@ struct Conn {
     requested: VecDeque<Tag>,
     by_pkid: HashMap<u16, Tag>,
     state_in_flight: bool,
+    /// The broker acknowledged this connection's `online: true`.
+    presence_acked: bool,
+    /// The broker acknowledged this connection's first retained state.
+    state_acked: bool,
     state_sent: Option<(Instant, String)>,
     replies_in_flight: usize,
     telemetry_at: Option<Instant>,
@@ -93,7 +100,14 @@ pub(super) struct Link {
     outcomes_tx: mpsc::Sender<remote::Outcome>,
     outcomes_rx: mpsc::Receiver<remote::Outcome>,
     outbox: Outbox,
-    backoff: Backoff,
+    /// Start-up slot, backoff by cause, and the cap on attempts a minute.
+    reconnect: Reconnect,
+    /// This device's start-up slot (`connect_spread`).
+    start_delay: Duration,
+    /// Outbox events a second (`backlog_rate`).
+    pace: Pace,
+    /// Events skipped for `max_payload` since the agent started.
+    payload_dropped: u64,
     session: u64,
     conn: Conn,
     client: Option<AsyncClient>,
@@ -133,6 +147,8 @@ impl Link {
         let topics = Topics::new(&setup.mqtt.prefix, &setup.device_id);
         let client_id = setup.client_id();
         let (outcomes_tx, outcomes_rx) = mpsc::channel(64);
+        let start_delay = reconnect::startup_delay(&setup.device_id, setup.mqtt.connect_spread.0);
+        let pace = Pace::new(setup.mqtt.backlog_rate);
         Link {
             setup,
             topics,
@@ -144,7 +160,10 @@ impl Link {
             outcomes_tx,
             outcomes_rx,
             outbox: Outbox::new(0, 0),
-            backoff: Backoff::new(DEFAULT_POLICY),
+            reconnect: Reconnect::default(),
+            start_delay,
+            pace,
+            payload_dropped: 0,
             session: 0,
             conn: Conn::default(),
             client: None,
@@ -225,7 +244,7 @@ impl Link {
         let poller = self
             .tasks
             .spawn(poller::run(eventloop, attempt_rx, polled_tx));
-        let mut delay = Duration::ZERO;
+        let mut delay = self.first_delay();
         let mut tick = tokio::time::interval(PUMP_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut stopping: Option<Instant> = None;
@@ -237,7 +256,7 @@ impl Link {
                     }
                 }
                 Err(e) => {
-                    self.failed(e.to_string(), &mut delay).await;
+                    self.failed(e.to_string(), None, &mut delay).await;
                     tokio::select! {
                         _ = tokio::time::sleep(delay) => continue 'attempts,
                         _ = cancel.cancelled() => break 'attempts,
@@ -265,7 +284,8 @@ impl Link {
                             if let Some(bytes) = poller::packet_too_large(&e) {
                                 self.drop_session = Some(bytes);
                             }
-                            self.disconnected(e.to_string(), &mut delay).await;
+                            let refused = reconnect::refusal(&e);
+                            self.disconnected(e.to_string(), refused, &mut delay).await;
                             if stopping.is_some() {
                                 break 'attempts;
                             }
@@ -305,11 +325,17 @@ impl Link {
             Event::Incoming(Incoming::ConnAck(ack)) => self.connected(ack.session_present).await,
             Event::Incoming(Incoming::PubAck(ack)) => match self.conn.by_pkid.remove(&ack.pkid) {
                 Some(Tag::Event(seq)) => self.outbox.acked(seq),
-                Some(Tag::State) => self.conn.state_in_flight = false,
+                Some(Tag::State) => {
+                    self.conn.state_in_flight = false;
+                    self.conn.state_acked = true;
+                }
                 Some(Tag::Reply) => {
                     self.conn.replies_in_flight = self.conn.replies_in_flight.saturating_sub(1)
                 }
-                Some(Tag::Presence) => self.conn.goodbye_acked = true,
+                Some(Tag::Presence) => {
+                    self.conn.goodbye_acked = true;
+                    self.conn.presence_acked = true;
+                }
                 Some(Tag::Telemetry | Tag::Clear | Tag::Discovery) | None => {}
             },
             Event::Incoming(Incoming::Publish(p)) if p.topic == self.topics.cmd_request() => {
@@ -397,7 +423,8 @@ impl Link {
             .figure("session_present", session_present)
             .figure("failed_attempts", self.failed_attempts)
             .figure("outage_ms", outage_ms)
-            .figure("outbox_cursor", self.outbox.cursor());
+            .figure("outbox_cursor", self.outbox.cursor())
+            .figure("start_delay_ms", self.start_delay.as_millis() as u64);
         self.reported = None;
         self.failed_attempts = 0;
         self.stats.send_modify(|s| s.connections += 1);
@@ -405,66 +432,5 @@ impl Link {
         if let Some(bytes) = dropped {
             self.session_dropped(bytes).await;
         }
-    }
-
-    /// The connection ended (or never came up): report, pick the delay, raise the session.
-    async fn disconnected(&mut self, error: String, delay: &mut Duration) {
-        let up = self.conn.connected_at.map(|t| t.elapsed());
-        self.outbox.reset();
-        self.conn = Conn::default();
-        if let Some(up) = up {
-            self.down_since = Instant::now();
-            self.backoff.disconnected_after(up);
-            if let Some(s) = self.db(|s| s.next_session()).await {
-                self.session = s;
-            }
-            *delay = self.next_delay();
-            let event = NewEvent::new(EventKind::MqttDisconnected, None)
-                .message(format!("lost the broker {}: {error}", self.setup.mqtt.url))
-                .figure("error", error.clone())
-                .figure("up_ms", up.as_millis() as u64)
-                .figure("retry_in_ms", delay.as_millis() as u64)
-                .figure("next_session", self.session);
-            self.reported = Some(error);
-            self.record(event).await;
-        } else {
-            self.failed(error, delay).await;
-        }
-    }
-
-    fn next_delay(&mut self) -> Duration {
-        self.backoff.next_delay(rand::random::<f64>())
-    }
-
-    /// A connection attempt failed: the first failure of an outage, and every change of
-    /// error, is an event; repeats are traced. Refused credentials and TLS failures are errors.
-    async fn failed(&mut self, error: String, delay: &mut Duration) {
-        self.failed_attempts += 1;
-        self.stats.send_modify(|s| s.failed_attempts += 1);
-        *delay = self.next_delay();
-        if self.reported.as_deref() == Some(error.as_str()) {
-            tracing::debug!("mqtt connect failed again: {error}; retry in {delay:?}");
-            return;
-        }
-        let serious = ["TLS", "refused", "mqtt.", "CA", "certificate"]
-            .iter()
-            .any(|w| error.contains(w));
-        let event = if serious {
-            NewEvent::new(EventKind::MqttConnectFailed, None)
-        } else {
-            NewEvent::new(EventKind::MqttConnectFailed, None).severity(Severity::Warning)
-        };
-        let event = event
-            .message(format!(
-                "cannot connect to {}: {error}; retrying with backoff",
-                self.setup.mqtt.url
-            ))
-            .figure("error", error.clone())
-            .figure("attempt", self.failed_attempts)
-            .figure("retry_in_ms", delay.as_millis() as u64)
-            .figure("session", self.session);
-        tracing::warn!("mqtt connect to {} failed: {error}", self.setup.mqtt.url);
-        self.reported = Some(error);
-        self.record(event).await;
     }
 }

@@ -89,6 +89,11 @@ impl Outbox {
         }
     }
 
+    /// An event is read and the window has room for it.
+    pub fn ready(&self) -> bool {
+        !self.queue.is_empty() && self.in_flight.len() < WINDOW
+    }
+
     /// The next event to publish, if the window has room; it counts as in flight.
     pub fn next_to_send(&mut self) -> Option<OutboxEntry> {
         if self.in_flight.len() >= WINDOW {

@@ -14,10 +14,12 @@ use serde_json::{json, Value};
 use crate::broker::{make_pki, rss, Broker, Sub};
 use crate::harness::{wait_for, Agent, JETGATE};
 
+/// An agent's `[device]` and `[mqtt]`; tests connect at once (`connect_spread = "0s"`; the
+/// default start-up slot is up to 10 s).
 pub fn mqtt_section(id: &str, url: &str, extra: &str) -> String {
     format!(
         "[device]\nid = \"{id}\"\n\n[mqtt]\nurl = \"{url}\"\nstate_interval = \"1s\"\n\
-         telemetry_interval = \"1s\"\n{extra}\n"
+         telemetry_interval = \"1s\"\nconnect_spread = \"0s\"\n{extra}\n"
     )
 }
 

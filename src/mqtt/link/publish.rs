@@ -1,8 +1,11 @@
 //! The publishing half of the link: housekeeping that runs with or without a broker (the
 //! cursor written back, the outbox held to `outbox_limit`), and, while connected, what goes
 //! out next: command replies, the coalesced retained state, telemetry, then outbox events in
-//! seq order within the window; finally the clean goodbye. After each turn the link's figures
-//! are published for the metrics ([`LinkStats`](crate::mqtt::stats::LinkStats)).
+//! seq order within the window, at most `backlog_rate` a second and only once the broker has
+//! acknowledged this connection's presence and first state (so a consumer sees the device
+//! online and its state before the backlog); an event over `max_payload` is skipped and
+//! reported; finally the clean goodbye. After each turn the link's figures are published
+//! for the metrics ([`LinkStats`](crate::mqtt::stats::LinkStats)).
 #![allow(clippy::disallowed_methods)] // an I/O task: reads the clock for intervals and stamps
 
 use std::time::{Duration, Instant};
@@ -112,7 +115,20 @@ impl Link {
                 self.outbox.fill(batch, limit, newest.max(after));
             }
         }
-        while let Some(entry) = self.outbox.next_to_send() {
+        if !self.greeted() {
+            return;
+        }
+        let now = Instant::now();
+        while self.outbox.ready() && self.pace.take(now) {
+            let Some(entry) = self.outbox.next_to_send() else {
+                break;
+            };
+            let bytes = entry.payload.len() as u64;
+            if bytes > self.setup.mqtt.max_payload.get() {
+                self.outbox.acked(entry.seq);
+                self.payload_too_large(entry.seq, &entry.payload).await;
+                continue;
+            }
             let payload = entry.payload.into_bytes();
             if !self.publish(
                 self.topics.events(),
@@ -148,6 +164,33 @@ impl Link {
             let payload = serde_json::to_vec(&d.config).unwrap_or_default();
             self.publish(d.topic, QoS::AtLeastOnce, true, payload, Tag::Discovery);
         }
+    }
+
+    /// Presence and the first state are acknowledged (or there is no state yet to send).
+    fn greeted(&self) -> bool {
+        let no_state = self.status_rx.borrow().is_none();
+        self.conn.presence_acked && (self.conn.state_acked || no_state)
+    }
+
+    /// An outbox event over `max_payload`: not sent, its place passed, counted and reported.
+    async fn payload_too_large(&mut self, seq: u64, payload: &str) {
+        self.payload_dropped += 1;
+        let kind = serde_json::from_str::<serde_json::Value>(payload)
+            .ok()
+            .and_then(|v| v["kind"].as_str().map(|k| k.chars().take(64).collect::<String>()));
+        let max = self.setup.mqtt.max_payload;
+        let event = NewEvent::new(EventKind::MqttPayloadDropped, None)
+            .message(format!(
+                "event {seq} ({}) not published: {} bytes over max_payload {max}",
+                kind.as_deref().unwrap_or("unknown kind"),
+                payload.len()
+            ))
+            .figure("seq", seq)
+            .figure("event_kind", kind)
+            .figure("payload_bytes", payload.len() as u64)
+            .figure("max_payload_bytes", max.get())
+            .figure("dropped_total", self.payload_dropped);
+        self.record(event).await;
     }
 
     fn publish_state(&mut self) {

@@ -1,0 +1,126 @@
+//! The link's attempt policy in action: the start-up slot before the first CONNECT, and after
+//! every failure the delay [`Reconnect`](crate::mqtt::reconnect::Reconnect) plans (backoff by
+//! cause, at most 15 attempts a minute), reported with the figures behind it.
+#![allow(clippy::disallowed_methods)] // an I/O task: reads the clock for intervals
+
+use std::time::{Duration, Instant};
+
+use super::{Conn, Link};
+use crate::event::{EventKind, NewEvent, Severity};
+use crate::mqtt::reconnect::Plan;
+
+impl Link {
+    /// The delay before the first CONNECT: this device's start-up slot.
+    pub(super) fn first_delay(&mut self) -> Duration {
+        let plan = self.reconnect.plan(Instant::now(), self.start_delay);
+        if !plan.delay.is_zero() {
+            tracing::info!(
+                "mqtt: first connection in {:?} (this device's slot in connect_spread {})",
+                plan.delay,
+                self.setup.mqtt.connect_spread
+            );
+        }
+        plan.delay
+    }
+
+    /// Plans the next attempt after a failure (`refused`: the CONNACK's refusal).
+    fn next_plan(&mut self, refused: Option<&'static str>) -> Plan {
+        let plan = self
+            .reconnect
+            .failed(Instant::now(), refused.is_some(), rand::random::<f64>());
+        if !plan.rate_wait.is_zero() {
+            tracing::warn!(
+                "mqtt: {} attempts in the last minute; the next waits {:?} more",
+                plan.recent_attempts,
+                plan.rate_wait
+            );
+        }
+        plan
+    }
+
+    /// The connection ended (or never came up): report, pick the delay, raise the session.
+    pub(super) async fn disconnected(
+        &mut self,
+        error: String,
+        refused: Option<&'static str>,
+        delay: &mut Duration,
+    ) {
+        let up = self.conn.connected_at.map(|t| t.elapsed());
+        self.outbox.reset();
+        self.conn = Conn::default();
+        if let Some(up) = up {
+            self.down_since = Instant::now();
+            self.reconnect.disconnected_after(up);
+            if let Some(s) = self.db(|s| s.next_session()).await {
+                self.session = s;
+            }
+            let plan = self.next_plan(refused);
+            *delay = plan.delay;
+            let event = NewEvent::new(EventKind::MqttDisconnected, None)
+                .message(format!("lost the broker {}: {error}", self.setup.mqtt.url))
+                .figure("error", error.clone())
+                .figure("up_ms", up.as_millis() as u64)
+                .figure("retry_in_ms", delay.as_millis() as u64)
+                .figure("next_session", self.session)
+                .figure("rate_wait_ms", plan.rate_wait.as_millis() as u64);
+            self.reported = Some(error);
+            self.record(event).await;
+        } else {
+            self.failed(error, refused, delay).await;
+        }
+    }
+
+    /// A connection attempt failed: the first failure of an outage, and every change of
+    /// error, is an event; repeats are traced. Refused credentials and TLS failures are errors;
+    /// a CONNACK refusal backs off in minutes.
+    pub(super) async fn failed(
+        &mut self,
+        error: String,
+        refused: Option<&'static str>,
+        delay: &mut Duration,
+    ) {
+        self.failed_attempts += 1;
+        self.stats.send_modify(|s| s.failed_attempts += 1);
+        let plan = self.next_plan(refused);
+        *delay = plan.delay;
+        if self.reported.as_deref() == Some(error.as_str()) {
+            tracing::debug!("mqtt connect failed again: {error}; retry in {delay:?}");
+            return;
+        }
+        let serious = refused.is_some()
+            || ["TLS", "refused", "mqtt.", "CA", "certificate"]
+                .iter()
+                .any(|w| error.contains(w));
+        let event = if serious {
+            NewEvent::new(EventKind::MqttConnectFailed, None)
+        } else {
+            NewEvent::new(EventKind::MqttConnectFailed, None).severity(Severity::Warning)
+        };
+        let backoff = if refused.is_some() {
+            "refused"
+        } else {
+            "normal"
+        };
+        let event = event
+            .message(format!(
+                "cannot connect to {}: {error}; retrying in {:.1} s",
+                self.setup.mqtt.url,
+                delay.as_secs_f64()
+            ))
+            .figure("error", error.clone())
+            .figure("attempt", self.failed_attempts)
+            .figure("retry_in_ms", delay.as_millis() as u64)
+            .figure("session", self.session)
+            .figure("refusal", refused)
+            .figure("backoff", backoff)
+            .figure("rate_wait_ms", plan.rate_wait.as_millis() as u64)
+            .figure("attempts_last_minute", plan.recent_attempts as u64)
+            .figure("start_delay_ms", self.start_delay.as_millis() as u64);
+        tracing::warn!(
+            "mqtt connect to {} failed: {error}; retry in {delay:?}",
+            self.setup.mqtt.url
+        );
+        self.reported = Some(error);
+        self.record(event).await;
+    }
+}
