@@ -189,6 +189,11 @@ impl Sub {
         Sub { client, msgs, stop }
     }
 
+    /// Every message on every topic, in arrival order.
+    pub fn all(&self) -> Vec<Msg> {
+        self.msgs.lock().unwrap().clone()
+    }
+
     pub fn messages(&self, topic: &str) -> Vec<Msg> {
         let all = self.msgs.lock().unwrap();
         all.iter().filter(|m| m.topic == topic).cloned().collect()

@@ -28,6 +28,7 @@ mod mqtt_acl;
 mod mqtt_auth;
 mod mqtt_command_limits;
 mod mqtt_commands;
+mod mqtt_reconnect;
 mod ready_timeout;
 mod real_servers;
 mod restart_after_crash;

@@ -24,7 +24,7 @@ pub fn mqtt_section(id: &str, url: &str, extra: &str) -> String {
 }
 
 /// The seqs of events in arrival order, each kept once (its first arrival).
-fn dedupe(events: &[Value]) -> Vec<u64> {
+pub fn dedupe(events: &[Value]) -> Vec<u64> {
     let mut seen = BTreeSet::new();
     events
         .iter()
@@ -33,7 +33,7 @@ fn dedupe(events: &[Value]) -> Vec<u64> {
         .collect()
 }
 
-fn status_with(statuses: &[Value], online: bool, session: Option<u64>) -> Option<Value> {
+pub fn status_with(statuses: &[Value], online: bool, session: Option<u64>) -> Option<Value> {
     statuses
         .iter()
         .rev()
@@ -42,7 +42,7 @@ fn status_with(statuses: &[Value], online: bool, session: Option<u64>) -> Option
 }
 
 /// Sends `n` notes over one control connection; returns their seqs.
-fn notes(agent: &Agent, n: usize, mut each: impl FnMut(usize)) -> Vec<u64> {
+pub fn notes(agent: &Agent, n: usize, mut each: impl FnMut(usize)) -> Vec<u64> {
     let stream = UnixStream::connect(&agent.socket).unwrap();
     let mut writer = stream.try_clone().unwrap();
     let mut reader = BufReader::new(stream);

@@ -1,5 +1,6 @@
 //! Broker credentials: a username with a password read from a file connects; refused
-//! credentials give one clear error event, retries with backoff, and an agent that stays up.
+//! credentials give one clear error event, retries in minutes (the broker sees one attempt
+//! in 20 s, not the five or so of the normal backoff), and an agent that stays up.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 use std::process::Command;
@@ -69,12 +70,19 @@ fn a_password_from_a_file_connects_and_refused_credentials_back_off_without_cras
         error.contains("refused") || error.contains("not authorized") || error.contains("bad user"),
         "the error names the refusal: {failed}"
     );
+    let f = &failed["figures"];
+    assert!(f["refusal"].is_string(), "the CONNACK code is named: {failed}");
+    assert_eq!(f["backoff"], "refused", "{failed}");
     assert!(
-        failed["figures"]["retry_in_ms"].as_u64().is_some(),
-        "{failed}"
+        f["retry_in_ms"].as_u64() >= Some(60_000),
+        "a refusal waits at least a minute: {failed}"
     );
-    // Retries go on (traced, not an event each), and the agent stays up.
-    std::thread::sleep(Duration::from_secs(3));
+    // Over 20 s the broker sees the one refused attempt (the normal backoff, 1 → 2 → 4 → 8 s
+    // ceilings, would have made about five), and the agent stays up.
+    std::thread::sleep(Duration::from_secs(20));
+    let log = std::fs::read_to_string(broker.path("mosquitto.log")).unwrap();
+    let refused = log.lines().filter(|l| l.contains("not authorised")).count();
+    assert_eq!(refused, 1, "refused CONNECTs in 20 s:\n{log}");
     assert!(std::path::Path::new(&format!("/proc/{}", bad.pid())).exists());
     assert!(bad
         .events()
