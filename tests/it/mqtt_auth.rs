@@ -71,7 +71,10 @@ fn a_password_from_a_file_connects_and_refused_credentials_back_off_without_cras
         "the error names the refusal: {failed}"
     );
     let f = &failed["figures"];
-    assert!(f["refusal"].is_string(), "the CONNACK code is named: {failed}");
+    assert!(
+        f["refusal"].is_string(),
+        "the CONNACK code is named: {failed}"
+    );
     assert_eq!(f["backoff"], "refused", "{failed}");
     assert!(
         f["retry_in_ms"].as_u64() >= Some(60_000),

@@ -67,7 +67,12 @@ fn after_a_reconnect_presence_and_state_come_before_the_backlog_and_all_of_it_ar
         .expect("a state after the reconnect");
     let first_backlog = all
         .iter()
-        .position(|m| m.topic == events && m.json()["seq"].as_u64().is_some_and(|s| wanted.contains(&s)))
+        .position(|m| {
+            m.topic == events
+                && m.json()["seq"]
+                    .as_u64()
+                    .is_some_and(|s| wanted.contains(&s))
+        })
         .unwrap();
     assert!(
         online_at < state_at && state_at < first_backlog,

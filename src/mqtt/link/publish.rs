@@ -177,7 +177,11 @@ impl Link {
         self.payload_dropped += 1;
         let kind = serde_json::from_str::<serde_json::Value>(payload)
             .ok()
-            .and_then(|v| v["kind"].as_str().map(|k| k.chars().take(64).collect::<String>()));
+            .and_then(|v| {
+                v["kind"]
+                    .as_str()
+                    .map(|k| k.chars().take(64).collect::<String>())
+            });
         let max = self.setup.mqtt.max_payload;
         let event = NewEvent::new(EventKind::MqttPayloadDropped, None)
             .message(format!(

@@ -1,5 +1,6 @@
 //! Tests of the outbox's pace: the burst, the steady rate, and for any times of asking never
 //! more than the burst plus the rate in any window.
+#![allow(clippy::disallowed_methods)] // one base `Instant::now()` per test; all else is base + d
 use std::time::{Duration, Instant};
 
 use super::*;
@@ -25,7 +26,10 @@ fn a_slow_rate_still_has_a_burst_of_one() {
     assert!(!p.take(t0 + Duration::from_millis(500)));
     assert!(p.take(t0 + Duration::from_millis(1000)));
     let mut zero = Pace::new(0);
-    assert!(zero.take(t0), "a zero rate is read as 1/s, never as a stall");
+    assert!(
+        zero.take(t0),
+        "a zero rate is read as 1/s, never as a stall"
+    );
 }
 
 #[test]

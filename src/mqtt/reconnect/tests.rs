@@ -1,5 +1,6 @@
 //! Tests of the reconnect rules: stable, uniform start-up slots; refusals back off in
 //! minutes; and, for any failure times and draws, never more than 15 attempts a minute.
+#![allow(clippy::disallowed_methods)] // one base `Instant::now()` per test; all else is base + d
 use super::*;
 use proptest::prelude::*;
 
@@ -23,7 +24,10 @@ fn a_device_keeps_its_slot_and_a_fleet_spreads_uniformly_over_the_window() {
         buckets[d.as_secs() as usize] += 1;
     }
     for (i, n) in buckets.iter().enumerate() {
-        assert!((900..=1100).contains(n), "bucket {i}: {n} of 10000: {buckets:?}");
+        assert!(
+            (900..=1100).contains(n),
+            "bucket {i}: {n} of 10000: {buckets:?}"
+        );
     }
 }
 
@@ -38,7 +42,10 @@ fn connack_refusals_are_named_and_an_unavailable_broker_is_not_one() {
         refused(ConnectReturnCode::NotAuthorized),
         Some("not_authorized")
     );
-    assert_eq!(refused(ConnectReturnCode::BadClientId), Some("bad_client_id"));
+    assert_eq!(
+        refused(ConnectReturnCode::BadClientId),
+        Some("bad_client_id")
+    );
     assert_eq!(
         refused(ConnectReturnCode::RefusedProtocolVersion),
         Some("protocol_version")
