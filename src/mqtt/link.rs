@@ -258,7 +258,11 @@ impl Link {
                 Err(e) => {
                     self.failed(e.to_string(), None, &mut delay).await;
                     tokio::select! {
-                        _ = tokio::time::sleep(delay) => continue 'attempts,
+                        // The wait is this attempt's: the poller must not wait it again.
+                        _ = tokio::time::sleep(delay) => {
+                            delay = Duration::ZERO;
+                            continue 'attempts;
+                        }
                         _ = cancel.cancelled() => break 'attempts,
                     }
                 }
