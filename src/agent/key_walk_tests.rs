@@ -73,13 +73,16 @@ impl Derived {
     fn link(&self) -> String {
         let link = self.settings.link.as_ref().unwrap();
         format!(
-            "{} {:?} {:?} {:?} {} homeassistant={}",
+            "{} {:?} {:?} {:?} {} homeassistant={} spread={:?} rate={} max_payload={}",
             link.client_id(),
             crate::mqtt::topics::Topics::new(&link.mqtt.prefix, &link.device_id),
             link.mqtt.state_interval,
             link.mqtt.telemetry_interval,
             link.mqtt.outbox_limit,
-            link.mqtt.homeassistant
+            link.mqtt.homeassistant,
+            link.mqtt.connect_spread,
+            link.mqtt.backlog_rate,
+            link.mqtt.max_payload
         )
     }
 }

@@ -418,6 +418,21 @@ pub(super) fn rows() -> Vec<Row> {
             &[("mqtt.homeassistant", Some("true"))],
             |d, _| d.link(),
         ),
+        row(
+            "mqtt.connect_spread",
+            &[("mqtt.connect_spread", Some("\"1m\""))],
+            |d, _| d.link(),
+        ),
+        row(
+            "mqtt.backlog_rate",
+            &[("mqtt.backlog_rate", Some("50"))],
+            |d, _| d.link(),
+        ),
+        row(
+            "mqtt.max_payload",
+            &[("mqtt.max_payload", Some("\"64KiB\""))],
+            |d, _| d.link(),
+        ),
     ];
     let file = format!("\"{}\"", manifest_file());
     let both = [
