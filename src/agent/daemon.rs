@@ -218,10 +218,15 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
     let mut export = export::Export::start(&settings.metrics, &tasks, started_unix_ms).await?;
     let listener = server::bind(&socket, settings.group.as_deref()).await?;
     let mut link = link::Feed::spawn(settings.link.clone(), &senders.control, &store, &tasks)?;
+    let server_events: server::Report = {
+        let store = store.clone();
+        std::sync::Arc::new(move |event: NewEvent| store.record(event))
+    };
     tasks.spawn(server::serve(
         listener,
         senders.control.clone(),
         tasks.clone(),
+        server_events,
     ));
     let tegrastats_events = {
         let store = store.clone();

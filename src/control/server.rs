@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken as CancelToken;
 use super::protocol::{
     decode_request, Cmd, ErrorCode, Response, MAX_REQUEST_BYTES, TOO_MANY_CONNECTIONS,
 };
+use crate::event::{EventKind, NewEvent};
 use crate::tasks::Tasks;
 
 pub mod pages;
@@ -132,8 +133,62 @@ pub async fn bind(path: &Path, group: Option<&str>) -> Result<UnixListener, Serv
 
 /// Accepts connections until `tasks` is shut down; each connection is served on its own task,
 /// spawned through `tasks`.
-pub async fn serve(listener: UnixListener, core: mpsc::Sender<ControlRequest>, tasks: Tasks) {
-    serve_limited(listener, core, tasks, MAX_CONNECTIONS).await;
+pub async fn serve(
+    listener: UnixListener,
+    core: mpsc::Sender<ControlRequest>,
+    tasks: Tasks,
+    report: Report,
+) {
+    let shed = ShedReport {
+        every: SHED_REPORT_EVERY,
+        report,
+    };
+    serve_limited(listener, core, tasks, MAX_CONNECTIONS, shed).await;
+}
+
+/// Where the server's own events go (the store's writer, in the agent).
+pub type Report = Arc<dyn Fn(NewEvent) + Send + Sync>;
+
+/// How often, at most, connections closed or refused for room become one event.
+pub const SHED_REPORT_EVERY: Duration = Duration::from_secs(60);
+
+/// The shed connections' event: at most one per `every`, with the counts since the last.
+pub struct ShedReport {
+    pub every: Duration,
+    pub report: Report,
+}
+
+/// Connections given up for room since the last report.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Shed {
+    /// Closed to make room (they waited on their clients longest).
+    evicted: u64,
+    /// Refused: every place waited on the agent.
+    refused: u64,
+}
+
+impl Shed {
+    /// The event for what was shed in a window of `window`, if anything was; pure.
+    fn event(self, window: Duration, max_connections: usize) -> Option<NewEvent> {
+        if self == Shed::default() {
+            return None;
+        }
+        let message = format!(
+            "control socket full ({max_connections} connections): {} idle connections closed \
+             and {} refused in the last {} s",
+            self.evicted,
+            self.refused,
+            window.as_secs()
+        );
+        Some(
+            NewEvent::new(EventKind::ControlConnectionsShed, None)
+                .message(message)
+                .figure("evicted", self.evicted)
+                .figure("refused", self.refused)
+                .figure("window_s", window.as_secs())
+                .figure("max_connections", max_connections as u64),
+        )
+    }
 }
 
 async fn serve_limited(
@@ -141,16 +196,27 @@ async fn serve_limited(
     core: mpsc::Sender<ControlRequest>,
     tasks: Tasks,
     max_connections: usize,
+    shed: ShedReport,
 ) {
     let cancel = tasks.token();
     let table = Arc::new(Mutex::new(Table {
         slots: Slots::new(max_connections),
         tokens: HashMap::new(),
         pages: Arc::new(Semaphore::new(pages::PAGES_IN_FLIGHT)),
+        shed: Shed::default(),
     }));
+    let mut report_tick = tokio::time::interval(shed.every);
+    report_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
+            _ = report_tick.tick() => {
+                let since = std::mem::take(&mut lock(&table).shed);
+                if let Some(event) = since.event(shed.every, max_connections) {
+                    event.log();
+                    (shed.report)(event);
+                }
+            }
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => match Place::take(&table, &cancel) {
                     Some(place) => {
@@ -158,6 +224,7 @@ async fn serve_limited(
                     }
                     None => {
                         tracing::debug!("control socket full, every place busy: refusing a connection");
+                        lock(&table).shed.refused += 1;
                         tasks.spawn(refuse_busy(stream, max_connections));
                     }
                 },
@@ -176,6 +243,8 @@ struct Table {
     slots: Slots,
     tokens: HashMap<SlotId, CancelToken>,
     pages: Arc<Semaphore>,
+    /// Given up for room since the last report.
+    shed: Shed,
 }
 
 /// A connection's place in the table: it says what the connection waits on, is cancelled when
@@ -202,6 +271,7 @@ impl Place {
         if let Some(token) = evicted.and_then(|victim| t.tokens.remove(&victim)) {
             tracing::debug!("control socket full: closing the connection idle longest");
             token.cancel();
+            t.shed.evicted += 1;
         }
         let cancel = server.child_token();
         t.tokens.insert(id, cancel.clone());

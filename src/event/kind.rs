@@ -166,6 +166,9 @@ event_kinds! {
     OrphanRecordStale = "orphan_record_stale", Warning;
     /// Scheduled retention deleted events.
     EventsPruned = "events_pruned", Info;
+    /// The control socket was full: idle connections closed, or newcomers refused (one
+    /// event a minute at most, with the counts).
+    ControlConnectionsShed = "control_connections_shed", Warning;
     /// The wall clock stepped against the monotonic clock (NTP at boot, a manual set).
     ClockStepped = "clock_stepped", Warning;
     /// The broker accepted a connection.

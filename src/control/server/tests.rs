@@ -21,7 +21,7 @@ async fn start() -> (tempfile::TempDir, PathBuf, CancelToken) {
     let listener = bind(&path, None).await.unwrap();
     let tasks = Tasks::new();
     let cancel = tasks.token();
-    tokio::spawn(serve(listener, echo_core(), tasks));
+    tokio::spawn(serve(listener, echo_core(), tasks, Arc::new(|_| {})));
     (dir, path, cancel)
 }
 
@@ -80,7 +80,15 @@ async fn a_full_table_closes_the_longest_idle_connection_and_refuses_only_when_a
     let release = Arc::new(tokio::sync::Notify::new());
     let waiting = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let core = holding_core(Arc::clone(&release), Arc::clone(&waiting));
-    tokio::spawn(serve_limited(listener, core, tasks, 2));
+    let reported = Arc::new(std::sync::Mutex::new(Vec::<NewEvent>::new()));
+    let shed = ShedReport {
+        every: Duration::from_millis(200),
+        report: {
+            let reported = Arc::clone(&reported);
+            Arc::new(move |e| reported.lock().unwrap().push(e))
+        },
+    };
+    tokio::spawn(serve_limited(listener, core, tasks, 2, shed));
     let p = path.clone();
     let release_later = Arc::clone(&release);
     tokio::task::spawn_blocking(move || {
@@ -127,7 +135,50 @@ async fn a_full_table_closes_the_longest_idle_connection_and_refuses_only_when_a
     })
     .await
     .unwrap();
+    // The closed and the refused connections are on record, counted, in few events.
+    let mut polls = 0;
+    let (evicted, refused) = loop {
+        let events = reported.lock().unwrap().clone();
+        let sum = |figure: &str| -> u64 {
+            events
+                .iter()
+                .map(|e| e.figures[figure].as_u64().unwrap())
+                .sum()
+        };
+        // First, second and third were each closed for a newcomer before the refusal.
+        if sum("refused") >= 1 && sum("evicted") >= 3 {
+            assert!(events
+                .iter()
+                .all(|e| e.kind == EventKind::ControlConnectionsShed));
+            break (sum("evicted"), sum("refused"));
+        }
+        polls += 1;
+        assert!(polls < 100, "no shed report: {events:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(refused, 1);
+    assert!(evicted <= 4, "{evicted}");
     cancel.cancel();
+}
+
+#[test]
+fn nothing_shed_is_no_event_and_something_shed_says_the_counts() {
+    let window = Duration::from_secs(60);
+    assert!(Shed::default().event(window, 128).is_none());
+    let e = Shed {
+        evicted: 3,
+        refused: 0,
+    }
+    .event(window, 128)
+    .unwrap();
+    assert_eq!(e.kind, EventKind::ControlConnectionsShed);
+    assert_eq!(e.figures["evicted"], 3);
+    assert_eq!(e.figures["window_s"], 60);
+    assert!(
+        e.message.contains("3 idle connections closed"),
+        "{}",
+        e.message
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -76,7 +76,7 @@ async fn start(
     let listener = bind(&path, None).await.unwrap();
     let limits = Arc::new(Mutex::new(Vec::new()));
     let core = store_core(store, Arc::clone(&limits), fail_after);
-    tokio::spawn(serve(listener, core, Tasks::new()));
+    tokio::spawn(serve(listener, core, Tasks::new(), Arc::new(|_| {})));
     (dir, path, limits)
 }
 
