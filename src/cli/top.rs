@@ -67,10 +67,10 @@ pub struct Args {
 }
 
 /// Restores the terminal when dropped, also when the loop fails or panics.
-struct Screen;
+pub(crate) struct Screen;
 
 impl Screen {
-    fn enter() -> io::Result<Screen> {
+    pub(crate) fn enter() -> io::Result<Screen> {
         terminal::enable_raw_mode()?;
         let screen = Screen;
         execute!(io::stdout(), terminal::EnterAlternateScreen, cursor::Hide)?;

@@ -331,8 +331,9 @@ fn the_fleet_rows_keep_their_published_shape() {
             "0.1.0",
             "2026-11-24T03:06:39.120Z",
         ))
-        .ok(),
-        state: Some(agent_document()),
+        .ok()
+        .map(Presence::into),
+        state: Some(agent_document().into()),
         last_event: Some(LastEvent {
             seq: 43,
             ts: Some("2026-11-24T03:07:00.001Z".into()),
@@ -341,11 +342,14 @@ fn the_fleet_rows_keep_their_published_shape() {
         }),
     };
     let gone = Device {
-        status: Some(Presence {
-            online: false,
-            session: Some(3),
-            ..Presence::default()
-        }),
+        status: Some(
+            Presence {
+                online: false,
+                session: Some(3),
+                ..Presence::default()
+            }
+            .into(),
+        ),
         ..Device::default()
     };
     let rows = [row("orin-07", &online), row("orin-09", &gone)];
