@@ -164,16 +164,26 @@ pub(crate) async fn connect(args: &Args, role: &str) -> Result<(AsyncClient, Eve
     }
 }
 
-/// The fleet's subscriptions: presence and state (retained), events (live).
-pub(crate) fn filters(prefix: &str) -> [String; 3] {
-    ["status", "state", "events"].map(|leaf| format!("{prefix}/+/{leaf}"))
+/// The fleet's subscriptions: presence and state (retained) at QoS 0, events (live) at QoS 1.
+///
+/// QoS 0 for the retained burst: a broker bounds what a subscriber may have unacknowledged
+/// (Mosquitto: `max_queued_messages`, 1000 by default, plus 20 in flight) and silently drops
+/// the rest of a QoS 1 burst, which listed 1,020 of 10,000 devices; at QoS 0 the burst is
+/// written as fast as the viewer reads it. A clean-session viewer gains nothing from QoS 1
+/// on a snapshot it reads again on every start.
+pub(crate) fn filters(prefix: &str) -> [(String, QoS); 3] {
+    [
+        (format!("{prefix}/+/status"), QoS::AtMostOnce),
+        (format!("{prefix}/+/state"), QoS::AtMostOnce),
+        (format!("{prefix}/+/events"), QoS::AtLeastOnce),
+    ]
 }
 
 async fn subscribe(args: &Args, client: &AsyncClient) -> Result<usize, CliError> {
     let filters = filters(&args.prefix);
-    for f in &filters {
+    for (f, qos) in &filters {
         client
-            .subscribe(f.clone(), QoS::AtLeastOnce)
+            .subscribe(f.clone(), *qos)
             .await
             .map_err(|e| broker_error(args, e))?;
     }

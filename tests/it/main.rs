@@ -15,6 +15,7 @@ mod escape;
 mod estimate;
 mod first_hour;
 mod fixtures;
+mod fleet;
 mod footprint;
 mod gate;
 mod gpu;
