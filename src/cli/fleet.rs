@@ -179,21 +179,20 @@ pub(crate) fn filters(prefix: &str) -> [(String, QoS); 3] {
     ]
 }
 
+/// One SUBSCRIBE for all of [`filters`]: one SUBACK to wait for. Returns the SUBACKs due.
 async fn subscribe(args: &Args, client: &AsyncClient) -> Result<usize, CliError> {
-    let filters = filters(&args.prefix);
-    for (f, qos) in &filters {
-        client
-            .subscribe(f.clone(), *qos)
-            .await
-            .map_err(|e| broker_error(args, e))?;
-    }
-    Ok(filters.len())
+    let filters = filters(&args.prefix).map(|(f, qos)| rumqttc::SubscribeFilter::new(f, qos));
+    client
+        .subscribe_many(filters)
+        .await
+        .map_err(|e| broker_error(args, e))?;
+    Ok(1)
 }
 
 async fn once(args: &Args) -> CliResult {
     let (client, mut eventloop) = connect(args, "fleet").await?;
-    let mut settle =
-        collect::Settle::new(std::time::Instant::now(), subscribe(args, &client).await?);
+    let subscriptions = subscribe(args, &client).await?;
+    let mut settle = collect::Settle::new(std::time::Instant::now(), subscriptions);
     let mut fleet = collect::Fleet::new();
     loop {
         let deadline = tokio::time::Instant::from_std(settle.deadline());
@@ -216,9 +215,19 @@ async fn once(args: &Args) -> CliResult {
         }
     }
     if settle.capped(std::time::Instant::now()) {
-        tracing::warn!(
-            "fleet: the retained messages did not go quiet within {:?}; printing what came",
-            collect::ONCE_CAP
+        eprintln!(
+            "warning: the retained messages did not go quiet within {:?} ({} of {subscriptions} \
+             subscription acknowledged); printing what came",
+            collect::ONCE_CAP,
+            subscriptions - settle.subacks_due(),
+        );
+    }
+    let incomplete = collect::incomplete(&fleet);
+    if incomplete > 0 {
+        eprintln!(
+            "warning: {incomplete} devices have a presence but no state, or the reverse: the \
+             broker may have dropped part of the retained messages (Mosquitto: raise \
+             max_queued_messages, see docs/mqtt.md)"
         );
     }
     print::print(&collect::rows(&fleet), args.json).map_err(|e| CliError::new(exit::FAILURE, e))?;

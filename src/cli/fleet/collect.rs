@@ -259,8 +259,22 @@ impl Settle {
         now >= self.deadline()
     }
 
+    /// Subscriptions not acknowledged yet.
+    pub fn subacks_due(&self) -> usize {
+        self.subacks_due
+    }
+
     /// Whether it stopped at the cap rather than on a quiet broker.
     pub fn capped(&self, now: Instant) -> bool {
         now >= self.started + ONCE_CAP
     }
+}
+
+/// Devices known from only one of `status` and `state`. An agent publishes both, so after the
+/// retained burst this usually means the broker dropped part of it (a queue limit).
+pub fn incomplete(fleet: &Fleet) -> usize {
+    fleet
+        .values()
+        .filter(|d| d.status.is_some() != d.state.is_some())
+        .count()
 }
