@@ -153,3 +153,34 @@ fn the_live_view_refuses_to_run_without_a_terminal() {
         "{out:?}"
     );
 }
+
+#[test]
+fn fleet_forget_fails_and_names_what_is_left_when_the_broker_refuses_the_clears() {
+    let mut broker = default_broker();
+    fleet_sim::publish("127.0.0.1", broker.port, "jetgate", 2, false).unwrap();
+    // The same retained messages (persisted), now behind an ACL that only lets us read.
+    let acl = broker.path("read-only.acl");
+    std::fs::write(&acl, "topic read jetgate/#\n").unwrap();
+    let conf = broker.path("mosquitto.conf");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    std::fs::write(&conf, format!("{text}acl_file {}\n", acl.display())).unwrap();
+    broker.stop();
+    broker.spawn();
+    assert_eq!(listed(&broker).len(), 2);
+
+    let out = fleet(&broker, &["--forget", "sim-00001"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stderr);
+    for topic in ["status", "state"] {
+        assert!(
+            said.contains(&format!("jetgate/sim-00001/{topic}")),
+            "{said}"
+        );
+    }
+    assert!(said.contains("ACL"), "{said}");
+    assert_eq!(
+        listed(&broker).len(),
+        2,
+        "the device is still there, and it was said"
+    );
+}
