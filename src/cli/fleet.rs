@@ -55,8 +55,8 @@ m those low on memory (available under the reserve, or a budget of zero), a all 
 arrows, j/k, PgUp/PgDn, Home/End scroll; q or Esc quits.
 
 --forget ID publishes empty retained messages on the device's status, state, telemetry, \
-cmd/request and cmd/response (and any other retained topic under it), so the broker drops \
-them, then checks that none is left. Stop the device's agent first: a running agent \
+cmd/request and cmd/response (and any other retained topic under it, and its Home Assistant \
+discovery configs), so the broker drops them, then checks that none is left. Stop the device's agent first: a running agent \
 publishes its presence and state again.")]
 pub struct Args {
     /// Broker: mqtt://host[:port] or mqtts://host[:port].

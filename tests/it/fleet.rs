@@ -98,6 +98,13 @@ fn fleet_forget_clears_one_device_and_refuses_an_invalid_id() {
         true,
     );
     extra.publish("jetgate/sim-00003/custom", b"kept?".to_vec(), true);
+    let discovery = "homeassistant/sensor/jetgate_sim-00003/available_memory/config";
+    extra.publish(discovery, b"{\"name\":\"x\"}".to_vec(), true);
+    extra.publish(
+        "homeassistant/sensor/jetgate_sim-00004/available_memory/config",
+        b"{}".to_vec(),
+        true,
+    );
     assert_eq!(listed(&broker).len(), 20);
 
     for bad in ["a/b", "sim+", "#", "", "evil\x1b[2J"] {
@@ -123,8 +130,23 @@ fn fleet_forget_clears_one_device_and_refuses_an_invalid_id() {
     let devices = listed(&broker);
     assert_eq!(devices.len(), 19);
     assert!(devices.iter().all(|d| d["id"] != "sim-00003"));
-    let check = Sub::connect(broker.port, "check", true, &["jetgate/sim-00003/#"]);
+    let check = Sub::connect(
+        broker.port,
+        "check",
+        true,
+        &["jetgate/sim-00003/#", "homeassistant/#"],
+    );
     std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        check.messages(discovery).is_empty(),
+        "the discovery config is gone"
+    );
+    assert_eq!(
+        check
+            .messages("homeassistant/sensor/jetgate_sim-00004/available_memory/config")
+            .len(),
+        1
+    );
     assert!(
         ["status", "state", "cmd/response", "custom"]
             .iter()

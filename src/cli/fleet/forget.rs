@@ -1,9 +1,10 @@
 //! `jetgate fleet --forget ID`: clears a decommissioned device's retained messages.
 //!
-//! 1. Subscribes to `<prefix>/<id>/#` and collects the retained messages until quiet (the
-//!    `--once` rule), to know what the broker holds.
+//! 1. Subscribes to `<prefix>/<id>/#` and to the device's Home Assistant discovery configs
+//!    (`homeassistant/+/jetgate_<id>/+/config`) and collects the retained messages until
+//!    quiet (the `--once` rule), to know what the broker holds.
 //! 2. Publishes an empty retained message (QoS 1, acknowledged) on each of [`leaves`] and on
-//!    every other topic under the device that held one: the broker drops them.
+//!    every other topic found in 1 that held one: the broker drops them.
 //! 3. Subscribes again (the broker resends what is still retained) and fails, naming the
 //!    topics, if any is left: an identity without the right to publish there (an ACL) is
 //!    silently ignored by an MQTT 3.1.1 broker, so only this check tells.
@@ -21,6 +22,7 @@ use rumqttc::{AsyncClient, Event, EventLoop, Incoming, QoS};
 use super::collect::Settle;
 use super::{broker_error, connect, Args};
 use crate::exit::{self, CliError, CliResult};
+use crate::mqtt::homeassistant::{node_id, DISCOVERY_PREFIX};
 use crate::mqtt::topics::Topics;
 
 /// The device's topics cleared whether or not they held anything.
@@ -40,10 +42,13 @@ async fn retained(
     args: &Args,
     client: &AsyncClient,
     eventloop: &mut EventLoop,
-    filter: &str,
+    filters: &[String],
 ) -> Result<BTreeSet<String>, CliError> {
+    let subscribe = filters
+        .iter()
+        .map(|f| rumqttc::SubscribeFilter::new(f.clone(), QoS::AtLeastOnce));
     client
-        .subscribe(filter, QoS::AtLeastOnce)
+        .subscribe_many(subscribe)
         .await
         .map_err(|e| broker_error(args, e))?;
     let mut settle = Settle::new(Instant::now(), 1);
@@ -67,17 +72,22 @@ async fn retained(
             }
         }
     }
-    client
-        .unsubscribe(filter)
-        .await
-        .map_err(|e| broker_error(args, e))?;
+    for f in filters {
+        client
+            .unsubscribe(f.clone())
+            .await
+            .map_err(|e| broker_error(args, e))?;
+    }
     Ok(held)
 }
 
 pub async fn forget(args: &Args, id: &str) -> CliResult {
     let (client, mut eventloop) = connect(args, "fleet-forget").await?;
-    let filter = format!("{}/{id}/#", args.prefix);
-    let held = retained(args, &client, &mut eventloop, &filter).await?;
+    let filters = [
+        format!("{}/{id}/#", args.prefix),
+        format!("{DISCOVERY_PREFIX}/+/{}/+/config", node_id(id)),
+    ];
+    let held = retained(args, &client, &mut eventloop, &filters).await?;
     let mut clear: BTreeSet<String> = leaves(&args.prefix, id).into_iter().collect();
     clear.extend(held.iter().cloned());
     // One at a time, each acknowledged before the next: the request queue never fills.
@@ -100,7 +110,7 @@ pub async fn forget(args: &Args, id: &str) -> CliResult {
             }
         }
     }
-    let left = retained(args, &client, &mut eventloop, &filter).await?;
+    let left = retained(args, &client, &mut eventloop, &filters).await?;
     let _ = client.try_disconnect();
     if !left.is_empty() {
         return Err(CliError::new(
