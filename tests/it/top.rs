@@ -151,4 +151,14 @@ fn top_shows_the_agent_acts_on_a_confirmed_key_and_survives_the_agent_dying() {
         let out = tmux.run(&["capture-pane", "-p", "-t", "top"]);
         (!out.status.success()).then_some(())
     });
+    // The SIGKILLed agent left its model running: an agent started on its store stops that
+    // orphan, and stops cleanly when the test drops it, so no model outlives the test.
+    agent.spawn();
+    let events = agent.events();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["kind"] == "orphan_stopped" && e["subject"] == "llm"),
+        "{events:#?}"
+    );
 }
