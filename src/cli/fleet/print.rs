@@ -7,18 +7,21 @@ use crate::units::Bytes;
 
 use super::collect::FleetRow;
 
+/// The columns of a device row, in the printed table and the live view.
+pub const TITLES: [&str; 8] = [
+    "DEVICE",
+    "ONLINE",
+    "SESSION",
+    "BOARD",
+    "AVAILABLE",
+    "BUDGET",
+    "MODELS",
+    "LAST EVENT",
+];
+
 /// The aligned table of every device.
 pub fn render(rows: &[FleetRow]) -> String {
-    let mut t = Table::new(&[
-        "DEVICE",
-        "ONLINE",
-        "SESSION",
-        "BOARD",
-        "AVAILABLE",
-        "BUDGET",
-        "MODELS",
-        "LAST EVENT",
-    ]);
+    let mut t = Table::new(&TITLES);
     for r in rows {
         t.row(cells(r));
     }

@@ -19,7 +19,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Clear, Paragraph, Widget};
 
 use super::collect::FleetRow;
-use super::print::cells;
+use super::print::{cells, TITLES};
 use super::view::{rank, FleetView, Link};
 
 /// Below this the view asks for a larger terminal instead of drawing.
@@ -27,17 +27,6 @@ pub const MIN_WIDTH: u16 = 40;
 pub const MIN_HEIGHT: u16 = 6;
 /// Lines that are not rows: header, column titles, footer.
 pub const CHROME: u16 = 3;
-
-const TITLES: [&str; 8] = [
-    "DEVICE",
-    "ONLINE",
-    "SESSION",
-    "BOARD",
-    "AVAILABLE",
-    "BUDGET",
-    "MODELS",
-    "LAST EVENT",
-];
 
 /// How many rows fit in an area of this height.
 pub fn page_rows(height: u16) -> usize {
