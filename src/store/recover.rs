@@ -6,7 +6,7 @@
 //!
 //! | found                         | what the agent does                                          |
 //! |-------------------------------|--------------------------------------------------------------|
-//! | at start: not a database, corrupt | `<store>.corrupt-<UTC>` (and its `-wal`, `-shm`), fresh store, `store_moved_aside` |
+//! | at start: not a database, corrupt | `<store>.corrupt-<UTC>` (and its `-wal`, `-shm`), fresh store whose seqs continue after the old one's last where SQLite can still read it, else after the clock's Unix milliseconds; `store_moved_aside` |
 //! | running: `deleted`, `replaced`| the open connection still reads the whole database: `VACUUM INTO` back at the path (nothing lost); what else is at the path is moved aside; `store_replaced` |
 //! | running: `truncated`, `overwritten`, `corrupt` | the file moved aside, fresh store whose seqs continue after the last one and which keeps the MQTT link's cursor and session where they were readable; `store_replaced` |
 //!
@@ -93,19 +93,56 @@ pub fn open_or_move_aside(
         path: path.to_path_buf(),
         source,
     })?;
-    let store = Store::open(path)?;
+    let mut store = Store::open(path)?;
+    let (last_seq, read_back) = match moved.as_deref().and_then(readable_tail) {
+        Some((seq, link)) => {
+            store.continue_after(seq, &link)?;
+            (seq, "the last seq it gave")
+        }
+        None => {
+            store.continue_after(now_ms, &[])?;
+            (now_ms, "the clock (its own last seq is unreadable)")
+        }
+    };
     let moved = moved.map_or(String::new(), |p| p.display().to_string());
     let event = NewEvent::new(EventKind::StoreMovedAside, None)
         .message(format!(
             "the store {} is not a sound database ({reason}): moved aside to {moved}, a new \
-             one created; the events and learned footprints it held are not in the new one",
+             one created whose seqs continue after {last_seq}, from {read_back}; the events \
+             and learned footprints it held are not in the new one",
             path.display()
         ))
         .figure("path", path.display().to_string())
         .figure("moved_to", moved)
         .figure("reason", reason)
-        .figure("size_bytes", size);
+        .figure("size_bytes", size)
+        .figure("last_seq", last_seq);
     Ok((store, Some(event)))
+}
+
+/// The last seq a store moved aside gave and its MQTT link rows, if SQLite can still read
+/// them there (read-only; a corrupt page elsewhere does not matter). When it cannot, the fresh
+/// store's seqs continue after the clock's Unix milliseconds instead: a seq is given once per
+/// event, so no device has reached that count, and readers never see a seq twice.
+fn readable_tail(moved: &Path) -> Option<(u64, Vec<(String, i64)>)> {
+    use rusqlite::{Connection, OpenFlags};
+    let conn = Connection::open_with_flags(moved, OpenFlags::SQLITE_OPEN_READ_ONLY).ok()?;
+    let seq: i64 = conn
+        .query_row(
+            "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0),
+                        coalesce((SELECT max(seq) FROM events), 0))",
+            [],
+            |r| r.get(0),
+        )
+        .ok()?;
+    let link = conn
+        .prepare("SELECT key, value FROM mqtt_link")
+        .and_then(|mut stmt| {
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<Vec<(String, i64)>, _>>()
+        })
+        .unwrap_or_default();
+    Some((u64::try_from(seq).ok()?, link))
 }
 
 /// What [`replace`] did.

@@ -36,8 +36,55 @@ fn a_garbage_store_is_moved_aside_with_its_wal_and_a_fresh_one_opens() {
     let mut wal = moved.as_os_str().to_owned();
     wal.push("-wal");
     assert_eq!(std::fs::read(wal).unwrap(), b"wal");
-    assert_eq!(store.last_seq().unwrap(), 0);
+    assert_eq!(
+        store.last_seq().unwrap(),
+        1_796_000_000_123,
+        "nothing readable: seqs continue after the clock's milliseconds"
+    );
+    assert_eq!(event.figures["last_seq"], 1_796_000_000_123u64);
     assert!(store.quick_check().unwrap().is_empty());
+}
+
+/// A store whose pages SQLite can still partly read keeps its numbering: readers of the MQTT
+/// events never see a seq twice, even across a start that moved the store aside.
+#[test]
+fn a_corrupt_store_moved_aside_at_start_hands_its_last_seq_and_link_to_the_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.db");
+    let mut old = Store::open(&path).unwrap();
+    for i in 0..3 {
+        old.append(note(&format!("before {i}"))).unwrap();
+    }
+    old.conn
+        .execute(
+            "INSERT INTO mqtt_link (key, value) VALUES ('acked_seq', 2)",
+            [],
+        )
+        .unwrap();
+    // A table of its own filling the file's last pages, whose last page is then broken on
+    // purpose: `quick_check` fails, the events and the link still read.
+    old.conn
+        .execute_batch(
+            "CREATE TABLE filler (x);
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
+             INSERT INTO filler SELECT randomblob(100) FROM n;",
+        )
+        .unwrap();
+    drop(old);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let page = 4096;
+    let last = bytes.len() - page;
+    bytes[last..last + 8].copy_from_slice(&[0xff; 8]);
+    std::fs::write(&path, bytes).unwrap();
+    let (mut store, event) = open_or_move_aside(&path, 1_796_000_000_123).unwrap();
+    let event = event.expect("the store was moved aside");
+    assert_eq!(event.figures["last_seq"], 3);
+    assert_eq!(store.last_seq().unwrap(), 3);
+    assert_eq!(store.append(note("after")).unwrap().seq, 4);
+    assert!(store
+        .link_values()
+        .unwrap()
+        .contains(&("acked_seq".into(), 2)));
 }
 
 #[test]
