@@ -18,9 +18,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 mod counts;
+pub mod figures;
 mod kind;
 
 pub use counts::EventCounts;
+pub use figures::{Figures, FiguresError};
 pub use kind::{deserialize_known, EventKind, UnknownEventKind, UnknownKind};
 
 /// How much attention an event deserves. `Error` is an escalation (an MQTT alert).
@@ -85,8 +87,21 @@ pub struct Event {
 }
 
 impl NewEvent {
-    /// An event of `kind` at the kind's default severity ([`EventKind::severity`]).
-    pub fn new(kind: EventKind, subject: Option<&str>) -> NewEvent {
+    /// An event of the kind of `figures` ([`Figures::KIND`]), at the kind's default severity
+    /// ([`EventKind::severity`]).
+    pub fn new<F: Figures>(figures: F, subject: Option<&str>) -> NewEvent {
+        NewEvent {
+            severity: F::KIND.severity(),
+            kind: F::KIND,
+            subject: subject.map(str::to_string),
+            message: String::new(),
+            figures: figures::to_map(&figures),
+        }
+    }
+
+    /// An event of `kind` whose figures are added one by one with [`NewEvent::figure`]: the
+    /// builder of the areas not yet on typed figures ([`NewEvent::new`]).
+    pub fn untyped(kind: EventKind, subject: Option<&str>) -> NewEvent {
         NewEvent {
             severity: kind.severity(),
             kind,
@@ -147,7 +162,7 @@ mod tests {
     /// snake-case text, an empty message left out.
     #[test]
     fn event_json_is_the_published_shape() {
-        let e = NewEvent::new(EventKind::LoadAdmitted, Some("llm"))
+        let e = NewEvent::untyped(EventKind::LoadAdmitted, Some("llm"))
             .message("admitted: budget 9.1GiB covers need 4.0GiB + 10%")
             .figure("available_bytes", 11_811_160_064u64)
             .figure("need_bytes", 4_294_967_296u64)
@@ -156,8 +171,8 @@ mod tests {
             serde_json::to_string(&e).unwrap(),
             r#"{"seq":42,"ts":"2026-11-24T03:06:39.120Z","kind":"load_admitted","severity":"info","subject":"llm","message":"admitted: budget 9.1GiB covers need 4.0GiB + 10%","figures":{"available_bytes":11811160064,"need_bytes":4294967296}}"#
         );
-        let quiet =
-            NewEvent::new(EventKind::GaveUp, None).into_event(7, "2026-11-24T03:06:40.000Z".into());
+        let quiet = NewEvent::untyped(EventKind::GaveUp, None)
+            .into_event(7, "2026-11-24T03:06:40.000Z".into());
         assert_eq!(
             serde_json::to_string(&quiet).unwrap(),
             r#"{"seq":7,"ts":"2026-11-24T03:06:40.000Z","kind":"gave_up","severity":"error","subject":null,"figures":{}}"#
@@ -166,7 +181,7 @@ mod tests {
 
     #[test]
     fn a_site_may_raise_or_lower_the_kinds_default_severity() {
-        let e = NewEvent::new(EventKind::LoadFailed, Some("llm"));
+        let e = NewEvent::untyped(EventKind::LoadFailed, Some("llm"));
         assert_eq!(e.severity, Severity::Warning);
         assert_eq!(e.severity(Severity::Info).severity, Severity::Info);
     }
@@ -182,7 +197,7 @@ mod tests {
 
     #[test]
     fn event_json_carries_the_contract_fields_and_nested_figures() {
-        let e = NewEvent::new(EventKind::LoadAdmitted, Some("llm"))
+        let e = NewEvent::untyped(EventKind::LoadAdmitted, Some("llm"))
             .figure("need_bytes", 4u64 << 30)
             .into_event(42, "2026-11-24T03:06:39.120Z".into());
         let v: Value = serde_json::to_value(&e).unwrap();

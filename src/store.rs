@@ -26,7 +26,7 @@
 //!
 //! ```text
 //! let mut store = Store::open("/var/lib/jetgate/jetgate.db")?;
-//! let ev = store.append(NewEvent::new(EventKind::Note, None).message("hello"))?;   // ev.seq = 1
+//! let ev = store.append(NewEvent::untyped(EventKind::Note, None).message("hello"))?;   // ev.seq = 1
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -255,7 +255,7 @@ mod tests {
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         let mut store = Store::open(&path).unwrap();
         store
-            .append(crate::event::NewEvent::new(
+            .append(crate::event::NewEvent::untyped(
                 crate::event::EventKind::Note,
                 None,
             ))

@@ -34,7 +34,7 @@ pub struct ClockStep {
 impl ClockStep {
     pub fn event(&self) -> NewEvent {
         let direction = if self.step_ms >= 0 { "forward" } else { "back" };
-        NewEvent::new(EventKind::ClockStepped, None)
+        NewEvent::untyped(EventKind::ClockStepped, None)
             .message(format!(
                 "the wall clock stepped {direction} by {:.1}s; event times before and after \
                  the step are not comparable",

@@ -296,7 +296,7 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         tasks.clone(),
     ));
     agent.executor.record(
-        NewEvent::new(EventKind::AgentStarted, None)
+        NewEvent::untyped(EventKind::AgentStarted, None)
             .message(format!(
                 "jetgate {} started on {} ({}), control socket {}",
                 env!("CARGO_PKG_VERSION"),
@@ -324,7 +324,7 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
     let kernel_limits = matches!(containment, Containment::Scope(_));
     if let Containment::ProcessTree(reason) = &containment {
         agent.executor.record(
-            NewEvent::new(EventKind::ContainmentDegraded, None)
+            NewEvent::untyped(EventKind::ContainmentDegraded, None)
                 .message(format!(
                     "no cgroup for the units ({reason}): each unit's tree is followed by \
                      parent pid, and a process that leaves it between two walks can outlive \
@@ -378,7 +378,7 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         .stopping(format!("{signal_name}: stopping {children} children"));
 
     agent.executor.record(
-        NewEvent::new(EventKind::AgentStopping, None)
+        NewEvent::untyped(EventKind::AgentStopping, None)
             .message(format!("{signal_name}: stopping every child, then exiting"))
             .figure("children", agent.engine.pids().len()),
     );

@@ -382,7 +382,7 @@ impl Executor {
         }
         if let Some(dir) = &exit.cgroup_left {
             self.record(
-                NewEvent::new(EventKind::CgroupLeft, Some(&exit.name)).message(format!(
+                NewEvent::untyped(EventKind::CgroupLeft, Some(&exit.name)).message(format!(
                     "child cgroup {} could not be removed",
                     dir.display()
                 )),

@@ -106,7 +106,7 @@ pub fn unbacked_limits(config: &Config, cgroup_scope: bool) -> Vec<NewEvent> {
     programs
         .filter_map(|p| Some((p, p.limit?)))
         .map(|(p, limit)| {
-            NewEvent::new(EventKind::KernelLimitUnset, Some(&p.name))
+            NewEvent::untyped(EventKind::KernelLimitUnset, Some(&p.name))
                 .message(format!(
                     "limit {limit} is enforced by the agent's once-a-second check only: \
                      memory.scope is \"system\", so there is no cgroup to hold the kernel \

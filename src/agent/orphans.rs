@@ -54,7 +54,7 @@ pub async fn stop_orphans(traces: &Traces<'_>) -> Vec<NewEvent> {
         match record {
             Ok(record) => events.extend(stop_recorded(traces, &record).await),
             Err(reason) => events.push(
-                NewEvent::new(EventKind::OrphanRecordStale, Some(&unit))
+                NewEvent::untyped(EventKind::OrphanRecordStale, Some(&unit))
                     .message(format!(
                         "pid record {} unreadable: {reason}",
                         path.display()
@@ -85,7 +85,7 @@ async fn stop_recorded(traces: &Traces<'_>, record: &PidRecord) -> Option<NewEve
             None
         }
         Liveness::Reused { found_ticks } => Some(
-            NewEvent::new(EventKind::OrphanRecordStale, Some(unit))
+            NewEvent::untyped(EventKind::OrphanRecordStale, Some(unit))
                 .severity(Severity::Info)
                 .message(format!(
                     "pid {} now names another process (started at tick {found_ticks}, \
@@ -99,7 +99,7 @@ async fn stop_recorded(traces: &Traces<'_>, record: &PidRecord) -> Option<NewEve
                 .figure("found", "pid_record"),
         ),
         Liveness::Unverifiable => Some(
-            NewEvent::new(EventKind::OrphanRecordStale, Some(unit))
+            NewEvent::untyped(EventKind::OrphanRecordStale, Some(unit))
                 .message(format!(
                     "pid {} has no recorded start time and cannot be told from a stranger: \
                      left alone (its cgroup, if any, is still checked)",
@@ -130,7 +130,7 @@ async fn stop_recorded(traces: &Traces<'_>, record: &PidRecord) -> Option<NewEve
                     .map(|e| e.to_string());
             }
             Some(
-                NewEvent::new(EventKind::OrphanStopped, Some(unit))
+                NewEvent::untyped(EventKind::OrphanStopped, Some(unit))
                     .message(format!(
                         "pid {} (group {}) of a previous agent, up {:.1}s: {ended}",
                         record.pid,
@@ -211,7 +211,7 @@ async fn stop_cgroup(scope: &CgroupScope, unit: &str, grace: Duration) -> Option
         (false, Err(_)) => "still_alive",
     };
     Some(
-        NewEvent::new(EventKind::OrphanStopped, Some(unit))
+        NewEvent::untyped(EventKind::OrphanStopped, Some(unit))
             .message(format!(
                 "{} process(es) of a previous agent in cgroup {}: {ended}",
                 pids.len(),

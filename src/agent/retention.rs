@@ -149,7 +149,7 @@ pub async fn run(
         match outcome {
             Ok((pruned, chunks)) if pruned.total() > 0 => {
                 let took = started.elapsed();
-                let event = NewEvent::new(EventKind::EventsPruned, None)
+                let event = NewEvent::untyped(EventKind::EventsPruned, None)
                     .message(format!(
                         "retention deleted {} events ({} past max_age, {} beyond max_events)",
                         pruned.total(),
@@ -275,7 +275,7 @@ mod tests {
         let mut store = crate::store::Store::open_in_memory().unwrap();
         let now = clock::now_unix_ms();
         let batch = (0..(CHUNK + 10))
-            .map(|_| NewEvent::new(EventKind::Note, None))
+            .map(|_| NewEvent::untyped(EventKind::Note, None))
             .collect();
         store.append_batch_at(batch, now).unwrap();
         let policy = Policy {

@@ -56,7 +56,7 @@ impl Availability {
                     error: error.to_string(),
                 };
                 Some(
-                    NewEvent::new(EventKind::SourceUnavailable, None)
+                    NewEvent::untyped(EventKind::SourceUnavailable, None)
                         .message(format!("{source} can no longer be read: {error}"))
                         .figure("source", source)
                         .figure("error", error),
@@ -64,7 +64,7 @@ impl Availability {
             }
             (State::Unavailable { since, error }, Ok(())) => {
                 let out_for = now.saturating_duration_since(*since);
-                let event = NewEvent::new(EventKind::SourceRecovered, None)
+                let event = NewEvent::untyped(EventKind::SourceRecovered, None)
                     .message(format!(
                         "{source} is readable again after {}",
                         crate::units::format_duration(out_for)

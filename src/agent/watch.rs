@@ -283,7 +283,7 @@ fn limits(
     if let Some(limit) = spec.limit {
         if memory > limit && !w.restart_asked {
             out.push(WatchAction::Event(
-                NewEvent::new(EventKind::MemoryLimitExceeded, Some(name))
+                NewEvent::untyped(EventKind::MemoryLimitExceeded, Some(name))
                     .message(format!(
                         "tree memory {memory} passed the limit {limit}: restarting"
                     ))
@@ -327,7 +327,7 @@ fn limits(
             continue; // the same excursion
         }
         let restarting = spec.on_limit == OnLimit::Restart && !w.restart_asked;
-        let event = NewEvent::new(kind.clone(), Some(name));
+        let event = NewEvent::untyped(kind.clone(), Some(name));
         let event = if restarting {
             event.severity(Severity::Error)
         } else {

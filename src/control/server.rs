@@ -181,7 +181,7 @@ impl Shed {
             window.as_secs()
         );
         Some(
-            NewEvent::new(EventKind::ControlConnectionsShed, None)
+            NewEvent::untyped(EventKind::ControlConnectionsShed, None)
                 .message(message)
                 .figure("evicted", self.evicted)
                 .figure("refused", self.refused)

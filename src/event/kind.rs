@@ -10,13 +10,29 @@
 //! `Deserialize`) produce it; [`FromStr`] (user input: `events --kind`, the control socket's
 //! `events` filter) refuses an unknown kind with the list of known ones, and nothing in the
 //! agent can emit one (its text has no public constructor).
+//!
+//! Each kind's figures are the struct of its name in [`figures`](super::figures) (the table
+//! implements [`Figures`](super::figures::Figures) for it).
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use serde_json::{Map, Value};
+
+use super::figures;
 use super::Severity;
+
+fn round_trip<F: figures::Figures>(map: &Map<String, Value>) -> Result<(), String> {
+    let typed: F = F::deserialize(Value::Object(map.clone())).map_err(|e| e.to_string())?;
+    let back = figures::to_map(&typed);
+    if back == *map {
+        Ok(())
+    } else {
+        Err(format!("{map:?} came back as {back:?}"))
+    }
+}
 
 macro_rules! event_kinds {
     ($( $(#[doc = $doc:literal])* $variant:ident = $text:literal, $severity:ident; )*) => {
@@ -56,7 +72,40 @@ macro_rules! event_kinds {
                     _ => None,
                 }
             }
+
+            /// The figure names of this kind's figures struct ([`figures::names`]); `None`
+            /// for an unknown kind (its map is kept as read).
+            pub fn figure_names(&self) -> Option<&'static [&'static str]> {
+                match self {
+                    $(EventKind::$variant => Some(figures::names::<figures::$variant>()),)*
+                    EventKind::Unknown(_) => None,
+                }
+            }
+
+            /// The figures of this kind with every figure at its default (absent where it may
+            /// be), as the map events carry; `None` for an unknown kind.
+            pub fn default_figures(&self) -> Option<Map<String, Value>> {
+                match self {
+                    $(EventKind::$variant => Some(figures::to_map(&figures::$variant::default())),)*
+                    EventKind::Unknown(_) => None,
+                }
+            }
+
+            /// Whether `map` reads as this kind's figures struct and writes back the same
+            /// (`typed → map → typed` agrees); `None` for an unknown kind.
+            pub fn figures_round_trip(&self, map: &Map<String, Value>) -> Option<Result<(), String>> {
+                match self {
+                    $(EventKind::$variant => Some(round_trip::<figures::$variant>(map)),)*
+                    EventKind::Unknown(_) => None,
+                }
+            }
         }
+
+        // Each kind's figures are the struct of the same name in `figures`: a kind without
+        // one does not compile, and a struct cannot be the figures of two kinds.
+        $(impl figures::Figures for figures::$variant {
+            const KIND: EventKind = EventKind::$variant;
+        })*
     };
 }
 

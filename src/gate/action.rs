@@ -247,13 +247,13 @@ impl GateAction {
                 need,
                 ..
             } => {
-                let e = NewEvent::new(EventKind::LoadRequested, m)
+                let e = NewEvent::untyped(EventKind::LoadRequested, m)
                     .message(format!("requested: need {need}"))
                     .figure("declared_bytes", declared.get())
                     .figure("need_bytes", need.get());
                 opt(e, "learned_peak_bytes", *learned_peak)
             }
-            GateAction::Admit(a) => NewEvent::new(EventKind::LoadAdmitted, m)
+            GateAction::Admit(a) => NewEvent::untyped(EventKind::LoadAdmitted, m)
                 .message(format!(
                     "admitted: budget {} covers need {} with headroom ({} required); \
                      available budget {}, ledger budget {} ({} committed of {}), {} decided",
@@ -284,7 +284,7 @@ impl GateAction {
                 total,
                 reserve,
                 ..
-            } => NewEvent::new(EventKind::LoadDenied, m)
+            } => NewEvent::untyped(EventKind::LoadDenied, m)
                 .message(format!(
                     "denied: need {need} with headroom ({required}) can never fit in total {total} − reserve {reserve}"
                 ))
@@ -299,7 +299,7 @@ impl GateAction {
                     Presence::Loading => ("already loading", None),
                     Presence::Loaded => ("already loaded", None),
                 };
-                let e = NewEvent::new(EventKind::LoadDuplicate, m).message(format!("{text}; not queued again"));
+                let e = NewEvent::untyped(EventKind::LoadDuplicate, m).message(format!("{text}; not queued again"));
                 match pos {
                     Some(p) => e.figure("position", p),
                     None => e,
@@ -310,15 +310,15 @@ impl GateAction {
                 need,
                 reason,
                 ..
-            } => NewEvent::new(EventKind::LoadQueued, m)
+            } => NewEvent::untyped(EventKind::LoadQueued, m)
                 .message(format!("queued at position {position}: {reason}"))
                 .figure("position", *position)
                 .figure("need_bytes", need.get()),
-            GateAction::Withdrawn { waited, .. } => NewEvent::new(EventKind::LoadCancelled, m)
+            GateAction::Withdrawn { waited, .. } => NewEvent::untyped(EventKind::LoadCancelled, m)
                 .message("removed from the queue by an unload")
                 .figure("waited_ms", millis(*waited)),
             GateAction::Abort(a) => {
-                let e = NewEvent::new(EventKind::LoadAborted, m)
+                let e = NewEvent::untyped(EventKind::LoadAborted, m)
                     .message(format!(
                         "aborted: available {} fell under the kill floor {} after {}ms",
                         a.available,
@@ -342,7 +342,7 @@ impl GateAction {
                 elapsed,
                 ..
             } => {
-                let e = NewEvent::new(EventKind::LoadExceededDeclared, m)
+                let e = NewEvent::untyped(EventKind::LoadExceededDeclared, m)
                     .message(format!(
                         "load took {consumed}, {} over its need {need} (declared {declared}; \
                          tolerance {tolerance})",
@@ -356,7 +356,7 @@ impl GateAction {
                 opt(e, "tree_pss_bytes", *tree_pss)
             }
             GateAction::RaiseLearnedPeak { previous, peak, .. } => {
-                NewEvent::new(EventKind::LearnedPeakRaised, m)
+                NewEvent::untyped(EventKind::LearnedPeakRaised, m)
                     .message(format!(
                         "learned peak raised by {} to {peak} (was {previous})",
                         peak.saturating_sub(*previous)
@@ -371,7 +371,7 @@ impl GateAction {
                 ..
             } => {
                 let part = |v: Option<Bytes>| v.map_or("unknown".to_string(), |b| b.to_string());
-                let e = NewEvent::new(EventKind::LoadReady, m)
+                let e = NewEvent::untyped(EventKind::LoadReady, m)
                     .message(format!(
                         "ready and settled: committed {} (anonymous {}, file-backed {}, GPU {}{}); \
                          available fell {}; next load gated on {}",
@@ -402,11 +402,11 @@ impl GateAction {
                 ..
             } => {
                 let e = match reason {
-                    FailReason::Cancelled | FailReason::Stopped => NewEvent::new(EventKind::LoadFailed, m).severity(Severity::Info),
+                    FailReason::Cancelled | FailReason::Stopped => NewEvent::untyped(EventKind::LoadFailed, m).severity(Severity::Info),
                     FailReason::LoadTimeout { .. } | FailReason::SettleTimeout { .. } => {
-                        NewEvent::new(EventKind::LoadTimedOut, m)
+                        NewEvent::untyped(EventKind::LoadTimedOut, m)
                     }
-                    _ => NewEvent::new(EventKind::LoadFailed, m),
+                    _ => NewEvent::untyped(EventKind::LoadFailed, m),
                 };
                 let e = e
                     .figure("elapsed_ms", millis(*elapsed))

@@ -417,7 +417,7 @@ impl Link {
             }
         }
         let outage_ms = now.duration_since(self.down_since).as_millis() as u64;
-        let event = NewEvent::new(EventKind::MqttConnected, None)
+        let event = NewEvent::untyped(EventKind::MqttConnected, None)
             .message(format!(
                 "connected to {} as {} (session {})",
                 self.setup.mqtt.url, self.client_id, self.session

@@ -276,14 +276,14 @@ fn the_load_replies_keep_their_published_shape() {
 
 fn events() -> EventsReply {
     vec![
-        NewEvent::new(EventKind::LoadAdmitted, Some("llm"))
+        NewEvent::untyped(EventKind::LoadAdmitted, Some("llm"))
             .figure("need_bytes", 1u64 << 30)
             .figure("budget_bytes", 3u64 << 30)
             .into_event(41, "2026-11-24T03:06:39.120Z".into()),
-        NewEvent::new(EventKind::Note, None)
+        NewEvent::untyped(EventKind::Note, None)
             .message("swapped the fan")
             .into_event(42, "2026-11-24T03:06:40.000Z".into()),
-        NewEvent::new(EventKind::GaveUp, Some("cam"))
+        NewEvent::untyped(EventKind::GaveUp, Some("cam"))
             .figure("attempt", 5)
             .into_event(43, "2026-11-24T03:07:00.001Z".into()),
     ]

@@ -70,7 +70,7 @@ impl StoreHealth {
         self.view.failing_since_ms = Some(now_ms);
         self.first_error = Some(error.to_string());
         Some(
-            NewEvent::new(EventKind::StoreWriteFailed, None)
+            NewEvent::untyped(EventKind::StoreWriteFailed, None)
                 .message(format!(
                     "store write failed ({lost}): {error}; further failures are counted until \
                      a write succeeds"
@@ -92,7 +92,7 @@ impl StoreHealth {
         let last = self.view.last_error.clone().unwrap_or_default();
         self.view.state = StoreState::Ok;
         Some(
-            NewEvent::new(EventKind::StoreRecovered, None)
+            NewEvent::untyped(EventKind::StoreRecovered, None)
                 .message(format!(
                     "store writes succeed again after {failed} failed over {}ms: {first}",
                     now_ms.saturating_sub(since)

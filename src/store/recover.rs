@@ -105,7 +105,7 @@ pub fn open_or_move_aside(
         }
     };
     let moved = moved.map_or(String::new(), |p| p.display().to_string());
-    let event = NewEvent::new(EventKind::StoreMovedAside, None)
+    let event = NewEvent::untyped(EventKind::StoreMovedAside, None)
         .message(format!(
             "the store {} is not a sound database ({reason}): moved aside to {moved}, a new \
              one created whose seqs continue after {last_seq}, from {read_back}; the events \
@@ -193,7 +193,7 @@ pub fn replace(
     }
     let lost = if salvaged { Some(0) } else { events_held };
     let moved = moved.map_or(String::new(), |p| p.display().to_string());
-    let mut event = NewEvent::new(EventKind::StoreReplaced, None)
+    let mut event = NewEvent::untyped(EventKind::StoreReplaced, None)
         .message(format!(
             "the store {} was {} under the running agent{}: {}",
             path.display(),

@@ -98,7 +98,10 @@ mod tests {
         let mut store = Store::open_in_memory().unwrap();
         for i in 0..n {
             store
-                .append_at(NewEvent::new(EventKind::Note, None), start_ms + i * step_ms)
+                .append_at(
+                    NewEvent::untyped(EventKind::Note, None),
+                    start_ms + i * step_ms,
+                )
                 .unwrap();
         }
         store

@@ -41,7 +41,7 @@ fn store_with_events(db: &Path, n: usize) -> Vec<Event> {
     let mut store = Store::open(db).unwrap();
     let batch = (0..n)
         .map(|i| {
-            NewEvent::new(EventKind::Note, Some("llm"))
+            NewEvent::untyped(EventKind::Note, Some("llm"))
                 .message(format!(
                     "history entry {i}: swapped the fan on the bench unit"
                 ))

@@ -24,7 +24,7 @@ fn storm_helper_appends_until_killed() {
     let mut store = Store::open(path).unwrap();
     let mut out = std::io::stdout().lock();
     for i in 0u64.. {
-        let ev = NewEvent::new(EventKind::Note, Some("storm"))
+        let ev = NewEvent::untyped(EventKind::Note, Some("storm"))
             .message("x".repeat(200))
             .figure("i", i);
         let seqs: Vec<u64> = if i % 2 == 0 {
@@ -87,7 +87,7 @@ fn a_store_killed_mid_storm_is_intact_and_holds_every_acknowledged_event() {
     let stored = assert_intact_with(&store, &acknowledged);
     // And numbering carries on past everything ever handed out.
     let next = store
-        .append(NewEvent::new(EventKind::Note, None))
+        .append(NewEvent::untyped(EventKind::Note, None))
         .unwrap()
         .seq;
     assert!(next > *stored.iter().max().unwrap());

@@ -169,7 +169,7 @@ fn note(text: String) -> Result<NewEvent, Response> {
             format!("a note is at most {MAX_NOTE_CHARS} characters"),
         ));
     }
-    Ok(NewEvent::new(EventKind::Note, None).message(text))
+    Ok(NewEvent::untyped(EventKind::Note, None).message(text))
 }
 
 fn refused(refusal: Refusal) -> Response {

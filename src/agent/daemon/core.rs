@@ -106,7 +106,7 @@ impl Agent {
             Sampled::Failed { error } => {
                 self.executor
                     .record(
-                        NewEvent::new(EventKind::SampleFailed, None).message(format!(
+                        NewEvent::untyped(EventKind::SampleFailed, None).message(format!(
                             "memory sample failed; no load is admitted until it works: {error}"
                         )),
                     );

@@ -53,7 +53,7 @@ impl Engine {
             ),
             None => shown(oom.limit),
         };
-        let event = NewEvent::new(EventKind::OomKilled, Some(name))
+        let event = NewEvent::untyped(EventKind::OomKilled, Some(name))
             .message(format!(
                 "the kernel's OOM killer {victim} at the cgroup limit {against}: peak charged \
                  {}, last measured PSS + GPU {}",

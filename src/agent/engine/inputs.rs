@@ -37,7 +37,7 @@ impl Engine {
         self.set(name, Phase::Failed, Some(reason.clone()));
         vec![
             Action::Event(
-                NewEvent::new(EventKind::LoadRefused, Some(name))
+                NewEvent::untyped(EventKind::LoadRefused, Some(name))
                     .message(format!("load refused, nothing started: {reason}")),
             ),
             Action::LoadFinished {
@@ -50,7 +50,7 @@ impl Engine {
 
     pub(super) fn spawn_failed(&mut self, name: &str, error: String, now: Instant) -> Vec<Action> {
         let mut out = vec![Action::Event(
-            NewEvent::new(EventKind::SpawnFailed, Some(name))
+            NewEvent::untyped(EventKind::SpawnFailed, Some(name))
                 .message(format!("could not start: {error}")),
         )];
         if self.gate.in_flight() == Some(name) {
@@ -100,22 +100,22 @@ impl Engine {
         let mut out = Vec::new();
         let exit = describe_exit(code, signal);
         let event = match (&supervisor_stop, failed_load, expected) {
-            (Some(stop), _, _) => NewEvent::new(EventKind::ServiceExited, Some(name))
+            (Some(stop), _, _) => NewEvent::untyped(EventKind::ServiceExited, Some(name))
                 .message(format!(
                     "stopped by the supervisor ({}: {}): {exit}",
                     stop.cause, stop.detail
                 ))
                 .figure("cause", stop.cause.clone()),
-            (None, Some(reason), _) => NewEvent::new(EventKind::ServiceExited, Some(name))
+            (None, Some(reason), _) => NewEvent::untyped(EventKind::ServiceExited, Some(name))
                 .severity(Severity::Info)
                 .message(format!(
                     "stopped because its load failed ({reason}): {exit}"
                 ))
                 .figure("cause", failed_load_cause(reason)),
             (None, None, true) => {
-                NewEvent::new(EventKind::Unloaded, Some(name)).message("stopped on request")
+                NewEvent::untyped(EventKind::Unloaded, Some(name)).message("stopped on request")
             }
-            (None, None, false) => NewEvent::new(EventKind::ServiceExited, Some(name))
+            (None, None, false) => NewEvent::untyped(EventKind::ServiceExited, Some(name))
                 .message(exit.clone())
                 .figure("cause", "exit"),
         };

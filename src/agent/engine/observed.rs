@@ -97,7 +97,7 @@ impl Engine {
                     match self.intervene(&name, &cause, detail, now) {
                         Ok(actions) => out.extend(actions),
                         Err(refusal) => out.push(Action::Event(
-                            NewEvent::new(EventKind::RestartRefused, Some(&name))
+                            NewEvent::untyped(EventKind::RestartRefused, Some(&name))
                                 .message(format!("the watcher's restart was refused: {refusal}")),
                         )),
                     }
@@ -129,7 +129,7 @@ impl Engine {
                 full_avg10,
                 threshold,
             } => {
-                let e = NewEvent::new(EventKind::PressureHigh, None)
+                let e = NewEvent::untyped(EventKind::PressureHigh, None)
                     .message(format!(
                         "memory pressure high: tasks stalled on memory {some_avg10:.1} % of the \
                          last 10 s (memory.pressure_high {threshold:.1} %)"
@@ -144,7 +144,7 @@ impl Engine {
             Finding::PressureCleared {
                 some_avg10,
                 threshold,
-            } => NewEvent::new(EventKind::PressureCleared, None)
+            } => NewEvent::untyped(EventKind::PressureCleared, None)
                 .message(format!(
                     "memory pressure back to {some_avg10:.1} % (under half of {threshold:.1} %)"
                 ))
@@ -166,7 +166,7 @@ impl Engine {
                 } else {
                     format!("evicted from {}", names.join(", "))
                 };
-                let e = NewEvent::new(EventKind::MemoryThrashing, None)
+                let e = NewEvent::untyped(EventKind::MemoryThrashing, None)
                     .message(format!(
                         "memory thrashing: {refault_rate}/s of file pages read back soon after \
                          eviction, tasks stalled {some_avg10:.1} % of the last 10 s; {whose}"
@@ -183,7 +183,7 @@ impl Engine {
             Finding::ThrashingCleared {
                 refault_rate,
                 some_avg10,
-            } => NewEvent::new(EventKind::ThrashingCleared, None)
+            } => NewEvent::untyped(EventKind::ThrashingCleared, None)
                 .message(format!(
                     "thrashing over: {refault_rate}/s refaulted, tasks stalled {some_avg10:.1} %"
                 ))

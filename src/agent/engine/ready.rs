@@ -93,7 +93,7 @@ impl Engine {
             cause: EventKind::ReadyTimeout.as_str().into(),
             detail: detail.clone(),
         }));
-        let event = NewEvent::new(EventKind::ReadyTimeout, Some(name))
+        let event = NewEvent::untyped(EventKind::ReadyTimeout, Some(name))
             .message(format!(
                 "{kind} {name}: {detail}: stopping it as a failed start"
             ))

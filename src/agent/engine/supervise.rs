@@ -60,7 +60,7 @@ impl Engine {
         } else {
             "service"
         };
-        let event = NewEvent::new(EventKind::ServiceStarted, Some(name))
+        let event = NewEvent::untyped(EventKind::ServiceStarted, Some(name))
             .message(format!("{kind} {name} started as pid {pid}"))
             .figure("pid", pid)
             .figure("kind", kind)
@@ -169,7 +169,7 @@ impl Engine {
             detail: detail.clone(),
         }));
         u.reason = Some(format!("health failed: {detail}"));
-        let event = NewEvent::new(EventKind::HealthFailed, Some(name))
+        let event = NewEvent::untyped(EventKind::HealthFailed, Some(name))
             .message(format!(
                 "{} {} probe failures in a row ({detail}): restarting",
                 failures, spec.kind
@@ -197,7 +197,7 @@ impl Engine {
             grace = configured.min(CRITICAL_STOP_GRACE);
             if grace < configured {
                 out.push(Action::Event(
-                    NewEvent::new(EventKind::StopHastened, Some(name))
+                    NewEvent::untyped(EventKind::StopHastened, Some(name))
                         .message(format!(
                             "available {available} is under the reserve {reserve}: stop grace \
                              {grace:?} instead of {configured:?}"
@@ -243,7 +243,7 @@ impl Engine {
                     restart_at: now + after,
                 };
                 u.reason = Some(format!("{why}; restart attempt {attempt} after {after:?}"));
-                NewEvent::new(EventKind::RestartScheduled, Some(name))
+                NewEvent::untyped(EventKind::RestartScheduled, Some(name))
                     .message(format!(
                         "{why}: restarting in {after:?} (attempt {attempt}, backoff ceiling {:?})",
                         policy.ceiling(attempt)
@@ -263,7 +263,7 @@ impl Engine {
                     "gave up after {why}: {restarts_in_window} exits within {window:?}; \
                      `jetgate restart {name}` revives it"
                 ));
-                NewEvent::new(EventKind::GaveUp, Some(name))
+                NewEvent::untyped(EventKind::GaveUp, Some(name))
                     .message(format!(
                         "crash loop: {restarts_in_window} exits within {window:?} (more than \
                          {}); no restart until an operator asks",
@@ -306,7 +306,7 @@ impl Engine {
         u.phase = Phase::Stopped;
         u.reason = Some("unloaded while backing off".into());
         vec![Action::Event(
-            NewEvent::new(EventKind::RestartCancelled, Some(name))
+            NewEvent::untyped(EventKind::RestartCancelled, Some(name))
                 .message("unloaded while backing off: the pending restart is cancelled")
                 .figure("restarts", u.restarts),
         )]
@@ -322,7 +322,7 @@ impl Engine {
         }
         u.tracker.revive();
         vec![Action::Event(
-            NewEvent::new(EventKind::Revived, Some(name))
+            NewEvent::untyped(EventKind::Revived, Some(name))
                 .message("an operator asked again: the crash-loop count starts over")
                 .figure("restarts", u.restarts)
                 .figure("state", u.state().as_str()),

@@ -43,7 +43,7 @@ pub fn stop_failure_event(name: &str, step: Step, error: &RunnerError) -> NewEve
                 Some(s) => format!("pid {} is {} ({})", s.pid, s.state, s.why()),
                 None => format!("pid {pid} was not reaped"),
             };
-            NewEvent::new(EventKind::SurvivedKill, Some(name))
+            NewEvent::untyped(EventKind::SurvivedKill, Some(name))
                 .message(format!(
                     "{} of {name}: still there {waited:?} after SIGKILL: {what}",
                     step.as_str()
@@ -71,14 +71,14 @@ pub fn stop_failure_event(name: &str, step: Step, error: &RunnerError) -> NewEve
             signal,
             source,
             ..
-        } => NewEvent::new(EventKind::StopFailed, Some(name))
+        } => NewEvent::untyped(EventKind::StopFailed, Some(name))
             .message(format!("{} of {name} failed: {error}", step.as_str()))
             .figure("step", step.as_str())
             .figure("signal", signal.as_str())
             .figure("errno", *source as i32)
             .figure("error", source.desc())
             .figure("pgid", *pgid),
-        other => NewEvent::new(EventKind::StopFailed, Some(name))
+        other => NewEvent::untyped(EventKind::StopFailed, Some(name))
             .message(format!("{} of {name} failed: {other}", step.as_str()))
             .figure("step", step.as_str())
             .figure("error", other.to_string()),

@@ -56,7 +56,7 @@ impl ZombieCount {
         }
         let reaped = std::mem::take(&mut self.unreported);
         self.last_event = Some(now);
-        let mut event = NewEvent::new(EventKind::ZombiesReaped, None)
+        let mut event = NewEvent::untyped(EventKind::ZombiesReaped, None)
             .message(format!(
                 "reaped {reaped} zombie processes ({} since the agent started)",
                 self.total

@@ -98,7 +98,7 @@ pub fn event(
     );
 
     let bytes = |v: Option<Bytes>| v.map(Bytes::get);
-    let mut e = NewEvent::new(EventKind::GpuAllocFailed, Some(model))
+    let mut e = NewEvent::untyped(EventKind::GpuAllocFailed, Some(model))
         .message(message)
         .figure("form", failure.form.as_str())
         .figure("requested_bytes", bytes(failure.requested))

@@ -49,7 +49,7 @@ pub(super) fn leak(
         w.trend.leak_episode(&a);
         if was_leaking {
             out.push(WatchAction::Event(
-                NewEvent::new(EventKind::LeakCleared, Some(name))
+                NewEvent::untyped(EventKind::LeakCleared, Some(name))
                     .message(format!(
                         "no longer leaking: the trend is {}",
                         a.verdict.as_str()
@@ -125,7 +125,7 @@ fn leak_event(
             a.window_secs
         )
     };
-    NewEvent::new(kind, Some(name))
+    NewEvent::untyped(kind, Some(name))
         .message(message)
         .figure(
             "slope_bytes_per_hour",

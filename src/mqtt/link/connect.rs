@@ -56,7 +56,7 @@ impl Link {
             }
             let plan = self.next_plan(refused);
             *delay = plan.delay;
-            let event = NewEvent::new(EventKind::MqttDisconnected, None)
+            let event = NewEvent::untyped(EventKind::MqttDisconnected, None)
                 .message(format!("lost the broker {}: {error}", self.setup.mqtt.url))
                 .figure("error", error.clone())
                 .figure("up_ms", up.as_millis() as u64)
@@ -92,9 +92,9 @@ impl Link {
                 .iter()
                 .any(|w| error.contains(w));
         let event = if serious {
-            NewEvent::new(EventKind::MqttConnectFailed, None)
+            NewEvent::untyped(EventKind::MqttConnectFailed, None)
         } else {
-            NewEvent::new(EventKind::MqttConnectFailed, None).severity(Severity::Warning)
+            NewEvent::untyped(EventKind::MqttConnectFailed, None).severity(Severity::Warning)
         };
         let backoff = if refused.is_some() {
             "refused"

@@ -56,7 +56,7 @@ impl Link {
             return;
         };
         self.stats.send_modify(|s| s.dropped_events += d.events);
-        let event = NewEvent::new(EventKind::OutboxDropped, None)
+        let event = NewEvent::untyped(EventKind::OutboxDropped, None)
             .message(format!(
                 "outbox over its limit: dropped {} unsent events ({} info, {} warning, {} error)",
                 d.events, d.by_severity[0], d.by_severity[1], d.by_severity[2]
@@ -183,7 +183,7 @@ impl Link {
                     .map(|k| k.chars().take(64).collect::<String>())
             });
         let max = self.setup.mqtt.max_payload;
-        let event = NewEvent::new(EventKind::MqttPayloadDropped, None)
+        let event = NewEvent::untyped(EventKind::MqttPayloadDropped, None)
             .message(format!(
                 "event {seq} ({}) not published: {} bytes over max_payload {max}",
                 kind.as_deref().unwrap_or("unknown kind"),

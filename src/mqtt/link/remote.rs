@@ -86,7 +86,7 @@ impl Link {
             last_reason,
             window,
         } = s;
-        let event = NewEvent::new(EventKind::CommandRejected, None)
+        let event = NewEvent::untyped(EventKind::CommandRejected, None)
             .message(format!(
                 "{count} more remote commands refused in {}s ({busy} busy, {duplicates} \
                  duplicates), each answered; stored as one event",
@@ -110,7 +110,7 @@ impl Link {
             ReplyStatus::Rejected,
             Some(reason.clone()),
         ));
-        let event = NewEvent::new(EventKind::CommandRejected, None)
+        let event = NewEvent::untyped(EventKind::CommandRejected, None)
             .message(format!("remote command rejected: {reason}"))
             .figure("id", id)
             .figure("reason", reason.clone())
@@ -195,7 +195,7 @@ impl Link {
             ReplyStatus::Accepted,
             None,
         ));
-        let event = NewEvent::new(EventKind::CommandAccepted, cmd.action.target())
+        let event = NewEvent::untyped(EventKind::CommandAccepted, cmd.action.target())
             .message(format!("remote command {} accepted", cmd.action.name()))
             .figure("id", cmd.id.clone())
             .figure("action", cmd.action.name());
@@ -246,7 +246,7 @@ impl Link {
             _ => ReplyStatus::Failed,
         };
         self.reply(Reply::new(Some(id.clone()), status, seen.reason.clone()));
-        let event = NewEvent::new(EventKind::CommandDuplicate, action.target())
+        let event = NewEvent::untyped(EventKind::CommandDuplicate, action.target())
             .message(format!(
                 "remote command {id:?} seen before ({}): answered, not run again",
                 seen.status
@@ -299,7 +299,7 @@ impl Link {
             ReplyStatus::Failed,
             Some(reason.clone()),
         ));
-        let event = NewEvent::new(EventKind::CommandFailed, action.target())
+        let event = NewEvent::untyped(EventKind::CommandFailed, action.target())
             .message(format!("remote command {} failed: {reason}", action.name()))
             .figure("id", id)
             .figure("action", action.name())

@@ -5,7 +5,7 @@ use proptest::prelude::*;
 const T0: u64 = 1_795_921_599_120; // 2026-11-29T03:06:39.120Z
 
 fn note(kind: EventKind, sev: Severity, subject: Option<&str>) -> NewEvent {
-    NewEvent::new(kind, subject)
+    NewEvent::untyped(kind, subject)
         .severity(sev)
         .figure("n_bytes", 7u64)
 }
@@ -176,7 +176,7 @@ fn arb_event() -> impl Strategy<Value = (NewEvent, u64)> {
     let sev = prop::sample::select(vec![Severity::Info, Severity::Warning, Severity::Error]);
     let subject = prop::option::of(prop::sample::select(vec!["a", "b"]));
     (kind, sev, subject, 0u64..100)
-        .prop_map(|(k, sev, sub, dt)| (NewEvent::new(k, sub).severity(sev), dt))
+        .prop_map(|(k, sev, sub, dt)| (NewEvent::untyped(k, sub).severity(sev), dt))
 }
 
 fn arb_filter() -> impl Strategy<Value = EventFilter> {

@@ -63,7 +63,9 @@ fn a_real_file_deleted_truncated_and_overwritten_under_an_open_store_is_seen() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("j.db");
     let mut store = Store::open(&path).unwrap();
-    store.append(NewEvent::new(EventKind::Note, None)).unwrap();
+    store
+        .append(NewEvent::untyped(EventKind::Note, None))
+        .unwrap();
     let mut file = StoreFile::open(&path).unwrap();
     assert_eq!(file.check(), None);
 

@@ -9,7 +9,7 @@ fn store_with(kinds: &[(Severity, &str)]) -> Store {
     for (severity, text) in kinds {
         store
             .append_at(
-                NewEvent::new(EventKind::Note, None)
+                NewEvent::untyped(EventKind::Note, None)
                     .severity(*severity)
                     .message(*text),
                 1_000,

@@ -2,7 +2,7 @@ use super::*;
 use crate::store::EventFilter;
 
 fn note(text: &str) -> NewEvent {
-    NewEvent::new(EventKind::Note, None).message(text)
+    NewEvent::untyped(EventKind::Note, None).message(text)
 }
 
 fn all(store: &Store) -> Vec<crate::event::Event> {

@@ -15,7 +15,7 @@ async fn an_acknowledged_event_is_numbered_on_disk_and_its_seq_published() {
     let mut newest = writer.newest_seq();
     assert_eq!(*newest.borrow_and_update(), 0);
     let stored = writer
-        .append(NewEvent::new(EventKind::Note, None).message("one"))
+        .append(NewEvent::untyped(EventKind::Note, None).message("one"))
         .await
         .unwrap()
         .unwrap();
@@ -33,7 +33,7 @@ async fn jobs_run_in_the_order_sent_whoever_sends_them() {
     let tasks = Tasks::new();
     let (_dir, writer) = writer(&tasks);
     for i in 0..50 {
-        writer.record(NewEvent::new(EventKind::Note, None).message(format!("{i}")));
+        writer.record(NewEvent::untyped(EventKind::Note, None).message(format!("{i}")));
     }
     let last = writer.call(|s| s.last_seq()).await.unwrap();
     assert_eq!(
@@ -57,7 +57,7 @@ async fn after_close_a_call_says_the_writer_has_stopped() {
 }
 
 fn note(text: &str) -> NewEvent {
-    NewEvent::new(EventKind::Note, None).message(text)
+    NewEvent::untyped(EventKind::Note, None).message(text)
 }
 
 /// A store on a real disk that fills up: the first failed write is one `store_write_failed`
@@ -132,7 +132,7 @@ async fn a_note_acknowledged_after_the_file_was_deleted_is_in_the_store_at_its_p
     let tasks = Tasks::new();
     let (dir, writer) = writer(&tasks);
     let path = dir.path().join("jetgate.db");
-    let note = |m: &str| NewEvent::new(EventKind::Note, None).message(m);
+    let note = |m: &str| NewEvent::untyped(EventKind::Note, None).message(m);
     writer.append(note("before")).await.unwrap().unwrap();
     std::fs::remove_file(&path).unwrap();
     let after = writer.append(note("after")).await.unwrap().unwrap();
@@ -157,7 +157,7 @@ async fn a_truncated_store_is_moved_aside_and_later_notes_continue_its_seqs() {
     let tasks = Tasks::new();
     let (dir, writer) = writer(&tasks);
     let path = dir.path().join("jetgate.db");
-    let note = |m: &str| NewEvent::new(EventKind::Note, None).message(m);
+    let note = |m: &str| NewEvent::untyped(EventKind::Note, None).message(m);
     for i in 0..3 {
         writer
             .append(note(&format!("n{i}")))
@@ -212,7 +212,7 @@ async fn a_store_deleted_while_nothing_is_written_is_rebuilt_by_the_periodic_loo
     let (dir, writer) = writer(&tasks);
     let path = dir.path().join("jetgate.db");
     writer
-        .append(NewEvent::new(EventKind::Note, None))
+        .append(NewEvent::untyped(EventKind::Note, None))
         .await
         .unwrap()
         .unwrap();
@@ -239,7 +239,7 @@ async fn every_event_taken_is_counted_by_kind_for_the_metrics() {
     assert_eq!(writer.event_counts().get(&EventKind::Note), 0);
     writer.record(note("one"));
     writer
-        .append(NewEvent::new(EventKind::LoadDenied, Some("m")))
+        .append(NewEvent::untyped(EventKind::LoadDenied, Some("m")))
         .await
         .unwrap()
         .unwrap();

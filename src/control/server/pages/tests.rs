@@ -58,7 +58,7 @@ fn store_of(n: usize) -> Store {
     let batch = (0..n)
         .map(|i| {
             let subject = if i % 2 == 0 { "a" } else { "b" };
-            NewEvent::new(EventKind::Note, Some(subject))
+            NewEvent::untyped(EventKind::Note, Some(subject))
                 .message(format!("note {i}"))
                 .figure("i", i as u64)
         })
