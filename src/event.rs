@@ -11,8 +11,9 @@
 //! ```
 //!
 //! `figures` holds the measurements behind the decision, named with their unit
-//! (`_bytes`, `_ms`, `_pct`, `_per_hour`); `seq` is assigned by the store and strictly increases
-//! per device across restarts.
+//! (`_bytes`, `_ms`, `_pct`, `_per_hour`); each kind's are a typed struct in [`figures`]
+//! (`NewEvent::new(LoadAdmitted { .. }, subject)`, read back with `figures_as`). `seq` is
+//! assigned by the store and strictly increases per device across restarts.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

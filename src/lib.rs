@@ -24,7 +24,8 @@
 //! - [`control`]: the control socket: protocol, server, client.
 //! - [`estimate`]: a model's memory predicted from its file before its first load (GGUF, ONNX,
 //!   TensorRT), for `memory = "auto"` and `jetgate estimate`.
-//! - [`event`]: the event, the domain log of every decision.
+//! - [`event`]: the event, the domain log of every decision; each kind's figures are a typed
+//!   struct ([`event::figures`]).
 //! - [`exit`]: exit codes by kind, error chains said once.
 //! - [`gate`]: the load gate, pure decision code: one load at a time, only when memory covers it.
 //! - [`metrics`]: the OpenMetrics endpoint and node_exporter textfile, rendered from the core

@@ -11,7 +11,8 @@
 use super::supervise::Ended;
 use super::{Action, Engine};
 use crate::agent::launch::kernel_margin;
-use crate::event::{EventKind, NewEvent};
+use crate::event::figures::OomKilled;
+use crate::event::NewEvent;
 use crate::runner::OomKill;
 use crate::units::Bytes;
 
@@ -53,24 +54,27 @@ impl Engine {
             ),
             None => shown(oom.limit),
         };
-        let event = NewEvent::untyped(EventKind::OomKilled, Some(name))
-            .message(format!(
-                "the kernel's OOM killer {victim} at the cgroup limit {against}: peak charged \
+        let figures = OomKilled {
+            pid,
+            oom_kills: oom.kills,
+            kernel_limit_bytes: oom.limit.map(Bytes::get),
+            limit_bytes: limit.map(Bytes::get),
+            margin_bytes: limit.map(|l| kernel_margin(l).get()),
+            peak_bytes: oom.peak.map(Bytes::get),
+            usage_bytes: oom.usage.map(Bytes::get),
+            limit_hits: oom.limit_hits,
+            tree_pss_bytes: pss.map(Bytes::get),
+            gpu_bytes: gpu.map(Bytes::get),
+            memory_bytes: measured.map(Bytes::get),
+            exit_code: ended.code,
+            signal: ended.signal,
+        };
+        let event = NewEvent::new(figures, Some(name)).message(format!(
+            "the kernel's OOM killer {victim} at the cgroup limit {against}: peak charged \
                  {}, last measured PSS + GPU {}",
-                shown(oom.peak),
-                shown(measured)
-            ))
-            .figure("pid", pid)
-            .figure("oom_kills", oom.kills)
-            .figure("kernel_limit_bytes", oom.limit.map(Bytes::get))
-            .figure("limit_bytes", limit.map(Bytes::get))
-            .figure("margin_bytes", limit.map(|l| kernel_margin(l).get()))
-            .figure("peak_bytes", oom.peak.map(Bytes::get))
-            .figure("usage_bytes", oom.usage.map(Bytes::get))
-            .figure("limit_hits", oom.limit_hits)
-            .figure("tree_pss_bytes", pss.map(Bytes::get))
-            .figure("gpu_bytes", gpu.map(Bytes::get))
-            .figure("memory_bytes", measured.map(Bytes::get));
-        vec![Action::Event(ended.figures(event))]
+            shown(oom.peak),
+            shown(measured)
+        ));
+        vec![Action::Event(event)]
     }
 }

@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use super::{Action, Engine, Phase, ServiceState};
 use crate::estimate::{corrected, Estimate};
+use crate::event::figures::{EstimateFigures, LoadAdmitted, LoadRequested};
 use crate::event::NewEvent;
 use crate::status::EstimateView;
 use crate::units::Bytes;
@@ -93,17 +94,18 @@ impl Engine {
             return event;
         };
         let p = &e.estimate.parts;
-        let event = event
-            .figure("estimate_bytes", e.estimate.total.get())
-            .figure("estimate_weights_bytes", p.weights.get())
-            .figure("estimate_kv_cache_bytes", p.kv_cache.get())
-            .figure("estimate_compute_bytes", p.compute.get())
-            .figure("estimate_allowance_bytes", p.allowance.get())
-            .figure("estimate_basis", e.estimate.basis.to_string());
-        match self.ratios.get(name) {
-            Some(r) => event.figure("estimate_ratio", *r),
-            None => event,
-        }
+        let estimate = EstimateFigures {
+            bytes: e.estimate.total.get(),
+            weights_bytes: p.weights.get(),
+            kv_cache_bytes: p.kv_cache.get(),
+            compute_bytes: p.compute.get(),
+            allowance_bytes: p.allowance.get(),
+            basis: e.estimate.basis.to_string(),
+            ratio: self.ratios.get(name).copied(),
+        };
+        event
+            .amend(|f: &mut LoadRequested| f.set_estimate(&estimate))
+            .amend(|f: &mut LoadAdmitted| f.set_estimate(&estimate))
     }
 
     /// What the unit's view shows of its estimate.

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use super::supervise::Ended;
 use super::{Action, Engine, Phase, ServiceState, StopIntent};
+use crate::event::figures::{LoadRefused, ServiceExited, SpawnFailed, Unloaded};
 use crate::event::{EventKind, NewEvent, Severity};
 use crate::gate::{FailReason, GateInput};
 
@@ -37,7 +38,7 @@ impl Engine {
         self.set(name, Phase::Failed, Some(reason.clone()));
         vec![
             Action::Event(
-                NewEvent::untyped(EventKind::LoadRefused, Some(name))
+                NewEvent::new(LoadRefused {}, Some(name))
                     .message(format!("load refused, nothing started: {reason}")),
             ),
             Action::LoadFinished {
@@ -50,8 +51,7 @@ impl Engine {
 
     pub(super) fn spawn_failed(&mut self, name: &str, error: String, now: Instant) -> Vec<Action> {
         let mut out = vec![Action::Event(
-            NewEvent::untyped(EventKind::SpawnFailed, Some(name))
-                .message(format!("could not start: {error}")),
+            NewEvent::new(SpawnFailed {}, Some(name)).message(format!("could not start: {error}")),
         )];
         if self.gate.in_flight() == Some(name) {
             out.extend(self.gate_step(GateInput::Exited { model: name.into() }, now));
@@ -99,28 +99,36 @@ impl Engine {
         let was = unit.state();
         let mut out = Vec::new();
         let exit = describe_exit(code, signal);
+        let exited = |cause: String| {
+            let figures = ServiceExited {
+                cause,
+                exit_code: code,
+                signal,
+            };
+            NewEvent::new(figures, Some(name))
+        };
         let event = match (&supervisor_stop, failed_load, expected) {
-            (Some(stop), _, _) => NewEvent::untyped(EventKind::ServiceExited, Some(name))
-                .message(format!(
-                    "stopped by the supervisor ({}: {}): {exit}",
-                    stop.cause, stop.detail
-                ))
-                .figure("cause", stop.cause.clone()),
-            (None, Some(reason), _) => NewEvent::untyped(EventKind::ServiceExited, Some(name))
+            (Some(stop), _, _) => exited(stop.cause.clone()).message(format!(
+                "stopped by the supervisor ({}: {}): {exit}",
+                stop.cause, stop.detail
+            )),
+            (None, Some(reason), _) => exited(failed_load_cause(reason))
                 .severity(Severity::Info)
                 .message(format!(
                     "stopped because its load failed ({reason}): {exit}"
-                ))
-                .figure("cause", failed_load_cause(reason)),
-            (None, None, true) => {
-                NewEvent::untyped(EventKind::Unloaded, Some(name)).message("stopped on request")
-            }
-            (None, None, false) => NewEvent::untyped(EventKind::ServiceExited, Some(name))
-                .message(exit.clone())
-                .figure("cause", "exit"),
+                )),
+            (None, None, true) => NewEvent::new(
+                Unloaded {
+                    exit_code: code,
+                    signal,
+                },
+                Some(name),
+            )
+            .message("stopped on request"),
+            (None, None, false) => exited("exit".into()).message(exit.clone()),
         };
         let ended = Ended { code, signal };
-        out.push(Action::Event(ended.figures(event)));
+        out.push(Action::Event(event));
         // The watcher forgets the process at once: a leaking unit's reservation goes back to
         // the gate now, not at the next refresh (there may be none when nothing else runs).
         out.extend(self.unwatch(name, now));

@@ -13,7 +13,10 @@ use std::time::Instant;
 use super::{Action, Engine};
 use crate::agent::pressure::{Finding, PressureReading};
 use crate::agent::watch::{Observation, TreeReading, WatchAction};
-use crate::event::{EventKind, NewEvent};
+use crate::event::figures::{
+    MemoryThrashing, PressureCleared, PressureHigh, RestartRefused, ThrashingCleared,
+};
+use crate::event::NewEvent;
 use crate::gate::{GateInput, Usage};
 use crate::status::ServiceState;
 use crate::units::Bytes;
@@ -97,7 +100,7 @@ impl Engine {
                     match self.intervene(&name, &cause, detail, now) {
                         Ok(actions) => out.extend(actions),
                         Err(refusal) => out.push(Action::Event(
-                            NewEvent::untyped(EventKind::RestartRefused, Some(&name))
+                            NewEvent::new(RestartRefused {}, Some(&name))
                                 .message(format!("the watcher's restart was refused: {refusal}")),
                         )),
                     }
@@ -129,27 +132,29 @@ impl Engine {
                 full_avg10,
                 threshold,
             } => {
-                let e = NewEvent::untyped(EventKind::PressureHigh, None)
-                    .message(format!(
-                        "memory pressure high: tasks stalled on memory {some_avg10:.1} % of the \
-                         last 10 s (memory.pressure_high {threshold:.1} %)"
-                    ))
-                    .figure("some_avg10_percent", percent(some_avg10))
-                    .figure("threshold_percent", percent(threshold));
-                match full_avg10 {
-                    Some(full) => e.figure("full_avg10_percent", percent(full)),
-                    None => e,
-                }
+                let figures = PressureHigh {
+                    some_avg10_percent: percent(some_avg10),
+                    threshold_percent: percent(threshold),
+                    full_avg10_percent: full_avg10.map(percent),
+                };
+                NewEvent::new(figures, None).message(format!(
+                    "memory pressure high: tasks stalled on memory {some_avg10:.1} % of the \
+                     last 10 s (memory.pressure_high {threshold:.1} %)"
+                ))
             }
             Finding::PressureCleared {
                 some_avg10,
                 threshold,
-            } => NewEvent::untyped(EventKind::PressureCleared, None)
-                .message(format!(
-                    "memory pressure back to {some_avg10:.1} % (under half of {threshold:.1} %)"
-                ))
-                .figure("some_avg10_percent", percent(some_avg10))
-                .figure("threshold_percent", percent(threshold)),
+            } => NewEvent::new(
+                PressureCleared {
+                    some_avg10_percent: percent(some_avg10),
+                    threshold_percent: percent(threshold),
+                },
+                None,
+            )
+            .message(format!(
+                "memory pressure back to {some_avg10:.1} % (under half of {threshold:.1} %)"
+            )),
             Finding::Thrashing {
                 refault_rate,
                 some_avg10,
@@ -166,29 +171,31 @@ impl Engine {
                 } else {
                     format!("evicted from {}", names.join(", "))
                 };
-                let e = NewEvent::untyped(EventKind::MemoryThrashing, None)
-                    .message(format!(
-                        "memory thrashing: {refault_rate}/s of file pages read back soon after \
-                         eviction, tasks stalled {some_avg10:.1} % of the last 10 s; {whose}"
-                    ))
-                    .figure("refault_bytes_per_second", refault_rate.get())
-                    .figure("some_avg10_percent", percent(some_avg10))
-                    .figure("evicted_bytes", total.get())
-                    .figure("committed_bytes", self.gate.ledger().total().get());
-                match full_avg10 {
-                    Some(full) => e.figure("full_avg10_percent", percent(full)),
-                    None => e,
-                }
+                let figures = MemoryThrashing {
+                    refault_bytes_per_second: refault_rate.get(),
+                    some_avg10_percent: percent(some_avg10),
+                    full_avg10_percent: full_avg10.map(percent),
+                    evicted_bytes: total.get(),
+                    committed_bytes: self.gate.ledger().total().get(),
+                };
+                NewEvent::new(figures, None).message(format!(
+                    "memory thrashing: {refault_rate}/s of file pages read back soon after \
+                     eviction, tasks stalled {some_avg10:.1} % of the last 10 s; {whose}"
+                ))
             }
             Finding::ThrashingCleared {
                 refault_rate,
                 some_avg10,
-            } => NewEvent::untyped(EventKind::ThrashingCleared, None)
-                .message(format!(
-                    "thrashing over: {refault_rate}/s refaulted, tasks stalled {some_avg10:.1} %"
-                ))
-                .figure("refault_bytes_per_second", refault_rate.get())
-                .figure("some_avg10_percent", percent(some_avg10)),
+            } => NewEvent::new(
+                ThrashingCleared {
+                    refault_bytes_per_second: refault_rate.get(),
+                    some_avg10_percent: percent(some_avg10),
+                },
+                None,
+            )
+            .message(format!(
+                "thrashing over: {refault_rate}/s refaulted, tasks stalled {some_avg10:.1} %"
+            )),
         }
     }
 

@@ -18,6 +18,7 @@
 use std::time::{Duration, Instant};
 
 use super::{Action, Engine, Phase, StopIntent, SupervisorStop};
+use crate::event::figures::ReadyTimeout;
 use crate::event::{EventKind, NewEvent};
 
 /// A ready probe being waited for.
@@ -93,14 +94,18 @@ impl Engine {
             cause: EventKind::ReadyTimeout.as_str().into(),
             detail: detail.clone(),
         }));
-        let event = NewEvent::untyped(EventKind::ReadyTimeout, Some(name))
-            .message(format!(
-                "{kind} {name}: {detail}: stopping it as a failed start"
-            ))
-            .figure("timeout_ms", ms(wait.timeout))
-            .figure("waited_ms", ms(waited))
-            .figure("pid", pid)
-            .figure("kind", kind);
+        let event = NewEvent::new(
+            ReadyTimeout {
+                timeout_ms: ms(wait.timeout),
+                waited_ms: ms(waited),
+                pid,
+                kind: kind.into(),
+            },
+            Some(name),
+        )
+        .message(format!(
+            "{kind} {name}: {detail}: stopping it as a failed start"
+        ));
         let mut out = vec![Action::Event(event)];
         self.stop(name, &mut out);
         out

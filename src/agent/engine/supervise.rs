@@ -13,6 +13,9 @@
 use std::time::{Duration, Instant};
 
 use super::{Action, Engine, Phase, Process, Refusal, ServiceState, StopIntent, SupervisorStop};
+use crate::event::figures::{
+    GaveUp, HealthFailed, RestartCancelled, RestartScheduled, Revived, ServiceStarted, StopHastened,
+};
 use crate::event::{EventKind, NewEvent};
 use crate::probe::Verdict;
 use crate::supervisor::policy::Decision;
@@ -25,18 +28,6 @@ pub const CRITICAL_STOP_GRACE: Duration = Duration::from_secs(2);
 pub(super) struct Ended {
     pub code: Option<i32>,
     pub signal: Option<i32>,
-}
-
-impl Ended {
-    pub(super) fn figures(self, mut event: NewEvent) -> NewEvent {
-        if let Some(c) = self.code {
-            event = event.figure("exit_code", c);
-        }
-        if let Some(s) = self.signal {
-            event = event.figure("signal", s);
-        }
-        event
-    }
 }
 
 fn ms(d: Duration) -> u64 {
@@ -60,12 +51,16 @@ impl Engine {
         } else {
             "service"
         };
-        let event = NewEvent::untyped(EventKind::ServiceStarted, Some(name))
-            .message(format!("{kind} {name} started as pid {pid}"))
-            .figure("pid", pid)
-            .figure("kind", kind)
-            .figure("restarts", u.restarts)
-            .figure("attempt", u.tracker.next_attempt());
+        let event = NewEvent::new(
+            ServiceStarted {
+                pid,
+                kind: kind.into(),
+                restarts: u.restarts,
+                attempt: u.tracker.next_attempt(),
+            },
+            Some(name),
+        )
+        .message(format!("{kind} {name} started as pid {pid}"));
         let mut out = vec![Action::Event(event)];
         if u.spec.declared.is_none() && !u.spec.awaits_ready {
             out.extend(self.watch_health(name));
@@ -169,18 +164,23 @@ impl Engine {
             detail: detail.clone(),
         }));
         u.reason = Some(format!("health failed: {detail}"));
-        let event = NewEvent::untyped(EventKind::HealthFailed, Some(name))
-            .message(format!(
-                "{} {} probe failures in a row ({detail}): restarting",
-                failures, spec.kind
-            ))
-            .figure("failures", failures)
-            .figure("probe", spec.kind)
-            .figure("detail", detail)
-            .figure("interval_ms", ms(spec.interval))
-            .figure("timeout_ms", ms(spec.timeout))
-            .figure("pid", pid)
-            .figure("uptime_ms", uptime);
+        let message = format!(
+            "{} {} probe failures in a row ({detail}): restarting",
+            failures, spec.kind
+        );
+        let event = NewEvent::new(
+            HealthFailed {
+                failures,
+                probe: spec.kind.into(),
+                detail,
+                interval_ms: ms(spec.interval),
+                timeout_ms: ms(spec.timeout),
+                pid,
+                uptime_ms: uptime,
+            },
+            Some(name),
+        )
+        .message(message);
         let mut out = vec![Action::Event(event)];
         self.stop(name, &mut out);
         out
@@ -197,15 +197,19 @@ impl Engine {
             grace = configured.min(CRITICAL_STOP_GRACE);
             if grace < configured {
                 out.push(Action::Event(
-                    NewEvent::untyped(EventKind::StopHastened, Some(name))
-                        .message(format!(
-                            "available {available} is under the reserve {reserve}: stop grace \
-                             {grace:?} instead of {configured:?}"
-                        ))
-                        .figure("grace_ms", ms(grace))
-                        .figure("configured_grace_ms", ms(configured))
-                        .figure("available_bytes", available.get())
-                        .figure("reserve_bytes", reserve.get()),
+                    NewEvent::new(
+                        StopHastened {
+                            grace_ms: ms(grace),
+                            configured_grace_ms: ms(configured),
+                            available_bytes: available.get(),
+                            reserve_bytes: reserve.get(),
+                        },
+                        Some(name),
+                    )
+                    .message(format!(
+                        "available {available} is under the reserve {reserve}: stop grace \
+                         {grace:?} instead of {configured:?}"
+                    )),
                 ));
             }
         }
@@ -243,16 +247,22 @@ impl Engine {
                     restart_at: now + after,
                 };
                 u.reason = Some(format!("{why}; restart attempt {attempt} after {after:?}"));
-                NewEvent::untyped(EventKind::RestartScheduled, Some(name))
-                    .message(format!(
-                        "{why}: restarting in {after:?} (attempt {attempt}, backoff ceiling {:?})",
-                        policy.ceiling(attempt)
-                    ))
-                    .figure("attempt", attempt)
-                    .figure("backoff_ms", ms(after))
-                    .figure("ceiling_ms", ms(policy.ceiling(attempt)))
-                    .figure("uptime_ms", uptime)
-                    .figure("cause", cause)
+                NewEvent::new(
+                    RestartScheduled {
+                        attempt,
+                        backoff_ms: ms(after),
+                        ceiling_ms: ms(policy.ceiling(attempt)),
+                        uptime_ms: uptime,
+                        cause: cause.into(),
+                        exit_code: ended.code,
+                        signal: ended.signal,
+                    },
+                    Some(name),
+                )
+                .message(format!(
+                    "{why}: restarting in {after:?} (attempt {attempt}, backoff ceiling {:?})",
+                    policy.ceiling(attempt)
+                ))
             }
             Decision::GiveUp {
                 restarts_in_window,
@@ -263,20 +273,26 @@ impl Engine {
                     "gave up after {why}: {restarts_in_window} exits within {window:?}; \
                      `jetgate restart {name}` revives it"
                 ));
-                NewEvent::untyped(EventKind::GaveUp, Some(name))
-                    .message(format!(
-                        "crash loop: {restarts_in_window} exits within {window:?} (more than \
-                         {}); no restart until an operator asks",
-                        policy.max_restarts
-                    ))
-                    .figure("restarts_in_window", restarts_in_window)
-                    .figure("window_ms", ms(window))
-                    .figure("max_restarts", policy.max_restarts)
-                    .figure("uptime_ms", uptime)
-                    .figure("cause", cause)
+                NewEvent::new(
+                    GaveUp {
+                        restarts_in_window,
+                        window_ms: ms(window),
+                        max_restarts: policy.max_restarts,
+                        uptime_ms: uptime,
+                        cause: cause.into(),
+                        exit_code: ended.code,
+                        signal: ended.signal,
+                    },
+                    Some(name),
+                )
+                .message(format!(
+                    "crash loop: {restarts_in_window} exits within {window:?} (more than \
+                     {}); no restart until an operator asks",
+                    policy.max_restarts
+                ))
             }
         };
-        vec![Action::Event(ended.figures(event))]
+        vec![Action::Event(event)]
     }
 
     /// Starts every unit whose backoff has run out by `now`.
@@ -306,9 +322,13 @@ impl Engine {
         u.phase = Phase::Stopped;
         u.reason = Some("unloaded while backing off".into());
         vec![Action::Event(
-            NewEvent::untyped(EventKind::RestartCancelled, Some(name))
-                .message("unloaded while backing off: the pending restart is cancelled")
-                .figure("restarts", u.restarts),
+            NewEvent::new(
+                RestartCancelled {
+                    restarts: u.restarts,
+                },
+                Some(name),
+            )
+            .message("unloaded while backing off: the pending restart is cancelled"),
         )]
     }
 
@@ -322,10 +342,14 @@ impl Engine {
         }
         u.tracker.revive();
         vec![Action::Event(
-            NewEvent::untyped(EventKind::Revived, Some(name))
-                .message("an operator asked again: the crash-loop count starts over")
-                .figure("restarts", u.restarts)
-                .figure("state", u.state().as_str()),
+            NewEvent::new(
+                Revived {
+                    restarts: u.restarts,
+                    state: u.state().as_str().into(),
+                },
+                Some(name),
+            )
+            .message("an operator asked again: the crash-loop count starts over"),
         )]
     }
 }

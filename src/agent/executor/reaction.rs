@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use super::Executor;
+use crate::event::figures::LoadAborted;
 use crate::event::{EventKind, NewEvent};
 
 impl Executor {
@@ -19,32 +20,23 @@ impl Executor {
             return event;
         };
         let micros = |d: Duration| d.as_micros() as u64;
-        let mut event = event.figure(
-            "sample_to_kill_us",
-            micros(kill.saturating_duration_since(reading.taken_at)),
-        );
-        let floor = event.figures.get("floor_bytes").and_then(|v| v.as_u64());
-        if let (Some(floor), Some((before, at))) = (floor, reading.previous) {
+        event.amend(|f: &mut LoadAborted| {
+            f.sample_to_kill_us = Some(micros(kill.saturating_duration_since(reading.taken_at)));
+            let Some((before, at)) = reading.previous else {
+                return;
+            };
             if let Some(crossed) = crossing(
                 before.get(),
                 at,
                 reading.available.get(),
                 reading.taken_at,
-                floor,
+                f.floor_bytes,
             ) {
-                event = event
-                    .figure(
-                        "crossing_to_kill_us",
-                        micros(kill.saturating_duration_since(crossed)),
-                    )
-                    .figure(
-                        "sample_interval_us",
-                        micros(reading.taken_at.saturating_duration_since(at)),
-                    )
-                    .figure("previous_available_bytes", before.get());
+                f.crossing_to_kill_us = Some(micros(kill.saturating_duration_since(crossed)));
+                f.sample_interval_us = Some(micros(reading.taken_at.saturating_duration_since(at)));
+                f.previous_available_bytes = Some(before.get());
             }
-        }
-        event
+        })
     }
 }
 

@@ -181,7 +181,7 @@ pub struct LoadRefused {}
 /// The estimate of a `memory = "auto"` model, as the engine adds it to `load_requested` and
 /// `load_admitted`.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Estimate {
+pub struct EstimateFigures {
     pub bytes: u64,
     pub weights_bytes: u64,
     pub kv_cache_bytes: u64,
@@ -195,7 +195,7 @@ macro_rules! set_estimate {
     ($($figures:ty),*) => {$(
         impl $figures {
             /// Sets the estimate's figures.
-            pub fn set_estimate(&mut self, e: &Estimate) {
+            pub fn set_estimate(&mut self, e: &EstimateFigures) {
                 self.estimate_bytes = Some(e.bytes);
                 self.estimate_weights_bytes = Some(e.weights_bytes);
                 self.estimate_kv_cache_bytes = Some(e.kv_cache_bytes);

@@ -31,8 +31,8 @@ pub struct HealthFailed {
     pub detail: String,
     pub interval_ms: u64,
     pub timeout_ms: u64,
-    pub pid: Option<u32>,
-    pub uptime_ms: Option<u64>,
+    pub pid: u32,
+    pub uptime_ms: u64,
 }
 
 /// `ready_timeout`: a ready probe did not pass within `ready.timeout`.
@@ -40,7 +40,7 @@ pub struct HealthFailed {
 pub struct ReadyTimeout {
     pub timeout_ms: u64,
     pub waited_ms: u64,
-    pub pid: Option<u32>,
+    pub pid: u32,
     pub kind: String,
 }
 
@@ -62,7 +62,7 @@ pub struct RestartScheduled {
 /// `gave_up`: crash loop.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct GaveUp {
-    pub restarts_in_window: usize,
+    pub restarts_in_window: u32,
     pub window_ms: u64,
     pub max_restarts: u32,
     pub uptime_ms: u64,
