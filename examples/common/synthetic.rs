@@ -13,7 +13,7 @@ pub fn event(i: u64) -> NewEvent {
         EventKind::ServiceExited,
     ];
     let subjects = ["llm", "asr", "tts", "vision"];
-    NewEvent::new(
+    NewEvent::untyped(
         kinds[(i % 5) as usize].clone(),
         Some(subjects[(i % 4) as usize]),
     )
