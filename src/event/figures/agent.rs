@@ -101,6 +101,8 @@ pub struct StoreMovedAside {
     pub moved_to: String,
     pub reason: String,
     pub size_bytes: u64,
+    /// The seq the new store's events continue after.
+    pub last_seq: u64,
 }
 
 /// `events_lost` of `store_replaced`: how many, or `"unreadable"` when the old file could not
