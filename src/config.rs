@@ -48,7 +48,7 @@ pub use device::DeviceConfig;
 pub use gate::GateConfig;
 pub use memory::{MemoryConfig, MemoryScope};
 pub use metrics::{ListenAddr, MetricsConfig};
-pub use mqtt::{BrokerUrl, MqttConfig};
+pub use mqtt::{BrokerUrl, MqttConfig, Protocol};
 pub use probe::{Argv, HealthCheck, HealthProbe, ReadyCheck, ReadyProbe};
 pub use problem::Problem;
 pub use program::{

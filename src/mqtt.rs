@@ -44,6 +44,7 @@ pub mod refusals;
 pub mod stats;
 pub mod tls;
 pub mod topics;
+pub mod wire;
 
 /// What the link needs from the agent.
 #[derive(Debug, Clone, PartialEq)]

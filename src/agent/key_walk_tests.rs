@@ -73,7 +73,8 @@ impl Derived {
     fn link(&self) -> String {
         let link = self.settings.link.as_ref().unwrap();
         format!(
-            "{} {:?} {:?} {:?} {} homeassistant={} spread={:?} rate={} max_payload={}",
+            "{} {:?} {:?} {:?} {} homeassistant={} spread={:?} rate={} max_payload={} \
+             protocol={} session_expiry={:?} will_delay={:?}",
             link.client_id(),
             crate::mqtt::topics::Topics::new(&link.mqtt.prefix, &link.device_id),
             link.mqtt.state_interval,
@@ -82,7 +83,10 @@ impl Derived {
             link.mqtt.homeassistant,
             link.mqtt.connect_spread,
             link.mqtt.backlog_rate,
-            link.mqtt.max_payload
+            link.mqtt.max_payload,
+            link.mqtt.protocol,
+            link.mqtt.session_expiry(),
+            link.mqtt.will_delay()
         )
     }
 }

@@ -107,6 +107,10 @@ fn broker_config(args: &Args) -> MqttConfig {
         connect_spread: HumanDuration(Duration::ZERO),
         backlog_rate: 200,
         max_payload: Bytes::from_kib(256),
+        // The viewer only subscribes: MQTT 3.1.1 whatever the devices speak.
+        protocol: crate::config::Protocol::V311,
+        session_expiry: None,
+        will_delay: None,
     }
 }
 

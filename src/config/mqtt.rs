@@ -16,6 +16,9 @@
 //! connect_spread = "10s"                    # first CONNECT within [0, 10s), by device id
 //! backlog_rate = 200                        # outbox events a second at most
 //! max_payload = "256KiB"                    # a larger event is skipped and reported
+//! protocol = "3.1.1"                        # or "5" (MQTT 5: the two keys below)
+//! session_expiry = "1d"                     # MQTT 5: how long the broker keeps the session
+//! will_delay = "30s"                        # MQTT 5: a shorter drop never shows offline
 //! ```
 
 use std::fmt;
@@ -104,6 +107,56 @@ impl<'de> Deserialize<'de> for BrokerUrl {
     }
 }
 
+/// The MQTT protocol version the link speaks (`mqtt.protocol`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Protocol {
+    /// MQTT 3.1.1 (the default: every broker speaks it).
+    #[default]
+    V311,
+    /// MQTT 5: session and message expiry, will delay, request/response, reason codes.
+    V5,
+}
+
+impl Protocol {
+    /// The accepted spellings, as the config writes them.
+    pub const ALLOWED: [&'static str; 2] = ["3.1.1", "5"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::V311 => "3.1.1",
+            Protocol::V5 => "5",
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Protocol {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Protocol, String> {
+        match s {
+            "3.1.1" => Ok(Protocol::V311),
+            "5" => Ok(Protocol::V5),
+            other => Err(format!(
+                "`mqtt.protocol` {other:?} is not one of \"3.1.1\" or \"5\""
+            )),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Protocol {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Protocol, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MqttConfig {
@@ -146,7 +199,23 @@ pub struct MqttConfig {
     /// (default 256KiB).
     #[serde(default = "default_max_payload")]
     pub max_payload: Bytes,
+    /// `"3.1.1"` (default) or `"5"`.
+    #[serde(default)]
+    pub protocol: Protocol,
+    /// MQTT 5 only: how long the broker keeps the session (subscription and queued commands)
+    /// after the device drops (default [`DEFAULT_SESSION_EXPIRY`]).
+    pub session_expiry: Option<HumanDuration>,
+    /// MQTT 5 only: how long the broker holds the `online: false` will after a drop (default
+    /// [`DEFAULT_WILL_DELAY`]); a reconnect within it sends no will.
+    pub will_delay: Option<HumanDuration>,
 }
+
+/// `session_expiry` when not set: a device offline for a day finds no stale command.
+pub const DEFAULT_SESSION_EXPIRY: Duration = Duration::from_secs(24 * 3600);
+/// `will_delay` when not set: a drop shorter than this does not show offline.
+pub const DEFAULT_WILL_DELAY: Duration = Duration::from_secs(30);
+/// The largest MQTT 5 interval (a four-byte count of seconds).
+pub const MAX_MQTT5_INTERVAL: Duration = Duration::from_secs(u32::MAX as u64);
 
 /// Longest `connect_spread`: beyond it a device is simply late.
 pub const MAX_CONNECT_SPREAD: Duration = Duration::from_secs(3600);
@@ -180,6 +249,16 @@ fn default_max_payload() -> Bytes {
 }
 
 impl MqttConfig {
+    /// The session expiry the link sends (MQTT 5).
+    pub fn session_expiry(&self) -> Duration {
+        self.session_expiry.map_or(DEFAULT_SESSION_EXPIRY, |d| d.0)
+    }
+
+    /// The will delay the link sends (MQTT 5).
+    pub fn will_delay(&self) -> Duration {
+        self.will_delay.map_or(DEFAULT_WILL_DELAY, |d| d.0)
+    }
+
     pub(crate) fn check(&self, at: &KeyPath, issues: &mut Issues) {
         let prefix_ok = !self.prefix.is_empty()
             && !self.prefix.starts_with('/')
@@ -268,6 +347,20 @@ impl MqttConfig {
                 )
             },
         );
+        for (key, value) in [
+            ("session_expiry", self.session_expiry),
+            ("will_delay", self.will_delay),
+        ] {
+            let Some(value) = value else { continue };
+            issues.require(self.protocol == Protocol::V5, at.key(key), || {
+                format!(
+                    "`mqtt.{key}` needs `mqtt.protocol = \"5\"` (MQTT 3.1.1 has no such property)"
+                )
+            });
+            issues.require(value.0 <= MAX_MQTT5_INTERVAL, at.key(key), || {
+                format!("`mqtt.{key}` ({value}) must be at most {}s", u32::MAX)
+            });
+        }
         if let Some(id) = &self.client_id {
             issues.require(
                 !id.is_empty() && id.len() <= 256 && !id.contains(char::is_control),
@@ -304,5 +397,35 @@ mod tests {
         assert!("mqtt://user:pw@b:1883".parse::<BrokerUrl>().is_err());
         assert!("mqtt://b:notaport".parse::<BrokerUrl>().is_err());
         assert!("mqtt://".parse::<BrokerUrl>().is_err());
+    }
+
+    #[test]
+    fn protocol_is_3_1_1_or_5_and_the_mqtt5_keys_need_5() {
+        use crate::config::Config;
+        let url = "[mqtt]\nurl = \"mqtt://localhost\"\n";
+        let m = Config::from_toml_str(url).unwrap().mqtt.unwrap();
+        assert_eq!(m.protocol, Protocol::V311);
+        assert_eq!(m.session_expiry(), DEFAULT_SESSION_EXPIRY);
+        assert_eq!(m.will_delay(), DEFAULT_WILL_DELAY);
+        let five = format!("{url}protocol = \"5\"\nsession_expiry = \"2h\"\nwill_delay = \"5s\"\n");
+        let m = Config::from_toml_str(&five).unwrap().mqtt.unwrap();
+        assert_eq!(m.protocol, Protocol::V5);
+        assert_eq!(m.session_expiry(), Duration::from_secs(7200));
+        assert_eq!(m.will_delay(), Duration::from_secs(5));
+        for (bad, why) in [
+            ("protocol = \"5.0\"", "is not one of \"3.1.1\" or \"5\""),
+            ("protocol = \"mqttv5\"", "is not one of"),
+            ("protocol = 5", "string"),
+            ("session_expiry = \"1h\"", "needs `mqtt.protocol = \"5\"`"),
+            ("will_delay = \"1s\"", "needs `mqtt.protocol = \"5\"`"),
+        ] {
+            let p = Config::from_toml_str(&format!("{url}{bad}\n")).unwrap_err();
+            assert_eq!(p.len(), 1, "{bad}: {p:#?}");
+            assert!(p[0].message.contains(why), "{bad}: {p:#?}");
+            assert_eq!(p[0].line, 3, "{bad}: {p:#?}");
+        }
+        let long = format!("{url}protocol = \"5\"\nsession_expiry = \"200000d\"\n");
+        let p = Config::from_toml_str(&long).unwrap_err();
+        assert!(p[0].message.contains("at most 4294967295s"), "{p:#?}");
     }
 }

@@ -13,7 +13,6 @@ use std::collections::{HashMap, VecDeque};
 
 use std::time::{Duration, Instant};
 
-use rumqttc::{AsyncClient, Event, Incoming, LastWill, MqttOptions, Outgoing, QoS};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -24,6 +23,7 @@ use super::reconnect::{self, Reconnect};
 use super::refusals::Refusals;
 use super::stats::LinkStats;
 use super::topics::Topics;
+use super::wire::{self, Client, Qos, Will, Wire};
 use super::{presence, tls, LinkSetup, FLUSH_DEADLINE};
 use crate::clock;
 use crate::control::ControlRequest;
@@ -53,6 +53,12 @@ const REPLIES_IN_FLIGHT: usize = 16;
 const REPLIES_QUEUED: usize = 4096;
 /// After `online: false` on a clean stop, how long to wait for its PubAck.
 const GOODBYE_WAIT: Duration = Duration::from_secs(1);
+
+/// A reply waiting for the window: the payload, and where an MQTT 5 request asked for it.
+struct QueuedReply {
+    payload: Vec<u8>,
+    to: Option<remote::ResponseTo>,
+}
 
 /// What a QoS 1 publish was, by packet id, to act on its PubAck.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,8 +116,10 @@ pub(super) struct Link {
     payload_dropped: u64,
     session: u64,
     conn: Conn,
-    client: Option<AsyncClient>,
-    replies: VecDeque<Vec<u8>>,
+    client: Option<Client>,
+    replies: VecDeque<QueuedReply>,
+    /// Where the command being answered asked for its replies (MQTT 5 response topic).
+    respond_to: Option<remote::ResponseTo>,
     /// Replies dropped from a full queue since the last aggregate event.
     replies_dropped: u64,
     commands_running: usize,
@@ -168,6 +176,7 @@ impl Link {
             conn: Conn::default(),
             client: None,
             replies: VecDeque::new(),
+            respond_to: None,
             replies_dropped: 0,
             commands_running: 0,
             refusals: Refusals::default(),
@@ -207,20 +216,21 @@ impl Link {
         }
     }
 
-    fn will_and_options(&self) -> Result<MqttOptions, tls::OptionsError> {
-        let will = presence::status_payload(
+    fn will_and_options(&self) -> Result<wire::Options, tls::OptionsError> {
+        let payload = presence::status_payload(
             false,
             self.session,
             std::process::id(),
             env!("CARGO_PKG_VERSION"),
             &clock::now_rfc3339(),
         );
-        let will = LastWill::new(self.topics.status(), will, QoS::AtLeastOnce, true);
-        let mut options = tls::options(&self.setup.mqtt, &self.client_id, Some(will))?;
-        if self.drop_session.is_some() {
-            options.set_clean_session(true);
-        }
-        Ok(options)
+        let will = Will {
+            topic: self.topics.status(),
+            payload,
+            delay: self.setup.mqtt.will_delay(),
+        };
+        let clean = self.drop_session.is_some();
+        wire::options(&self.setup.mqtt, &self.client_id, Some(will), clean)
     }
 
     pub(super) async fn run(mut self, cancel: CancellationToken) {
@@ -236,8 +246,8 @@ impl Link {
         };
         self.session = session;
         self.close_interrupted().await;
-        let placeholder = MqttOptions::new(&self.client_id, "localhost", 1883);
-        let (client, eventloop) = AsyncClient::new(placeholder, REQUEST_CAPACITY);
+        let (client, eventloop) =
+            wire::client(self.setup.mqtt.protocol, &self.client_id, REQUEST_CAPACITY);
         self.client = Some(client);
         let (attempt_tx, attempt_rx) = mpsc::channel::<Attempt>(1);
         let (polled_tx, mut polled_rx) = mpsc::channel::<Polled>(256);
@@ -256,7 +266,7 @@ impl Link {
                     }
                 }
                 Err(e) => {
-                    self.failed(e.to_string(), None, &mut delay).await;
+                    self.failed(e.to_string(), None, None, &mut delay).await;
                     tokio::select! {
                         // The wait is this attempt's: the poller must not wait it again.
                         _ = tokio::time::sleep(delay) => {
@@ -285,11 +295,10 @@ impl Link {
                             self.oversized(&topic, retain, bytes).await
                         }
                         Some(Polled::Failed(e)) => {
-                            if let Some(bytes) = poller::packet_too_large(&e) {
+                            if let Some(bytes) = e.too_large {
                                 self.drop_session = Some(bytes);
                             }
-                            let refused = reconnect::refusal(&e);
-                            self.disconnected(e.to_string(), refused, &mut delay).await;
+                            self.disconnected(e.message, e.refusal, e.reason, &mut delay).await;
                             if stopping.is_some() {
                                 break 'attempts;
                             }
@@ -324,10 +333,18 @@ impl Link {
         poller.abort();
     }
 
-    async fn on_event(&mut self, event: Event) {
+    async fn on_event(&mut self, event: Wire) {
         match event {
-            Event::Incoming(Incoming::ConnAck(ack)) => self.connected(ack.session_present).await,
-            Event::Incoming(Incoming::PubAck(ack)) => match self.conn.by_pkid.remove(&ack.pkid) {
+            Wire::ConnAck {
+                session_present,
+                reason_string,
+            } => {
+                if let Some(r) = reason_string {
+                    tracing::info!("mqtt: the broker's CONNACK says {r:?}");
+                }
+                self.connected(session_present).await
+            }
+            Wire::PubAck { pkid } => match self.conn.by_pkid.remove(&pkid) {
                 Some(Tag::Event(seq)) => self.outbox.acked(seq),
                 Some(Tag::State) => {
                     self.conn.state_in_flight = false;
@@ -342,10 +359,11 @@ impl Link {
                 }
                 Some(Tag::Telemetry | Tag::Clear | Tag::Discovery) | None => {}
             },
-            Event::Incoming(Incoming::Publish(p)) if p.topic == self.topics.cmd_request() => {
-                self.command(&p.payload, p.retain).await
+            Wire::Publish(p) if p.topic == self.topics.cmd_request() => self.command(p).await,
+            Wire::SubAck { refused } if !refused.is_empty() => {
+                self.subscription_refused(refused).await
             }
-            Event::Outgoing(Outgoing::Publish(pkid)) => {
+            Wire::PublishSent { pkid } => {
                 if let Some(tag) = self.conn.requested.pop_front() {
                     if pkid != 0 {
                         self.conn.by_pkid.insert(pkid, tag);
@@ -353,29 +371,6 @@ impl Link {
                 }
             }
             _ => {}
-        }
-    }
-
-    fn publish(
-        &mut self,
-        topic: String,
-        qos: QoS,
-        retain: bool,
-        payload: Vec<u8>,
-        tag: Tag,
-    ) -> bool {
-        let Some(client) = &self.client else {
-            return false;
-        };
-        match client.try_publish(topic, qos, retain, payload) {
-            Ok(()) => {
-                self.conn.requested.push_back(tag);
-                true
-            }
-            Err(e) => {
-                tracing::warn!("mqtt publish not queued ({tag:?}): {e}");
-                false
-            }
         }
     }
 
@@ -392,7 +387,7 @@ impl Link {
         );
         self.publish(
             self.topics.status(),
-            QoS::AtLeastOnce,
+            Qos::AtLeastOnce,
             true,
             online,
             Tag::Presence,
@@ -403,7 +398,7 @@ impl Link {
             // at every subscribe. Retained commands never run, so nothing is lost.
             self.publish(
                 self.topics.cmd_request(),
-                QoS::AtLeastOnce,
+                Qos::AtLeastOnce,
                 true,
                 Vec::new(),
                 Tag::Clear,
@@ -411,7 +406,7 @@ impl Link {
         }
         if !session_present {
             if let Some(client) = &self.client {
-                if let Err(e) = client.try_subscribe(self.topics.cmd_request(), QoS::AtLeastOnce) {
+                if let Err(e) = client.subscribe(&self.topics.cmd_request()) {
                     tracing::error!("mqtt: cannot subscribe to commands: {e}");
                 }
             }

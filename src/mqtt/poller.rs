@@ -1,6 +1,7 @@
-//! The one task that owns rumqttc's `EventLoop`: it polls without pause while connected and
-//! forwards every event to the link; after a failure it waits for the link's next
-//! [`Attempt`] (new options with the new session's will, and the backoff delay).
+//! The one task that owns the protocol's event loop ([`wire::EventLoop`]): it polls without
+//! pause while connected and forwards every event to the link; after a failure it waits for
+//! the link's next [`Attempt`] (new options with the new session's will, and the backoff
+//! delay).
 //!
 //! `poll()` is never raced against anything here: rumqttc writes with `write_all`, which
 //! must not be cancelled half-way.
@@ -13,20 +14,20 @@
 
 use std::time::Duration;
 
-use rumqttc::{ConnectionError, Event, EventLoop, Incoming, MqttOptions, StateError};
 use tokio::sync::mpsc;
 
 use super::command::MAX_COMMAND_BYTES;
+use super::wire::{self, Failure, Wire};
 
 /// One connection attempt, as the link decided it.
 pub struct Attempt {
-    pub options: MqttOptions,
+    pub options: wire::Options,
     pub delay: Duration,
 }
 
 /// What the poller saw.
 pub enum Polled {
-    Event(Event),
+    Event(Wire),
     /// A publish too large to be a command: its payload was dropped here, its size kept.
     Oversized {
         topic: String,
@@ -34,47 +35,30 @@ pub enum Polled {
         bytes: usize,
     },
     /// The connection failed or ended; the poller waits for the next [`Attempt`].
-    Failed(rumqttc::ConnectionError),
-}
-
-/// The size of an incoming packet over the client's limit, when that is why `e` ended the
-/// connection (rumqttc refuses it from its fixed header and drops the connection unacked).
-pub fn packet_too_large(e: &ConnectionError) -> Option<usize> {
-    match e {
-        ConnectionError::MqttState(StateError::Deserialization(
-            rumqttc::mqttbytes::Error::PayloadSizeLimitExceeded(n),
-        )) => Some(*n),
-        _ => None,
-    }
+    Failed(Failure),
 }
 
 /// What the link is sent for one event: oversized publishes lose their payload.
-fn forwarded(event: Event) -> Polled {
+fn forwarded(event: Wire) -> Polled {
     match event {
-        Event::Incoming(Incoming::Publish(p)) if p.payload.len() > MAX_COMMAND_BYTES => {
-            Polled::Oversized {
-                topic: p.topic,
-                retain: p.retain,
-                bytes: p.payload.len(),
-            }
-        }
+        Wire::Publish(p) if p.payload.len() > MAX_COMMAND_BYTES => Polled::Oversized {
+            bytes: p.payload.len(),
+            topic: p.topic,
+            retain: p.retain,
+        },
         event => Polled::Event(event),
     }
 }
 
 /// Runs until the link drops its [`Attempt`] sender or its event receiver.
 pub async fn run(
-    mut eventloop: EventLoop,
+    mut eventloop: wire::EventLoop,
     mut attempts: mpsc::Receiver<Attempt>,
     events: mpsc::Sender<Polled>,
 ) {
     while let Some(attempt) = attempts.recv().await {
         tokio::time::sleep(attempt.delay).await;
-        // Requests queued for the old connection (and rumqttc's own replay list) are dropped:
-        // the link replays the outbox from its cursor itself.
-        eventloop.clean();
-        eventloop.pending.clear();
-        eventloop.mqtt_options = attempt.options;
+        eventloop.prepare(attempt.options);
         loop {
             match eventloop.poll().await {
                 Ok(event) => {

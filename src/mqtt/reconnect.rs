@@ -5,7 +5,8 @@
 //!    device back at once, and without it they would all connect in the same second. The
 //!    hash is SHA-256 (not std's per-process SipHash keys), so a device keeps its slot.
 //! 2. **Backoff by cause**: a CONNACK refusal (credentials, authorisation, client id,
-//!    protocol) waits minutes ([`REFUSED_POLICY`]); anything else (broker down, network, TLS,
+//!    protocol, ban; named alike for MQTT 3.1.1 and 5 by [`crate::mqtt::wire`]) waits minutes
+//!    ([`REFUSED_POLICY`]); anything else (broker down, network, TLS,
 //!    broker unavailable) the normal full-jitter backoff ([`DEFAULT_POLICY`]).
 //! 3. **A hard cap**: at most [`MAX_ATTEMPTS`] attempts in any [`ATTEMPT_WINDOW`], whatever
 //!    the draws (brokers ban clients that flap), by a sliding window of attempt times.
@@ -17,7 +18,6 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use rumqttc::{ConnectReturnCode, ConnectionError};
 use sha2::{Digest, Sha256};
 
 use super::backoff::{Backoff, DEFAULT_POLICY, REFUSED_POLICY};
@@ -36,26 +36,6 @@ pub fn startup_delay(device_id: &str, spread: Duration) -> Duration {
     // 53 bits: exactly representable, so the unit is in [0, 1).
     let unit = (u64::from_be_bytes(head) >> 11) as f64 / (1u64 << 53) as f64;
     spread.mul_f64(unit)
-}
-
-/// The CONNACK refusal behind a failed attempt, by name; `None` for any other failure
-/// (including `ServiceUnavailable`, which passes by itself and keeps the normal backoff).
-pub fn refusal(e: &ConnectionError) -> Option<&'static str> {
-    match e {
-        ConnectionError::ConnectionRefused(code) => refusal_code(*code),
-        _ => None,
-    }
-}
-
-/// The name of a refusal code that means "not until someone changes something".
-pub fn refusal_code(code: ConnectReturnCode) -> Option<&'static str> {
-    match code {
-        ConnectReturnCode::BadUserNamePassword => Some("bad_username_password"),
-        ConnectReturnCode::NotAuthorized => Some("not_authorized"),
-        ConnectReturnCode::BadClientId => Some("bad_client_id"),
-        ConnectReturnCode::RefusedProtocolVersion => Some("protocol_version"),
-        ConnectReturnCode::ServiceUnavailable | ConnectReturnCode::Success => None,
-    }
 }
 
 /// The sliding window of attempt times.

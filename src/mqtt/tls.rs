@@ -60,34 +60,28 @@ fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, OptionsError> {
     })
 }
 
-/// Options for one attempt with this last will (the fleet viewer sets none). `clean_session = false`: the broker keeps
-/// the command subscription (and queued QoS 1 commands) across a reconnect; the link
-/// subscribes again whenever the ConnAck says no session was kept.
-pub fn options(
-    cfg: &MqttConfig,
-    client_id: &str,
-    will: Option<LastWill>,
-) -> Result<MqttOptions, OptionsError> {
-    let mut o = MqttOptions::new(client_id, cfg.url.host.clone(), cfg.url.port);
-    o.set_keep_alive(KEEP_ALIVE)
-        .set_clean_session(false)
-        .set_max_packet_size(MAX_INCOMING_PACKET, MAX_OUTGOING_PACKET)
-        .set_inflight(INFLIGHT);
-    if let Some(will) = will {
-        o.set_last_will(will);
-    }
-    if let (Some(user), Some(file)) = (&cfg.username, &cfg.password_file) {
+/// What either protocol's options need from the config: credentials and the transport.
+pub struct Access {
+    pub credentials: Option<(String, String)>,
+    pub transport: Transport,
+}
+
+/// Credentials (the password file read now) and the transport (TLS files read now).
+pub fn access(cfg: &MqttConfig) -> Result<Access, OptionsError> {
+    let credentials = if let (Some(user), Some(file)) = (&cfg.username, &cfg.password_file) {
         let bytes = read("password_file", file)?;
         let text = String::from_utf8_lossy(&bytes);
         let password = text.trim_end_matches(['\n', '\r']);
         if password.is_empty() {
             return Err(OptionsError::EmptyPassword(file.clone()));
         }
-        o.set_credentials(user.clone(), password.to_string());
-    } else if let Some(user) = &cfg.username {
-        o.set_credentials(user.clone(), String::new());
-    }
-    if cfg.url.tls {
+        Some((user.clone(), password.to_string()))
+    } else {
+        cfg.username
+            .as_ref()
+            .map(|user| (user.clone(), String::new()))
+    };
+    let transport = if cfg.url.tls {
         let ca = match &cfg.ca {
             Some(path) => read("ca", path)?,
             None => {
@@ -103,11 +97,44 @@ pub fn options(
             (Some(cert), Some(key)) => Some((read("cert", cert)?, read("key", key)?)),
             _ => None,
         };
-        o.set_transport(Transport::tls_with_config(TlsConfiguration::Simple {
+        Transport::tls_with_config(TlsConfiguration::Simple {
             ca,
             alpn: None,
             client_auth,
-        }));
+        })
+    } else {
+        Transport::tcp()
+    };
+    Ok(Access {
+        credentials,
+        transport,
+    })
+}
+
+/// MQTT 3.1.1 options for one attempt with this last will (the fleet viewer sets none).
+/// `clean_session = false`: the broker keeps the command subscription (and queued QoS 1
+/// commands) across a reconnect; the link subscribes again whenever the ConnAck says no
+/// session was kept.
+pub fn options(
+    cfg: &MqttConfig,
+    client_id: &str,
+    will: Option<LastWill>,
+) -> Result<MqttOptions, OptionsError> {
+    let mut o = MqttOptions::new(client_id, cfg.url.host.clone(), cfg.url.port);
+    o.set_keep_alive(KEEP_ALIVE)
+        .set_clean_session(false)
+        .set_max_packet_size(MAX_INCOMING_PACKET, MAX_OUTGOING_PACKET)
+        .set_inflight(INFLIGHT);
+    if let Some(will) = will {
+        o.set_last_will(will);
     }
+    let Access {
+        credentials,
+        transport,
+    } = access(cfg)?;
+    if let Some((user, password)) = credentials {
+        o.set_credentials(user, password);
+    }
+    o.set_transport(transport);
     Ok(o)
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use super::{Conn, Link};
 use crate::event::{EventKind, NewEvent, Severity};
 use crate::mqtt::reconnect::Plan;
+use crate::mqtt::wire::Reason;
 
 impl Link {
     /// The delay before the first CONNECT: this device's start-up slot.
@@ -39,10 +40,12 @@ impl Link {
     }
 
     /// The connection ended (or never came up): report, pick the delay, raise the session.
+    /// `reason`: the broker's reason code (and string) behind it, when it gave one.
     pub(super) async fn disconnected(
         &mut self,
         error: String,
         refused: Option<&'static str>,
+        reason: Option<Reason>,
         delay: &mut Duration,
     ) {
         let up = self.conn.connected_at.map(|t| t.elapsed());
@@ -62,11 +65,13 @@ impl Link {
                 .figure("up_ms", up.as_millis() as u64)
                 .figure("retry_in_ms", delay.as_millis() as u64)
                 .figure("next_session", self.session)
-                .figure("rate_wait_ms", plan.rate_wait.as_millis() as u64);
+                .figure("rate_wait_ms", plan.rate_wait.as_millis() as u64)
+                .figure("reason_code", reason.as_ref().map(|r| u64::from(r.code)))
+                .figure("reason", reason.map(|r| r.to_string()));
             self.reported = Some(error);
             self.record(event).await;
         } else {
-            self.failed(error, refused, delay).await;
+            self.failed(error, refused, reason, delay).await;
         }
     }
 
@@ -77,6 +82,7 @@ impl Link {
         &mut self,
         error: String,
         refused: Option<&'static str>,
+        reason: Option<Reason>,
         delay: &mut Duration,
     ) {
         self.failed_attempts += 1;
@@ -115,12 +121,36 @@ impl Link {
             .figure("backoff", backoff)
             .figure("rate_wait_ms", plan.rate_wait.as_millis() as u64)
             .figure("attempts_last_minute", plan.recent_attempts as u64)
-            .figure("start_delay_ms", self.start_delay.as_millis() as u64);
+            .figure("start_delay_ms", self.start_delay.as_millis() as u64)
+            .figure("reason_code", reason.as_ref().map(|r| u64::from(r.code)))
+            .figure("reason", reason.map(|r| r.to_string()));
         tracing::warn!(
             "mqtt connect to {} failed: {error}; retry in {delay:?}",
             self.setup.mqtt.url
         );
         self.reported = Some(error);
+        self.record(event).await;
+    }
+
+    /// The broker refused the command subscription on a connection it accepted (MQTT 3.1.1:
+    /// a SUBACK failure; MQTT 5 ends the connection instead, reported with its reason code):
+    /// remote commands cannot arrive until the broker's ACL changes.
+    pub(super) async fn subscription_refused(&mut self, refused: Vec<Reason>) {
+        let Some(reason) = refused.into_iter().next() else {
+            return;
+        };
+        let topic = self.topics.cmd_request();
+        let event = NewEvent::new(EventKind::MqttConnectFailed, None)
+            .message(format!(
+                "the broker {} refused the subscription to {topic} ({reason}): remote commands \
+                 cannot arrive; the link stays up for events, state and telemetry",
+                self.setup.mqtt.url
+            ))
+            .figure("error", format!("subscription refused: {reason}"))
+            .figure("session", self.session)
+            .figure("refusal", "subscription")
+            .figure("reason_code", u64::from(reason.code))
+            .figure("reason", reason.to_string());
         self.record(event).await;
     }
 }

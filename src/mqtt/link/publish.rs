@@ -10,19 +10,55 @@
 
 use std::time::{Duration, Instant};
 
-use rumqttc::{Event, Outgoing, QoS};
 use tokio::sync::mpsc;
 
 use super::{
-    Link, Tag, CURSOR_PERSIST_INTERVAL, GOODBYE_WAIT, OUTBOX_CHECK_INTERVAL, REPLIES_IN_FLIGHT,
+    Link, QueuedReply, Tag, CURSOR_PERSIST_INTERVAL, GOODBYE_WAIT, OUTBOX_CHECK_INTERVAL,
+    REPLIES_IN_FLIGHT,
 };
 use crate::clock;
 use crate::event::{EventKind, NewEvent};
 use crate::mqtt::outbox::bytes_to_free;
 use crate::mqtt::poller::Polled;
+use crate::mqtt::wire::{Outbound, Qos, Wire};
 use crate::mqtt::{homeassistant, presence};
 
 impl Link {
+    pub(super) fn publish(
+        &mut self,
+        topic: String,
+        qos: Qos,
+        retain: bool,
+        payload: Vec<u8>,
+        tag: Tag,
+    ) -> bool {
+        let out = Outbound {
+            topic,
+            qos,
+            retain,
+            payload,
+            correlation: None,
+        };
+        self.send(out, tag)
+    }
+
+    /// Queues one publish; its tag waits for the packet id rumqttc gives it.
+    pub(super) fn send(&mut self, out: Outbound, tag: Tag) -> bool {
+        let Some(client) = &self.client else {
+            return false;
+        };
+        match client.publish(out) {
+            Ok(()) => {
+                self.conn.requested.push_back(tag);
+                true
+            }
+            Err(e) => {
+                tracing::warn!("mqtt publish not queued ({tag:?}): {e}");
+                false
+            }
+        }
+    }
+
     /// Timers that run whether or not a broker is there: cursor writes and the drop policy.
     pub(super) async fn housekeeping(&mut self) {
         let now = Instant::now();
@@ -93,18 +129,10 @@ impl Link {
     /// Publishes what is due: replies, state, telemetry, then outbox events.
     pub(super) async fn pump(&mut self) {
         while self.conn.replies_in_flight < REPLIES_IN_FLIGHT {
-            let Some(reply) = self.replies.pop_front() else {
+            let Some(QueuedReply { payload, to }) = self.replies.pop_front() else {
                 break;
             };
-            if self.publish(
-                self.topics.cmd_response(),
-                QoS::AtLeastOnce,
-                false,
-                reply,
-                Tag::Reply,
-            ) {
-                self.conn.replies_in_flight += 1;
-            }
+            self.publish_reply(payload, to);
         }
         self.publish_discovery();
         self.publish_state();
@@ -132,13 +160,40 @@ impl Link {
             let payload = entry.payload.into_bytes();
             if !self.publish(
                 self.topics.events(),
-                QoS::AtLeastOnce,
+                Qos::AtLeastOnce,
                 false,
                 payload,
                 Tag::Event(entry.seq),
             ) {
                 self.outbox.reset();
                 break;
+            }
+        }
+    }
+
+    /// One reply on the documented `cmd/response`, and, for an MQTT 5 request that named
+    /// another response topic (under `cmd/response/`), there too with its correlation data.
+    fn publish_reply(&mut self, payload: Vec<u8>, to: Option<super::remote::ResponseTo>) {
+        let documented = self.topics.cmd_response();
+        let mut outs = Vec::with_capacity(2);
+        match to {
+            Some(to) if to.topic == documented => outs.push((documented, to.correlation)),
+            Some(to) => {
+                outs.push((documented, None));
+                outs.push((to.topic, to.correlation));
+            }
+            None => outs.push((documented, None)),
+        }
+        for (topic, correlation) in outs {
+            let out = Outbound {
+                topic,
+                qos: Qos::AtLeastOnce,
+                retain: false,
+                payload: payload.clone(),
+                correlation,
+            };
+            if self.send(out, Tag::Reply) {
+                self.conn.replies_in_flight += 1;
             }
         }
     }
@@ -162,7 +217,7 @@ impl Link {
         };
         for d in homeassistant::discovery(&self.topics, &info) {
             let payload = serde_json::to_vec(&d.config).unwrap_or_default();
-            self.publish(d.topic, QoS::AtLeastOnce, true, payload, Tag::Discovery);
+            self.publish(d.topic, Qos::AtLeastOnce, true, payload, Tag::Discovery);
         }
     }
 
@@ -217,7 +272,7 @@ impl Link {
         let payload = presence::state_payload(&doc);
         if self.publish(
             self.topics.state(),
-            QoS::AtLeastOnce,
+            Qos::AtLeastOnce,
             true,
             payload,
             Tag::State,
@@ -247,7 +302,7 @@ impl Link {
             // QoS 0 and never queued: a sample the channel cannot take now is simply skipped.
             self.publish(
                 self.topics.telemetry(),
-                QoS::AtMostOnce,
+                Qos::AtMostOnce,
                 false,
                 payload,
                 Tag::Telemetry,
@@ -267,7 +322,7 @@ impl Link {
         self.conn.goodbye_acked = false;
         self.publish(
             self.topics.status(),
-            QoS::AtLeastOnce,
+            Qos::AtLeastOnce,
             true,
             offline,
             Tag::Presence,
@@ -287,12 +342,12 @@ impl Link {
         };
         let _ = tokio::time::timeout(GOODBYE_WAIT, wait).await;
         if let Some(client) = &self.client {
-            let _ = client.try_disconnect();
+            client.disconnect();
         }
         let _ = tokio::time::timeout(Duration::from_millis(500), async {
             loop {
                 match polled.recv().await {
-                    Some(Polled::Event(Event::Outgoing(Outgoing::Disconnect))) => break,
+                    Some(Polled::Event(Wire::DisconnectSent)) => break,
                     Some(Polled::Event(_) | Polled::Oversized { .. }) => {}
                     Some(Polled::Failed(_)) | None => break,
                 }

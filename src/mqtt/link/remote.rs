@@ -6,7 +6,9 @@
 //!
 //! ```text
 //! publish ─► retained? ─► rejected (never runs, whatever the delivery)
+//!         ─► MQTT 5 response topic not under cmd/response ─► rejected (answered on cmd/response)
 //!         ─► decode ─► rejected (reason)
+//!         ─► `expires` passed (or MQTT 5 message expiry run out) ─► rejected "expired: …"
 //!         ─► id seen in the last DEDUPE_WINDOW (store) ─► its first outcome again, not run
 //!         ─► MAX_RUNNING running ─► rejected "busy"
 //!         ─► stored as accepted ─► "accepted" ─► core loop ─► "succeeded" | "failed"
@@ -17,13 +19,14 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use super::Link;
+use super::{Link, QueuedReply};
 use crate::clock;
 use crate::control::{ControlRequest, Response};
 use crate::event::{EventKind, NewEvent};
 use crate::mqtt::command::{self, Action, Reply, ReplyStatus};
 use crate::mqtt::refusals::{Admit, Class, Suppressed};
 use crate::mqtt::tls::MAX_INCOMING_PACKET;
+use crate::mqtt::wire::Inbound;
 
 /// Accepted commands waiting for the core loop at once; more are rejected as busy.
 pub const MAX_RUNNING: usize = 16;
@@ -38,11 +41,52 @@ pub const MAX_REASON_CHARS: usize = 256;
 /// The outcome of a command accepted by an agent that stopped before it finished.
 const INTERRUPTED: &str = "the agent stopped before the command finished";
 
+/// The longest response topic accepted (bytes; an MQTT topic may be 65535, but a reply topic
+/// needs no more).
+pub const MAX_RESPONSE_TOPIC: usize = 1024;
+
+/// Where an MQTT 5 request wants its replies: its response topic and correlation data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseTo {
+    pub topic: String,
+    pub correlation: Option<Vec<u8>>,
+}
+
+/// Checks a request's response topic: a publish topic (not empty, no wildcard, no NUL, at
+/// most [`MAX_RESPONSE_TOPIC`] bytes) at or under the device's own `cmd/response`, so a
+/// command can never make the device publish anywhere its ACL does not already expect.
+pub fn response_topic(topic: &str, documented: &str) -> Result<(), String> {
+    if topic.is_empty() {
+        return Err("the response topic is empty".to_string());
+    }
+    if topic.len() > MAX_RESPONSE_TOPIC {
+        return Err(format!(
+            "the response topic is {} bytes, over {MAX_RESPONSE_TOPIC}",
+            topic.len()
+        ));
+    }
+    if topic.contains(['+', '#', '\0']) {
+        return Err(format!(
+            "the response topic {topic:?} is not a publish topic (wildcard or NUL)"
+        ));
+    }
+    let under = topic
+        .strip_prefix(documented)
+        .is_some_and(|rest| rest.is_empty() || (rest.starts_with('/') && rest.len() > 1));
+    if !under {
+        return Err(format!(
+            "the response topic {topic:?} is not {documented} or below it"
+        ));
+    }
+    Ok(())
+}
+
 /// The core loop's answer to an accepted command.
 pub struct Outcome {
     id: String,
     action: Action,
     response: Response,
+    to: Option<ResponseTo>,
 }
 
 fn cut(reason: String) -> String {
@@ -61,7 +105,10 @@ impl Link {
             self.replies_dropped += 1;
             tracing::warn!("mqtt: command reply queue full; the oldest reply was dropped");
         }
-        self.replies.push_back(reply.to_payload());
+        self.replies.push_back(QueuedReply {
+            payload: reply.to_payload(),
+            to: self.respond_to.clone(),
+        });
     }
 
     /// Stores a refusal or duplicate as its own event, or counts it into the minute's
@@ -143,7 +190,27 @@ impl Link {
         self.reject(None, reason, bytes, Class::Other).await;
     }
 
-    pub(super) async fn command(&mut self, payload: &[u8], retained: bool) {
+    /// One publish on `cmd/request`; its replies go where it asked (MQTT 5) as well.
+    pub(super) async fn command(&mut self, p: Inbound) {
+        let to = p.response_topic.clone().map(|topic| ResponseTo {
+            topic,
+            correlation: p.correlation.clone(),
+        });
+        let bad_to = to
+            .as_ref()
+            .and_then(|to| response_topic(&to.topic, &self.topics.cmd_response()).err());
+        if let Some(reason) = bad_to {
+            // Answered on the documented topic only: the given one is refused.
+            let id = command::decode(&p.payload, &self.setup.targets)
+                .map_or_else(|r| r.id, |cmd| Some(cmd.id));
+            return self.reject(id, reason, p.payload.len(), Class::Other).await;
+        }
+        self.respond_to = to;
+        self.command_to(&p.payload, p.retain, p.expiry).await;
+        self.respond_to = None;
+    }
+
+    async fn command_to(&mut self, payload: &[u8], retained: bool, expiry: Option<u32>) {
         let bytes = payload.len();
         if retained {
             let reason = "retained commands are refused: they would run again at every subscribe";
@@ -162,6 +229,13 @@ impl Link {
         let now_ms = clock::now_unix_ms();
         if let Some(reason) = cmd.expired(now_ms) {
             return self.reject(Some(cmd.id), reason, bytes, Class::Other).await;
+        }
+        if expiry == Some(0) {
+            // The broker delivers nothing expired; a zero left means it ran out on the way.
+            let reason = "expired: its MQTT 5 message expiry ran out before it arrived";
+            return self
+                .reject(Some(cmd.id), reason.to_string(), bytes, Class::Other)
+                .await;
         }
         let since = now_ms.saturating_sub(DEDUPE_WINDOW.as_millis() as u64);
         let id = cmd.id.clone();
@@ -203,6 +277,7 @@ impl Link {
         self.commands_running += 1;
         let control = self.control.clone();
         let outcomes = self.outcomes_tx.clone();
+        let to = self.respond_to.clone();
         self.tasks.spawn(async move {
             let (reply, answer) = oneshot::channel();
             let request = ControlRequest {
@@ -227,6 +302,7 @@ impl Link {
                     id: cmd.id,
                     action: cmd.action,
                     response,
+                    to,
                 })
                 .await;
         });
@@ -268,12 +344,19 @@ impl Link {
         }
     }
 
-    pub(super) async fn on_outcome(&mut self, outcome: Outcome) {
+    pub(super) async fn on_outcome(&mut self, mut outcome: Outcome) {
+        self.respond_to = outcome.to.take();
+        self.outcome(outcome).await;
+        self.respond_to = None;
+    }
+
+    async fn outcome(&mut self, outcome: Outcome) {
         self.commands_running = self.commands_running.saturating_sub(1);
         let Outcome {
             id,
             action,
             response,
+            to: _,
         } = outcome;
         if response.ok {
             if action == Action::Status {

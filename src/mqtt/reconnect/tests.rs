@@ -32,29 +32,6 @@ fn a_device_keeps_its_slot_and_a_fleet_spreads_uniformly_over_the_window() {
 }
 
 #[test]
-fn connack_refusals_are_named_and_an_unavailable_broker_is_not_one() {
-    let refused = |c| refusal(&ConnectionError::ConnectionRefused(c));
-    assert_eq!(
-        refused(ConnectReturnCode::BadUserNamePassword),
-        Some("bad_username_password")
-    );
-    assert_eq!(
-        refused(ConnectReturnCode::NotAuthorized),
-        Some("not_authorized")
-    );
-    assert_eq!(
-        refused(ConnectReturnCode::BadClientId),
-        Some("bad_client_id")
-    );
-    assert_eq!(
-        refused(ConnectReturnCode::RefusedProtocolVersion),
-        Some("protocol_version")
-    );
-    assert_eq!(refused(ConnectReturnCode::ServiceUnavailable), None);
-    assert_eq!(refusal(&ConnectionError::RequestsDone), None);
-}
-
-#[test]
 fn a_refusal_waits_at_least_a_minute_and_other_failures_seconds() {
     let now = Instant::now();
     let mut r = Reconnect::default();

@@ -66,7 +66,29 @@ pub(super) fn rows() -> Vec<Row> {
             &[("mqtt.max_payload", Some("\"64KiB\""))],
             |d, _| d.link(),
         ),
+        row(
+            "mqtt.protocol",
+            &[("mqtt.protocol", Some("\"5\""))],
+            |d, _| d.link(),
+        ),
     ];
+    let v5 = [("mqtt.protocol", Some("\"5\""))];
+    rows.push(given(
+        row(
+            "mqtt.session_expiry",
+            &[("mqtt.session_expiry", Some("\"2h\""))],
+            |d, _| d.link(),
+        ),
+        &v5,
+    ));
+    rows.push(given(
+        row(
+            "mqtt.will_delay",
+            &[("mqtt.will_delay", Some("\"5s\""))],
+            |d, _| d.link(),
+        ),
+        &v5,
+    ));
     let file = format!("\"{}\"", manifest_file());
     let both = [
         ("mqtt.cert", Some(file.as_str())),
