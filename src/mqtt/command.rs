@@ -283,5 +283,45 @@ pub fn decode(payload: &[u8], targets: &BTreeSet<String>) -> Result<Command, Rej
     })
 }
 
+/// The longest response topic accepted (bytes; an MQTT topic may be 65535, but a reply topic
+/// needs no more).
+pub const MAX_RESPONSE_TOPIC: usize = 1024;
+
+/// Where an MQTT 5 request wants its replies: its response topic and correlation data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseTo {
+    pub topic: String,
+    pub correlation: Option<Vec<u8>>,
+}
+
+/// Checks a request's response topic: a publish topic (not empty, no wildcard, no NUL, at
+/// most [`MAX_RESPONSE_TOPIC`] bytes) at or under the device's own `cmd/response`, so a
+/// command can never make the device publish anywhere its ACL does not already expect.
+pub fn response_topic(topic: &str, documented: &str) -> Result<(), String> {
+    if topic.is_empty() {
+        return Err("the response topic is empty".to_string());
+    }
+    if topic.len() > MAX_RESPONSE_TOPIC {
+        return Err(format!(
+            "the response topic is {} bytes, over {MAX_RESPONSE_TOPIC}",
+            topic.len()
+        ));
+    }
+    if topic.contains(['+', '#', '\0']) {
+        return Err(format!(
+            "the response topic {topic:?} is not a publish topic (wildcard or NUL)"
+        ));
+    }
+    let under = topic
+        .strip_prefix(documented)
+        .is_some_and(|rest| rest.is_empty() || (rest.starts_with('/') && rest.len() > 1));
+    if !under {
+        return Err(format!(
+            "the response topic {topic:?} is not {documented} or below it"
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests;

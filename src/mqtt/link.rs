@@ -57,7 +57,7 @@ const GOODBYE_WAIT: Duration = Duration::from_secs(1);
 /// A reply waiting for the window: the payload, and where an MQTT 5 request asked for it.
 struct QueuedReply {
     payload: Vec<u8>,
-    to: Option<remote::ResponseTo>,
+    to: Option<super::command::ResponseTo>,
 }
 
 /// What a QoS 1 publish was, by packet id, to act on its PubAck.
@@ -119,7 +119,7 @@ pub(super) struct Link {
     client: Option<Client>,
     replies: VecDeque<QueuedReply>,
     /// Where the command being answered asked for its replies (MQTT 5 response topic).
-    respond_to: Option<remote::ResponseTo>,
+    respond_to: Option<super::command::ResponseTo>,
     /// Replies dropped from a full queue since the last aggregate event.
     replies_dropped: u64,
     commands_running: usize,

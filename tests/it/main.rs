@@ -25,6 +25,7 @@ mod homeassistant;
 mod llama;
 mod metrics;
 mod mqtt;
+mod mqtt5;
 mod mqtt_acl;
 mod mqtt_auth;
 mod mqtt_command_limits;

@@ -2,7 +2,7 @@
 //! command too large for the client is refused once and the device comes back; a command id
 //! is run once however often it is delivered, across restarts; a retained command never runs;
 //! a flood is answered in full without flooding the event log or the agent's memory.
-//! A command that waited offline past its `expires` is refused, never run.
+//! A command that waited offline past its `expires` is refused, never run (MQTT 3.1.1 and 5).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 use std::time::Duration;
@@ -14,16 +14,16 @@ use crate::broker::{rss, Broker, Sub};
 use crate::harness::{sim_model, Agent};
 use crate::mqtt::mqtt_section;
 
-fn topic(id: &str, leaf: &str) -> String {
+pub(crate) fn topic(id: &str, leaf: &str) -> String {
     format!("jetgate/{id}/{leaf}")
 }
 
-fn replies_for(replies: &[Value], id: &str) -> Vec<Value> {
+pub(crate) fn replies_for(replies: &[Value], id: &str) -> Vec<Value> {
     replies.iter().filter(|r| r["id"] == id).cloned().collect()
 }
 
 /// Waits for a reply with `status` to command `id`.
-fn wait_reply(sub: &Sub, dev: &str, id: &str, status: &str) -> Value {
+pub(crate) fn wait_reply(sub: &Sub, dev: &str, id: &str, status: &str) -> Value {
     sub.wait(
         &topic(dev, "cmd/response"),
         &format!("{id} {status}"),
@@ -38,7 +38,7 @@ fn wait_reply(sub: &Sub, dev: &str, id: &str, status: &str) -> Value {
 
 /// Waits for the agent's `online: true` in a session after `after` (its link is up and
 /// subscribed: a command published before that may find no session to queue it in).
-fn wait_online(sub: &Sub, dev: &str, after: u64) -> u64 {
+pub(crate) fn wait_online(sub: &Sub, dev: &str, after: u64) -> u64 {
     let status = sub.wait(
         &topic(dev, "status"),
         "online",
@@ -53,7 +53,7 @@ fn wait_online(sub: &Sub, dev: &str, after: u64) -> u64 {
     status["session"].as_u64().unwrap()
 }
 
-fn kinds(events: &[Value], kind: EventKind) -> Vec<Value> {
+pub(crate) fn kinds(events: &[Value], kind: EventKind) -> Vec<Value> {
     events
         .iter()
         .filter(|e| e["kind"] == kind.as_str())
@@ -295,7 +295,13 @@ fn a_flood_is_answered_in_full_and_junk_does_not_flood_the_log_or_the_memory() {
 
 #[test]
 fn a_command_that_waited_offline_past_its_expires_never_runs() {
-    let dev = "dev-expiry";
+    for protocol in ["3.1.1", "5"] {
+        expired_offline(protocol);
+    }
+}
+
+fn expired_offline(protocol: &str) {
+    let dev = &format!("dev-expiry-{}", protocol.replace('.', ""));
     let broker = Broker::start("");
     let responses = topic(dev, "cmd/response");
     let sub = Sub::connect(
@@ -307,7 +313,7 @@ fn a_command_that_waited_offline_past_its_expires_never_runs() {
     let models = sim_model("llm", "64MiB", &["--alloc", "1MiB"]);
     let mut agent = Agent::start(&format!(
         "{}\n{models}",
-        mqtt_section(dev, &broker.url(), "")
+        mqtt_section(dev, &broker.url(), &format!("protocol = \"{protocol}\""))
     ));
     let session = wait_online(&sub, dev, 0);
     agent.terminate();

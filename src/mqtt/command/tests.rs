@@ -259,3 +259,34 @@ fn an_expires_that_is_not_an_rfc_3339_time_is_refused_with_its_id() {
         );
     }
 }
+
+#[test]
+fn a_response_topic_must_be_a_publish_topic_at_or_under_the_devices_cmd_response() {
+    let documented = "jetgate/orin-07/cmd/response";
+    for ok in [
+        documented,
+        "jetgate/orin-07/cmd/response/rr",
+        "jetgate/orin-07/cmd/response/dash/42",
+    ] {
+        assert_eq!(response_topic(ok, documented), Ok(()), "{ok}");
+    }
+    let long = format!("{documented}/{}", "x".repeat(MAX_RESPONSE_TOPIC));
+    for (bad, why) in [
+        ("", "empty"),
+        ("jetgate/orin-07/cmd/response/+", "wildcard"),
+        ("jetgate/orin-07/cmd/response/#", "wildcard"),
+        ("jetgate/orin-07/cmd/response/a\0b", "NUL"),
+        (long.as_str(), "bytes, over"),
+        (
+            "jetgate/orin-08/cmd/response",
+            "not jetgate/orin-07/cmd/response or below",
+        ),
+        ("jetgate/orin-07/cmd/responses", "not jetgate"),
+        ("jetgate/orin-07/cmd/response/", "not jetgate"),
+        ("jetgate/orin-07/status", "not jetgate"),
+        ("elsewhere/x", "not jetgate"),
+    ] {
+        let e = response_topic(bad, documented).unwrap_err();
+        assert!(e.contains(why), "{bad:?}: {e}");
+    }
+}

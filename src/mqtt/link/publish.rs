@@ -173,7 +173,7 @@ impl Link {
 
     /// One reply on the documented `cmd/response`, and, for an MQTT 5 request that named
     /// another response topic (under `cmd/response/`), there too with its correlation data.
-    fn publish_reply(&mut self, payload: Vec<u8>, to: Option<super::remote::ResponseTo>) {
+    fn publish_reply(&mut self, payload: Vec<u8>, to: Option<crate::mqtt::command::ResponseTo>) {
         let documented = self.topics.cmd_response();
         let mut outs = Vec::with_capacity(2);
         match to {

@@ -23,7 +23,7 @@ use super::{Link, QueuedReply};
 use crate::clock;
 use crate::control::{ControlRequest, Response};
 use crate::event::{EventKind, NewEvent};
-use crate::mqtt::command::{self, Action, Reply, ReplyStatus};
+use crate::mqtt::command::{self, response_topic, Action, Reply, ReplyStatus, ResponseTo};
 use crate::mqtt::refusals::{Admit, Class, Suppressed};
 use crate::mqtt::tls::MAX_INCOMING_PACKET;
 use crate::mqtt::wire::Inbound;
@@ -40,46 +40,6 @@ pub const DEDUPE_MAX_IDS: u64 = 10_000;
 pub const MAX_REASON_CHARS: usize = 256;
 /// The outcome of a command accepted by an agent that stopped before it finished.
 const INTERRUPTED: &str = "the agent stopped before the command finished";
-
-/// The longest response topic accepted (bytes; an MQTT topic may be 65535, but a reply topic
-/// needs no more).
-pub const MAX_RESPONSE_TOPIC: usize = 1024;
-
-/// Where an MQTT 5 request wants its replies: its response topic and correlation data.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResponseTo {
-    pub topic: String,
-    pub correlation: Option<Vec<u8>>,
-}
-
-/// Checks a request's response topic: a publish topic (not empty, no wildcard, no NUL, at
-/// most [`MAX_RESPONSE_TOPIC`] bytes) at or under the device's own `cmd/response`, so a
-/// command can never make the device publish anywhere its ACL does not already expect.
-pub fn response_topic(topic: &str, documented: &str) -> Result<(), String> {
-    if topic.is_empty() {
-        return Err("the response topic is empty".to_string());
-    }
-    if topic.len() > MAX_RESPONSE_TOPIC {
-        return Err(format!(
-            "the response topic is {} bytes, over {MAX_RESPONSE_TOPIC}",
-            topic.len()
-        ));
-    }
-    if topic.contains(['+', '#', '\0']) {
-        return Err(format!(
-            "the response topic {topic:?} is not a publish topic (wildcard or NUL)"
-        ));
-    }
-    let under = topic
-        .strip_prefix(documented)
-        .is_some_and(|rest| rest.is_empty() || (rest.starts_with('/') && rest.len() > 1));
-    if !under {
-        return Err(format!(
-            "the response topic {topic:?} is not {documented} or below it"
-        ));
-    }
-    Ok(())
-}
 
 /// The core loop's answer to an accepted command.
 pub struct Outcome {
