@@ -145,11 +145,20 @@ fn a_ten_second_broker_outage_loses_no_event_and_keeps_memory_bounded() {
 
 #[test]
 fn sigkill_leaves_the_will_and_a_restart_takes_the_next_session_and_seq() {
+    // MQTT 5 with no will delay: the will goes out at once, as with 3.1.1.
+    for (protocol, extra) in [("3.1.1", ""), ("5", "will_delay = \"0s\"\n")] {
+        will_and_next_session(protocol, extra);
+    }
+}
+
+fn will_and_next_session(protocol: &str, extra: &str) {
     let broker = Broker::start("");
-    let status = "jetgate/dev-kill/status";
-    let events = "jetgate/dev-kill/events";
+    let dev = format!("dev-kill-{}", protocol.replace('.', ""));
+    let status = &format!("jetgate/{dev}/status");
+    let events = &format!("jetgate/{dev}/events");
     let sub = Sub::connect(broker.port, "sub-kill", true, &[status, events]);
-    let mut agent = Agent::start(&mqtt_section("dev-kill", &broker.url(), ""));
+    let extra = format!("protocol = \"{protocol}\"\n{extra}");
+    let mut agent = Agent::start(&mqtt_section(&dev, &broker.url(), &extra));
     let online = sub.wait(status, "online", Duration::from_secs(30), |s| {
         status_with(s, true, None)
     });

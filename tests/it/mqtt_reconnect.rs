@@ -1,7 +1,8 @@
 //! Polite reconnects against a real Mosquitto: after an outage the device's presence and
 //! state reach a subscriber before its backlog, which arrives whole at `backlog_rate`; an
 //! event over `max_payload` is skipped and reported while the events after it go on.
-//! (Refused credentials backing off in minutes: `mqtt_auth.rs`.)
+//! (Refused credentials backing off in minutes: `mqtt_auth.rs`.) The outage runs over MQTT
+//! 3.1.1 and 5.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 use std::collections::BTreeSet;
@@ -16,17 +17,24 @@ use crate::mqtt::{dedupe, mqtt_section, notes, status_with};
 
 #[test]
 fn after_a_reconnect_presence_and_state_come_before_the_backlog_and_all_of_it_arrives() {
+    for protocol in ["3.1.1", "5"] {
+        backlog_after_outage(protocol);
+    }
+}
+
+fn backlog_after_outage(protocol: &str) {
     let mut broker = Broker::start("");
+    let dev = format!("dev-backlog-{}", protocol.replace('.', ""));
     let (status, state, events) = (
-        "jetgate/dev-backlog/status",
-        "jetgate/dev-backlog/state",
-        "jetgate/dev-backlog/events",
+        &format!("jetgate/{dev}/status"),
+        &format!("jetgate/{dev}/state"),
+        &format!("jetgate/{dev}/events"),
     );
     let sub = Sub::connect(broker.port, "sub-backlog", false, &[status, state, events]);
     let agent = Agent::start(&mqtt_section(
-        "dev-backlog",
+        &dev,
         &broker.url(),
-        "backlog_rate = 100\n",
+        &format!("backlog_rate = 100\nprotocol = \"{protocol}\"\n"),
     ));
     let online = sub.wait(status, "online", Duration::from_secs(30), |s| {
         status_with(s, true, None)
@@ -57,18 +65,18 @@ fn after_a_reconnect_presence_and_state_come_before_the_backlog_and_all_of_it_ar
         .iter()
         .position(|m| {
             let j = m.json();
-            m.topic == status && j["online"] == true && j["session"].as_u64() > Some(session)
+            m.topic == *status && j["online"] == true && j["session"].as_u64() > Some(session)
         })
         .expect("online with the next session");
     let state_at = all[online_at..]
         .iter()
-        .position(|m| m.topic == state)
+        .position(|m| m.topic == *state)
         .map(|i| i + online_at)
         .expect("a state after the reconnect");
     let first_backlog = all
         .iter()
         .position(|m| {
-            m.topic == events
+            m.topic == *events
                 && m.json()["seq"]
                     .as_u64()
                     .is_some_and(|s| wanted.contains(&s))
@@ -76,7 +84,7 @@ fn after_a_reconnect_presence_and_state_come_before_the_backlog_and_all_of_it_ar
         .unwrap();
     assert!(
         online_at < state_at && state_at < first_backlog,
-        "status online at {online_at}, state at {state_at}, first backlog event at {first_backlog}"
+        "{protocol}: status online at {online_at}, state at {state_at}, first backlog event at {first_backlog}"
     );
 }
 
