@@ -3,7 +3,8 @@
 //! commands queued in it; a crash and restart within the will delay never shows the device
 //! offline, and one without a restart does, once the delay is over; a request with a response
 //! topic and correlation data gets its replies there with the same data, and a response topic
-//! outside the device's `cmd/response` is refused. Commands are published with
+//! outside the device's `cmd/response` is refused; a publish the broker refuses is reported
+//! with its reason code. Commands are published with
 //! `mosquitto_pub -V mqttv5` and `mosquitto_rr` (package mosquitto-clients).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
@@ -14,7 +15,7 @@ use jetgate::event::EventKind;
 use serde_json::{json, Value};
 
 use crate::broker::{Broker, Sub};
-use crate::harness::{sim_model, Agent};
+use crate::harness::{sim_model, wait_for, Agent};
 use crate::mqtt::{mqtt_section, status_with};
 use crate::mqtt_command_limits::{kinds, replies_for, topic, wait_online, wait_reply};
 
@@ -198,4 +199,36 @@ fn a_request_gets_its_replies_on_its_response_topic_with_its_correlation_data() 
         "{rejected:#?}"
     );
     assert!(sub.messages("elsewhere/x").is_empty());
+}
+
+#[test]
+fn a_publish_the_broker_refuses_is_reported_with_its_reason_code() {
+    // Anonymous clients may read under jetgate/ but write nothing: Mosquitto acknowledges the
+    // device's presence with PUBACK 0x87 (MQTT 5; 3.1.1 has no way to say it), which ends the
+    // connection in rumqttc; the disconnect event names the packet and the code.
+    let mut broker = Broker::start("");
+    let acl = broker.path("acl");
+    std::fs::write(&acl, "topic read jetgate/#\n").unwrap();
+    let conf = std::fs::read_to_string(broker.path("mosquitto.conf")).unwrap();
+    std::fs::write(
+        broker.path("mosquitto.conf"),
+        format!("{conf}acl_file {}\n", acl.display()),
+    )
+    .unwrap();
+    broker.stop();
+    broker.spawn();
+    let agent = Agent::start(&v5("dev-acl5", &broker, ""));
+    let dropped = wait_for(Duration::from_secs(30), "the refused publish", || {
+        kinds(&agent.events(), EventKind::MqttDisconnected)
+            .into_iter()
+            .find(|e| e["figures"]["reason_code"].is_u64())
+    });
+    let f = &dropped["figures"];
+    assert_eq!(f["reason_code"], 0x87, "{dropped}");
+    let reason = f["reason"].as_str().unwrap();
+    assert!(reason.starts_with("puback not_authorized"), "{dropped}");
+    assert!(
+        dropped["message"].as_str().unwrap().contains(reason),
+        "{dropped}"
+    );
 }
