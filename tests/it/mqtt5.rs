@@ -205,7 +205,8 @@ fn a_request_gets_its_replies_on_its_response_topic_with_its_correlation_data() 
 fn a_publish_the_broker_refuses_is_reported_with_its_reason_code() {
     // Anonymous clients may read under jetgate/ but write nothing: Mosquitto acknowledges the
     // device's presence with PUBACK 0x87 (MQTT 5; 3.1.1 has no way to say it), which ends the
-    // connection in rumqttc; the disconnect event names the packet and the code.
+    // connection in rumqttc; the disconnect event names the packet and the code, and the next
+    // attempt waits minutes.
     let mut broker = Broker::start("");
     let acl = broker.path("acl");
     std::fs::write(&acl, "topic read jetgate/#\n").unwrap();
@@ -227,6 +228,8 @@ fn a_publish_the_broker_refuses_is_reported_with_its_reason_code() {
     assert_eq!(f["reason_code"], 0x87, "{dropped}");
     let reason = f["reason"].as_str().unwrap();
     assert!(reason.starts_with("puback not_authorized"), "{dropped}");
+    // Refused again at every reconnect: it backs off in minutes, as a refused CONNECT does.
+    assert!(f["retry_in_ms"].as_u64() >= Some(60_000), "{dropped}");
     assert!(
         dropped["message"].as_str().unwrap().contains(reason),
         "{dropped}"

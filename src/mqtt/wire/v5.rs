@@ -222,20 +222,33 @@ pub(super) fn failure(e: ConnectionError) -> Failure {
             Some(reason("connack", connack_code(*c), format!("{c:?}"), None))
         }
         ConnectionError::MqttState(StateError::PubAckFail { reason: r }) => {
+            // An ACL that refuses a publish refuses it again after any reconnect.
+            if *r == PubAckReason::NotAuthorized {
+                refusal = Some("not_authorized");
+            }
             Some(reason("puback", puback_code(*r), format!("{r:?}"), None))
         }
         ConnectionError::MqttState(StateError::SubFail { reason: r }) => {
+            if *r == SubscribeReasonCode::NotAuthorized {
+                refusal = Some("not_authorized");
+            }
             Some(reason("suback", suback_code(*r), format!("{r:?}"), None))
         }
         ConnectionError::MqttState(StateError::ServerDisconnect {
             reason_code,
             reason_string,
-        }) => Some(reason(
-            "disconnect",
-            *reason_code as u8,
-            format!("{reason_code:?}"),
-            reason_string.clone(),
-        )),
+        }) => {
+            use rumqttc::v5::mqttbytes::v5::DisconnectReasonCode as D;
+            if *reason_code == D::NotAuthorized {
+                refusal = Some("not_authorized");
+            }
+            Some(reason(
+                "disconnect",
+                *reason_code as u8,
+                format!("{reason_code:?}"),
+                reason_string.clone(),
+            ))
+        }
         ConnectionError::MqttState(StateError::IncomingPacketTooLarge { pkt_size, .. }) => {
             too_large = Some(*pkt_size);
             None
