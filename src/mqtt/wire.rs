@@ -37,8 +37,9 @@ pub struct Will {
 }
 
 /// One attempt's options, in the protocol's own type.
+/// Boxed: each is a few hundred bytes, and only one exists at a time.
 pub enum Options {
-    V4(rumqttc::MqttOptions),
+    V4(Box<rumqttc::MqttOptions>),
     V5(Box<rumqttc::v5::MqttOptions>),
 }
 
@@ -52,7 +53,9 @@ pub fn options(
     clean: bool,
 ) -> Result<Options, OptionsError> {
     match cfg.protocol {
-        Protocol::V311 => v4::options(cfg, client_id, will, clean).map(Options::V4),
+        Protocol::V311 => {
+            v4::options(cfg, client_id, will, clean).map(|o| Options::V4(Box::new(o)))
+        }
         Protocol::V5 => v5::options(cfg, client_id, will, clean).map(|o| Options::V5(Box::new(o))),
     }
 }
@@ -186,7 +189,7 @@ impl Client {
 
 /// The protocol's event loop; one per link, reused across attempts.
 pub enum EventLoop {
-    V4(rumqttc::EventLoop),
+    V4(Box<rumqttc::EventLoop>),
     V5(Box<rumqttc::v5::EventLoop>),
 }
 
@@ -196,7 +199,7 @@ pub fn client(protocol: Protocol, client_id: &str, capacity: usize) -> (Client, 
     match protocol {
         Protocol::V311 => {
             let (c, e) = v4::client(client_id, capacity);
-            (Client::V4(c), EventLoop::V4(e))
+            (Client::V4(c), EventLoop::V4(Box::new(e)))
         }
         Protocol::V5 => {
             let (c, e) = v5::client(client_id, capacity);
@@ -213,7 +216,7 @@ impl EventLoop {
             (EventLoop::V4(e), Options::V4(o)) => {
                 e.clean();
                 e.pending.clear();
-                e.mqtt_options = o;
+                e.mqtt_options = *o;
             }
             (EventLoop::V5(e), Options::V5(o)) => {
                 e.clean();
