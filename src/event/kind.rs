@@ -226,6 +226,9 @@ event_kinds! {
     MqttDisconnected = "mqtt_disconnected", Warning;
     /// A connection attempt failed (warning when the error may pass by itself).
     MqttConnectFailed = "mqtt_connect_failed", Error;
+    /// The broker refused the command subscription on a connection it accepted (MQTT 3.1.1
+    /// SUBACK failure): remote commands cannot arrive.
+    MqttSubscriptionRefused = "mqtt_subscription_refused", Error;
     /// A remote command passed validation.
     CommandAccepted = "command_accepted", Info;
     /// A remote command was refused.

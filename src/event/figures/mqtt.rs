@@ -22,6 +22,11 @@ pub struct MqttDisconnected {
     pub retry_in_ms: u64,
     pub next_session: u64,
     pub rate_wait_ms: u64,
+    /// The broker's code behind it (an MQTT 5 PUBACK, SUBACK or DISCONNECT), else `null`.
+    pub reason_code: Option<u64>,
+    /// That code named with its packet (`puback not_authorized (0x87)`), and the broker's
+    /// reason string when it sent one; else `null`.
+    pub reason: Option<String>,
 }
 
 /// `mqtt_connect_failed`: a connection attempt failed.
@@ -38,6 +43,19 @@ pub struct MqttConnectFailed {
     pub rate_wait_ms: u64,
     pub attempts_last_minute: u64,
     pub start_delay_ms: u64,
+    /// The CONNACK's code (3.1.1 return code or MQTT 5 reason code), else `null`.
+    pub reason_code: Option<u64>,
+    /// That code named (`connack not_authorized (0x87)`), else `null`.
+    pub reason: Option<String>,
+}
+
+/// `mqtt_subscription_refused`: the broker refused the command subscription.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MqttSubscriptionRefused {
+    pub topic: String,
+    pub session: u64,
+    pub reason_code: u64,
+    pub reason: String,
 }
 
 /// `command_accepted`: a remote command passed validation.

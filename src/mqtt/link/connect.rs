@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use super::{Conn, Link};
+use crate::event::figures::MqttSubscriptionRefused;
 use crate::event::{EventKind, NewEvent, Severity};
 use crate::mqtt::reconnect::Plan;
 use crate::mqtt::wire::Reason;
@@ -140,17 +141,20 @@ impl Link {
             return;
         };
         let topic = self.topics.cmd_request();
-        let event = NewEvent::new(EventKind::MqttConnectFailed, None)
-            .message(format!(
-                "the broker {} refused the subscription to {topic} ({reason}): remote commands \
-                 cannot arrive; the link stays up for events, state and telemetry",
-                self.setup.mqtt.url
-            ))
-            .figure("error", format!("subscription refused: {reason}"))
-            .figure("session", self.session)
-            .figure("refusal", "subscription")
-            .figure("reason_code", u64::from(reason.code))
-            .figure("reason", reason.to_string());
+        let event = NewEvent::new(
+            MqttSubscriptionRefused {
+                topic: topic.clone(),
+                session: self.session,
+                reason_code: u64::from(reason.code),
+                reason: reason.to_string(),
+            },
+            None,
+        )
+        .message(format!(
+            "the broker {} refused the subscription to {topic} ({reason}): remote commands \
+             cannot arrive; the link stays up for events, state and telemetry",
+            self.setup.mqtt.url
+        ));
         self.record(event).await;
     }
 }
