@@ -86,3 +86,49 @@ fn reason_names_are_snake_case() {
     assert_eq!(snake("Success(AtLeastOnce)"), "success");
     assert_eq!(snake("Banned"), "banned");
 }
+
+#[test]
+fn a_3_1_1_suback_failure_is_a_refused_filter_and_a_grant_is_none() {
+    use rumqttc::{Event, Incoming, QoS, SubAck, SubscribeReasonCode};
+    let suback = |codes| v4::event(Event::Incoming(Incoming::SubAck(SubAck::new(1, codes))));
+    let refused = match suback(vec![SubscribeReasonCode::Failure]) {
+        Wire::SubAck { refused } => refused,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(refused.len(), 1);
+    assert_eq!((refused[0].packet, refused[0].code), ("suback", 0x80));
+    assert_eq!(
+        suback(vec![SubscribeReasonCode::Success(QoS::AtLeastOnce)]),
+        Wire::SubAck { refused: vec![] }
+    );
+}
+
+#[test]
+fn an_mqtt5_publish_keeps_its_expiry_response_topic_and_correlation_data() {
+    use rumqttc::v5::mqttbytes::v5::{Packet, Publish, PublishProperties};
+    use rumqttc::v5::mqttbytes::QoS;
+    let properties = PublishProperties {
+        message_expiry_interval: Some(41),
+        response_topic: Some("jetgate/d/cmd/response/rr".to_string()),
+        correlation_data: Some(b"corr".to_vec().into()),
+        ..PublishProperties::default()
+    };
+    let p = Publish::new(
+        "jetgate/d/cmd/request",
+        QoS::AtLeastOnce,
+        b"{}".to_vec(),
+        Some(properties),
+    );
+    let got = v5::event(rumqttc::v5::Event::Incoming(Packet::Publish(p)));
+    assert_eq!(
+        got,
+        Wire::Publish(Inbound {
+            topic: "jetgate/d/cmd/request".to_string(),
+            payload: b"{}".to_vec(),
+            retain: false,
+            expiry: Some(41),
+            response_topic: Some("jetgate/d/cmd/response/rr".to_string()),
+            correlation: Some(b"corr".to_vec()),
+        })
+    );
+}
