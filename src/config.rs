@@ -28,6 +28,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub mod boot;
+pub mod container;
 pub mod control;
 pub mod device;
 pub mod document;

@@ -19,6 +19,8 @@
 //! - [`stop`]: SIGTERM → grace → SIGKILL, and `kill_now`.
 //! - [`survivors`]: what is left of a tree after SIGKILL, and why (`D`, `Z`).
 //! - [`cgroup`]: child cgroups (v1 and v2): create, limit, kill, remove.
+//! - [`container`]: a container unit's engine command lines (`run`, `stop`, `rm`), pure.
+//! - [`engine_cli`]: running the engine's short commands (`stop`, `rm`, `ps`, `inspect`).
 //! - [`descendants`]: a tree without a cgroup, followed by parent pid (escapes included).
 //! - [`system_scope`]: the parent of the units' cgroups when the memory scope is the system.
 //! - [`placement`]: the pre-exec write that puts a child in its cgroup before it runs.
@@ -31,7 +33,9 @@
 //! [`Bytes`]: crate::units::Bytes
 
 pub mod cgroup;
+pub mod container;
 pub mod descendants;
+pub mod engine_cli;
 pub mod oom;
 pub mod output;
 pub mod pidfile;
@@ -64,6 +68,8 @@ pub use survivors::Survivor;
 pub enum RunnerError {
     #[error("{name}: the command is empty (argv needs at least the program)")]
     EmptyArgv { name: String },
+    #[error("{name}: cannot run its container: {reason}")]
+    Container { name: String, reason: String },
     #[error("{name}: spawn must run inside a tokio runtime")]
     NoRuntime { name: String },
     #[error("{name}: starting {program:?}: {source}")]

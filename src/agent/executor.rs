@@ -71,6 +71,7 @@ pub enum Feedback {
     },
 }
 
+mod containers;
 mod estimate;
 mod health;
 mod reaction;
@@ -387,6 +388,11 @@ impl Executor {
                     dir.display()
                 )),
             );
+        }
+        if let Some((container, removed)) = &exit.container {
+            if removed.existed {
+                self.record(containers::removed_event(&exit.name, container, removed));
+            }
         }
         let pid = u32::try_from(exit.pid).unwrap_or(0);
         let oom = exit.oom.clone().map(|oom| Input::OomKilled {

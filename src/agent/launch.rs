@@ -25,6 +25,7 @@ use crate::config::{Config, MemoryNeed, ProgramConfig, ReadyCheck, ReadyProbe, R
 use crate::event::{EventKind, NewEvent};
 use crate::gate::GateConfig;
 use crate::probe::{HeartbeatWatch, HttpTarget, Liveness};
+use crate::runner::container::ContainerRun;
 use crate::runner::Spec;
 use crate::supervisor::policy::RestartPolicy;
 use crate::units::Bytes;
@@ -80,17 +81,31 @@ pub fn kernel_limit(limit: Bytes) -> Bytes {
 }
 
 fn runner_spec(program: &ProgramConfig) -> Spec {
-    Spec {
-        name: program.name.clone(),
-        argv: program.command.0.clone(),
-        env: program
-            .env
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        cwd: program.cwd.clone(),
-        memory_limit: program.limit.map(kernel_limit),
-        ..Spec::default()
+    let env: Vec<(String, String)> = program
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    match &program.container {
+        // `env` goes into the container; the client runs with the agent's environment.
+        Some(container) => Spec {
+            name: program.name.clone(),
+            memory_limit: program.limit.map(kernel_limit),
+            container: Some(ContainerRun::new(container, env)),
+            ..Spec::default()
+        },
+        None => Spec {
+            name: program.name.clone(),
+            argv: program
+                .command
+                .as_ref()
+                .map(|c| c.0.clone())
+                .unwrap_or_default(),
+            env,
+            cwd: program.cwd.clone(),
+            memory_limit: program.limit.map(kernel_limit),
+            ..Spec::default()
+        },
     }
 }
 

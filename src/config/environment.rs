@@ -9,6 +9,7 @@
 //!
 //! | key | refused when |
 //! |---|---|
+//! | `container.engine` | its client (`podman`, `docker`) not found on the agent's `PATH` |
 //! | `command`, `health.exec` | a bare name not found on `PATH` (the entry's `env.PATH`, else the agent's); a relative path (`bin/server`); an absolute path that does not exist, is not a file or is not executable |
 //! | `weights` | does not exist or is not a file |
 //! | `cwd` | does not exist or is not a directory |
@@ -135,9 +136,15 @@ impl Machine<'_> {
             .get("PATH")
             .map(|s| OsStr::new(s.as_str()))
             .or(self.path);
-        if let Some(program) = p.command.0.first() {
+        if let Some(program) = p.command.as_ref().and_then(|c| c.0.first()) {
             if let Err(why) = executable(program, path) {
                 issues.report(at.key("command"), why);
+            }
+        }
+        // The client runs with the agent's environment: `env` goes into the container.
+        if let Some(container) = &p.container {
+            if let Err(why) = executable(container.engine.program(), self.path) {
+                issues.report(at.key("container").key("engine"), why);
             }
         }
         if let Some(crate::config::HealthCheck::Exec(argv)) = p.health.as_ref().map(|h| &h.check) {

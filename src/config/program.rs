@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::config::container::{refuse_engine_run, ContainerConfig};
 use crate::config::probe::{check_absolute, positive, Argv, HealthProbe, ReadyProbe};
 use crate::config::problem::{Issues, KeyPath};
 use crate::units::{Bytes, HumanDuration};
@@ -152,7 +153,10 @@ fn default_stop_grace() -> HumanDuration {
 pub struct ProgramConfig {
     /// Unique across models and services: `[a-zA-Z0-9_.-]{1,64}`.
     pub name: String,
-    pub command: Argv,
+    /// The program to run; exactly one of `command` and `container`.
+    pub command: Option<Argv>,
+    /// A container image to run instead of `command` ([`crate::config::container`]).
+    pub container: Option<ContainerConfig>,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
     pub cwd: Option<PathBuf>,
@@ -262,8 +266,30 @@ impl ProgramConfig {
                 self.name
             )
         });
-        if self.command.0.iter().any(|a| a.contains('\0')) {
-            issues.report(at.key("command"), "`command` contains a NUL character");
+        match (&self.command, &self.container) {
+            (Some(command), None) => {
+                if command.0.iter().any(|a| a.contains('\0')) {
+                    issues.report(at.key("command"), "`command` contains a NUL character");
+                }
+                refuse_engine_run(&command.0, at, issues);
+            }
+            (None, Some(container)) => {
+                container.check(&at.key("container"), issues);
+                issues.require(self.cwd.is_none(), at.key("cwd"), || {
+                    "`cwd` is the directory of a process jetgate starts; a container's working \
+                     directory is the image's, or `options = [\"--workdir\", \"...\"]`"
+                        .to_string()
+                });
+            }
+            (Some(_), Some(_)) => issues.report(
+                at.key("container"),
+                "`command` and `container` both say what to run: keep one",
+            ),
+            // At `command`: silent when a `command` was there but did not deserialize.
+            (None, None) => issues.report(
+                at.key("command"),
+                "no `command` (an argv array) and no `container` table: say what to run",
+            ),
         }
         for (key, value) in &self.env {
             issues.require(

@@ -15,7 +15,7 @@ use super::*;
 const ENTRY: &str = "name = \"a\"\ncommand = [\"/x\"]\n";
 const MODEL_MIN: &str = "memory = \"1MiB\"\nready = { log = \"R\" }\n";
 /// The keys of `[[model]]` / `[[service]]` whose values are tables with keys of their own.
-const NESTED: [&str; 4] = ["ready", "health", "restart", "leak"];
+const NESTED: [&str; 5] = ["ready", "health", "restart", "leak", "container"];
 
 /// The backquoted names after "expected" in the first problem of `text`.
 fn expected_keys(text: &str) -> Vec<String> {

@@ -179,6 +179,9 @@ event_kinds! {
     SourceRecovered = "source_recovered", Info;
     /// A child cgroup could not be removed.
     CgroupLeft = "cgroup_left", Warning;
+    /// A container unit's container was still listed once its tree had ended (after a kill)
+    /// and was removed (error when it could not be).
+    ContainerRemoved = "container_removed", Info;
     /// An operator's note.
     Note = "note", Info;
     /// Tree memory passed the unit's limit: restarted.

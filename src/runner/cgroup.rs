@@ -3,10 +3,12 @@
 //! Owns the directory `<scope>/<name>/` from spawn until the child's whole tree is gone: creates
 //! it, writes an optional memory limit, opens `cgroup.procs` for the pre-exec placement (see
 //! [`super::placement`]), kills everything inside it, and removes it. Limits are [`Bytes`].
+//! Cgroups made below it (a container engine's `libpod-<id>` and `conmon`) are part of it:
+//! their pids are listed, killed, and the directories removed with it, deepest first.
 //!
 //! | hierarchy | limit file                                                   | kill                                         |
 //! |-----------|--------------------------------------------------------------|----------------------------------------------|
-//! | v1        | `memory.limit_in_bytes`, `memory.memsw.limit_in_bytes` where present | SIGKILL every pid in `cgroup.procs`, repeat  |
+//! | v1        | `memory.limit_in_bytes`, `memory.memsw.limit_in_bytes` where present | SIGKILL every pid in `cgroup.procs` and below, repeat |
 //! | v2        | `memory.max` (swap, `memory.swap.max`, is left as inherited) | `echo 1 > cgroup.kill` (5.14+), else as v1   |
 //!
 //! ```text
@@ -174,14 +176,45 @@ impl ChildCgroup {
         write_existing(&self.procs_path(), &pid.to_string())
     }
 
-    /// The pids currently in the cgroup (zombies are not listed by the kernel).
+    /// The pids currently in the cgroup and in every cgroup below it (a container engine makes
+    /// its own under the unit's: `libpod-<id>`, `conmon`); zombies are not listed by the kernel.
     pub fn pids(&self) -> Result<Vec<i32>, CgroupError> {
         let path = self.procs_path();
         let text = std::fs::read_to_string(&path).map_err(|source| CgroupError::Read {
             path: path.clone(),
             source,
         })?;
-        Ok(parse_procs(&text))
+        let mut pids = parse_procs(&text);
+        for sub in self.subgroups() {
+            // A sub-cgroup removed between the listing and the read has no pids left.
+            pids.extend(sub.pids().unwrap_or_default());
+        }
+        Ok(pids)
+    }
+
+    /// The cgroups directly below this one.
+    fn subgroups(&self) -> Vec<ChildCgroup> {
+        let Ok(dir) = std::fs::read_dir(&self.path) else {
+            return Vec::new();
+        };
+        dir.filter_map(Result::ok)
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| ChildCgroup {
+                version: self.version,
+                path: e.path(),
+            })
+            .collect()
+    }
+
+    /// Removes the (empty) cgroups below this one, deepest first, then this one.
+    fn remove_tree(&self) -> io::Result<()> {
+        for sub in self.subgroups() {
+            match sub.remove_tree() {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {} // removed, or removed meanwhile by its engine
+            }
+        }
+        std::fs::remove_dir(&self.path)
     }
 
     /// One immediate kill pass, no waiting: `cgroup.kill` on v2 where present, else SIGKILL to
@@ -220,7 +253,7 @@ impl ChildCgroup {
                 Err(e) => return Err(e),
             };
             if pids.is_empty() {
-                match std::fs::remove_dir(&self.path) {
+                match self.remove_tree() {
                     Ok(()) => return Ok(()),
                     Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
                     Err(source) if start.elapsed() >= timeout => {

@@ -34,7 +34,9 @@ use tokio::io::BufReader;
 use tokio::sync::{mpsc, watch};
 
 use super::cgroup::{CgroupScope, ChildCgroup, DRAIN_TIMEOUT};
+use super::container::{container_name, ContainerRun};
 use super::descendants::{follow_until_exit, kill_descendants, lock, SharedDescendants};
+use super::engine_cli::{self, Removed};
 use super::oom::{OomKill, OomProbe};
 use super::output::{pump, ChildOutput, SharedRing, Stream};
 use super::pidfile;
@@ -42,6 +44,7 @@ use super::placement::place_before_exec;
 use super::procstat::read_stat;
 use super::reap::spawn_registered;
 use super::RunnerError;
+use crate::config::container::Engine;
 use crate::sources::Root;
 use crate::tasks::Tasks;
 use crate::units::Bytes;
@@ -84,6 +87,9 @@ pub struct Spec {
     /// Written to the child cgroup's memory limit when there is a cgroup scope.
     pub memory_limit: Option<Bytes>,
     pub parent_env: ParentEnv,
+    /// Run as a container: `argv` is then built at spawn ([`super::container::run_argv`]),
+    /// with the unit's cgroup as the container's `--cgroup-parent`.
+    pub container: Option<ContainerRun>,
 }
 
 impl Spec {
@@ -136,6 +142,8 @@ pub struct ChildExit {
     /// The kernel's OOM killer acted in the child's cgroup since spawn (read once the leader
     /// had exited, before the cgroup was emptied); `None` without a cgroup or a kill.
     pub oom: Option<OomKill>,
+    /// A container unit: its container and how its removal went once the tree was gone.
+    pub container: Option<(String, Removed)>,
 }
 
 /// Where a child is in its life, as seen by [`RunningChild`].
@@ -173,6 +181,8 @@ pub struct RunningChild {
     pub(super) phase: watch::Receiver<Phase>,
     /// The tree followed by parent pid, when there is no cgroup to hold it.
     pub(super) tree: Option<SharedDescendants>,
+    /// A container unit's engine: stopped through it ([`super::stop`]).
+    pub(super) container: Option<Engine>,
 }
 
 impl Runner {
@@ -221,10 +231,6 @@ impl Runner {
         let name = spec.name.clone();
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|_| RunnerError::NoRuntime { name: name.clone() })?;
-        let (program, args) = spec
-            .argv
-            .split_first()
-            .ok_or_else(|| RunnerError::EmptyArgv { name: name.clone() })?;
         let limit = spec.memory_limit.filter(|_| self.limits);
         let cgroup =
             match &self.scope {
@@ -236,6 +242,27 @@ impl Runner {
                 })?),
                 None => None,
             };
+        let argv = match &spec.container {
+            Some(run) => self.container_argv(run, &name, cgroup.as_ref()),
+            None => Ok(spec.argv.clone()),
+        };
+        let argv = argv.and_then(|a| {
+            (!a.is_empty())
+                .then_some(a)
+                .ok_or_else(|| RunnerError::EmptyArgv { name: name.clone() })
+        });
+        let argv = match argv {
+            Ok(a) => a,
+            Err(e) => {
+                if let Some(cg) = &cgroup {
+                    let _ = std::fs::remove_dir(&cg.path); // empty: nothing ran
+                }
+                return Err(e);
+            }
+        };
+        let Some((program, args)) = argv.split_first() else {
+            return Err(RunnerError::EmptyArgv { name });
+        };
         let oom_probe = cgroup.as_ref().map(OomProbe::at_spawn);
         if let (Some(cg), Some(false)) = (&cgroup, oom_probe.as_ref().map(OomProbe::counts)) {
             tracing::warn!(
@@ -297,6 +324,7 @@ impl Runner {
         let waiter_cgroup = cgroup.clone();
         let records = self.records.clone();
         let tree = cgroup.is_none().then(SharedDescendants::default);
+        let container = spec.container.as_ref().map(|c| c.engine);
         let waiter_tree = tree.clone();
         let root = Root::host(); // the tree is real processes, whatever root the agent reads
         self.tasks.spawn_on(
@@ -320,6 +348,16 @@ impl Runner {
                         cgroup_left = Some(cg.path.clone());
                     }
                 }
+                // The client's `--rm` removes a container that ended by itself; after a kill
+                // the engine still lists it, and the next start needs the name.
+                let container = match container {
+                    Some(engine) => {
+                        let cname = container_name(&name);
+                        let removed = engine_cli::remove(engine, &cname).await;
+                        Some((cname, removed))
+                    }
+                    None => None,
+                };
                 for reader in readers {
                     let _ = tokio::time::timeout(READER_DRAIN, reader).await;
                 }
@@ -335,6 +373,7 @@ impl Runner {
                     ran_for: started.elapsed(),
                     cgroup_left,
                     oom,
+                    container,
                 };
                 let _ = exits.send(exit).await;
                 let _ = phase_tx.send(Phase::Gone);
@@ -348,7 +387,49 @@ impl Runner {
             ring,
             phase: phase_rx,
             tree,
+            container,
         })
+    }
+
+    /// The `run` client's argv: the unit's cgroup, as its hierarchy names it, is the
+    /// container's parent. Without a cgroup the container would run where nothing sees it.
+    fn container_argv(
+        &self,
+        run: &ContainerRun,
+        name: &str,
+        cgroup: Option<&ChildCgroup>,
+    ) -> Result<Vec<String>, RunnerError> {
+        let refuse = |reason: String| RunnerError::Container {
+            name: name.to_string(),
+            reason,
+        };
+        let cg = cgroup.ok_or_else(|| {
+            refuse(
+                "a container unit needs its own cgroup, and the runner has no cgroup scope \
+                 (no writable cgroup hierarchy)"
+                    .into(),
+            )
+        })?;
+        let mountinfo = self
+            .root
+            .read("/proc/self/mountinfo")
+            .map_err(|e| refuse(format!("reading the cgroup mounts: {e}")))?;
+        let mounts = crate::sources::cgroup::parse::parse_cgroup_mounts(&mountinfo)
+            .map_err(|e| refuse(format!("reading the cgroup mounts: {e}")))?;
+        let path = super::container::hierarchy_path(&cg.path, &mounts)
+            .ok_or_else(|| refuse(format!("{} is under no cgroup mount", cg.path.display())))?;
+        let parent = super::container::cgroup_parent(run.manager, &path).map_err(refuse)?;
+        let instance = self.instance();
+        Ok(super::container::run_argv(run, name, &parent, &instance))
+    }
+
+    /// This agent instance's container label: its pid-record directory, hashed (stable across
+    /// restarts of one agent, different for two agents on one engine).
+    pub fn instance(&self) -> String {
+        match &self.records {
+            Some(dir) => super::container::instance_of(dir),
+            None => "unrecorded".to_string(),
+        }
     }
 
     fn start(

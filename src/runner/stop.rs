@@ -1,5 +1,7 @@
 //! Stopping a child: SIGTERM to its group, a grace period, then SIGKILL to group and cgroup
-//! (or, without a cgroup, to every descendant seen: see [`super::descendants`]).
+//! (or, without a cgroup, to every descendant seen: see [`super::descendants`]). A container
+//! unit is stopped by its engine (`stop --time <grace>`) instead of SIGTERM; the SIGKILL of its
+//! cgroup after the grace is the same.
 //!
 //! [`RunningChild::stop`] is the polite path (unload, restart, agent shutdown; the caller
 //! shortens `grace` when memory is critical). [`RunningChild::kill_now`] is the abort path of a
@@ -19,11 +21,18 @@ use nix::errno::Errno;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
+use super::container::stop_argv;
 use super::descendants::lock;
+use super::engine_cli::run_engine;
 use super::spawn::{Phase, RunningChild};
 use super::survivors::read_survivors;
 use super::RunnerError;
+use crate::config::container::Engine;
 use crate::sources::Root;
+
+/// What a container's stop may take beyond its grace: the engine rounds the grace up to whole
+/// seconds and its client then has to notice the end and exit.
+pub const ENGINE_STOP_SLACK: Duration = Duration::from_secs(2);
 
 /// How long to wait for the tree to vanish after SIGKILL before reporting it stuck (a process
 /// in uninterruptible sleep, e.g. on a hung GPU driver call, cannot die until it wakes).
@@ -58,11 +67,17 @@ impl RunningChild {
         if self.phase() == Phase::Gone {
             return Ok(StopOutcome::AlreadyGone);
         }
-        self.walk_tree(); // before the group's signal re-parents what it leaves
-        self.signal_group(Signal::SIGTERM)?;
-        self.signal_tree(Signal::SIGTERM);
-        if tokio::time::timeout(grace, self.wait_gone()).await.is_ok() {
-            return Ok(StopOutcome::Terminated);
+        if let Some(engine) = self.container {
+            if self.engine_stop(engine, grace).await {
+                return Ok(StopOutcome::Terminated);
+            }
+        } else {
+            self.walk_tree(); // before the group's signal re-parents what it leaves
+            self.signal_group(Signal::SIGTERM)?;
+            self.signal_tree(Signal::SIGTERM);
+            if tokio::time::timeout(grace, self.wait_gone()).await.is_ok() {
+                return Ok(StopOutcome::Terminated);
+            }
         }
         self.kill_now()?;
         if tokio::time::timeout(kill_wait, self.wait_gone())
@@ -77,6 +92,27 @@ impl RunningChild {
             waited: kill_wait,
             survivors: read_survivors(&self.tree_pids()),
         })
+    }
+
+    /// A container unit: the engine's `stop` with the grace (it signals the container's own
+    /// process 1, then kills it), the client then ends with its container. Whether the tree
+    /// was gone within the grace (plus [`ENGINE_STOP_SLACK`]); where the engine's stop could
+    /// not be run, the client gets SIGTERM, which it passes to the container.
+    async fn engine_stop(&self, engine: Engine, grace: Duration) -> bool {
+        let argv = stop_argv(engine, self.name(), grace);
+        let stopped = async {
+            match run_engine(&argv).await {
+                Ok(out) if out.success => {}
+                failed => {
+                    tracing::warn!("{}: {} failed: {failed:?}", self.name(), argv.join(" "));
+                    let _ = self.signal_group(Signal::SIGTERM);
+                }
+            }
+            self.wait_gone().await;
+        };
+        tokio::time::timeout(grace + ENGINE_STOP_SLACK, stopped)
+            .await
+            .is_ok()
     }
 
     /// The pids the runner knows of this tree: the child (until it is reaped) and its

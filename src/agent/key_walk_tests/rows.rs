@@ -6,6 +6,7 @@ use std::path::Path;
 use super::*;
 use crate::sources::Root;
 
+mod container;
 mod mqtt;
 
 pub(super) fn row(key: &str, set: &[(&str, Option<&str>)], observe: Observe) -> Row {
@@ -379,5 +380,7 @@ pub(super) fn rows() -> Vec<Row> {
     rows.extend(mqtt::rows());
     rows.extend(program_rows("model"));
     rows.extend(program_rows("service"));
+    rows.extend(container::rows("model"));
+    rows.extend(container::rows("service"));
     rows
 }

@@ -1,0 +1,116 @@
+//! Running a container engine's short commands (`stop`, `rm`, `ps`, `image inspect`) for a
+//! container unit; the command lines come from [`super::container`].
+//!
+//! Each runs as a registered child (see [`super::reap`]) with the agent's environment (so
+//! `CONTAINERS_CONF`, `DOCKER_HOST` and the like reach it), bounded by [`ENGINE_TIMEOUT`], and
+//! is killed if that passes. [`remove`] retries: after the runner has SIGKILLed a podman
+//! container's `conmon`, the first `rm --force` waits for an exit file that never comes and
+//! fails; the next one finds the container stopped and removes it.
+#![allow(clippy::disallowed_methods)] // I/O module: spawns the engine's client
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use super::container::{list_argv, rm_argv, NAME_PREFIX};
+use super::reap::spawn_registered;
+use super::spawn::child_env;
+use crate::config::container::Engine;
+
+/// The longest one engine command may take.
+pub const ENGINE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How many `rm --force` attempts [`remove`] makes before it gives up.
+pub const REMOVE_ATTEMPTS: u32 = 3;
+
+/// What one engine command did: its exit status and what it printed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineOutput {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `argv` to completion (or [`ENGINE_TIMEOUT`]); `Err` when it could not be started or
+/// timed out.
+pub async fn run_engine(argv: &[String]) -> Result<EngineOutput, String> {
+    let (program, args) = argv.split_first().ok_or("empty engine command")?;
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args)
+        .env_clear()
+        .envs(child_env(std::env::vars_os(), &[]))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let (child, tracked) =
+        spawn_registered(&mut cmd).map_err(|e| format!("starting {program}: {e}"))?;
+    let waited = tokio::time::timeout(ENGINE_TIMEOUT, child.wait_with_output()).await;
+    drop(tracked);
+    match waited {
+        Ok(Ok(out)) => Ok(EngineOutput {
+            success: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        }),
+        Ok(Err(e)) => Err(format!("waiting for {program}: {e}")),
+        Err(_) => Err(format!(
+            "{} did not finish within {ENGINE_TIMEOUT:?}",
+            argv.join(" ")
+        )),
+    }
+}
+
+/// How a removal ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removed {
+    /// `rm --force` attempts made.
+    pub attempts: u32,
+    /// There was a container to remove (the client's own `--rm` had not removed it).
+    pub existed: bool,
+    /// The last failure, when no attempt succeeded.
+    pub error: Option<String>,
+}
+
+/// `rm --force` until it succeeds or says there is no such container, at most
+/// [`REMOVE_ATTEMPTS`] times.
+pub async fn remove(engine: Engine, name: &str) -> Removed {
+    let mut error = None;
+    for attempt in 1..=REMOVE_ATTEMPTS {
+        match run_engine(&rm_argv(engine, name)).await {
+            Ok(out) if out.success || no_such_container(&out.stderr) => {
+                return Removed {
+                    attempts: attempt,
+                    existed: out.success,
+                    error: None,
+                }
+            }
+            Ok(out) => error = Some(out.stderr),
+            Err(e) => error = Some(e),
+        }
+    }
+    Removed {
+        attempts: REMOVE_ATTEMPTS,
+        existed: true,
+        error,
+    }
+}
+
+/// The engines' words for a container that is not there.
+fn no_such_container(stderr: &str) -> bool {
+    let s = stderr.to_ascii_lowercase();
+    s.contains("no such container") || s.contains("no container with name")
+}
+
+/// The names of every container this agent instance started (its label), running or not.
+pub async fn leftovers(engine: Engine, instance: &str) -> Result<Vec<String>, String> {
+    let out = run_engine(&list_argv(engine, instance)).await?;
+    if !out.success {
+        return Err(out.stderr);
+    }
+    Ok(out
+        .stdout
+        .lines()
+        .map(str::trim)
+        .filter(|n| n.starts_with(NAME_PREFIX))
+        .map(String::from)
+        .collect())
+}
