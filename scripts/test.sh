@@ -33,7 +33,7 @@ source scripts/lib/llama.sh
 AARCH64=aarch64-unknown-linux-gnu
 APT_PACKAGES=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user mosquitto mosquitto-clients openssl file jq
   lintian binutils-aarch64-linux-gnu systemd man-db adduser python3-venv cmake g++ libfaketime tmux
-  prometheus)
+  prometheus podman runc)
 
 step() { printf '\n==> %s\n' "$*"; }
 

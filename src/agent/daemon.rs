@@ -348,6 +348,8 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         records: &records,
         scope: containment.cgroups(),
         graces: &orphans::unit_graces(&config),
+        engines: &orphans::unit_engines(&config),
+        instance: &runner::container::instance_of(&records),
     };
     for event in orphans::stop_orphans(&traces).await {
         agent.executor.record(event); // before any autostart: never two copies of a model

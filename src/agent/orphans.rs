@@ -15,15 +15,22 @@
 //! the new agent cannot re-attach the old stdout/stderr pipes (ready-log probes, output ring) and
 //! cannot `waitpid` a process that is not its child, so it could never learn how it exited
 //! (docs/agent.md, "Agent restarts").
+//!
+//! Container units: the steps above stop the engine's `run` client and kill the container's
+//! processes in the unit's cgroup; [`containers`] then removes what the engine still lists
+//! with this instance's label.
 #![allow(clippy::disallowed_methods)] // polls for an orphan's end against its own deadline
 
-use std::collections::BTreeMap;
+mod containers;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
+use crate::config::container::Engine;
 use crate::event::{EventKind, NewEvent, Severity};
 use crate::runner::pidfile::{self, Liveness};
 use crate::runner::procstat::read_stat;
@@ -45,6 +52,10 @@ pub struct Traces<'a> {
     pub scope: Option<&'a CgroupScope>,
     /// Every configured unit and its stop grace.
     pub graces: &'a BTreeMap<String, Duration>,
+    /// The engines the configured container units use.
+    pub engines: &'a BTreeSet<Engine>,
+    /// This agent instance's container label ([`crate::runner::Runner::instance`]).
+    pub instance: &'a str,
 }
 
 /// Finds and stops every orphan; returns the events to record, in order.
@@ -72,6 +83,7 @@ pub async fn stop_orphans(traces: &Traces<'_>) -> Vec<NewEvent> {
             events.extend(stop_cgroup(scope, unit, *grace).await);
         }
     }
+    events.extend(containers::remove_leftovers(traces.engines, traces.instance).await);
     events
 }
 
@@ -251,6 +263,17 @@ pub fn records_dir(store: &Path) -> std::path::PathBuf {
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."))
         .join("pids")
+}
+
+/// The engines of every configured container unit.
+pub fn unit_engines(config: &crate::config::Config) -> BTreeSet<Engine> {
+    config
+        .models
+        .iter()
+        .map(|m| &m.program)
+        .chain(config.services.iter().map(|s| &s.program))
+        .filter_map(|p| p.container.as_ref().map(|c| c.engine))
+        .collect()
 }
 
 /// Every configured model's and service's stop grace.

@@ -22,7 +22,7 @@ use serde::Deserialize;
 use crate::config::problem::{Issues, KeyPath};
 
 /// The container engine whose client jetgate runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Engine {
     Podman,

@@ -207,7 +207,7 @@ impl ChildCgroup {
     }
 
     /// Removes the (empty) cgroups below this one, deepest first, then this one.
-    fn remove_tree(&self) -> io::Result<()> {
+    pub fn remove_tree(&self) -> io::Result<()> {
         for sub in self.subgroups() {
             match sub.remove_tree() {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),

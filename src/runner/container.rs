@@ -179,6 +179,20 @@ pub fn hierarchy_path(dir: &Path, mounts: &[CgroupMount]) -> Option<String> {
     Some(format!("{root}/{rel}"))
 }
 
+/// Where the engine makes the unit's cgroup `path` in every mounted hierarchy (with the
+/// cgroupfs manager on v1 it creates the path in each controller: `cpu`, `pids`, ...), so the
+/// runner can remove those directories once the unit's tree is gone.
+pub fn engine_dirs(path: &str, mounts: &[CgroupMount]) -> Vec<std::path::PathBuf> {
+    mounts
+        .iter()
+        .filter_map(|m| {
+            let root = m.root.trim_end_matches('/');
+            let rel = path.strip_prefix(root)?.trim_start_matches('/');
+            (!rel.is_empty()).then(|| Path::new(&m.mount_point).join(rel))
+        })
+        .collect()
+}
+
 /// `--cgroup-parent` for a unit cgroup at `path` in its hierarchy: the path itself for the
 /// cgroupfs manager; for systemd, the last slice of a chain of slices
 /// (`/jetgate.slice/jetgate-llm.slice` → `jetgate-llm.slice`, which systemd expands back).

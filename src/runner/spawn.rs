@@ -242,22 +242,19 @@ impl Runner {
                 })?),
                 None => None,
             };
-        let argv = match &spec.container {
+        let built = match &spec.container {
             Some(run) => self.container_argv(run, &name, cgroup.as_ref()),
-            None => Ok(spec.argv.clone()),
+            None => Ok((spec.argv.clone(), Vec::new())),
         };
-        let argv = argv.and_then(|a| {
-            (!a.is_empty())
-                .then_some(a)
-                .ok_or_else(|| RunnerError::EmptyArgv { name: name.clone() })
-        });
-        let argv = match argv {
-            Ok(a) => a,
-            Err(e) => {
+        let (argv, engine_dirs) = match built {
+            Ok((argv, dirs)) if !argv.is_empty() => (argv, dirs),
+            failed => {
                 if let Some(cg) = &cgroup {
                     let _ = std::fs::remove_dir(&cg.path); // empty: nothing ran
                 }
-                return Err(e);
+                return Err(failed
+                    .err()
+                    .unwrap_or_else(|| RunnerError::EmptyArgv { name: name.clone() }));
             }
         };
         let Some((program, args)) = argv.split_first() else {
@@ -354,6 +351,13 @@ impl Runner {
                     Some(engine) => {
                         let cname = container_name(&name);
                         let removed = engine_cli::remove(engine, &cname).await;
+                        for dir in engine_dirs {
+                            let cg = ChildCgroup {
+                                version: crate::sources::CgroupVersion::V1,
+                                path: dir,
+                            };
+                            let _ = cg.remove_tree(); // empty once the tree is gone
+                        }
                         Some((cname, removed))
                     }
                     None => None,
@@ -393,12 +397,13 @@ impl Runner {
 
     /// The `run` client's argv: the unit's cgroup, as its hierarchy names it, is the
     /// container's parent. Without a cgroup the container would run where nothing sees it.
+    /// Also where the engine makes that path in the other hierarchies, removed at reap.
     fn container_argv(
         &self,
         run: &ContainerRun,
         name: &str,
         cgroup: Option<&ChildCgroup>,
-    ) -> Result<Vec<String>, RunnerError> {
+    ) -> Result<(Vec<String>, Vec<PathBuf>), RunnerError> {
         let refuse = |reason: String| RunnerError::Container {
             name: name.to_string(),
             reason,
@@ -420,7 +425,11 @@ impl Runner {
             .ok_or_else(|| refuse(format!("{} is under no cgroup mount", cg.path.display())))?;
         let parent = super::container::cgroup_parent(run.manager, &path).map_err(refuse)?;
         let instance = self.instance();
-        Ok(super::container::run_argv(run, name, &parent, &instance))
+        let dirs = super::container::engine_dirs(&path, &mounts);
+        Ok((
+            super::container::run_argv(run, name, &parent, &instance),
+            dirs,
+        ))
     }
 
     /// This agent instance's container label: its pid-record directory, hashed (stable across

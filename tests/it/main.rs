@@ -8,6 +8,7 @@ mod architecture;
 mod backstop;
 mod broker;
 mod clock;
+mod containers;
 mod control;
 mod control_flood;
 mod control_reach;
