@@ -242,6 +242,7 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
     let (plan_tx, plan_rx) = watch::channel(SamplingPlan {
         interval: idle_interval,
         tree_root: None,
+        tree_cgroup: None,
     });
     let refaults = match &sampler_scope {
         Scope::Cgroup(group) => RefaultSource::cgroup(group, page_size()),

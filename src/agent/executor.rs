@@ -248,6 +248,13 @@ impl Executor {
         }
     }
 
+    /// The cgroup of `name` when it runs as a container: its tree is read from the cgroup's
+    /// members, not from the client's descendants.
+    pub fn container_cgroup(&self, name: &str) -> Option<std::path::PathBuf> {
+        let child = self.children.get(name)?;
+        child.container_cgroup().map(|cg| cg.path.clone())
+    }
+
     fn kill_now(&mut self, name: &str) {
         if let Some(child) = self.children.get(name) {
             if let Err(e) = child.kill_now() {

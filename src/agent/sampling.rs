@@ -17,6 +17,7 @@
 //! kill must never wait behind it.
 #![allow(clippy::disallowed_methods)] // stamps each sample with the monotonic clock
 
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -26,6 +27,7 @@ use tokio::sync::{mpsc, watch};
 use crate::agent::source_watch::SourceWatch;
 use crate::event::NewEvent;
 use crate::gate::MemReading;
+use crate::runner::ChildCgroup;
 use crate::sources::{
     MemorySample, ProcessGpuReader, Root, Sampler, TreeDetail, TreeSampler, TreeTotals,
 };
@@ -48,11 +50,27 @@ struct LoadingTree {
 type LatestTree = Arc<Mutex<Option<LoadingTree>>>;
 
 /// What the core wants sampled, and how often.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SamplingPlan {
     pub interval: Duration,
     /// The loading model's process (its tree's PSS is read each sample).
     pub tree_root: Option<u32>,
+    /// A container unit's cgroup: the tree is its members ([`tree_members`]).
+    pub tree_cgroup: Option<PathBuf>,
+}
+
+/// The pids of a container unit's cgroup and the cgroups below it, for
+/// [`TreeSampler::sample_members`]; empty when it cannot be read.
+pub fn tree_members(cgroup: &Path) -> Vec<u32> {
+    let cg = ChildCgroup {
+        version: crate::sources::CgroupVersion::V1, // reading pids is the same in v1 and v2
+        path: cgroup.to_path_buf(),
+    };
+    cg.pids()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|p| u32::try_from(p).ok())
+        .collect()
 }
 
 /// One message from the sampling task.
@@ -118,7 +136,7 @@ pub async fn run(
     let mut last_error: Option<String> = None;
     let mut sources = SourceWatch::default();
     loop {
-        let current = *plan.borrow_and_update();
+        let current = plan.borrow_and_update().clone();
         let taken_at = Instant::now();
         let sampled = sampler.sample(None);
         for event in sources.observe(sampler.reads(), taken_at) {
@@ -188,20 +206,25 @@ async fn watch_tree(
     let cancel = tasks.token();
     let mut trees = Some(TreeSampler::new(root));
     loop {
-        let wanted = plan.borrow_and_update().tree_root;
+        let (wanted, cgroup) = {
+            let plan = plan.borrow_and_update();
+            (plan.tree_root, plan.tree_cgroup.clone())
+        };
         // Take the reader only when there is a tree to read: it comes back with the result.
         if let Some((pid, mut sampler)) = wanted.and_then(|pid| Some((pid, trees.take()?))) {
             let gpu = gpu.clone();
             let read = tasks
                 .spawn_blocking(move || {
-                    let tree = sampler
-                        .sample_detail(pid, TreeDetail::Memory)
-                        .ok()
-                        .flatten()
-                        .map(|totals| LoadingTree {
-                            totals,
-                            gpu: tree_gpu(&mut sampler, &gpu),
-                        });
+                    let tree = match &cgroup {
+                        Some(dir) => {
+                            sampler.sample_members(pid, &tree_members(dir), TreeDetail::Memory)
+                        }
+                        None => sampler.sample_detail(pid, TreeDetail::Memory),
+                    };
+                    let tree = tree.ok().flatten().map(|totals| LoadingTree {
+                        totals,
+                        gpu: tree_gpu(&mut sampler, &gpu),
+                    });
                     (sampler, tree)
                 })
                 .await;

@@ -510,6 +510,12 @@ impl RunningChild {
         self.cgroup.as_ref()
     }
 
+    /// A container unit's cgroup: its tree is the cgroup's members (the engine's `conmon` and
+    /// the container are no descendants of the `run` client), `None` for a plain process.
+    pub fn container_cgroup(&self) -> Option<&ChildCgroup> {
+        self.container.and(self.cgroup.as_ref())
+    }
+
     /// The descendants followed by parent pid (none when the child has a cgroup).
     pub fn descendants(&self) -> Vec<i32> {
         self.tree

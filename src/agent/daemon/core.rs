@@ -4,6 +4,7 @@
 //! housekeeping). The loop itself and the wiring are in `daemon.rs`.
 #![allow(clippy::disallowed_methods)] // the core loop reads the monotonic clock for `now`
 
+use std::path::PathBuf;
 use std::time::Instant;
 
 use super::inbox::Inbound;
@@ -164,7 +165,15 @@ impl Agent {
     /// inbox takes a memory sample before the next tree, so a sample waits behind at most one
     /// unit's leak-trend refit, never a whole refresh's.
     pub(super) fn refresh_memory(&mut self) {
-        let pids = self.engine.pids();
+        let pids: Vec<(String, u32, Option<PathBuf>)> = self
+            .engine
+            .pids()
+            .into_iter()
+            .map(|(name, pid)| {
+                let cgroup = self.executor.container_cgroup(&name);
+                (name, pid, cgroup)
+            })
+            .collect();
         if pids.is_empty() {
             return; // nothing runs: no thread woken for nothing (exits release what they held)
         }
@@ -189,13 +198,18 @@ impl Agent {
     /// Samples fast while a load is in flight, with its process tree named.
     pub(super) fn update_sampling(&mut self) {
         let wanted = match self.engine.sampling_mode() {
-            SamplingMode::Loading => SamplingPlan {
-                interval: self.load_interval,
-                tree_root: self.engine.loading().and_then(|(_, pid)| pid),
-            },
+            SamplingMode::Loading => {
+                let loading = self.engine.loading();
+                SamplingPlan {
+                    interval: self.load_interval,
+                    tree_root: loading.and_then(|(_, pid)| pid),
+                    tree_cgroup: loading.and_then(|(name, _)| self.executor.container_cgroup(name)),
+                }
+            }
             SamplingMode::Idle => SamplingPlan {
                 interval: self.idle_interval,
                 tree_root: None,
+                tree_cgroup: None,
             },
         };
         self.plan_tx.send_if_modified(|plan| {
