@@ -69,6 +69,11 @@ pub enum Feedback {
     Reaped {
         count: usize,
     },
+    /// A container unit's pinned image was compared with the engine's local digests.
+    ImageChecked {
+        name: String,
+        result: Result<(), String>,
+    },
 }
 
 mod containers;
@@ -193,7 +198,7 @@ impl Executor {
                     state,
                     reason,
                 } => self.answer_waiters(&name, state, reason),
-                Action::VerifyWeights { name } => follow.extend(self.verify_weights(&name)),
+                Action::VerifyWeights { name } => follow.extend(self.verify_pins(&name)),
                 Action::Estimate { name } => self.estimate(&name),
                 Action::RecordEstimateRatio {
                     name,

@@ -20,6 +20,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::agent::engine::{HealthSpec, UnitSpec};
+use crate::config::container::Engine;
 use crate::config::probe::{HealthCheck, HealthProbe};
 use crate::config::{Config, MemoryNeed, ProgramConfig, ReadyCheck, ReadyProbe, RestartConfig};
 use crate::event::{EventKind, NewEvent};
@@ -50,6 +51,24 @@ pub struct Launch {
     pub weights: Option<(PathBuf, String)>,
     /// `memory = "auto"`: the weights file the need is estimated from before each load.
     pub estimate_from: Option<PathBuf>,
+    /// A container image pinned by digest, compared with the engine's before each load.
+    pub image_pin: Option<ImagePin>,
+}
+
+/// A container unit's `image = "name@sha256:..."`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImagePin {
+    pub engine: Engine,
+    /// The whole `image`, pin included.
+    pub image: String,
+}
+
+fn image_pin(p: &ProgramConfig) -> Option<ImagePin> {
+    let c = p.container.as_ref()?;
+    c.digest().map(|_| ImagePin {
+        engine: c.engine,
+        image: c.image.clone(),
+    })
 }
 
 /// The whole plan.
@@ -224,7 +243,7 @@ pub fn plan(config: &Config, board_reserve: Bytes) -> Plan {
     let mut launches = BTreeMap::new();
     for model in &config.models {
         let p = &model.program;
-        let verify = model.weights.is_some() && model.sha256.is_some();
+        let verify = (model.weights.is_some() && model.sha256.is_some()) || image_pin(p).is_some();
         // `memory = "auto"`: gated on the estimate, so nothing is declared.
         let declared = model.memory.declared().unwrap_or(Bytes::ZERO);
         let estimate_from = match model.memory {
@@ -248,6 +267,7 @@ pub fn plan(config: &Config, board_reserve: Bytes) -> Plan {
                 health: health(p).map(|(plan, _)| plan),
                 weights,
                 estimate_from,
+                image_pin: image_pin(p),
             },
         );
     }
@@ -262,6 +282,7 @@ pub fn plan(config: &Config, board_reserve: Bytes) -> Plan {
                 health: health(p).map(|(plan, _)| plan),
                 weights: None,
                 estimate_from: None,
+                image_pin: None,
             },
         );
     }

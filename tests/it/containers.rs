@@ -503,3 +503,42 @@ fn after_a_sigkill_of_the_agent_a_restart_runs_no_second_copy_of_the_container()
         .collect();
     assert_eq!(procs.len(), 1, "{procs:?}");
 }
+
+#[test]
+fn a_pinned_image_whose_local_digest_differs_refuses_the_load_and_a_matching_one_loads() {
+    let Some(podman) = Podman::new() else { return };
+    let Some(cgroup) = TestCgroup::new("ctrpin", GIB) else {
+        return;
+    };
+    let out = podman.cmd(&["image", "inspect", "--format", "{{.Digest}}", &podman.image]);
+    let digest = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(digest.starts_with("sha256:"), "{digest}");
+    let wrong = format!("sha256:{}", "0".repeat(64));
+    let models = podman.model("good", "64MiB", &["--alloc", "64MiB"], "")
+        + &podman.model("bad", "64MiB", &["--alloc", "64MiB"], "");
+    let image = podman.image.clone();
+    let models = models
+        .replacen(&format!("\"{image}\""), &format!("\"{image}@{digest}\""), 1)
+        .replacen(&format!("\"{image}\""), &format!("\"{image}@{wrong}\""), 1);
+    let agent = podman.agent(&cgroup, "128MiB", &models);
+    let out = agent.cli(&["load", "bad", "--wait"]);
+    assert!(
+        !out.status.success(),
+        "a load of a mismatched image must fail"
+    );
+    agent.wait_state("bad", "failed", LOAD);
+    let events = agent.events();
+    let refused = events
+        .iter()
+        .find(|e| e["kind"] == EventKind::LoadRefused.as_str() && e["subject"] == "bad")
+        .unwrap_or_else(|| panic!("no load_refused in {events:#?}"));
+    let message = refused["message"].as_str().unwrap();
+    assert!(
+        message.contains(&wrong) && message.contains(&digest),
+        "{message}"
+    );
+    assert!(podman.containers().is_empty(), "a container was started");
+    assert!(agent.cli(&["load", "good", "--wait"]).status.success());
+    let names = podman.containers();
+    assert_eq!(names.len(), 1, "{names:?}");
+}

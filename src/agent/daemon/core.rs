@@ -128,6 +128,11 @@ impl Agent {
                 let input = self.executor.hashed(name, path, stamp, result);
                 self.input(input);
             }
+            Feedback::ImageChecked { name, result } => {
+                for input in self.executor.image_checked(&name, result) {
+                    self.input(input);
+                }
+            }
             Feedback::Reaped { count } => self.executor.reaped(count),
         }
     }

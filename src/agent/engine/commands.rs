@@ -97,7 +97,11 @@ impl Engine {
             return self.spawn_service(name, now);
         };
         if verify {
-            self.set(name, Phase::Queued, Some("verifying weights sha256".into()));
+            self.set(
+                name,
+                Phase::Queued,
+                Some("verifying its pins (weights sha256, image digest)".into()),
+            );
             return vec![Action::VerifyWeights {
                 name: name.to_string(),
             }];
