@@ -22,10 +22,17 @@ impl Executor {
             }));
             return;
         };
-        let args: Vec<String> = launch.spec.argv.iter().skip(1).cloned().collect();
-        let mut env: BTreeMap<String, String> = std::env::vars()
-            .filter(|(k, _)| k.starts_with("LLAMA_ARG_"))
-            .collect();
+        // A container's server reads its entrypoint's args and only the `env` passed in.
+        let (args, mut env): (Vec<String>, BTreeMap<String, String>) = match &launch.spec.container
+        {
+            Some(c) => (c.args.clone(), c.env.iter().cloned().collect()),
+            None => (
+                launch.spec.argv.iter().skip(1).cloned().collect(),
+                std::env::vars()
+                    .filter(|(k, _)| k.starts_with("LLAMA_ARG_"))
+                    .collect(),
+            ),
+        };
         env.extend(launch.spec.env.iter().cloned());
         let feedback = self.feedback.clone();
         let name = name.to_string();
