@@ -422,6 +422,7 @@ fn an_overshooting_containerised_load_is_killed_before_the_scope_limit_and_its_c
         .iter()
         .find(|e| e["kind"] == EventKind::ContainerRemoved.as_str())
         .unwrap_or_else(|| panic!("no container_removed in {events:#?}"));
+    eprintln!("{aborted}\n{removed}");
     assert_eq!(removed["figures"]["container"], "jetgate-liar", "{removed}");
     assert!(removed["figures"]["error"].is_null(), "{removed}");
 }
@@ -467,11 +468,24 @@ fn after_a_sigkill_of_the_agent_a_restart_runs_no_second_copy_of_the_container()
         .model("m", "64MiB", &["--alloc", "64MiB"], "")
         .replace("autostart = false", "autostart = true");
     let mut agent = podman.agent(&cgroup, "128MiB", &model);
-    agent.wait_state("m", "ready", LOAD);
+    let ready = agent.wait_state("m", "ready", LOAD);
+    let client = ready["pid"].as_i64().unwrap() as i32;
     let before = podman.containers();
     assert_eq!(before.len(), 1, "{before:?}");
     agent.kill();
-    // The agent is gone; its container is not.
+    // The agent is gone; its container is not. With its `run` client and podman's `conmon`
+    // killed too (a crash of everything but the container), nothing will remove it on its own:
+    // `--rm` was the client's job and the clean-up on exit `conmon`'s.
+    let conmon = std::fs::read_to_string(cgroup.dir.join("m/conmon/cgroup.procs")).unwrap();
+    let pids = conmon.lines().filter_map(|l| l.trim().parse::<i32>().ok());
+    for pid in pids.chain([client]) {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(200));
     assert_eq!(podman.containers(), before);
     agent.spawn();
     agent.wait_state("m", "ready", LOAD);
