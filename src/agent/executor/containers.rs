@@ -4,7 +4,8 @@
 
 use super::{Executor, Feedback};
 use crate::agent::engine::Input;
-use crate::event::{EventKind, NewEvent, Severity};
+use crate::event::figures::ContainerRemoved;
+use crate::event::{NewEvent, Severity};
 use crate::runner::container::{check_pin, digests_argv, split_pin};
 use crate::runner::engine_cli::{run_engine, Removed};
 
@@ -60,10 +61,12 @@ async fn image_matches(
 
 /// The removal of a container its client's `--rm` had not removed (the tree was killed).
 pub(super) fn removed_event(unit: &str, container: &str, removed: &Removed) -> NewEvent {
-    let event = NewEvent::new(EventKind::ContainerRemoved, Some(unit))
-        .figure("container", container)
-        .figure("attempts", removed.attempts)
-        .figure("error", removed.error.clone());
+    let figures = ContainerRemoved {
+        container: container.to_string(),
+        attempts: removed.attempts,
+        error: removed.error.clone(),
+    };
+    let event = NewEvent::new(figures, Some(unit));
     match &removed.error {
         None => event.message(format!(
             "container {container} removed after its tree ended ({} attempt(s))",

@@ -6,7 +6,8 @@
 use std::collections::BTreeSet;
 
 use crate::config::container::Engine;
-use crate::event::{EventKind, NewEvent};
+use crate::event::figures::OrphanStopped;
+use crate::event::NewEvent;
 use crate::runner::engine_cli::{leftovers, remove};
 
 /// Removes every container of `instance` on each engine in `engines`; the events, in order.
@@ -31,9 +32,17 @@ pub async fn remove_leftovers(engines: &BTreeSet<Engine>, instance: &str) -> Vec
             } else {
                 "still_there"
             };
-            events.push(
-                NewEvent::new(EventKind::OrphanStopped, unit)
-                    .message(format!(
+            let figures = OrphanStopped {
+                pid: None,
+                grace_ms: 0,
+                found: "container".into(),
+                ended: ended.into(),
+                container: Some(name.clone()),
+                engine: Some(engine.program().into()),
+                attempts: Some(removed.attempts),
+                ..OrphanStopped::default()
+            };
+            events.push(NewEvent::new(figures, unit).message(format!(
                         "container {name} of a previous agent ({}): {ended}{}",
                         engine.program(),
                         removed
@@ -41,13 +50,7 @@ pub async fn remove_leftovers(engines: &BTreeSet<Engine>, instance: &str) -> Vec
                             .as_deref()
                             .map(|e| format!(": {e}"))
                             .unwrap_or_default()
-                    ))
-                    .figure("container", name.as_str())
-                    .figure("engine", engine.program())
-                    .figure("attempts", removed.attempts)
-                    .figure("found", "container")
-                    .figure("ended", ended),
-            );
+                    )));
         }
     }
     events

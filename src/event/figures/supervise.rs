@@ -148,8 +148,19 @@ pub struct SpawnFailed {}
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CgroupLeft {}
 
+/// `container_removed`: a container unit's container was still listed once its tree had
+/// ended and was removed (`error`: why it could not be, `null` when it was).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ContainerRemoved {
+    pub container: String,
+    pub attempts: u32,
+    pub error: Option<String>,
+}
+
 /// `orphan_stopped`: a child of a previous agent was stopped, `found` by its `pid_record`
-/// (`pgid`, `start_ticks`, `uptime_ms`, `cgroup_error`) or in its `cgroup` (`pids`: how many).
+/// (`pgid`, `start_ticks`, `uptime_ms`, `cgroup_error`), in its `cgroup` (`pids`: how many), or
+/// as a `container` the engine still listed with the agent's label (`container`, `engine`,
+/// `attempts`; no `pid`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OrphanStopped {
     pub pid: Option<i32>,
@@ -173,6 +184,12 @@ pub struct OrphanStopped {
     pub pids: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cgroup: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u32>,
 }
 
 /// `orphan_record_stale`: a pid record that cannot be trusted: nothing signalled.
