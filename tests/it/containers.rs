@@ -556,3 +556,29 @@ fn a_pinned_image_whose_local_digest_differs_refuses_the_load_and_a_matching_one
     let names = podman.containers();
     assert_eq!(names.len(), 1, "{names:?}");
 }
+
+#[test]
+fn config_check_refuses_an_engine_run_command_and_an_engine_not_on_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("jetgate.toml");
+    std::fs::write(
+        &file,
+        "[[model]]\nname = \"llm\"\ncommand = [\"docker\", \"run\", \"--runtime\", \"nvidia\", \"llama\"]\n\
+         memory = \"1GiB\"\nready = { tcp = \"127.0.0.1:8080\" }\n",
+    )
+    .unwrap();
+    let (code, text) = crate::harness::config_check(&file);
+    assert_ne!(code, Some(0), "{text}");
+    assert!(text.contains("jetgate.toml:3:"), "{text}");
+    assert!(text.contains("container = {"), "{text}");
+
+    std::fs::write(
+        &file,
+        "[[model]]\nname = \"llm\"\nmemory = \"1GiB\"\nready = { tcp = \"127.0.0.1:8080\" }\n\
+         container = { engine = \"docker\", image = \"llama:1\" }\n",
+    )
+    .unwrap();
+    let (code, text) = crate::harness::config_check_with_path(&file, "/nonexistent");
+    assert_eq!(code, Some(3), "{text}");
+    assert!(text.contains("\"docker\""), "{text}");
+}
