@@ -114,6 +114,15 @@ pub fn stop_argv(engine: Engine, unit: &str, grace: Duration) -> Vec<String> {
     argv
 }
 
+/// Kills the container's process 1. After the runner killed the cgroup this fails ("not
+/// running") but brings podman's record of it up to date, so the `rm` that follows does not
+/// wait for an exit file that the killed `conmon` will never write.
+pub fn kill_argv(engine: Engine, name: &str) -> Vec<String> {
+    let mut argv = strings(&[engine.program(), "kill"]);
+    argv.push(name.to_string());
+    argv
+}
+
 /// Removes the container whatever its state.
 pub fn rm_argv(engine: Engine, name: &str) -> Vec<String> {
     let mut argv = strings(&[engine.program(), "rm", "--force"]);

@@ -350,7 +350,12 @@ impl Runner {
                 let container = match container {
                     Some(engine) => {
                         let cname = container_name(&name);
-                        let removed = engine_cli::remove(engine, &cname).await;
+                        // The container's process 1 was `conmon`'s child: once `conmon` is
+                        // killed it is the agent's (a subreaper) and, until reaped, a zombie
+                        // the engine takes for a running container (its `rm` would wait 5 s).
+                        let zombies = super::reap::reap_zombies(&root);
+                        let mut removed = engine_cli::remove(engine, &cname).await;
+                        removed.zombies_reaped = zombies;
                         for dir in engine_dirs {
                             let cg = ChildCgroup {
                                 version: crate::sources::CgroupVersion::V1,

@@ -65,6 +65,7 @@ pub(super) fn removed_event(unit: &str, container: &str, removed: &Removed) -> N
         container: container.to_string(),
         attempts: removed.attempts,
         error: removed.error.clone(),
+        zombies_reaped: removed.zombies_reaped,
     };
     let event = NewEvent::new(figures, Some(unit));
     match &removed.error {

@@ -155,6 +155,8 @@ pub struct ContainerRemoved {
     pub container: String,
     pub attempts: u32,
     pub error: Option<String>,
+    /// The tree's zombies the agent (their subreaper) reaped before the removal.
+    pub zombies_reaped: usize,
 }
 
 /// `orphan_stopped`: a child of a previous agent was stopped, `found` by its `pid_record`

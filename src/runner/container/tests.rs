@@ -63,6 +63,10 @@ fn stop_rm_list_and_inspect_name_the_units_container() {
         "docker stop --time 10 jetgate-llm"
     );
     assert_eq!(
+        kill_argv(Engine::Podman, "jetgate-llm").join(" "),
+        "podman kill jetgate-llm"
+    );
+    assert_eq!(
         rm_argv(Engine::Docker, "jetgate-llm").join(" "),
         "docker rm --force jetgate-llm"
     );
