@@ -15,12 +15,14 @@
 //! exit_rx.recv().await → ChildExit { name: "llama", pid, code: None, signal: Some(9), .. }
 //! ```
 //!
-//! - [`spawn`]: [`Spec`], [`Runner`], [`RunningChild`], environment stripping, the waiter.
+//! - [`spawn`]: [`Spec`], [`Runner`], [`RunningChild`], the waiter.
+//! - [`child_env`]: a child's environment, the agent's service-manager variables stripped.
 //! - [`stop`]: SIGTERM → grace → SIGKILL, and `kill_now`.
 //! - [`survivors`]: what is left of a tree after SIGKILL, and why (`D`, `Z`).
 //! - [`cgroup`]: child cgroups (v1 and v2): create, limit, kill, remove.
 //! - [`container`]: a container unit's engine command lines (`run`, `stop`, `rm`), pure.
 //! - [`engine_cli`]: running the engine's short commands (`stop`, `rm`, `ps`, `inspect`).
+//! - `container_spawn`: a container unit's argv from its cgroup, and its clean-up at reap.
 //! - [`descendants`]: a tree without a cgroup, followed by parent pid (escapes included).
 //! - [`system_scope`]: the parent of the units' cgroups when the memory scope is the system.
 //! - [`placement`]: the pre-exec write that puts a child in its cgroup before it runs.
@@ -33,7 +35,9 @@
 //! [`Bytes`]: crate::units::Bytes
 
 pub mod cgroup;
+pub mod child_env;
 pub mod container;
+mod container_spawn;
 pub mod descendants;
 pub mod engine_cli;
 pub mod oom;

@@ -12,9 +12,9 @@
 use std::process::Stdio;
 use std::time::Duration;
 
+use super::child_env::child_env;
 use super::container::{kill_argv, list_argv, rm_argv, NAME_PREFIX};
 use super::reap::spawn_registered;
-use super::spawn::child_env;
 use crate::config::container::Engine;
 
 /// The longest one engine command may take.

@@ -34,9 +34,11 @@ use tokio::io::BufReader;
 use tokio::sync::{mpsc, watch};
 
 use super::cgroup::{CgroupScope, ChildCgroup, DRAIN_TIMEOUT};
-use super::container::{container_name, ContainerRun};
+pub use super::child_env::{child_env, ParentEnv, STRIPPED_ENV};
+use super::container::ContainerRun;
+use super::container_spawn::remove_after_exit;
 use super::descendants::{follow_until_exit, kill_descendants, lock, SharedDescendants};
-use super::engine_cli::{self, Removed};
+use super::engine_cli::Removed;
 use super::oom::{OomKill, OomProbe};
 use super::output::{pump, ChildOutput, SharedRing, Stream};
 use super::pidfile;
@@ -49,30 +51,8 @@ use crate::sources::Root;
 use crate::tasks::Tasks;
 use crate::units::Bytes;
 
-/// Variables of the agent's own service manager that a child must never inherit: a child
-/// holding `NOTIFY_SOCKET` could report "ready" or feed the watchdog for the agent.
-pub const STRIPPED_ENV: [&str; 7] = [
-    "NOTIFY_SOCKET",
-    "WATCHDOG_PID",
-    "WATCHDOG_USEC",
-    "LISTEN_FDS",
-    "LISTEN_PID",
-    "LISTEN_FDNAMES",
-    "INVOCATION_ID",
-];
-
 /// How long the waiter lets the output readers drain after the tree is gone.
 const READER_DRAIN: Duration = Duration::from_secs(1);
-
-/// The environment a child starts from, before stripping and before `Spec::env`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum ParentEnv {
-    /// The agent's own environment (the normal case).
-    #[default]
-    Agent,
-    /// An explicit parent environment (tests, or a config that wants a clean slate).
-    Given(Vec<(String, String)>),
-}
 
 /// What to run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -100,22 +80,6 @@ impl Spec {
             ..Spec::default()
         }
     }
-}
-
-/// Builds a child's full environment: `parent` minus [`STRIPPED_ENV`], then `extra` on top.
-pub fn child_env(
-    parent: impl IntoIterator<Item = (OsString, OsString)>,
-    extra: &[(String, String)],
-) -> Vec<(OsString, OsString)> {
-    let mut env: Vec<(OsString, OsString)> = parent
-        .into_iter()
-        .filter(|(k, _)| !STRIPPED_ENV.iter().any(|s| k == s))
-        .collect();
-    for (k, v) in extra {
-        env.retain(|(ek, _)| ek != k.as_str());
-        env.push((k.into(), v.into()));
-    }
-    env
 }
 
 /// Identifies a spawned child across an agent restart (pid reuse is caught by `start_ticks`).
@@ -159,7 +123,7 @@ pub enum Phase {
 /// Spawns children; shared configuration and the two channels every child reports on.
 #[derive(Debug, Clone)]
 pub struct Runner {
-    root: Root,
+    pub(super) root: Root,
     scope: Option<CgroupScope>,
     output: mpsc::Sender<ChildOutput>,
     exits: mpsc::Sender<ChildExit>,
@@ -167,7 +131,7 @@ pub struct Runner {
     /// where child cgroups only hold the tree together).
     limits: bool,
     /// Where pid records go (`None`: not written).
-    records: Option<PathBuf>,
+    pub(super) records: Option<PathBuf>,
     /// Output pumps and exit waiters are spawned through these.
     tasks: Tasks,
 }
@@ -345,25 +309,9 @@ impl Runner {
                         cgroup_left = Some(cg.path.clone());
                     }
                 }
-                // The client's `--rm` removes a container that ended by itself; after a kill
-                // the engine still lists it, and the next start needs the name.
                 let container = match container {
                     Some(engine) => {
-                        let cname = container_name(&name);
-                        // The container's process 1 was `conmon`'s child: once `conmon` is
-                        // killed it is the agent's (a subreaper) and, until reaped, a zombie
-                        // the engine takes for a running container (its `rm` would wait 5 s).
-                        let zombies = super::reap::reap_zombies(&root);
-                        let mut removed = engine_cli::remove(engine, &cname).await;
-                        removed.zombies_reaped = zombies;
-                        for dir in engine_dirs {
-                            let cg = ChildCgroup {
-                                version: crate::sources::CgroupVersion::V1,
-                                path: dir,
-                            };
-                            let _ = cg.remove_tree(); // empty once the tree is gone
-                        }
-                        Some((cname, removed))
+                        Some(remove_after_exit(engine, &name, engine_dirs, &root).await)
                     }
                     None => None,
                 };
@@ -398,52 +346,6 @@ impl Runner {
             tree,
             container,
         })
-    }
-
-    /// The `run` client's argv: the unit's cgroup, as its hierarchy names it, is the
-    /// container's parent. Without a cgroup the container would run where nothing sees it.
-    /// Also where the engine makes that path in the other hierarchies, removed at reap.
-    fn container_argv(
-        &self,
-        run: &ContainerRun,
-        name: &str,
-        cgroup: Option<&ChildCgroup>,
-    ) -> Result<(Vec<String>, Vec<PathBuf>), RunnerError> {
-        let refuse = |reason: String| RunnerError::Container {
-            name: name.to_string(),
-            reason,
-        };
-        let cg = cgroup.ok_or_else(|| {
-            refuse(
-                "a container unit needs its own cgroup, and the runner has no cgroup scope \
-                 (no writable cgroup hierarchy)"
-                    .into(),
-            )
-        })?;
-        let mountinfo = self
-            .root
-            .read("/proc/self/mountinfo")
-            .map_err(|e| refuse(format!("reading the cgroup mounts: {e}")))?;
-        let mounts = crate::sources::cgroup::parse::parse_cgroup_mounts(&mountinfo)
-            .map_err(|e| refuse(format!("reading the cgroup mounts: {e}")))?;
-        let path = super::container::hierarchy_path(&cg.path, &mounts)
-            .ok_or_else(|| refuse(format!("{} is under no cgroup mount", cg.path.display())))?;
-        let parent = super::container::cgroup_parent(run.manager, &path).map_err(refuse)?;
-        let instance = self.instance();
-        let dirs = super::container::engine_dirs(&path, &mounts);
-        Ok((
-            super::container::run_argv(run, name, &parent, &instance),
-            dirs,
-        ))
-    }
-
-    /// This agent instance's container label: its pid-record directory, hashed (stable across
-    /// restarts of one agent, different for two agents on one engine).
-    pub fn instance(&self) -> String {
-        match &self.records {
-            Some(dir) => super::container::instance_of(dir),
-            None => "unrecorded".to_string(),
-        }
     }
 
     fn start(
