@@ -186,8 +186,8 @@ pub(super) fn scoped(cgroup: &TestCgroup, reserve: &str, models: &str) -> String
 }
 
 /// The image's root filesystem as a tarball: the `jetgate` binary (stripped) at `/jetgate` and
-/// the libraries it loads. Built once per test run, cached in the temp directory under the
-/// binary's content hash; returns its path and that hash (the image's tag).
+/// the libraries it loads. Built once per test run, cached beside the binary under its content
+/// hash; returns its path and that hash (the image's tag).
 pub(super) fn image_tarball() -> (PathBuf, String) {
     static BUILT: OnceLock<(PathBuf, String)> = OnceLock::new();
     BUILT
@@ -198,9 +198,21 @@ pub(super) fn image_tarball() -> (PathBuf, String) {
                 .iter()
                 .map(|b| format!("{b:02x}"))
                 .collect();
-            let tarball = std::env::temp_dir().join(format!("jetgate-sim-image-{hash}.tar"));
+            // Beside the binary (the build's target directory), older builds' images removed.
+            let dir = Path::new(JETGATE).parent().unwrap();
+            let name = format!("jetgate-sim-image-{hash}.tar");
+            let tarball = dir.join(&name);
             if !tarball.exists() {
                 build_tarball(&tarball);
+                for old in std::fs::read_dir(dir).unwrap().flatten() {
+                    let file = old.file_name().to_string_lossy().into_owned();
+                    if file.starts_with("jetgate-sim-image-")
+                        && file.ends_with(".tar")
+                        && file != name
+                    {
+                        let _ = std::fs::remove_file(old.path());
+                    }
+                }
             }
             (tarball, hash)
         })
