@@ -15,6 +15,7 @@
 //! | [`nvml`] | libnvidia-ml at run time (discrete GPUs, Thor) | bytes |
 //! | [`process_gpu`] | per-process GPU memory: nvmap, else NVML | bytes |
 //! | [`sampler`] | one full [`MemorySample`] for the gate | bytes |
+//! | [`wake`] | kernel notifications: a cgroup v1 usage threshold (eventfd), a PSI trigger | |
 //!
 //! "Unsupported" (absent on this kernel or board) is never "failed": see
 //! [`SourceError::is_unsupported`]. `docs/sources.md` documents every source.
@@ -37,6 +38,7 @@ pub mod proctree;
 pub mod refaults;
 pub mod root;
 pub mod sampler;
+pub mod wake;
 
 pub use cgroup::{Cgroup, CgroupMemory, CgroupVersion};
 pub use error::{ParseError, SourceError};

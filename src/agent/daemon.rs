@@ -29,6 +29,7 @@ use crate::agent::executor::{Executor, Feedback};
 use crate::agent::gpu_fail;
 use crate::agent::launch;
 use crate::agent::notify::{self, Systemd};
+use crate::agent::sampling::rate::{Intervals, IDLE_INTERVAL};
 use crate::agent::sampling::{self, SamplingPlan};
 use crate::agent::settings::Settings;
 use crate::agent::watch::Watch;
@@ -51,7 +52,8 @@ use crate::store::recover;
 use crate::store::writer::StoreWriter;
 use crate::tasks::Tasks;
 
-/// The core loop's tick: timeouts are checked and views refreshed at this rate.
+/// The core loop's tick while anything has a deadline: timeouts are checked and views
+/// refreshed at this rate (at `rate::IDLE_INTERVAL` while nothing has).
 pub const TICK: Duration = Duration::from_millis(100);
 /// How often each running unit's tree memory is refreshed for the views.
 pub const MEMORY_REFRESH: Duration = Duration::from_secs(1);
@@ -95,8 +97,10 @@ struct Agent {
     started: Instant,
     latest: Option<(MemorySample, Instant)>,
     plan_tx: watch::Sender<SamplingPlan>,
-    idle_interval: Duration,
-    load_interval: Duration,
+    /// `sample_interval` (full rate) and `load_sample_interval`; the idle rate follows them.
+    intervals: Intervals,
+    /// The gate's reserve: memory below twice it samples at full rate.
+    reserve: crate::units::Bytes,
     /// The views' tree reader; `None` while a refresh is running on a blocking thread.
     trees: Option<TreeSampler>,
     /// Per-process GPU memory (nvmap, else NVML), for the trees the refresh reads.
@@ -248,10 +252,12 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         Scope::Cgroup(group) => RefaultSource::cgroup(group, page_size()),
         Scope::System => RefaultSource::system(page_size()),
     };
+    let waker = sampling::Waker::new(&root, &sampler_scope, plan.gate.reserve);
     let sampler = Sampler::new(root.clone(), sampler_scope);
     let gpu = ProcessGpuReader::new(Arc::new(NvmlSource::new()), board.gpu_shares_dram());
     tasks.spawn(sampling::run(
         sampler,
+        waker,
         root.clone(),
         gpu.clone(),
         plan_rx,
@@ -269,8 +275,11 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         started: Instant::now(),
         latest: None,
         plan_tx,
-        idle_interval,
-        load_interval: settings.load_interval,
+        intervals: Intervals {
+            load: settings.load_interval,
+            full: idle_interval,
+        },
+        reserve: plan.gate.reserve,
         trees: Some(TreeSampler::new(root.clone())),
         gpu,
         pressure_figures: (root.clone(), refaults),
@@ -285,7 +294,8 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         gpu_bursts: gpu_fail::Bursts::default(),
     };
     if let Some(pet) = agent.systemd.watchdog() {
-        let limits = notify::Limits::for_periods(TICK, idle_interval, pet);
+        // The slowest the loop and the sampler run: the idle tick and the idle rate.
+        let limits = notify::Limits::for_periods(IDLE_INTERVAL, agent.intervals.idle(), pet);
         agent.systemd.spawn_watchdog(limits, &tasks);
     }
     let policy = settings.retention;
@@ -370,7 +380,8 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
             agent.tick();
             inbox.tick_ran();
         }
-        agent.update_sampling();
+        let tick_idle = agent.update_sampling();
+        inbox.set_tick(if tick_idle { IDLE_INTERVAL } else { TICK });
         agent.systemd.loop_advanced(Instant::now());
         agent.feed_link(link.as_mut());
         agent.publish_metrics(export.as_mut(), link.as_ref());

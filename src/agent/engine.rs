@@ -280,6 +280,20 @@ impl Engine {
         self.gate.sampling_mode()
     }
 
+    /// Something has a deadline finer than a second or waits on a reading: a load queued or in
+    /// flight, a unit starting, backing off or waiting for its ready probe (the sampling pace).
+    pub fn busy(&self) -> bool {
+        self.gate.in_flight().is_some()
+            || self.gate.queued().next().is_some()
+            || self.units.values().any(|u| {
+                u.ready_wait.is_some()
+                    || matches!(
+                        u.phase,
+                        Phase::Queued | Phase::Loading | Phase::BackingOff { .. }
+                    )
+            })
+    }
+
     /// The model whose load is in flight, with its pid once spawned.
     pub fn loading(&self) -> Option<(&str, Option<u32>)> {
         let name = self.gate.in_flight()?;

@@ -15,7 +15,15 @@
 //! latest figures ride along in each sample: `smaps_rollup` walks the page tables of a model
 //! that may already hold gigabytes (tens of milliseconds, under the model's mmap lock), and a
 //! kill must never wait behind it.
+//!
+//! How fast is the core's decision ([`rate`]): the load rate during a load, `sample_interval`
+//! while anything else is happening or memory is near the reserve, the idle rate otherwise. At
+//! the idle rate a kernel notification ([`waker`]: a cgroup v1 usage threshold, a PSI trigger)
+//! wakes the sampler at once.
 #![allow(clippy::disallowed_methods)] // stamps each sample with the monotonic clock
+
+pub mod rate;
+pub mod waker;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -32,6 +40,7 @@ use crate::sources::{
     MemorySample, ProcessGpuReader, Root, Sampler, TreeDetail, TreeSampler, TreeTotals,
 };
 use crate::units::Bytes;
+pub use waker::Waker;
 
 /// How often the loading tree's PSS is read while a load is in flight.
 pub const TREE_INTERVAL: Duration = Duration::from_millis(100);
@@ -115,9 +124,11 @@ pub fn reading(
     }
 }
 
-/// Samples until cancelled or until the core stops listening.
+/// Samples until cancelled or until the core stops listening; woken early by a plan change
+/// or a kernel notification (`waker`).
 pub async fn run(
     mut sampler: Sampler,
+    mut waker: Waker,
     root: Root,
     gpu: ProcessGpuReader,
     mut plan: watch::Receiver<SamplingPlan>,
@@ -147,6 +158,7 @@ pub async fn run(
         let message = match sampled {
             Ok(mut sample) => {
                 last_error = None;
+                waker.follow(&sample);
                 let tree = latest_tree.lock().ok().and_then(|t| *t);
                 let tree = tree.filter(|t| Some(t.totals.root_pid) == current.tree_root);
                 sample.tree = tree.map(|t| t.totals);
@@ -176,6 +188,7 @@ pub async fn run(
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep_until(next) => {}
             changed = plan.changed() => if changed.is_err() { return },
+            _ = waker.notified() => tracing::debug!("sampler woken by a kernel notification"),
         }
     }
 }

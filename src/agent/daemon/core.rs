@@ -12,7 +12,7 @@ use super::{watching, Agent, MEMORY_REFRESH, TICK};
 use crate::agent::engine::{Action, Input};
 use crate::agent::executor::{Feedback, ReadingContext};
 use crate::agent::gpu_fail;
-use crate::agent::sampling::{self, Sampled, SamplingPlan};
+use crate::agent::sampling::{self, rate, Sampled, SamplingPlan};
 use crate::event::{EventKind, NewEvent};
 use crate::gate::SamplingMode;
 use crate::runner::ChildOutput;
@@ -200,27 +200,42 @@ impl Agent {
         });
     }
 
-    /// Samples fast while a load is in flight, with its process tree named.
-    pub(super) fn update_sampling(&mut self) {
-        let wanted = match self.engine.sampling_mode() {
-            SamplingMode::Loading => {
-                let loading = self.engine.loading();
-                SamplingPlan {
-                    interval: self.load_interval,
-                    tree_root: loading.and_then(|(_, pid)| pid),
-                    tree_cgroup: loading.and_then(|(name, _)| self.executor.container_cgroup(name)),
-                }
-            }
-            SamplingMode::Idle => SamplingPlan {
-                interval: self.idle_interval,
-                tree_root: None,
-                tree_cgroup: None,
+    /// The sampling pace ([`rate::decide`]): the load rate with the loading tree named while a
+    /// load is in flight, `sample_interval` while anything else is happening or memory is near
+    /// the reserve, the idle rate otherwise. Returns whether the tick may run at the idle rate.
+    pub(super) fn update_sampling(&mut self) -> bool {
+        let pace = rate::decide(&rate::Situation {
+            loading: self.engine.sampling_mode() == SamplingMode::Loading,
+            busy: self.engine.busy(),
+            available: self.latest.as_ref().map(|(s, _)| s.available),
+            reserve: self.reserve,
+        });
+        let wanted = SamplingPlan {
+            interval: self.intervals.of(pace.rate),
+            tree_cgroup: match pace.rate {
+                rate::Rate::Load => self
+                    .engine
+                    .loading()
+                    .and_then(|(name, _)| self.executor.container_cgroup(name)),
+                _ => None,
+            },
+            tree_root: match pace.rate {
+                rate::Rate::Load => self.engine.loading().and_then(|(_, pid)| pid),
+                _ => None,
             },
         };
         self.plan_tx.send_if_modified(|plan| {
             let changed = *plan != wanted;
+            if changed {
+                tracing::debug!(
+                    "sampling at the {} rate, every {:?}",
+                    pace.rate.as_str(),
+                    wanted.interval
+                );
+            }
             *plan = wanted;
             changed
         });
+        pace.tick_idle
     }
 }

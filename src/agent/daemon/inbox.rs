@@ -129,6 +129,17 @@ impl Inbox {
         self.tick.reset_at(tokio::time::Instant::now() + 2 * period);
     }
 
+    /// Runs the tick every `period` from now on (the core's pace: 100 ms while anything has a
+    /// deadline, the idle rate otherwise); a period already in force changes nothing.
+    pub fn set_tick(&mut self, period: Duration) {
+        if self.tick.period() == period {
+            return;
+        }
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        self.tick = tick;
+    }
+
     /// Waits for a second stop signal (during shutdown: exit at once).
     pub async fn second_signal(&mut self) {
         tokio::select! {
