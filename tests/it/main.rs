@@ -23,6 +23,7 @@ mod gpu;
 mod gpu_fail;
 mod harness;
 mod homeassistant;
+mod idle_wake;
 mod llama;
 mod metrics;
 mod mqtt;
