@@ -155,9 +155,11 @@ impl Agent {
         self.input(Input::Tick);
         self.executor.housekeeping();
         let now = Instant::now();
+        // Half a tick early counts: the idle tick (1 s, riding on idle samples) lands a hair
+        // before or after the second, and one a hair early must not skip a whole refresh.
         let due = self
             .last_refresh
-            .is_none_or(|t| now.duration_since(t) >= MEMORY_REFRESH);
+            .is_none_or(|t| now.duration_since(t) + TICK / 2 >= MEMORY_REFRESH);
         if due {
             self.last_refresh = Some(now);
             self.refresh_memory();
