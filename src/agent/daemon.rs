@@ -278,6 +278,7 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         intervals: Intervals {
             load: settings.load_interval,
             full: idle_interval,
+            fresh: plan.gate.fresh_within,
         },
         reserve: plan.gate.reserve,
         trees: Some(TreeSampler::new(root.clone())),

@@ -7,8 +7,12 @@
 //!   ready probe pending                            ─► Full  (sample_interval, tick 100 ms)
 //! no reading yet, last sample failed,
 //!   available < reserve × NEAR_FACTOR             ─► Full  (sample_interval, tick idle)
-//! otherwise                                        ─► Idle  (max(IDLE_INTERVAL, sample_interval), tick idle)
+//! otherwise                                        ─► Idle  (see Intervals::idle, tick idle)
 //! ```
+//!
+//! The idle period is [`IDLE_INTERVAL`] capped at `fresh_within` (and never faster than
+//! `sample_interval`): a request that arrives while idle always finds a reading the gate may
+//! admit on, so it is admitted on arrival as before, never queued for want of a fresh reading.
 //!
 //! The reaction is not slowed: the kill floor acts only on a load in flight, which samples at
 //! the load rate from its admission; a request switches the sampler to full rate at once (a
@@ -20,7 +24,7 @@ use std::time::Duration;
 
 use crate::units::Bytes;
 
-/// The idle sampling period (and the core's tick while nothing has a deadline).
+/// The longest idle sampling period (and the core's tick while nothing has a deadline).
 pub const IDLE_INTERVAL: Duration = Duration::from_secs(1);
 /// Memory is near the reserve while `available < reserve × NEAR_FACTOR`.
 pub const NEAR_FACTOR: u64 = 2;
@@ -72,12 +76,15 @@ pub struct Pace {
 pub struct Intervals {
     pub load: Duration,
     pub full: Duration,
+    /// `memory.fresh_within`: the oldest reading that may admit a load.
+    pub fresh: Duration,
 }
 
 impl Intervals {
-    /// The idle period: [`IDLE_INTERVAL`], or `sample_interval` where that is slower.
+    /// The idle period: [`IDLE_INTERVAL`], at most `fresh_within` (a request must find a
+    /// reading that may admit it), and `sample_interval` where that is slower still.
     pub fn idle(&self) -> Duration {
-        IDLE_INTERVAL.max(self.full)
+        IDLE_INTERVAL.min(self.fresh).max(self.full)
     }
 
     pub fn of(&self, rate: Rate) -> Duration {

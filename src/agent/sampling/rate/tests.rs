@@ -12,6 +12,7 @@ fn situation(available_mib: Option<u64>) -> Situation {
 const INTERVALS: Intervals = Intervals {
     load: Duration::from_millis(5),
     full: Duration::from_millis(100),
+    fresh: Duration::from_secs(2),
 };
 
 #[test]
@@ -78,9 +79,20 @@ fn the_idle_period_is_never_faster_than_sample_interval() {
     let slow = Intervals {
         load: Duration::from_millis(5),
         full: Duration::from_secs(3),
+        fresh: Duration::from_secs(3),
     };
     assert_eq!(slow.of(Rate::Idle), Duration::from_secs(3));
     assert_eq!(slow.of(Rate::Full), Duration::from_secs(3));
+}
+
+#[test]
+fn the_idle_period_never_outlasts_fresh_within_so_a_request_finds_an_admitting_reading() {
+    let defaults = Intervals {
+        load: Duration::from_millis(5),
+        full: Duration::from_millis(100),
+        fresh: Duration::from_millis(500),
+    };
+    assert_eq!(defaults.of(Rate::Idle), Duration::from_millis(500));
 }
 
 #[test]
