@@ -265,3 +265,19 @@ fn a_restart_stops_the_process_and_starts_it_again_once_it_has_exited() {
     assert_eq!(spawns(&out), 1);
     assert_eq!(rig.engine.view("s").unwrap().restarts, 1);
 }
+
+#[test]
+fn a_unit_backing_off_keeps_the_engine_busy_and_a_running_one_does_not() {
+    let mut rig = Rig::new(vec![service("svc", None)]);
+    assert!(!rig.engine.busy(), "nothing started");
+    rig.engine.load("svc", rig.at(0)).unwrap();
+    rig.spawned(0, "svc", 100);
+    assert_eq!(rig.state("svc"), "running");
+    assert!(!rig.engine.busy(), "a running service has no deadline");
+    rig.exited(5, "svc", 100, 1);
+    assert_eq!(rig.state("svc"), "backing_off");
+    assert!(rig.engine.busy(), "its restart is due on a tick");
+    rig.input(105, Input::Tick);
+    rig.spawned(105, "svc", 101);
+    assert!(!rig.engine.busy());
+}
