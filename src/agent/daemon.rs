@@ -96,6 +96,8 @@ struct Agent {
     socket: PathBuf,
     started: Instant,
     latest: Option<(MemorySample, Instant)>,
+    /// The last sample failed (no success since): the pace goes back to full rate.
+    sample_failed: bool,
     plan_tx: watch::Sender<SamplingPlan>,
     /// `sample_interval` (full rate) and `load_sample_interval`; the idle rate follows them.
     intervals: Intervals,
@@ -274,6 +276,7 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         socket: socket.clone(),
         started: Instant::now(),
         latest: None,
+        sample_failed: false,
         plan_tx,
         intervals: Intervals {
             load: settings.load_interval,

@@ -92,6 +92,7 @@ impl Agent {
                 let loading = self.engine.loading().and_then(|(_, pid)| pid);
                 let reading = sampling::reading(&sample, taken_at, loading.is_some(), loading_gpu);
                 self.latest = Some((*sample, taken_at));
+                self.sample_failed = false;
                 let (socket, units) = (&self.socket, self.engine.views().len());
                 self.systemd.sample_applied(taken_at, || {
                     format!("serving on {}, {units} units", socket.display())
@@ -105,6 +106,7 @@ impl Agent {
             }
             Sampled::Source(event) => self.executor.record(*event),
             Sampled::Failed { error } => {
+                self.sample_failed = true;
                 self.executor
                     .record(
                         NewEvent::untyped(EventKind::SampleFailed, None).message(format!(
@@ -209,7 +211,11 @@ impl Agent {
         let pace = rate::decide(&rate::Situation {
             loading: self.engine.sampling_mode() == SamplingMode::Loading,
             busy: self.engine.busy(),
-            available: self.latest.as_ref().map(|(s, _)| s.available),
+            available: self
+                .latest
+                .as_ref()
+                .filter(|_| !self.sample_failed)
+                .map(|(s, _)| s.available),
             reserve: self.reserve,
         });
         let wanted = SamplingPlan {
