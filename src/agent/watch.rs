@@ -32,6 +32,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::config::{Config, OnLimit, ProgramConfig};
+use crate::event::figures::{FdLimitExceeded, MemoryLimitExceeded, ThreadLimitExceeded};
 use crate::event::{EventKind, NewEvent, Severity};
 use crate::status::{LimitFrom, TrendView};
 use crate::supervisor::trend::{Assessment, Trend, TrendConfig};
@@ -283,22 +284,51 @@ fn limits(
     if let Some(limit) = spec.limit {
         if memory > limit && !w.restart_asked {
             out.push(WatchAction::Event(
-                NewEvent::untyped(EventKind::MemoryLimitExceeded, Some(name))
-                    .message(format!(
-                        "tree memory {memory} passed the limit {limit}: restarting"
-                    ))
-                    .figure("tree_pss_bytes", obs.tree_pss.get())
-                    .figure("gpu_bytes", obs.gpu.map(Bytes::get))
-                    .figure("memory_bytes", memory.get())
-                    .figure("limit_bytes", limit.get())
-                    .figure("pid", obs.pid),
+                NewEvent::new(
+                    MemoryLimitExceeded {
+                        tree_pss_bytes: obs.tree_pss.get(),
+                        gpu_bytes: obs.gpu.map(Bytes::get),
+                        memory_bytes: memory.get(),
+                        limit_bytes: limit.get(),
+                        pid: obs.pid,
+                    },
+                    Some(name),
+                )
+                .message(format!(
+                    "tree memory {memory} passed the limit {limit}: restarting"
+                )),
             ));
             restart(name, EventKind::MemoryLimitExceeded.as_str(), w, out);
         }
     }
+    // Each count with the event of its kind: (subject, count, max, pid, on_limit) → event.
+    type Event = fn(Option<&str>, u64, u64, u32, String) -> NewEvent;
+    let fd_event: Event = |subject, fds, max_fds, pid, on_limit| {
+        NewEvent::new(
+            FdLimitExceeded {
+                fds,
+                max_fds,
+                pid,
+                on_limit,
+            },
+            subject,
+        )
+    };
+    let thread_event: Event = |subject, threads, max_threads, pid, on_limit| {
+        NewEvent::new(
+            ThreadLimitExceeded {
+                threads,
+                max_threads,
+                pid,
+                on_limit,
+            },
+            subject,
+        )
+    };
     let counts = [
         (
             EventKind::FdLimitExceeded,
+            fd_event,
             "fds",
             "max_fds",
             obs.fds,
@@ -307,6 +337,7 @@ fn limits(
         ),
         (
             EventKind::ThreadLimitExceeded,
+            thread_event,
             "threads",
             "max_threads",
             Some(obs.threads),
@@ -315,7 +346,7 @@ fn limits(
         ),
     ];
     let mut wants_restart = None;
-    for (kind, figure, max_name, count, max, over) in counts {
+    for (kind, event, figure, max_name, count, max, over) in counts {
         let (Some(count), Some(max)) = (count, max) else {
             continue;
         };
@@ -327,7 +358,8 @@ fn limits(
             continue; // the same excursion
         }
         let restarting = spec.on_limit == OnLimit::Restart && !w.restart_asked;
-        let event = NewEvent::untyped(kind.clone(), Some(name));
+        let on_limit = if restarting { "restart" } else { "warn" };
+        let event = event(Some(name), count, max, obs.pid, on_limit.to_string());
         let event = if restarting {
             event.severity(Severity::Error)
         } else {
@@ -338,16 +370,9 @@ fn limits(
         } else {
             "warning only"
         };
-        out.push(WatchAction::Event(
-            event
-                .message(format!(
-                    "{count} {figure} in the tree passed {max_name} {max}: {then}"
-                ))
-                .figure(figure, count)
-                .figure(max_name, max)
-                .figure("pid", obs.pid)
-                .figure("on_limit", if restarting { "restart" } else { "warn" }),
-        ));
+        out.push(WatchAction::Event(event.message(format!(
+            "{count} {figure} in the tree passed {max_name} {max}: {then}"
+        ))));
         if restarting && wants_restart.is_none() {
             wants_restart = Some(kind);
         }

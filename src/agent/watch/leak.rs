@@ -8,6 +8,7 @@ use super::{
     reservation_key, restart, round3, Observation, WatchAction, WatchSpec, Watched,
     LEAK_RESTART_LEAD,
 };
+use crate::event::figures::{LeakCleared, LeakRestart, LeakSuspected};
 use crate::event::{EventKind, NewEvent};
 use crate::status::LimitFrom;
 use crate::supervisor::trend::{Assessment, Verdict};
@@ -49,18 +50,19 @@ pub(super) fn leak(
         w.trend.leak_episode(&a);
         if was_leaking {
             out.push(WatchAction::Event(
-                NewEvent::untyped(EventKind::LeakCleared, Some(name))
-                    .message(format!(
-                        "no longer leaking: the trend is {}",
-                        a.verdict.as_str()
-                    ))
-                    .figure(
-                        "slope_bytes_per_hour",
-                        a.slope_bytes_per_hour.round() as i64,
-                    )
-                    .figure("samples", a.samples)
-                    .figure("released_bytes", w.reserved.get())
-                    .figure("pid", obs.pid),
+                NewEvent::new(
+                    LeakCleared {
+                        slope_bytes_per_hour: a.slope_bytes_per_hour.round() as i64,
+                        samples: a.samples,
+                        released_bytes: w.reserved.get(),
+                        pid: obs.pid,
+                    },
+                    Some(name),
+                )
+                .message(format!(
+                    "no longer leaking: the trend is {}",
+                    a.verdict.as_str()
+                )),
             ));
         }
         if std::mem::take(&mut w.reserved) > Bytes::ZERO {
@@ -125,25 +127,25 @@ fn leak_event(
             a.window_secs
         )
     };
-    NewEvent::untyped(kind, Some(name))
-        .message(message)
-        .figure(
-            "slope_bytes_per_hour",
-            a.slope_bytes_per_hour.round() as i64,
-        )
-        .figure("window_s", round3(a.window_secs))
-        .figure("samples", a.samples)
-        .figure("quality", round3(a.quality))
-        .figure(
-            "projected_s",
-            a.time_to_limit.map(|d| round3(d.as_secs_f64())),
-        )
-        .figure("limit_bytes", limit.map(|(l, _)| l.get()))
-        .figure("limit_from", limit.map(|(_, from)| from.as_str()))
-        .figure("tree_pss_bytes", obs.tree_pss.get())
-        .figure("gpu_bytes", obs.gpu.map(Bytes::get))
-        .figure("memory_bytes", memory.get())
-        .figure("reserved_bytes", reserve.get())
-        .figure("horizon_s", spec.leak_window.as_secs_f64())
-        .figure("pid", obs.pid)
+    let figures = LeakSuspected {
+        slope_bytes_per_hour: a.slope_bytes_per_hour.round() as i64,
+        window_s: round3(a.window_secs),
+        samples: a.samples,
+        quality: round3(a.quality),
+        projected_s: a.time_to_limit.map(|d| round3(d.as_secs_f64())),
+        limit_bytes: limit.map(|(l, _)| l.get()),
+        limit_from: limit.map(|(_, from)| from.as_str().to_string()),
+        tree_pss_bytes: obs.tree_pss.get(),
+        gpu_bytes: obs.gpu.map(Bytes::get),
+        memory_bytes: memory.get(),
+        reserved_bytes: reserve.get(),
+        horizon_s: spec.leak_window.as_secs_f64(),
+        pid: obs.pid,
+    };
+    let event = if kind == EventKind::LeakRestart {
+        NewEvent::new(LeakRestart::from(figures), Some(name))
+    } else {
+        NewEvent::new(figures, Some(name))
+    };
+    event.message(message)
 }

@@ -150,6 +150,26 @@ pub struct LeakRestart {
     pub pid: u32,
 }
 
+impl From<LeakSuspected> for LeakRestart {
+    fn from(f: LeakSuspected) -> LeakRestart {
+        LeakRestart {
+            slope_bytes_per_hour: f.slope_bytes_per_hour,
+            window_s: f.window_s,
+            samples: f.samples,
+            quality: f.quality,
+            projected_s: f.projected_s,
+            limit_bytes: f.limit_bytes,
+            limit_from: f.limit_from,
+            tree_pss_bytes: f.tree_pss_bytes,
+            gpu_bytes: f.gpu_bytes,
+            memory_bytes: f.memory_bytes,
+            reserved_bytes: f.reserved_bytes,
+            horizon_s: f.horizon_s,
+            pid: f.pid,
+        }
+    }
+}
+
 /// `leak_cleared`: no longer leaking; the reservation is released.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LeakCleared {
