@@ -14,10 +14,9 @@
 //! A figure the device does not have (no CMA, a tree without buddyinfo) is `null`, and the
 //! source that could not be read is named in `unreadable`, never silently left out.
 
-use serde_json::Value;
-
 use super::GpuFailure;
-use crate::event::{EventKind, NewEvent};
+use crate::event::figures::GpuAllocFailed;
+use crate::event::NewEvent;
 use crate::sources::buddyinfo::{read_buddyinfo, BuddyInfo, HIGH_ORDER};
 use crate::sources::meminfo::{read_meminfo, MemInfo};
 use crate::sources::process::page_size;
@@ -98,34 +97,26 @@ pub fn event(
     );
 
     let bytes = |v: Option<Bytes>| v.map(Bytes::get);
-    let mut e = NewEvent::untyped(EventKind::GpuAllocFailed, Some(model))
-        .message(message)
-        .figure("form", failure.form.as_str())
-        .figure("requested_bytes", bytes(failure.requested))
-        .figure("mem_available_bytes", bytes(available))
-        .figure("mem_free_bytes", bytes(m.map(|m| m.free)))
-        .figure("cma_total_bytes", bytes(cma_total))
-        .figure("cma_free_bytes", bytes(cma_free))
-        .figure("free_high_order_bytes", bytes(high_order))
-        .figure("high_order", HIGH_ORDER)
-        .figure(
-            "largest_free_block_bytes",
-            buddy
-                .and_then(BuddyInfo::largest_free_order)
-                .and_then(|o| 1u64.checked_shl(o))
-                .map(|pages| pages.saturating_mul(device.page_size)),
-        )
-        .figure("state", view.map(|v| v.state.as_str()))
-        .figure("pid", view.and_then(|v| v.pid))
-        .figure("tree_pss_bytes", view.and_then(|v| v.memory_bytes))
-        .figure("gpu_bytes", view.and_then(|v| v.gpu_bytes))
-        .figure("suppressed_lines", suppressed)
-        .figure(
-            "line",
-            line.chars().take(MAX_LINE_CHARS).collect::<String>(),
-        );
-    if !device.unreadable.is_empty() {
-        e = e.figure("unreadable", Value::from(device.unreadable.join("; ")));
-    }
-    e
+    let figures = GpuAllocFailed {
+        form: failure.form.as_str().to_string(),
+        requested_bytes: bytes(failure.requested),
+        mem_available_bytes: bytes(available),
+        mem_free_bytes: bytes(m.map(|m| m.free)),
+        cma_total_bytes: bytes(cma_total),
+        cma_free_bytes: bytes(cma_free),
+        free_high_order_bytes: bytes(high_order),
+        high_order: HIGH_ORDER,
+        largest_free_block_bytes: buddy
+            .and_then(BuddyInfo::largest_free_order)
+            .and_then(|o| 1u64.checked_shl(o))
+            .map(|pages| pages.saturating_mul(device.page_size)),
+        state: view.map(|v| v.state.as_str().to_string()),
+        pid: view.and_then(|v| v.pid),
+        tree_pss_bytes: view.and_then(|v| v.memory_bytes),
+        gpu_bytes: view.and_then(|v| v.gpu_bytes),
+        suppressed_lines: suppressed,
+        line: line.chars().take(MAX_LINE_CHARS).collect(),
+        unreadable: (!device.unreadable.is_empty()).then(|| device.unreadable.join("; ")),
+    };
+    NewEvent::new(figures, Some(model)).message(message)
 }
