@@ -38,7 +38,8 @@ use crate::board::{self, Detected};
 use crate::config::Config;
 use crate::control::server;
 
-use crate::event::{EventKind, NewEvent};
+use crate::event::figures::{AgentStarted, AgentStopping, ContainmentDegraded};
+use crate::event::NewEvent;
 use crate::gate::Gate;
 use crate::runner::{self, Runner};
 use crate::sources::nvml::NvmlSource;
@@ -311,45 +312,47 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         tasks.clone(),
     ));
     agent.executor.record(
-        NewEvent::untyped(EventKind::AgentStarted, None)
-            .message(format!(
-                "jetgate {} started on {} ({}), control socket {}",
-                env!("CARGO_PKG_VERSION"),
-                agent.device_id,
-                agent.board.name(),
-                socket.display()
-            ))
-            .figure("pid", std::process::id())
-            .figure("version", env!("CARGO_PKG_VERSION"))
-            .figure("board", agent.board.id())
-            .figure("reserve_bytes", plan.gate.reserve.get())
-            .figure("kill_floor_bytes", plan.gate.kill_floor.get())
-            .figure("scope", scope_text(&settings.scope))
-            .figure("containment", containment.text())
-            .figure("events_pruned", pruned)
-            .figure("metrics", settings.metrics.summary())
-            .figure(
-                "config",
-                options
+        NewEvent::new(
+            AgentStarted {
+                pid: std::process::id(),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                board: agent.board.id().to_string(),
+                reserve_bytes: plan.gate.reserve.get(),
+                kill_floor_bytes: plan.gate.kill_floor.get(),
+                scope: scope_text(&settings.scope),
+                containment: containment.text(),
+                events_pruned: pruned as u64,
+                metrics: settings.metrics.summary(),
+                config: options
                     .config_path
                     .as_ref()
                     .map_or("embedded default".to_string(), |p| p.display().to_string()),
-            ),
+            },
+            None,
+        )
+        .message(format!(
+            "jetgate {} started on {} ({}), control socket {}",
+            env!("CARGO_PKG_VERSION"),
+            agent.device_id,
+            agent.board.name(),
+            socket.display()
+        )),
     );
     let kernel_limits = matches!(containment, Containment::Scope(_));
     if let Containment::ProcessTree(reason) = &containment {
         agent.executor.record(
-            NewEvent::untyped(EventKind::ContainmentDegraded, None)
-                .message(format!(
-                    "no cgroup for the units ({reason}): each unit's tree is followed by \
-                     parent pid, and a process that leaves it between two walks can outlive \
-                     an unload"
-                ))
-                .figure("reason", reason.as_str())
-                .figure(
-                    "walk_ms",
-                    runner::descendants::TRACK_EVERY.as_millis() as u64,
-                ),
+            NewEvent::new(
+                ContainmentDegraded {
+                    reason: reason.as_str().to_string(),
+                    walk_ms: runner::descendants::TRACK_EVERY.as_millis() as u64,
+                },
+                None,
+            )
+            .message(format!(
+                "no cgroup for the units ({reason}): each unit's tree is followed by \
+                 parent pid, and a process that leaves it between two walks can outlive \
+                 an unload"
+            )),
         );
     }
     if let Some(event) = moved_aside {
@@ -396,9 +399,13 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         .stopping(format!("{signal_name}: stopping {children} children"));
 
     agent.executor.record(
-        NewEvent::untyped(EventKind::AgentStopping, None)
-            .message(format!("{signal_name}: stopping every child, then exiting"))
-            .figure("children", agent.engine.pids().len()),
+        NewEvent::new(
+            AgentStopping {
+                children: agent.engine.pids().len(),
+            },
+            None,
+        )
+        .message(format!("{signal_name}: stopping every child, then exiting")),
     );
     let graces: HashMap<String, Duration> = config
         .models

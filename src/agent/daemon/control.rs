@@ -8,7 +8,8 @@ use super::{Agent, MAX_EVENTS_PER_REQUEST, MAX_NOTE_CHARS};
 use crate::agent::engine::{Command, Refusal};
 use crate::control::server::ControlRequest;
 use crate::control::{Cmd, ErrorCode, Response};
-use crate::event::{EventKind, NewEvent};
+use crate::event::figures::Note;
+use crate::event::NewEvent;
 use crate::status::{AgentView, DeviceView, FragmentationView, MemoryView, StatusDocument};
 use crate::store::{EventFilter, StoreError};
 use tokio::sync::oneshot;
@@ -169,7 +170,7 @@ fn note(text: String) -> Result<NewEvent, Response> {
             format!("a note is at most {MAX_NOTE_CHARS} characters"),
         ));
     }
-    Ok(NewEvent::untyped(EventKind::Note, None).message(text))
+    Ok(NewEvent::new(Note {}, None).message(text))
 }
 
 fn refused(refusal: Refusal) -> Response {

@@ -13,7 +13,8 @@ use crate::agent::engine::{Action, Input};
 use crate::agent::executor::{Feedback, ReadingContext};
 use crate::agent::gpu_fail;
 use crate::agent::sampling::{self, rate, Sampled, SamplingPlan};
-use crate::event::{EventKind, NewEvent};
+use crate::event::figures::SampleFailed;
+use crate::event::NewEvent;
 use crate::gate::SamplingMode;
 use crate::runner::ChildOutput;
 
@@ -108,11 +109,9 @@ impl Agent {
             Sampled::Failed { error } => {
                 self.sample_failed = true;
                 self.executor
-                    .record(
-                        NewEvent::untyped(EventKind::SampleFailed, None).message(format!(
-                            "memory sample failed; no load is admitted until it works: {error}"
-                        )),
-                    );
+                    .record(NewEvent::new(SampleFailed {}, None).message(format!(
+                        "memory sample failed; no load is admitted until it works: {error}"
+                    )));
             }
         }
     }
