@@ -27,7 +27,8 @@ use crate::agent::launch::Launch;
 use crate::clock;
 use crate::config::ReadyCheck;
 use crate::control::Response;
-use crate::event::{EventKind, NewEvent};
+use crate::event::figures::CgroupLeft;
+use crate::event::NewEvent;
 use crate::probe::{file_exists, http_get, tcp_connect, HttpTarget, LogMatcher};
 use crate::runner::{ChildExit, ChildOutput, Runner, RunningChild};
 use crate::status::{LoadOutcome, ServiceState};
@@ -395,7 +396,7 @@ impl Executor {
         }
         if let Some(dir) = &exit.cgroup_left {
             self.record(
-                NewEvent::untyped(EventKind::CgroupLeft, Some(&exit.name)).message(format!(
+                NewEvent::new(CgroupLeft {}, Some(&exit.name)).message(format!(
                     "child cgroup {} could not be removed",
                     dir.display()
                 )),

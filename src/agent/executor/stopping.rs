@@ -7,9 +7,8 @@
 //! RunnerError::StillAlive { survivors: [D] }    → survived_kill {pid, after_kill_ms, pids, states}
 //! ```
 
-use serde_json::json;
-
-use crate::event::{EventKind, NewEvent};
+use crate::event::figures::{StopFailed, SurvivedKill};
+use crate::event::NewEvent;
 use crate::runner::RunnerError;
 
 /// Which stop failed: the polite one (SIGTERM, grace, SIGKILL) or the abort's immediate kill.
@@ -43,45 +42,46 @@ pub fn stop_failure_event(name: &str, step: Step, error: &RunnerError) -> NewEve
                 Some(s) => format!("pid {} is {} ({})", s.pid, s.state, s.why()),
                 None => format!("pid {pid} was not reaped"),
             };
-            NewEvent::untyped(EventKind::SurvivedKill, Some(name))
-                .message(format!(
-                    "{} of {name}: still there {waited:?} after SIGKILL: {what}",
-                    step.as_str()
-                ))
-                .figure("step", step.as_str())
-                .figure("pid", *pid)
-                .figure(
-                    "after_kill_ms",
-                    u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
-                )
-                .figure(
-                    "pids",
-                    json!(survivors.iter().map(|s| s.pid).collect::<Vec<_>>()),
-                )
-                .figure(
-                    "states",
-                    json!(survivors
-                        .iter()
-                        .map(|s| s.state.to_string())
-                        .collect::<Vec<_>>()),
-                )
+            NewEvent::new(
+                SurvivedKill {
+                    step: step.as_str().to_string(),
+                    pid: *pid,
+                    after_kill_ms: u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
+                    pids: survivors.iter().map(|s| s.pid).collect(),
+                    states: survivors.iter().map(|s| s.state.to_string()).collect(),
+                },
+                Some(name),
+            )
+            .message(format!(
+                "{} of {name}: still there {waited:?} after SIGKILL: {what}",
+                step.as_str()
+            ))
         }
         RunnerError::Signal {
             pgid,
             signal,
             source,
             ..
-        } => NewEvent::untyped(EventKind::StopFailed, Some(name))
-            .message(format!("{} of {name} failed: {error}", step.as_str()))
-            .figure("step", step.as_str())
-            .figure("signal", signal.as_str())
-            .figure("errno", *source as i32)
-            .figure("error", source.desc())
-            .figure("pgid", *pgid),
-        other => NewEvent::untyped(EventKind::StopFailed, Some(name))
-            .message(format!("{} of {name} failed: {other}", step.as_str()))
-            .figure("step", step.as_str())
-            .figure("error", other.to_string()),
+        } => NewEvent::new(
+            StopFailed {
+                step: step.as_str().to_string(),
+                signal: Some(signal.as_str().to_string()),
+                errno: Some(*source as i32),
+                error: source.desc().to_string(),
+                pgid: Some(*pgid),
+            },
+            Some(name),
+        )
+        .message(format!("{} of {name} failed: {error}", step.as_str())),
+        other => NewEvent::new(
+            StopFailed {
+                step: step.as_str().to_string(),
+                error: other.to_string(),
+                ..StopFailed::default()
+            },
+            Some(name),
+        )
+        .message(format!("{} of {name} failed: {other}", step.as_str())),
     }
 }
 
@@ -92,8 +92,10 @@ mod tests {
     use nix::errno::Errno;
     use nix::sys::signal::Signal;
 
+    use serde_json::json;
+
     use super::*;
-    use crate::event::Severity;
+    use crate::event::{EventKind, Severity};
     use crate::runner::Survivor;
 
     #[test]

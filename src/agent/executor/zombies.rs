@@ -12,7 +12,8 @@
 use std::time::{Duration, Instant};
 
 use super::{Executor, Feedback};
-use crate::event::{EventKind, NewEvent};
+use crate::event::figures::ZombiesReaped;
+use crate::event::NewEvent;
 use crate::runner::reap_zombies;
 use crate::sources::Root;
 
@@ -56,17 +57,20 @@ impl ZombieCount {
         }
         let reaped = std::mem::take(&mut self.unreported);
         self.last_event = Some(now);
-        let mut event = NewEvent::untyped(EventKind::ZombiesReaped, None)
+        Some(
+            NewEvent::new(
+                ZombiesReaped {
+                    reaped,
+                    total: self.total,
+                    since_ms: since.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+                },
+                None,
+            )
             .message(format!(
                 "reaped {reaped} zombie processes ({} since the agent started)",
                 self.total
-            ))
-            .figure("reaped", reaped)
-            .figure("total", self.total);
-        if let Some(d) = since {
-            event = event.figure("since_ms", u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-        }
-        Some(event)
+            )),
+        )
     }
 }
 
