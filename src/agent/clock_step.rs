@@ -14,7 +14,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::event::{EventKind, NewEvent};
+use crate::event::figures::ClockStepped;
+use crate::event::NewEvent;
 
 /// A disagreement between the clocks larger than this between two looks is a step. NTP slews
 /// at most 500 ppm (0.5 ms a second); anything over a second moved at once.
@@ -34,16 +35,20 @@ pub struct ClockStep {
 impl ClockStep {
     pub fn event(&self) -> NewEvent {
         let direction = if self.step_ms >= 0 { "forward" } else { "back" };
-        NewEvent::untyped(EventKind::ClockStepped, None)
-            .message(format!(
-                "the wall clock stepped {direction} by {:.1}s; event times before and after \
-                 the step are not comparable",
-                self.step_ms.unsigned_abs() as f64 / 1000.0
-            ))
-            .figure("step_ms", self.step_ms)
-            .figure("wall_before_ms", self.wall_before_ms)
-            .figure("wall_after_ms", self.wall_after_ms)
-            .figure("elapsed_ms", self.elapsed_ms)
+        NewEvent::new(
+            ClockStepped {
+                step_ms: self.step_ms,
+                wall_before_ms: self.wall_before_ms,
+                wall_after_ms: self.wall_after_ms,
+                elapsed_ms: self.elapsed_ms,
+            },
+            None,
+        )
+        .message(format!(
+            "the wall clock stepped {direction} by {:.1}s; event times before and after \
+             the step are not comparable",
+            self.step_ms.unsigned_abs() as f64 / 1000.0
+        ))
     }
 }
 
@@ -82,6 +87,7 @@ impl ClockWatch {
 #[allow(clippy::disallowed_methods)] // each test's base instant
 mod tests {
     use super::*;
+    use crate::event::EventKind;
 
     const DAY_MS: u64 = 86_400_000;
 

@@ -23,7 +23,8 @@ use crate::agent::engine::{HealthSpec, UnitSpec};
 use crate::config::container::Engine;
 use crate::config::probe::{HealthCheck, HealthProbe};
 use crate::config::{Config, MemoryNeed, ProgramConfig, ReadyCheck, ReadyProbe, RestartConfig};
-use crate::event::{EventKind, NewEvent};
+use crate::event::figures::KernelLimitUnset;
+use crate::event::NewEvent;
 use crate::gate::GateConfig;
 use crate::probe::{HeartbeatWatch, HttpTarget, Liveness};
 use crate::runner::container::ContainerRun;
@@ -140,16 +141,20 @@ pub fn unbacked_limits(config: &Config, cgroup_scope: bool) -> Vec<NewEvent> {
     programs
         .filter_map(|p| Some((p, p.limit?)))
         .map(|(p, limit)| {
-            NewEvent::untyped(EventKind::KernelLimitUnset, Some(&p.name))
-                .message(format!(
-                    "limit {limit} is enforced by the agent's once-a-second check only: \
-                     memory.scope is \"system\", so there is no cgroup to hold the kernel \
-                     limit {}",
-                    kernel_limit(limit)
-                ))
-                .figure("limit_bytes", limit.get())
-                .figure("kernel_limit_bytes", kernel_limit(limit).get())
-                .figure("scope", "system")
+            NewEvent::new(
+                KernelLimitUnset {
+                    limit_bytes: limit.get(),
+                    kernel_limit_bytes: kernel_limit(limit).get(),
+                    scope: "system".to_string(),
+                },
+                Some(&p.name),
+            )
+            .message(format!(
+                "limit {limit} is enforced by the agent's once-a-second check only: \
+                 memory.scope is \"system\", so there is no cgroup to hold the kernel \
+                 limit {}",
+                kernel_limit(limit)
+            ))
         })
         .collect()
 }

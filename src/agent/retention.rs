@@ -26,7 +26,8 @@ use crate::tasks::Tasks;
 use tokio::sync::mpsc;
 
 use crate::clock;
-use crate::event::{EventKind, NewEvent};
+use crate::event::figures::EventsPruned;
+use crate::event::NewEvent;
 use crate::store::writer::StoreWriter;
 use crate::store::Pruned;
 
@@ -149,21 +150,25 @@ pub async fn run(
         match outcome {
             Ok((pruned, chunks)) if pruned.total() > 0 => {
                 let took = started.elapsed();
-                let event = NewEvent::untyped(EventKind::EventsPruned, None)
-                    .message(format!(
-                        "retention deleted {} events ({} past max_age, {} beyond max_events)",
-                        pruned.total(),
-                        pruned.by_age,
-                        pruned.by_count
-                    ))
-                    .figure("by_age", pruned.by_age)
-                    .figure("by_count", pruned.by_count)
-                    .figure("chunks", chunks)
-                    .figure("took_ms", took.as_millis() as u64)
-                    .figure("max_events", policy.max_events)
-                    .figure("max_age_ms", policy.max_age.as_millis() as u64)
-                    .figure("last_seq", seq_now)
-                    .figure("spared_from_seq", spare_from);
+                let event = NewEvent::new(
+                    EventsPruned {
+                        by_age: pruned.by_age,
+                        by_count: pruned.by_count,
+                        chunks,
+                        took_ms: took.as_millis() as u64,
+                        max_events: policy.max_events,
+                        max_age_ms: policy.max_age.as_millis() as u64,
+                        last_seq: seq_now,
+                        spared_from_seq: spare_from,
+                    },
+                    None,
+                )
+                .message(format!(
+                    "retention deleted {} events ({} past max_age, {} beyond max_events)",
+                    pruned.total(),
+                    pruned.by_age,
+                    pruned.by_count
+                ));
                 if events.send(event).is_err() {
                     return;
                 }
@@ -275,7 +280,7 @@ mod tests {
         let mut store = crate::store::Store::open_in_memory().unwrap();
         let now = clock::now_unix_ms();
         let batch = (0..(CHUNK + 10))
-            .map(|_| NewEvent::untyped(EventKind::Note, None))
+            .map(|_| NewEvent::new(crate::event::figures::Note {}, None))
             .collect();
         store.append_batch_at(batch, now).unwrap();
         let policy = Policy {

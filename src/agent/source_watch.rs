@@ -16,7 +16,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::event::{EventKind, NewEvent};
+use crate::event::figures::{SourceRecovered, SourceUnavailable};
+use crate::event::NewEvent;
 use crate::sources::{SourceId, SourceReads};
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -56,22 +57,30 @@ impl Availability {
                     error: error.to_string(),
                 };
                 Some(
-                    NewEvent::untyped(EventKind::SourceUnavailable, None)
-                        .message(format!("{source} can no longer be read: {error}"))
-                        .figure("source", source)
-                        .figure("error", error),
+                    NewEvent::new(
+                        SourceUnavailable {
+                            source: source.to_string(),
+                            error: error.to_string(),
+                        },
+                        None,
+                    )
+                    .message(format!("{source} can no longer be read: {error}")),
                 )
             }
             (State::Unavailable { since, error }, Ok(())) => {
                 let out_for = now.saturating_duration_since(*since);
-                let event = NewEvent::untyped(EventKind::SourceRecovered, None)
-                    .message(format!(
-                        "{source} is readable again after {}",
-                        crate::units::format_duration(out_for)
-                    ))
-                    .figure("source", source)
-                    .figure("unavailable_ms", millis(out_for))
-                    .figure("error", error.clone());
+                let event = NewEvent::new(
+                    SourceRecovered {
+                        source: source.to_string(),
+                        unavailable_ms: millis(out_for),
+                        error: error.clone(),
+                    },
+                    None,
+                )
+                .message(format!(
+                    "{source} is readable again after {}",
+                    crate::units::format_duration(out_for)
+                ));
                 self.state = State::Readable;
                 Some(event)
             }

@@ -1,4 +1,5 @@
 use super::*;
+use crate::event::EventKind;
 
 #[test]
 fn builds_units_and_launches_from_the_configuration() {
