@@ -16,7 +16,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::{EventKind, NewEvent};
+use crate::event::figures::{StoreRecovered, StoreWriteFailed};
+use crate::event::NewEvent;
 
 /// `ok`, or `failing` since the last write that did not fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -70,14 +71,18 @@ impl StoreHealth {
         self.view.failing_since_ms = Some(now_ms);
         self.first_error = Some(error.to_string());
         Some(
-            NewEvent::untyped(EventKind::StoreWriteFailed, None)
-                .message(format!(
-                    "store write failed ({lost}): {error}; further failures are counted until \
-                     a write succeeds"
-                ))
-                .figure("error", error)
-                .figure("lost", lost)
-                .figure("writes_failed", self.view.writes_failed),
+            NewEvent::new(
+                StoreWriteFailed {
+                    error: error.to_string(),
+                    lost: lost.to_string(),
+                    writes_failed: self.view.writes_failed,
+                },
+                None,
+            )
+            .message(format!(
+                "store write failed ({lost}): {error}; further failures are counted until \
+                 a write succeeds"
+            )),
         )
     }
 
@@ -92,17 +97,21 @@ impl StoreHealth {
         let last = self.view.last_error.clone().unwrap_or_default();
         self.view.state = StoreState::Ok;
         Some(
-            NewEvent::untyped(EventKind::StoreRecovered, None)
-                .message(format!(
-                    "store writes succeed again after {failed} failed over {}ms: {first}",
-                    now_ms.saturating_sub(since)
-                ))
-                .figure("failing_since_ms", since)
-                .figure("failed_for_ms", now_ms.saturating_sub(since))
-                .figure("writes_failed", failed)
-                .figure("writes_failed_total", self.view.writes_failed)
-                .figure("first_error", first)
-                .figure("last_error", last),
+            NewEvent::new(
+                StoreRecovered {
+                    failing_since_ms: since,
+                    failed_for_ms: now_ms.saturating_sub(since),
+                    writes_failed: failed,
+                    writes_failed_total: self.view.writes_failed,
+                    first_error: first.clone(),
+                    last_error: last,
+                },
+                None,
+            )
+            .message(format!(
+                "store writes succeed again after {failed} failed over {}ms: {first}",
+                now_ms.saturating_sub(since)
+            )),
         )
     }
 }
@@ -110,6 +119,7 @@ impl StoreHealth {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::EventKind;
 
     #[test]
     fn the_first_failure_is_an_event_the_rest_are_counted_and_a_success_ends_the_outage() {

@@ -20,7 +20,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use super::fault::{corrupt_error, Fault, StoreFile, MAGIC};
 use super::{Store, StoreError};
-use crate::event::{EventKind, NewEvent};
+use crate::event::figures::{EventsLost, StoreMovedAside, StoreReplaced, Unreadable};
+use crate::event::NewEvent;
 
 /// The name a broken file is kept under: `<store>.corrupt-<UTC, compact>`.
 pub fn aside_path(path: &Path, now_ms: u64) -> PathBuf {
@@ -105,18 +106,23 @@ pub fn open_or_move_aside(
         }
     };
     let moved = moved.map_or(String::new(), |p| p.display().to_string());
-    let event = NewEvent::untyped(EventKind::StoreMovedAside, None)
-        .message(format!(
-            "the store {} is not a sound database ({reason}): moved aside to {moved}, a new \
-             one created whose seqs continue after {last_seq}, from {read_back}; the events \
-             and learned footprints it held are not in the new one",
-            path.display()
-        ))
-        .figure("path", path.display().to_string())
-        .figure("moved_to", moved)
-        .figure("reason", reason)
-        .figure("size_bytes", size)
-        .figure("last_seq", last_seq);
+    let message = format!(
+        "the store {} is not a sound database ({reason}): moved aside to {moved}, a new one \
+         created whose seqs continue after {last_seq}, from {read_back}; the events and \
+         learned footprints it held are not in the new one",
+        path.display()
+    );
+    let event = NewEvent::new(
+        StoreMovedAside {
+            path: path.display().to_string(),
+            moved_to: moved,
+            reason: reason.to_string(),
+            size_bytes: size,
+            last_seq,
+        },
+        None,
+    )
+    .message(message);
     Ok((store, Some(event)))
 }
 
@@ -193,35 +199,40 @@ pub fn replace(
     }
     let lost = if salvaged { Some(0) } else { events_held };
     let moved = moved.map_or(String::new(), |p| p.display().to_string());
-    let mut event = NewEvent::untyped(EventKind::StoreReplaced, None)
-        .message(format!(
-            "the store {} was {} under the running agent{}: {}",
-            path.display(),
-            fault.as_str(),
-            match fault {
-                Fault::Truncated { from, to } => format!(" ({from} bytes → {to})"),
-                Fault::Corrupt(why) => format!(" ({why})"),
-                _ => String::new(),
-            },
-            if salvaged {
-                "its content was copied back from the open connection, nothing is lost".into()
-            } else {
-                format!(
-                    "a new store was created, its events continue after seq {last_seq}; the \
+    let message = format!(
+        "the store {} was {} under the running agent{}: {}",
+        path.display(),
+        fault.as_str(),
+        match fault {
+            Fault::Truncated { from, to } => format!(" ({from} bytes → {to})"),
+            Fault::Corrupt(why) => format!(" ({why})"),
+            _ => String::new(),
+        },
+        if salvaged {
+            "its content was copied back from the open connection, nothing is lost".into()
+        } else {
+            format!(
+                "a new store was created, its events continue after seq {last_seq}; the \
                      old file is kept as {moved}"
-                )
-            }
-        ))
-        .figure("fault", fault.as_str())
-        .figure("path", path.display().to_string())
-        .figure("moved_to", moved)
-        .figure("salvaged", salvaged)
-        .figure("last_seq", last_seq)
-        .figure("size_before_bytes", file.size());
-    event = match lost {
-        Some(n) => event.figure("events_lost", n),
-        None => event.figure("events_lost", "unreadable"),
-    };
+            )
+        }
+    );
+    let event = NewEvent::new(
+        StoreReplaced {
+            fault: fault.as_str().to_string(),
+            path: path.display().to_string(),
+            moved_to: moved,
+            salvaged,
+            last_seq,
+            size_before_bytes: file.size(),
+            events_lost: match lost {
+                Some(n) => EventsLost::Count(n),
+                None => EventsLost::Unknown(Unreadable::Unreadable),
+            },
+        },
+        None,
+    )
+    .message(message);
     let file = StoreFile::open(&path).ok();
     Ok(Replaced {
         store,

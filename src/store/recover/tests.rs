@@ -1,8 +1,10 @@
 use super::*;
+use crate::event::figures::Note;
+use crate::event::EventKind;
 use crate::store::EventFilter;
 
 fn note(text: &str) -> NewEvent {
-    NewEvent::untyped(EventKind::Note, None).message(text)
+    NewEvent::new(Note {}, None).message(text)
 }
 
 fn all(store: &Store) -> Vec<crate::event::Event> {
