@@ -23,7 +23,8 @@ use tokio_util::sync::CancellationToken as CancelToken;
 use super::protocol::{
     decode_request, Cmd, ErrorCode, Response, MAX_REQUEST_BYTES, TOO_MANY_CONNECTIONS,
 };
-use crate::event::{EventKind, NewEvent};
+use crate::event::figures::ControlConnectionsShed;
+use crate::event::NewEvent;
 use crate::tasks::Tasks;
 
 pub mod pages;
@@ -181,12 +182,16 @@ impl Shed {
             window.as_secs()
         );
         Some(
-            NewEvent::untyped(EventKind::ControlConnectionsShed, None)
-                .message(message)
-                .figure("evicted", self.evicted)
-                .figure("refused", self.refused)
-                .figure("window_s", window.as_secs())
-                .figure("max_connections", max_connections as u64),
+            NewEvent::new(
+                ControlConnectionsShed {
+                    evicted: self.evicted,
+                    refused: self.refused,
+                    window_s: window.as_secs(),
+                    max_connections: max_connections as u64,
+                },
+                None,
+            )
+            .message(message),
         )
     }
 }

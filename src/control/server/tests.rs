@@ -1,5 +1,6 @@
 use super::*;
 use crate::control::client::Client;
+use crate::event::EventKind;
 use std::io::{BufRead, BufReader, Write};
 
 /// A stand-in core loop that answers every command with its debug form.
