@@ -31,7 +31,8 @@ use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
 use crate::config::container::Engine;
-use crate::event::{EventKind, NewEvent, Severity};
+use crate::event::figures::{OrphanRecordStale, OrphanStopped};
+use crate::event::{NewEvent, Severity};
 use crate::runner::pidfile::{self, Liveness};
 use crate::runner::procstat::read_stat;
 use crate::runner::{CgroupScope, ChildCgroup, PidRecord, KILL_WAIT};
@@ -65,13 +66,18 @@ pub async fn stop_orphans(traces: &Traces<'_>) -> Vec<NewEvent> {
         match record {
             Ok(record) => events.extend(stop_recorded(traces, &record).await),
             Err(reason) => events.push(
-                NewEvent::untyped(EventKind::OrphanRecordStale, Some(&unit))
-                    .message(format!(
-                        "pid record {} unreadable: {reason}",
-                        path.display()
-                    ))
-                    .figure("reason", reason)
-                    .figure("found", "pid_record"),
+                NewEvent::new(
+                    OrphanRecordStale {
+                        reason: reason.to_string(),
+                        found: "pid_record".to_string(),
+                        ..OrphanRecordStale::default()
+                    },
+                    Some(&unit),
+                )
+                .message(format!(
+                    "pid record {} unreadable: {reason}",
+                    path.display()
+                )),
             ),
         }
         if let Err(e) = std::fs::remove_file(&path) {
@@ -97,29 +103,38 @@ async fn stop_recorded(traces: &Traces<'_>, record: &PidRecord) -> Option<NewEve
             None
         }
         Liveness::Reused { found_ticks } => Some(
-            NewEvent::untyped(EventKind::OrphanRecordStale, Some(unit))
-                .severity(Severity::Info)
-                .message(format!(
-                    "pid {} now names another process (started at tick {found_ticks}, \
-                     recorded {:?}): left alone",
-                    record.pid, record.start_ticks
-                ))
-                .figure("pid", record.pid)
-                .figure("reason", "pid reused")
-                .figure("recorded_start_ticks", record.start_ticks)
-                .figure("found_start_ticks", found_ticks)
-                .figure("found", "pid_record"),
+            NewEvent::new(
+                OrphanRecordStale {
+                    pid: Some(record.pid),
+                    reason: "pid reused".to_string(),
+                    recorded_start_ticks: Some(record.start_ticks),
+                    found_start_ticks: Some(found_ticks),
+                    found: "pid_record".to_string(),
+                },
+                Some(unit),
+            )
+            .severity(Severity::Info)
+            .message(format!(
+                "pid {} now names another process (started at tick {found_ticks}, \
+                 recorded {:?}): left alone",
+                record.pid, record.start_ticks
+            )),
         ),
         Liveness::Unverifiable => Some(
-            NewEvent::untyped(EventKind::OrphanRecordStale, Some(unit))
-                .message(format!(
-                    "pid {} has no recorded start time and cannot be told from a stranger: \
-                     left alone (its cgroup, if any, is still checked)",
-                    record.pid
-                ))
-                .figure("pid", record.pid)
-                .figure("reason", "no start time")
-                .figure("found", "pid_record"),
+            NewEvent::new(
+                OrphanRecordStale {
+                    pid: Some(record.pid),
+                    reason: "no start time".to_string(),
+                    found: "pid_record".to_string(),
+                    ..OrphanRecordStale::default()
+                },
+                Some(unit),
+            )
+            .message(format!(
+                "pid {} has no recorded start time and cannot be told from a stranger: \
+                 left alone (its cgroup, if any, is still checked)",
+                record.pid
+            )),
         ),
         Liveness::Alive => {
             let ticks = record.start_ticks.unwrap_or(0);
@@ -142,21 +157,26 @@ async fn stop_recorded(traces: &Traces<'_>, record: &PidRecord) -> Option<NewEve
                     .map(|e| e.to_string());
             }
             Some(
-                NewEvent::untyped(EventKind::OrphanStopped, Some(unit))
-                    .message(format!(
-                        "pid {} (group {}) of a previous agent, up {:.1}s: {ended}",
-                        record.pid,
-                        record.pgid,
-                        up.as_secs_f64()
-                    ))
-                    .figure("pid", record.pid)
-                    .figure("pgid", record.pgid)
-                    .figure("start_ticks", ticks)
-                    .figure("uptime_ms", up.as_millis() as u64)
-                    .figure("grace_ms", grace.as_millis() as u64)
-                    .figure("found", "pid_record")
-                    .figure("ended", ended)
-                    .figure("cgroup_error", cgroup_error),
+                NewEvent::new(
+                    OrphanStopped {
+                        pid: Some(record.pid),
+                        pgid: Some(record.pgid),
+                        start_ticks: Some(ticks),
+                        uptime_ms: Some(up.as_millis() as u64),
+                        grace_ms: grace.as_millis() as u64,
+                        found: "pid_record".to_string(),
+                        ended: ended.to_string(),
+                        cgroup_error: Some(cgroup_error),
+                        ..OrphanStopped::default()
+                    },
+                    Some(unit),
+                )
+                .message(format!(
+                    "pid {} (group {}) of a previous agent, up {:.1}s: {ended}",
+                    record.pid,
+                    record.pgid,
+                    up.as_secs_f64()
+                )),
             )
         }
     }
@@ -223,18 +243,23 @@ async fn stop_cgroup(scope: &CgroupScope, unit: &str, grace: Duration) -> Option
         (false, Err(_)) => "still_alive",
     };
     Some(
-        NewEvent::untyped(EventKind::OrphanStopped, Some(unit))
-            .message(format!(
-                "{} process(es) of a previous agent in cgroup {}: {ended}",
-                pids.len(),
-                cg.path.display()
-            ))
-            .figure("pid", pids.first().copied())
-            .figure("pids", pids.len())
-            .figure("cgroup", cg.path.display().to_string())
-            .figure("grace_ms", grace.as_millis() as u64)
-            .figure("found", "cgroup")
-            .figure("ended", ended),
+        NewEvent::new(
+            OrphanStopped {
+                pid: pids.first().copied(),
+                pids: Some(pids.len()),
+                cgroup: Some(cg.path.display().to_string()),
+                grace_ms: grace.as_millis() as u64,
+                found: "cgroup".to_string(),
+                ended: ended.to_string(),
+                ..OrphanStopped::default()
+            },
+            Some(unit),
+        )
+        .message(format!(
+            "{} process(es) of a previous agent in cgroup {}: {ended}",
+            pids.len(),
+            cg.path.display()
+        )),
     )
 }
 
