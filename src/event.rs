@@ -142,7 +142,16 @@ impl NewEvent {
     }
 
     /// Numbers and stamps the event (the store does this inside its transaction).
+    ///
+    /// A debug build also checks that the figures of a known kind read as its struct and
+    /// write back the same ([`EventKind::figures_round_trip`]), which holds the producers still
+    /// on [`NewEvent::untyped`] to the struct: a mismatch is logged as an error, never a panic
+    /// (the event is stored as it is either way).
     pub fn into_event(self, seq: u64, ts: String) -> Event {
+        #[cfg(debug_assertions)]
+        if let Some(Err(why)) = self.kind.figures_round_trip(&self.figures) {
+            tracing::error!(kind = %self.kind, "figures do not fit the kind's struct: {why}");
+        }
         Event {
             seq,
             ts,
