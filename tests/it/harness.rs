@@ -337,7 +337,9 @@ impl Agent {
         })
     }
 
-    /// Every stored event, oldest first.
+    /// Every stored event, oldest first. Each event of a known kind must have the figures of
+    /// its kind's struct, exactly (read as the struct, written back the same): this holds every
+    /// producer the test drove to the typed figures, those still built untyped included.
     pub fn events(&self) -> Vec<Value> {
         let out = self.cli(&["events", "--json"]);
         assert!(
@@ -345,11 +347,15 @@ impl Agent {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        String::from_utf8(out.stdout)
+        let events: Vec<Value> = String::from_utf8(out.stdout)
             .unwrap()
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
+            .collect();
+        for e in &events {
+            assert_figures_fit(e);
+        }
+        events
     }
 
     /// SIGTERM, then waits for the agent to exit; returns its exit status code.
@@ -377,6 +383,18 @@ impl Drop for Agent {
         if self.child.is_some() {
             let _ = self.terminate();
         }
+    }
+}
+
+/// Panics unless `event` (one line of `events --json`) is of an unknown kind or has exactly
+/// the figures of its kind's struct.
+pub fn assert_figures_fit(event: &Value) {
+    let e: jetgate::event::Event = serde_json::from_value(event.clone()).unwrap();
+    if let Some(Err(why)) = e.kind.figures_round_trip(&e.figures) {
+        panic!(
+            "`{}` #{}: figures do not fit its struct: {why}",
+            e.kind, e.seq
+        );
     }
 }
 
