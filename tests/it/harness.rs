@@ -398,6 +398,25 @@ pub fn assert_figures_fit(event: &Value) {
     }
 }
 
+#[test]
+fn an_event_off_its_kinds_figures_fails_the_harness_and_an_unknown_kind_passes() {
+    let line = |kind: &str, figures: Value| {
+        serde_json::json!({"seq": 1, "ts": "2026-11-24T03:06:39.120Z", "kind": kind,
+            "severity": "info", "subject": null, "figures": figures})
+    };
+    assert_figures_fit(&line("agent_stopping", serde_json::json!({"children": 2})));
+    assert_figures_fit(&line("from_the_future", serde_json::json!({"x": 1})));
+    for off in [
+        serde_json::json!({"children": 2.0}),
+        serde_json::json!({"children": 2, "extra": 1}),
+        serde_json::json!({}),
+    ] {
+        let caught =
+            std::panic::catch_unwind(|| assert_figures_fit(&line("agent_stopping", off.clone())));
+        assert!(caught.is_err(), "{off} passed");
+    }
+}
+
 /// The events of these kinds, as (kind, subject) pairs in order.
 pub fn sequence(events: &[Value], kinds: &[&str]) -> Vec<(String, String)> {
     events
