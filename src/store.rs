@@ -26,7 +26,7 @@
 //!
 //! ```text
 //! let mut store = Store::open("/var/lib/jetgate/jetgate.db")?;
-//! let ev = store.append(NewEvent::untyped(EventKind::Note, None).message("hello"))?;   // ev.seq = 1
+//! let ev = store.append(NewEvent::new(Note {}, None).message("hello"))?;   // ev.seq = 1
 //! ```
 
 use std::path::{Path, PathBuf};
