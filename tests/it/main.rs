@@ -14,6 +14,7 @@ mod control_flood;
 mod control_reach;
 mod escape;
 mod estimate;
+mod figures_fit;
 mod first_hour;
 mod fixtures;
 mod fleet;
