@@ -27,7 +27,8 @@ use super::wire::{self, Client, Qos, Will, Wire};
 use super::{presence, tls, LinkSetup, FLUSH_DEADLINE};
 use crate::clock;
 use crate::control::ControlRequest;
-use crate::event::{EventKind, NewEvent};
+use crate::event::figures::MqttConnected;
+use crate::event::NewEvent;
 use crate::status::StatusDocument;
 use crate::store::writer::StoreWriter;
 use crate::store::Store;
@@ -412,18 +413,19 @@ impl Link {
             }
         }
         let outage_ms = now.duration_since(self.down_since).as_millis() as u64;
-        let event = NewEvent::untyped(EventKind::MqttConnected, None)
-            .message(format!(
-                "connected to {} as {} (session {})",
-                self.setup.mqtt.url, self.client_id, self.session
-            ))
-            .figure("broker", self.setup.mqtt.url.to_string())
-            .figure("session", self.session)
-            .figure("session_present", session_present)
-            .figure("failed_attempts", self.failed_attempts)
-            .figure("outage_ms", outage_ms)
-            .figure("outbox_cursor", self.outbox.cursor())
-            .figure("start_delay_ms", self.start_delay.as_millis() as u64);
+        let figures = MqttConnected {
+            broker: self.setup.mqtt.url.to_string(),
+            session: self.session,
+            session_present,
+            failed_attempts: self.failed_attempts,
+            outage_ms,
+            outbox_cursor: self.outbox.cursor(),
+            start_delay_ms: self.start_delay.as_millis() as u64,
+        };
+        let event = NewEvent::new(figures, None).message(format!(
+            "connected to {} as {} (session {})",
+            self.setup.mqtt.url, self.client_id, self.session
+        ));
         self.reported = None;
         self.failed_attempts = 0;
         self.stats.send_modify(|s| s.connections += 1);
@@ -433,3 +435,6 @@ impl Link {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

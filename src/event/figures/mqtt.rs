@@ -127,7 +127,9 @@ pub struct OutboxDropped {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MqttPayloadDropped {
     pub seq: u64,
-    pub event_kind: String,
+    /// The `kind` of the event not sent (at most 64 characters), `null` when its payload
+    /// does not read as an event with a kind.
+    pub event_kind: Option<String>,
     pub payload_bytes: u64,
     pub max_payload_bytes: u64,
     pub dropped_total: u64,

@@ -6,8 +6,8 @@
 use std::time::{Duration, Instant};
 
 use super::{Conn, Link};
-use crate::event::figures::MqttSubscriptionRefused;
-use crate::event::{EventKind, NewEvent, Severity};
+use crate::event::figures::{MqttConnectFailed, MqttDisconnected, MqttSubscriptionRefused};
+use crate::event::{NewEvent, Severity};
 use crate::mqtt::reconnect::Plan;
 use crate::mqtt::wire::Reason;
 
@@ -60,15 +60,19 @@ impl Link {
             }
             let plan = self.next_plan(refused);
             *delay = plan.delay;
-            let event = NewEvent::untyped(EventKind::MqttDisconnected, None)
-                .message(format!("lost the broker {}: {error}", self.setup.mqtt.url))
-                .figure("error", error.clone())
-                .figure("up_ms", up.as_millis() as u64)
-                .figure("retry_in_ms", delay.as_millis() as u64)
-                .figure("next_session", self.session)
-                .figure("rate_wait_ms", plan.rate_wait.as_millis() as u64)
-                .figure("reason_code", reason.as_ref().map(|r| u64::from(r.code)))
-                .figure("reason", reason.map(|r| r.to_string()));
+            let event = NewEvent::new(
+                MqttDisconnected {
+                    error: error.clone(),
+                    up_ms: up.as_millis() as u64,
+                    retry_in_ms: delay.as_millis() as u64,
+                    next_session: self.session,
+                    rate_wait_ms: plan.rate_wait.as_millis() as u64,
+                    reason_code: reason.as_ref().map(|r| u64::from(r.code)),
+                    reason: reason.map(|r| r.to_string()),
+                },
+                None,
+            )
+            .message(format!("lost the broker {}: {error}", self.setup.mqtt.url));
             self.reported = Some(error);
             self.record(event).await;
         } else {
@@ -98,33 +102,34 @@ impl Link {
             || ["TLS", "refused", "mqtt.", "CA", "certificate"]
                 .iter()
                 .any(|w| error.contains(w));
-        let event = if serious {
-            NewEvent::untyped(EventKind::MqttConnectFailed, None)
-        } else {
-            NewEvent::untyped(EventKind::MqttConnectFailed, None).severity(Severity::Warning)
-        };
         let backoff = if refused.is_some() {
             "refused"
         } else {
             "normal"
         };
-        let event = event
-            .message(format!(
-                "cannot connect to {}: {error}; retrying in {:.1} s",
-                self.setup.mqtt.url,
-                delay.as_secs_f64()
-            ))
-            .figure("error", error.clone())
-            .figure("attempt", self.failed_attempts)
-            .figure("retry_in_ms", delay.as_millis() as u64)
-            .figure("session", self.session)
-            .figure("refusal", refused)
-            .figure("backoff", backoff)
-            .figure("rate_wait_ms", plan.rate_wait.as_millis() as u64)
-            .figure("attempts_last_minute", plan.recent_attempts as u64)
-            .figure("start_delay_ms", self.start_delay.as_millis() as u64)
-            .figure("reason_code", reason.as_ref().map(|r| u64::from(r.code)))
-            .figure("reason", reason.map(|r| r.to_string()));
+        let figures = MqttConnectFailed {
+            error: error.clone(),
+            attempt: self.failed_attempts,
+            retry_in_ms: delay.as_millis() as u64,
+            session: self.session,
+            refusal: refused.map(str::to_string),
+            backoff: backoff.to_string(),
+            rate_wait_ms: plan.rate_wait.as_millis() as u64,
+            attempts_last_minute: plan.recent_attempts as u64,
+            start_delay_ms: self.start_delay.as_millis() as u64,
+            reason_code: reason.as_ref().map(|r| u64::from(r.code)),
+            reason: reason.map(|r| r.to_string()),
+        };
+        let event = NewEvent::new(figures, None).message(format!(
+            "cannot connect to {}: {error}; retrying in {:.1} s",
+            self.setup.mqtt.url,
+            delay.as_secs_f64()
+        ));
+        let event = if serious {
+            event
+        } else {
+            event.severity(Severity::Warning)
+        };
         tracing::warn!(
             "mqtt connect to {} failed: {error}; retry in {delay:?}",
             self.setup.mqtt.url

@@ -17,7 +17,8 @@ use super::{
     REPLIES_IN_FLIGHT,
 };
 use crate::clock;
-use crate::event::{EventKind, NewEvent};
+use crate::event::figures::{MqttPayloadDropped, OutboxDropped};
+use crate::event::NewEvent;
 use crate::mqtt::outbox::bytes_to_free;
 use crate::mqtt::poller::Polled;
 use crate::mqtt::wire::{Outbound, Qos, Wire};
@@ -92,22 +93,23 @@ impl Link {
             return;
         };
         self.stats.send_modify(|s| s.dropped_events += d.events);
-        let event = NewEvent::untyped(EventKind::OutboxDropped, None)
-            .message(format!(
-                "outbox over its limit: dropped {} unsent events ({} info, {} warning, {} error)",
-                d.events, d.by_severity[0], d.by_severity[1], d.by_severity[2]
-            ))
-            .figure("dropped_events", d.events)
-            .figure("dropped_bytes", d.bytes)
-            .figure("first_seq", d.first_seq)
-            .figure("last_seq", d.last_seq)
-            .figure("dropped_info", d.by_severity[0])
-            .figure("dropped_warning", d.by_severity[1])
-            .figure("dropped_error", d.by_severity[2])
-            .figure("outbox_events", size.events - d.events)
-            .figure("outbox_bytes", size.bytes - d.bytes)
-            .figure("limit_bytes", limit)
-            .figure("dropped_total", d.total);
+        let figures = OutboxDropped {
+            dropped_events: d.events,
+            dropped_bytes: d.bytes,
+            first_seq: d.first_seq,
+            last_seq: d.last_seq,
+            dropped_info: d.by_severity[0],
+            dropped_warning: d.by_severity[1],
+            dropped_error: d.by_severity[2],
+            outbox_events: size.events - d.events,
+            outbox_bytes: size.bytes - d.bytes,
+            limit_bytes: limit,
+            dropped_total: d.total,
+        };
+        let event = NewEvent::new(figures, None).message(format!(
+            "outbox over its limit: dropped {} unsent events ({} info, {} warning, {} error)",
+            d.events, d.by_severity[0], d.by_severity[1], d.by_severity[2]
+        ));
         self.record(event).await;
     }
 
@@ -238,17 +240,19 @@ impl Link {
                     .map(|k| k.chars().take(64).collect::<String>())
             });
         let max = self.setup.mqtt.max_payload;
-        let event = NewEvent::untyped(EventKind::MqttPayloadDropped, None)
-            .message(format!(
-                "event {seq} ({}) not published: {} bytes over max_payload {max}",
-                kind.as_deref().unwrap_or("unknown kind"),
-                payload.len()
-            ))
-            .figure("seq", seq)
-            .figure("event_kind", kind)
-            .figure("payload_bytes", payload.len() as u64)
-            .figure("max_payload_bytes", max.get())
-            .figure("dropped_total", self.payload_dropped);
+        let message = format!(
+            "event {seq} ({}) not published: {} bytes over max_payload {max}",
+            kind.as_deref().unwrap_or("unknown kind"),
+            payload.len()
+        );
+        let figures = MqttPayloadDropped {
+            seq,
+            event_kind: kind,
+            payload_bytes: payload.len() as u64,
+            max_payload_bytes: max.get(),
+            dropped_total: self.payload_dropped,
+        };
+        let event = NewEvent::new(figures, None).message(message);
         self.record(event).await;
     }
 

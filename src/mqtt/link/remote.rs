@@ -22,7 +22,8 @@ use tokio::sync::oneshot;
 use super::{Link, QueuedReply};
 use crate::clock;
 use crate::control::{ControlRequest, Response};
-use crate::event::{EventKind, NewEvent};
+use crate::event::figures::{CommandAccepted, CommandDuplicate, CommandFailed, CommandRejected};
+use crate::event::NewEvent;
 use crate::mqtt::command::{self, response_topic, Action, Reply, ReplyStatus, ResponseTo};
 use crate::mqtt::refusals::{Admit, Class, Suppressed};
 use crate::mqtt::tls::MAX_INCOMING_PACKET;
@@ -93,20 +94,22 @@ impl Link {
             last_reason,
             window,
         } = s;
-        let event = NewEvent::untyped(EventKind::CommandRejected, None)
-            .message(format!(
-                "{count} more remote commands refused in {}s ({busy} busy, {duplicates} \
-                 duplicates), each answered; stored as one event",
-                window.as_secs()
-            ))
-            .figure("id", None::<String>)
-            .figure("suppressed", count)
-            .figure("busy", busy)
-            .figure("duplicates", duplicates)
-            .figure("max_payload_bytes", max_payload_bytes)
-            .figure("last_reason", last_reason)
-            .figure("replies_dropped", std::mem::take(&mut self.replies_dropped))
-            .figure("window_s", window.as_secs());
+        let figures = CommandRejected {
+            id: None,
+            suppressed: Some(count),
+            busy: Some(busy),
+            duplicates: Some(duplicates),
+            max_payload_bytes: Some(max_payload_bytes),
+            last_reason: Some(last_reason),
+            replies_dropped: Some(std::mem::take(&mut self.replies_dropped)),
+            window_s: Some(window.as_secs()),
+            ..CommandRejected::default()
+        };
+        let event = NewEvent::new(figures, None).message(format!(
+            "{count} more remote commands refused in {}s ({busy} busy, {duplicates} \
+             duplicates), each answered; stored as one event",
+            window.as_secs()
+        ));
         self.record(event).await;
     }
 
@@ -117,11 +120,14 @@ impl Link {
             ReplyStatus::Rejected,
             Some(reason.clone()),
         ));
-        let event = NewEvent::untyped(EventKind::CommandRejected, None)
-            .message(format!("remote command rejected: {reason}"))
-            .figure("id", id)
-            .figure("reason", reason.clone())
-            .figure("payload_bytes", bytes);
+        let figures = CommandRejected {
+            id,
+            reason: Some(reason.clone()),
+            payload_bytes: Some(bytes),
+            ..CommandRejected::default()
+        };
+        let event =
+            NewEvent::new(figures, None).message(format!("remote command rejected: {reason}"));
         self.limited(event, class, &reason, bytes).await;
     }
 
@@ -229,10 +235,12 @@ impl Link {
             ReplyStatus::Accepted,
             None,
         ));
-        let event = NewEvent::untyped(EventKind::CommandAccepted, cmd.action.target())
-            .message(format!("remote command {} accepted", cmd.action.name()))
-            .figure("id", cmd.id.clone())
-            .figure("action", cmd.action.name());
+        let figures = CommandAccepted {
+            id: cmd.id.clone(),
+            action: cmd.action.name().to_string(),
+        };
+        let event = NewEvent::new(figures, cmd.action.target())
+            .message(format!("remote command {} accepted", cmd.action.name()));
         self.record(event).await;
         self.commands_running += 1;
         let control = self.control.clone();
@@ -282,15 +290,17 @@ impl Link {
             _ => ReplyStatus::Failed,
         };
         self.reply(Reply::new(Some(id.clone()), status, seen.reason.clone()));
-        let event = NewEvent::untyped(EventKind::CommandDuplicate, action.target())
-            .message(format!(
-                "remote command {id:?} seen before ({}): answered, not run again",
-                seen.status
-            ))
-            .figure("id", id)
-            .figure("action", action.name())
-            .figure("status", seen.status.clone())
-            .figure("first_seen_ms", seen.seen_ms);
+        let message = format!(
+            "remote command {id:?} seen before ({}): answered, not run again",
+            seen.status
+        );
+        let figures = CommandDuplicate {
+            id,
+            action: action.name().to_string(),
+            status: seen.status,
+            first_seen_ms: seen.seen_ms,
+        };
+        let event = NewEvent::new(figures, action.target()).message(message);
         self.limited(event, Class::Duplicate, "duplicate id", bytes)
             .await;
     }
@@ -342,11 +352,13 @@ impl Link {
             ReplyStatus::Failed,
             Some(reason.clone()),
         ));
-        let event = NewEvent::untyped(EventKind::CommandFailed, action.target())
-            .message(format!("remote command {} failed: {reason}", action.name()))
-            .figure("id", id)
-            .figure("action", action.name())
-            .figure("reason", reason);
+        let message = format!("remote command {} failed: {reason}", action.name());
+        let figures = CommandFailed {
+            id,
+            action: action.name().to_string(),
+            reason,
+        };
+        let event = NewEvent::new(figures, action.target()).message(message);
         self.record(event).await;
     }
 }
