@@ -100,10 +100,11 @@ impl NewEvent {
         }
     }
 
-    /// An event of `kind` whose figures are added one by one with [`NewEvent::figure`]: the
-    /// builder of the MQTT link's events, not yet on typed figures ([`NewEvent::new`]), and of
-    /// tests and examples that need a map no kind has (a debug build checks the rest against
-    /// the kind's struct in [`NewEvent::into_event`]).
+    /// An event of `kind` whose figures are added one by one with [`NewEvent::figure`]: for
+    /// tests and examples that need a map no kind has. The agent itself builds every event
+    /// from typed figures ([`NewEvent::new`]; `tests/it/architecture.rs` holds it to that), and
+    /// a debug build checks any other map against the kind's struct in
+    /// [`NewEvent::into_event`].
     pub fn untyped(kind: EventKind, subject: Option<&str>) -> NewEvent {
         NewEvent {
             severity: kind.severity(),

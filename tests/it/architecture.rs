@@ -193,3 +193,29 @@ fn modules_follow_the_file_convention_no_mod_rs_and_no_path_attributes() {
         "docs/architecture.md's conventions: {breaks:?}"
     );
 }
+
+/// The agent builds every event from its kind's typed figures (`NewEvent::new`); the untyped
+/// builder is left to tests and examples that need a map no kind has. Production code is the
+/// part of each file in `src/` before its `#[cfg(test)]`, in files that are not test files.
+#[test]
+fn the_agent_builds_no_event_from_untyped_figures() {
+    let untyped: Vec<String> = code()
+        .iter()
+        .filter(|(path, _)| {
+            path.file_name().is_some_and(|n| n != "tests.rs")
+                && !path.components().any(|c| c.as_os_str() == "tests")
+        })
+        .filter_map(|(path, text)| {
+            let production = text.split("#[cfg(test)]").next().unwrap_or(text);
+            let calls = production
+                .lines()
+                .filter(|l| l.contains("untyped(") && !l.contains("pub fn untyped("))
+                .count();
+            (calls > 0).then(|| format!("{} ({calls})", path.display()))
+        })
+        .collect();
+    assert!(
+        untyped.is_empty(),
+        "events built from untyped figures outside tests: {untyped:?}"
+    );
+}
